@@ -1,0 +1,95 @@
+"""Keras callbacks that make a run directory: metrics log, sample grids, checkpoints, NaN guard."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+
+from augintae_tf import checkpoints
+from augintae_tf.errors import TrainingError
+from augintae_tf.generation import interpolation_path, pixel_fade
+from augintae_tf.images import save_grid
+
+
+def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
+    """The learning rate the optimizer applies at its current iteration (schedules resolved)."""
+    lr = optimizer.learning_rate
+    return float(lr(optimizer.iterations) if callable(lr) else lr)
+
+
+class MetricsLog(keras.callbacks.Callback):
+    """One JSON line per epoch in ``metrics.jsonl``: losses, lr, images/s, elapsed seconds.
+
+    ``echo`` prints the same numbers as one line per epoch (used when no progress bar is shown).
+    """
+
+    def __init__(self, path: Path, batch_size: int, steps_per_epoch: int, elapsed_before: float = 0.0,
+                 echo: Callable[[str], Any] | None = None):
+        super().__init__()
+        self.path, self.batch_size, self.steps = Path(path), batch_size, steps_per_epoch
+        self.elapsed_before, self.echo = elapsed_before, echo
+
+    def on_train_begin(self, logs=None):
+        self.train_start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.epoch_start
+        record = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy()),
+                  **{k: float(v) for k, v in (logs or {}).items()},
+                  "lr": current_lr(self.model.optimizer),
+                  "images_per_s": self.batch_size * self.steps / max(seconds, 1e-9),
+                  "epoch_s": seconds,
+                  "elapsed_s": self.elapsed_before + time.perf_counter() - self.train_start}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self.echo:
+            losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k.endswith(("loss", "_k")))
+            self.echo(f"epoch {epoch + 1}: {losses} lr={record['lr']:.2g} "
+                      f"{record['images_per_s']:.0f} img/s ({seconds:.1f} s)")
+
+
+class SampleGrids(keras.callbacks.Callback):
+    """``samples/epoch-NNN.png`` on a fixed batch: originals, reconstructions and slerp paths
+    between seed pairs, for the training domain and (where the dataset has one) novel classes."""
+
+    def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8):
+        super().__init__()
+        self.directory, self.batches, self.steps = Path(directory), batches, steps
+
+    def rows(self) -> list[np.ndarray]:
+        rows = []
+        for images in self.batches.values():
+            rows += [images, self.model(images, training=False).numpy()]
+            for a, b in zip(images[0:4:2], images[1:4:2]):  # pairs (0, 1) and (2, 3)
+                rows += [pixel_fade(a, b, self.steps), interpolation_path(self.model, a, b, self.steps)]
+        return rows
+
+    def on_epoch_end(self, epoch, logs=None):
+        save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", self.rows())
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves an atomic checkpoint after every epoch; a NaN or infinite loss stops the run instead,
+    leaving the last good checkpoint as the newest one."""
+
+    def __init__(self, directory: Path, keep: int, state: Callable[[int], dict[str, Any]]):
+        super().__init__()
+        self.directory, self.keep, self.state = Path(directory), keep, state
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = [k for k, v in (logs or {}).items() if not math.isfinite(float(v))]
+        if bad:
+            self.model.stop_training = True
+            last = checkpoints.latest_checkpoint(self.directory)
+            raise TrainingError(
+                f"{', '.join(bad)} became NaN/inf in epoch {epoch + 1}; training stopped. The last good "
+                f"checkpoint is {last or 'none (no epoch finished)'}; lower --lr and resume or restart")
+        checkpoints.save(self.directory, self.model, epoch + 1, self.state(epoch + 1), keep=self.keep)

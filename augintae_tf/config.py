@@ -1,0 +1,306 @@
+"""Configuration: one dataclass tree is the single source of truth for a run.
+
+A run's config is built from a YAML preset (``configs/NAME.yaml`` or any YAML path), then dotted
+overrides (``train.epochs=5``), then validated.  Every validation error is one line that names the
+field, the bad value and what is allowed, raised as :class:`ConfigError`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+MODELS = ("augintae", "ae", "intae", "augintae-adv", "gaia")
+ADVERSARIAL_MODELS = ("augintae-adv", "gaia")  # constant learning rate, no step schedule
+BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
+FILL_MODES = ("constant", "reflect")
+STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JIT_MODES = ("auto", "on", "off")
+DEFAULT_PRESET = "glyphs"
+
+
+class ConfigError(ValueError):
+    """A config field holds a value that is not allowed; the message is one line."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "glyphs"  # a name from `augintae-tf datasets`, or a folder of images
+    image_size: int = 28
+    channels: int = 1
+    train_split: str = "train"  # what the model trains on
+    test_split: str = "validation"  # held-out images of the training domain (reconstruction)
+    novel_dataset: str | None = None  # the novel domain; None = the same dataset...
+    novel_split: str = "test"  # ...at this split (glyphs/omniglot: held-out alphabets)
+    data_dir: str | None = None  # TFDS data_dir with already prepared data
+    shuffle_buffer: int = 10_000
+    cache: bool = True
+    limit: int | None = None  # use only the first N examples of a split (smoke tests)
+
+
+@dataclass
+class AugmentConfig:
+    """Ranges are symmetric around identity: rotation 20 means U(-20, 20) degrees."""
+
+    rotation: float = 20.0  # degrees
+    translation: float = 4.0  # pixels, at the configured image size
+    scale_min: float = 0.8
+    scale_max: float = 1.2
+    shear: float = 6.0  # degrees
+    brightness: float = 0.0  # factor U(1 - b, 1 + b); 0 disables
+    contrast: float = 0.0  # factor U(1 - c, 1 + c)
+    saturation: float = 0.0  # factor U(1 - s, 1 + s)
+    hue: float = 0.0  # shift U(-h, h), as a fraction of the hue circle
+    fill: str = "constant"  # constant (zeros) | reflect (symmetric padding)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "augintae"
+    backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
+    latent_dim: int = 32
+    width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 128  # global batch size (split across replicas under a strategy)
+    lr: float = 1e-3
+    # Non-adversarial models divide the lr by 10 at these fractions of training (epochs 35, 70 of 100).
+    lr_drops: list[float] = field(default_factory=lambda: [0.35, 0.7])
+    seed: int = 0
+    steps_per_epoch: int | None = None  # None = one pass over the training split
+    keep_checkpoints: int = 3
+    strategy: str = "auto"
+    precision: str = "float32"
+    jit: str = "auto"
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(self.to_yaml())
+
+    @property
+    def backbone(self) -> str:
+        """The concrete backbone name (``auto`` resolved from the image size)."""
+        if self.model.backbone != "auto":
+            return self.model.backbone
+        if self.data.image_size <= 32:
+            return "infogan"
+        return "dcgan" if self.data.image_size <= 64 else "dcgan128"
+
+
+SECTIONS = {"data": DataConfig, "augment": AugmentConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("augintae_tf.configs").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
+    """The preset whose values suit ``dataset``: the one that trains on it (``celeb_a`` ->
+    ``celeba``, ``mnist`` -> ``mnist``), else glyphs for 1 channel or cifar10 for 3."""
+    if dataset is None:
+        return DEFAULT_PRESET
+    names = preset_names()
+    training_set = {name: (_read_preset(name).get("data") or {}).get("dataset") for name in names}
+    if training_set.get(dataset) == dataset:
+        return dataset
+    for name in names:
+        if training_set[name] == dataset:
+            return name
+    return DEFAULT_PRESET if channels == 1 else "cifar10"
+
+
+def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dict[str, Any]:
+    """Overrides for training on ``dataset`` with another dataset's preset (a folder, kmnist...).
+
+    The preset's augmentation, model and training values carry over; its splits and novel domain
+    belong to its own dataset, so they are replaced by ``dataset``'s own (``splits``: the split
+    names ``dataset`` has, e.g. from the data registry).
+    """
+    if (_read_preset(preset).get("data") or {}).get("dataset") == dataset:
+        return {}
+    held_out = next((s for s in ("test", "validation") if s in splits), splits[0])
+    return {"data.train_split": "train" if "train" in splits else splits[0],
+            "data.test_split": held_out, "data.novel_split": held_out, "data.novel_dataset": None}
+
+
+def _read_preset(name_or_path: str) -> dict[str, Any]:
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"config file {name_or_path!r} does not exist")
+        text = path.read_text()
+    else:
+        if name_or_path not in preset_names():
+            raise ConfigError(f"preset {name_or_path!r} is unknown; presets: {', '.join(preset_names())}"
+                              " (or give a path to a .yaml file)")
+        text = resources.files("augintae_tf.configs").joinpath(f"{name_or_path}.yaml").read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {name_or_path!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {name_or_path!r} must be a mapping of sections {sorted(SECTIONS)}")
+    return data
+
+
+def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
+    """Convert ``value`` (from YAML or a CLI string) to the field's type, or raise ConfigError."""
+    if value is None:
+        if "None" in annotation:
+            return None
+        raise ConfigError(f"{key}: null is not allowed; expected {annotation}")
+    if isinstance(value, str) and "None" in annotation and value.lower() in ("none", "null", ""):
+        return None
+    try:
+        if annotation.startswith("bool"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                return value.lower() in ("true", "1", "yes")
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if annotation.startswith("int"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if annotation.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if annotation.startswith("list[float]"):
+            if isinstance(value, str):
+                value = [v for v in value.strip("[]").split(",") if v.strip()]
+            return [float(v) for v in value]
+        if annotation.startswith("str"):
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not a valid {annotation.split(' |')[0]}") from None
+    return value
+
+
+def _apply(cfg: Config, key: str, value: Any) -> None:
+    section, _, name = key.partition(".")
+    if section not in SECTIONS or not name:
+        raise ConfigError(f"{key}: unknown config key; keys look like SECTION.FIELD with SECTION in "
+                          f"{', '.join(SECTIONS)}")
+    sub = getattr(cfg, section)
+    fields = {f.name: f for f in dataclasses.fields(sub)}
+    if name not in fields:
+        raise ConfigError(f"{key}: unknown field; {section} has: {', '.join(fields)}")
+    f = fields[name]
+    setattr(sub, name, _coerce(key, value, getattr(sub, name), str(f.type)))
+
+
+def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
+
+
+def validate(cfg: Config) -> Config:
+    """Check every field; raise ConfigError with one line naming the first bad one."""
+    d, a, m, t = cfg.data, cfg.augment, cfg.model, cfg.train
+    _check(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or a folder path")
+    _check(8 <= d.image_size <= 1024, "data.image_size", d.image_size, "an integer in [8, 1024]")
+    _check(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
+    _check(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
+    _check(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
+    _check(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
+    _check(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
+           f"pixels in [0, data.image_size={d.image_size}]")
+    _check(0 < a.scale_min <= a.scale_max, "augment.scale_min", a.scale_min,
+           f"a value in (0, augment.scale_max={a.scale_max}]")
+    _check(0 <= a.shear < 90, "augment.shear", a.shear, "degrees in [0, 90)")
+    for name in ("brightness", "contrast", "saturation"):
+        _check(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
+    _check(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
+    _check(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
+    _check(m.name in MODELS, "model.name", m.name, "one of " + ", ".join(MODELS))
+    _check(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
+    _check(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
+    _check(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
+    _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
+    _check(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
+    _check(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
+    _check(all(0 < f < 1 for f in t.lr_drops), "train.lr_drops", t.lr_drops,
+           "fractions of training in (0, 1)")
+    _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
+           t.steps_per_epoch, "null or an integer >= 1")
+    _check(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
+    _check(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
+    _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
+    _check(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
+    if cfg.backbone == "infogan":
+        _check(d.image_size % 4 == 0, "data.image_size", d.image_size,
+               "a multiple of 4 for the infogan backbone")
+    else:
+        _check(d.image_size in (64, 128), "data.image_size", d.image_size,
+               f"64 or 128 for the {cfg.backbone} backbone")
+    return cfg
+
+
+def config_diff(old: Config, new: Config) -> list[str]:
+    """``["train.epochs: 2 -> 5", ...]`` for every field that differs."""
+    a, b = old.to_dict(), new.to_dict()
+    return [f"{section}.{name}: {a[section][name]!r} -> {b[section][name]!r}"
+            for section in a for name in a[section] if a[section][name] != b[section][name]]
+
+
+def from_dict(data: Mapping[str, Any], origin: str = "config") -> Config:
+    cfg = Config()
+    for section, values in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown section {section!r}; sections: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{origin}: section {section!r} must be a mapping of fields")
+        for name, value in values.items():
+            _apply(cfg, f"{section}.{name}", value)
+    return cfg
+
+
+def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Build a validated config: preset (name or YAML path), then ``{"section.field": value}`` overrides.
+
+    Override values may be strings as typed on a command line (``"5"``, ``"null"``, ``"0.35,0.7"``).
+    """
+    name = preset or DEFAULT_PRESET
+    cfg = from_dict(_read_preset(name), origin=name)
+    for key, value in (overrides or {}).items():
+        _apply(cfg, key, value)
+    return validate(cfg)
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["train.epochs=5", ...]`` -> ``{"train.epochs": "5"}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like SECTION.FIELD=VALUE")
+        out[key.strip()] = value.strip()
+    return out

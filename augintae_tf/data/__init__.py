@@ -1,0 +1,13 @@
+"""Datasets: TFDS by name (prepared data only), image folders, and the offline ``glyphs`` set.
+
+Every image is float32 in [0, 1], channels last, square; character datasets are white strokes
+on black like MNIST.  Labels are int32.
+"""
+from .folder import load_image_files
+from .pipeline import (dataset_splits, is_available_offline, label_names, load_arrays, load_split,
+                       make_dataset, resolve_novel)
+from .registry import DataError, DatasetInfo, list_datasets
+
+__all__ = ["DataError", "DatasetInfo", "dataset_splits", "is_available_offline", "label_names",
+           "list_datasets", "load_arrays", "load_image_files", "load_split", "make_dataset",
+           "resolve_novel"]

@@ -1,0 +1,142 @@
+"""A folder of image files as a dataset, and seed images for few-shot generation.
+
+Layout: ``DIR/<class>/**/*.png`` gives one class per first-level subfolder (labels follow the
+sorted subfolder names); a folder without such subfolders is one class, label 0.  PNG, JPEG, BMP,
+GIF (first frame) and WebP are read with Pillow; hidden files and folders are ignored.
+
+Conversion, identical for datasets and seed images:
+* palette, 1-bit, CMYK, ... images are converted by Pillow to RGB or grayscale;
+* 16-bit grayscale keeps its full range;
+* transparency is composited onto black (the background of every dataset here), then dropped;
+* the image is centre-cropped to a square, converted to the requested channels and resized by
+  :func:`augintae_tf.data.convert.finish`, exactly like the TFDS and glyph sources.
+
+Folders are small, so they are decoded into memory; a file that cannot be decoded is skipped
+with a warning naming it, and a count of the skipped files at the end.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .convert import finish
+from .registry import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+_UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
+def _hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def image_files(root: Path) -> list[Path]:
+    """Image files under ``root``, recursively, sorted; hidden files and folders are skipped."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(Path(folder) / f for f in files
+                     if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS))
+    return sorted(found)
+
+
+def scan(root: Path) -> tuple[list[Path], list[int], list[str]]:
+    """(files, labels, class names) of an image folder, without decoding anything."""
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist or is not a folder")
+    classes = [(d.name, files) for d in sorted(root.iterdir())
+               if d.is_dir() and not _hidden(d) and (files := image_files(d))]
+    if not classes:
+        files = image_files(root)
+        return files, [0] * len(files), [root.name]
+    stray = [f for f in root.iterdir() if f.is_file() and f.name.lower().endswith(IMAGE_EXTENSIONS)]
+    if stray:
+        warnings.warn(f"ignoring {len(stray)} image file(s) directly in {root}: with class "
+                      f"subfolders every image must be inside one", stacklevel=3)
+    files = [f for _, group in classes for f in group]
+    labels = [i for i, (_, group) in enumerate(classes) for _ in group]
+    return files, labels, [name for name, _ in classes]
+
+
+def decode(path: Path) -> np.ndarray:
+    """Float32 [H, W, 1 or 3] in [0, 1]; raises one of _UNREADABLE for a broken file."""
+    with Image.open(path) as picture:
+        picture.load()  # decode now: truncated files fail here, not later
+        picture = ImageOps.exif_transpose(picture)  # cameras store the rotation in EXIF
+        if picture.mode.startswith("I;16") or picture.mode == "I":
+            return np.clip(np.asarray(picture, np.float32) / 65535.0, 0.0, 1.0)[..., None]
+        if "A" in picture.mode or "transparency" in picture.info:
+            rgba = np.asarray(picture.convert("RGBA"), np.float32) / 255.0
+            gray_source = picture.mode in ("LA", "La") or (
+                picture.mode == "L" and "transparency" in picture.info)
+            rgb = rgba[..., :3] * rgba[..., 3:]  # composite onto black
+            return rgb[..., :1] if gray_source else rgb
+        if picture.mode in ("1", "L"):
+            return np.asarray(picture.convert("L"), np.float32)[..., None] / 255.0
+        return np.asarray(picture.convert("RGB"), np.float32) / 255.0
+
+
+def _decode_all(files: Iterable[Path], image_size: int, channels: int, where: str,
+                limit: int | None = None) -> tuple[list[np.ndarray], list[int]]:
+    """Decode and convert files in order (until ``limit`` succeed); returns the images and the
+    positions of the files they came from.  Unreadable files are skipped with warnings."""
+    images, used, skipped = [], [], 0
+    for index, path in enumerate(files):
+        if limit is not None and len(images) >= limit:
+            break
+        try:
+            pixels = decode(path)
+        except _UNREADABLE as exc:
+            skipped += 1
+            warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=3)
+            continue
+        images.append(finish(pixels, image_size, channels).numpy())
+        used.append(index)
+    if skipped:
+        warnings.warn(f"skipped {skipped} unreadable file(s) in {where}", stacklevel=3)
+    return images, used
+
+
+def _no_image(where: str) -> DataError:
+    return DataError(f"{where} contains no readable image (looked for "
+                     f"{', '.join(IMAGE_EXTENSIONS)}, recursively)")
+
+
+def load_folder(root: Path, image_size: int, channels: int,
+                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 [N, S, S, C], int32 [N]) of every readable image of the folder (the first
+    ``limit`` ones, in sorted class/path order, when a limit is given)."""
+    files, labels, _ = scan(root)
+    images, used = _decode_all(files, image_size, channels, str(root), limit)
+    if not images:
+        raise _no_image(f"image folder {root}")
+    return np.stack(images), np.asarray([labels[i] for i in used], np.int32)
+
+
+def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], image_size: int,
+                     channels: int) -> tuple[np.ndarray, list[Path]]:
+    """Seed images for few-shot generation: a folder (recursive) or a list of files.
+
+    Returns float32 [N, S, S, C] in [0, 1] converted exactly like the folder dataset, and the
+    sorted paths of the images actually used (unreadable files are skipped with a warning).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        if path.is_dir():
+            files, where = image_files(path), f"folder {path}"
+        elif path.is_file():
+            files, where = [path], f"file {path}"
+        else:
+            raise DataError(f"seed images {path} do not exist (expected a folder or an image file)")
+    else:
+        files = sorted(Path(p).expanduser() for p in source)
+        where = f"the {len(files)} given file(s)"
+    images, used = _decode_all(files, image_size, channels, where)
+    if not images:
+        raise _no_image(where)
+    return np.stack(images).astype(np.float32) / 255.0, [files[i] for i in used]

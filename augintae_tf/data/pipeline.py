@@ -1,0 +1,132 @@
+"""The public entry points: one split as a ``tf.data`` pipeline or as NumPy arrays.
+
+Every source yields uint8 images (see :mod:`augintae_tf.data.convert`); the pipeline caches those
+and converts to float32 only after batching, so the in-memory cache of a split is a quarter of its
+float size.  tf.data does decoding, caching, shuffling, batching and prefetching only:
+augmentation runs on the accelerator inside the train step.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ..config import DataConfig
+from . import folder, glyphs, tfds_source
+from .convert import finish, to_float
+from .registry import DataError, check_split, resolve
+
+
+def _source(dataset: str, split: str, image_size: int, channels: int, data_dir: str | None,
+            limit: int | None) -> tf.data.Dataset:
+    """Unbatched (uint8 image [S, S, C], int32 label) elements in a deterministic order."""
+    if limit is not None and limit < 1:
+        raise DataError(f"limit must be None or >= 1, got {limit}")
+    target = resolve(dataset)
+    if isinstance(target, Path):  # a folder is one set of images, served under every split name
+        images, labels = folder.load_folder(target, image_size, channels, limit)
+        return tf.data.Dataset.from_tensor_slices((images, labels))
+    check_split(target, split)
+    if target.source == "tfds":
+        return tfds_source.load(target, split, image_size, channels, data_dir, limit)
+    images, labels = glyphs.split_arrays(split)
+    ds = tf.data.Dataset.from_tensor_slices((images[:limit], labels[:limit]))
+    if (image_size, channels) == (glyphs.SIZE, 1):
+        return ds
+    return ds.map(lambda image, label: (finish(tf.cast(image, tf.float32) / 255.0, image_size,
+                                               channels), label),
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def load_split(dataset: str, split: str, image_size: int, channels: int,
+               data_dir: str | None = None, limit: int | None = None) -> tf.data.Dataset:
+    """Unbatched (float32 image [S, S, C] in [0, 1], int32 label) of one split, in a fixed order.
+
+    ``dataset`` is a registered name or an existing folder of images; ``limit`` keeps the first
+    ``limit`` examples.  Raises DataError for unknown datasets or splits and for TFDS data that
+    is not prepared in ``data_dir`` (at once, without network access).
+    """
+    return _source(dataset, split, image_size, channels, data_dir, limit).map(
+        to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def make_dataset(cfg: DataConfig, split: str, batch_size: int, *, dataset: str | None = None,
+                 shuffle: bool = True, seed: int = 0, repeat: bool = False,
+                 drop_remainder: bool = True) -> tf.data.Dataset:
+    """Batches (float32 images [B, S, S, C] in [0, 1], int32 labels [B]) for training.
+
+    cache (``cfg.cache``) -> shuffle (``cfg.shuffle_buffer``, seeded, a new order every pass) ->
+    repeat -> batch -> float conversion -> prefetch.  ``dataset`` overrides ``cfg.dataset``
+    (e.g. the novel dataset); ``cfg.limit`` applies.
+    """
+    name = dataset or cfg.dataset
+    if batch_size < 1:
+        raise DataError(f"batch_size must be >= 1, got {batch_size}")
+    ds = _source(name, split, cfg.image_size, cfg.channels, cfg.data_dir, cfg.limit)
+    size = int(ds.cardinality())
+    if drop_remainder and 0 <= size < batch_size:
+        raise DataError(f"dataset {name!r} split {split!r} has {size} images, fewer than one "
+                        f"batch of {batch_size}; lower the batch size")
+    if cfg.cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def load_arrays(cfg: DataConfig, split: str, *, dataset: str | None = None,
+                limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 images [N, S, S, C] in [0, 1], int32 labels [N]) of a whole split, in the same
+    fixed order as :func:`load_split`; ``limit`` defaults to ``cfg.limit``."""
+    ds = _source(dataset or cfg.dataset, split, cfg.image_size, cfg.channels, cfg.data_dir,
+                 limit if limit is not None else cfg.limit)
+    images, labels = [], []
+    for batch_images, batch_labels in ds.batch(1024).prefetch(2).as_numpy_iterator():
+        images.append(batch_images)
+        labels.append(batch_labels)
+    if not images:
+        shape = (0, cfg.image_size, cfg.image_size, cfg.channels)
+        return np.zeros(shape, np.float32), np.zeros((0,), np.int32)
+    return np.concatenate(images).astype(np.float32) / 255.0, np.concatenate(labels)
+
+
+def label_names(dataset: str, split: str, data_dir: str | None = None) -> list[str] | None:
+    """Class names indexed by label (all classes of the dataset, whatever the split), or None.
+
+    glyphs: "alphabet/character"; folder: subfolder names (the folder's own name when it has no
+    class subfolders); TFDS: the ClassLabel names in the builder metadata (None for CelebA).
+    """
+    target = resolve(dataset)
+    if isinstance(target, Path):
+        return folder.scan(target)[2]
+    check_split(target, split)
+    if target.source == "embedded":
+        return glyphs.class_names()
+    return tfds_source.label_names(target, data_dir)
+
+
+def is_available_offline(name: str, data_dir: str | None = None) -> bool:
+    """Whether ``name`` can be loaded here without network: glyphs and existing folders always,
+    TFDS datasets when prepared in ``data_dir`` (a quick file check).  Unknown names raise."""
+    target = resolve(name)
+    if isinstance(target, Path) or target.source == "embedded":
+        return True
+    return tfds_source.is_prepared(target.name, data_dir)
+
+
+def dataset_splits(dataset: str) -> tuple[str, ...]:
+    """The split names of a registered dataset; ``("train",)`` for an image folder, which serves
+    the same images under any split name."""
+    target = resolve(dataset)
+    return ("train",) if isinstance(target, Path) else target.splits
+
+
+def resolve_novel(cfg: DataConfig) -> tuple[str, str]:
+    """(dataset, split) of the novel domain: ``cfg.novel_dataset`` (default: the training
+    dataset) at ``cfg.novel_split``."""
+    return cfg.novel_dataset or cfg.dataset, cfg.novel_split
+

@@ -1,0 +1,59 @@
+"""Image grids and PNG files: what people look at (samples, previews, generations)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] (any leading shape, channels last) -> uint8, values clipped."""
+    return np.round(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def make_grid(rows: Sequence[np.ndarray], pad: int = 2, pad_value: float = 0.5) -> np.ndarray:
+    """Lay out rows of images ``[N_i, H, W, C]`` (same H, W, C) as one float image ``[H', W', C]``.
+
+    Shorter rows are left blank on the right; ``pad`` pixels of grey separate the cells so that
+    black-background images stay distinguishable.
+    """
+    rows = [np.asarray(r, dtype=np.float32) for r in rows if len(r)]
+    if not rows:
+        raise ValueError("make_grid needs at least one non-empty row of images")
+    h, w, c = rows[0].shape[1:]
+    cols = max(len(r) for r in rows)
+    grid = np.full((pad + len(rows) * (h + pad), pad + cols * (w + pad), c), pad_value, np.float32)
+    for i, row in enumerate(rows):
+        if row.shape[1:] != (h, w, c):
+            raise ValueError(f"row {i} has images of shape {row.shape[1:]}, expected {(h, w, c)}")
+        for j, image in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            grid[y:y + h, x:x + w] = image
+    return grid
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray, upscale: int = 1) -> Path:
+    """Write a float ``[H, W, C]`` image in [0, 1] as PNG, atomically (temp file then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = to_uint8(image)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    picture = Image.fromarray(pixels)
+    if upscale > 1:
+        picture = picture.resize((picture.width * upscale, picture.height * upscale), Image.NEAREST)
+    tmp = path.with_name(f".{path.name}.tmp")
+    picture.save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
+
+
+def save_grid(path: str | os.PathLike, rows: Sequence[np.ndarray], upscale: int | None = None) -> Path:
+    """Save rows of images as one grid PNG; small images are upscaled so a grid is readable."""
+    grid = make_grid(rows)
+    if upscale is None:
+        upscale = max(1, 96 // rows[0].shape[1])
+    return save_png(path, grid, upscale=upscale)

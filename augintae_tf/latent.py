@@ -1,0 +1,63 @@
+"""Latent-space utilities: L2 normalisation, spherical interpolation, the interpolation weight.
+
+The paper L2-normalises latents and interpolates along the great circle (SLERP).  Convention used
+everywhere in this package: ``alpha`` weights the FIRST argument, exactly like the pixel blend
+``alpha * x1 + (1 - alpha) * x2`` that AugIntAE reconstructs, so ``slerp(z1, z2, 1) == z1`` and
+``slerp(z1, z2, 0) == z2``.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+# Below this sin(omega) the slerp weights sin(a*omega)/sin(omega) are 0/0-prone; there the great
+# circle is indistinguishable from the chord, so the normalised linear blend is used instead.
+_MIN_SIN = 1e-3
+
+
+def l2_normalize(z, eps: float = 1e-12) -> tf.Tensor:
+    """``z / ||z||`` along the last axis, in float32; ``eps`` bounds the squared norm from below
+    so that a zero vector maps to zero with finite gradients."""
+    return tf.math.l2_normalize(tf.cast(z, tf.float32), axis=-1, epsilon=eps)
+
+
+def _as_column(alpha, like: tf.Tensor) -> tf.Tensor:
+    """Scalar, ``[B]`` or ``[B, 1]`` alpha -> something that broadcasts against ``[B, D]``."""
+    alpha = tf.cast(alpha, like.dtype)
+    if alpha.shape.rank == 1:
+        alpha = alpha[:, None]
+    return alpha
+
+
+def slerp(z1, z2, alpha) -> tf.Tensor:
+    """Spherical interpolation between L2-normalised latents ``[B, D]``; alpha=1 gives ``z1``.
+
+    The result is re-normalised.  Where ``z1`` and ``z2`` are (anti)parallel it falls back to the
+    normalised linear blend; both branches are computed from safe inputs and joined with
+    ``tf.where``, so neither the value nor the gradient can be NaN.  (At exactly antiparallel
+    latents and alpha=0.5 the blend is the zero vector: no great circle is preferred there.)
+    """
+    z1 = tf.cast(z1, tf.float32)
+    z2 = tf.cast(z2, tf.float32)
+    alpha = _as_column(alpha, z1)
+    cos = tf.clip_by_value(tf.reduce_sum(z1 * z2, axis=-1, keepdims=True), -1.0, 1.0)
+    sin = tf.sqrt(tf.maximum(1.0 - tf.square(cos), 0.0))
+    degenerate = sin < _MIN_SIN
+    # Feed the slerp branch an angle of pi/2 where it will be discarded: acos'(+-1) and 1/sin(0)
+    # are infinite, and tf.where does not stop an inf * 0 = NaN in the backward pass.
+    safe_cos = tf.where(degenerate, tf.zeros_like(cos), cos)
+    omega = tf.acos(safe_cos)
+    safe_sin = tf.sin(omega)
+    spherical = (tf.sin(alpha * omega) * z1 + tf.sin((1.0 - alpha) * omega) * z2) / safe_sin
+    linear = alpha * z1 + (1.0 - alpha) * z2
+    return l2_normalize(tf.where(degenerate, linear, spherical))
+
+
+def sample_alpha(seed, shape) -> tf.Tensor:
+    """Interpolation weights in [0, 1], the mean of two U(0, 1) draws (triangular, peaked at 0.5).
+
+    The paper biases alpha to the midpoint because the network learns interpolations near the
+    seed images more easily.  ``seed`` is a shape-[2] integer tensor (stateless RNG).
+    """
+    shape = tf.reshape(tf.cast(shape, tf.int32), [-1])
+    draws = tf.random.stateless_uniform(tf.concat([[2], shape], axis=0), seed=seed)
+    return tf.reduce_mean(draws, axis=0)

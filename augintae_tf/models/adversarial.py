@@ -1,0 +1,295 @@
+"""Adversarial AugIntAE (``augintae-adv``): AugIntAE plus an auxiliary LSGAN discriminator.
+
+Appendix A.1 of the paper, equations 1-5:
+
+    L_AE = L_recon + k * gamma * L_adv                                              (1)
+    gamma = ||grad L_recon|| / ||grad L_adv||, computed per image                    (2)
+    k_0 = 1;  k_{t+1} = clip(k_t - 0.001 * (1 - (D(x_real) - D(x_fake))), 0, 1)     (3-5)
+
+How this module reads them:
+
+- **Discriminator**: the encoder architecture with one output (``build_encoder(..., outputs=1)``),
+  least-squares GAN.  Real images are the AugIntAE training targets (the alpha-blend of two
+  augmentations of each image), fake images are the decoded slerps ``x'``.  D minimises
+  ``((D(real) - 1)^2 + D(fake)^2) / 2``; the generator's adversarial loss is
+  ``L_adv = (D(fake) - 1)^2 / 2`` (batch means).  D sees real and fake in ONE call (one
+  concatenated batch), so its BatchNorm statistics are those of the mixed batch (our choice: it
+  is one discriminator pass per step, and D cannot tell real from fake by batch statistics).
+- **gamma** (eq. 2) is taken with respect to the generated images: for image ``i``,
+  ``gamma_i = ||dL_recon/dx'_i|| / ||dL_adv/dx'_i||`` and the gradient that enters the decoder and
+  encoder is ``dL_recon/dx' + k * gamma_i * dL_adv/dx'`` - one backward pass through the
+  generator with ``tape.gradient(x', variables, output_gradients=combined)``.  gamma is a
+  constant (never differentiated); an image whose adversarial gradient is exactly zero gets
+  ``gamma_i = 0`` (no NaN).  The rescaling makes both terms equally long per image, so eq. 1's
+  "equally weighted" holds image by image whatever the scale of the LSGAN loss.
+- **k** (eqs. 3-5) lives in the non-trainable model variable ``adv_k`` (saved with the weights,
+  so a resumed run continues with its k).  The step uses the current k, then updates it from this
+  step's mean D scores (on the discriminator's input before its update).  Under a
+  ``tf.distribute`` strategy the mean scores are all-reduced (MEAN) first, so every replica
+  computes the same new k.
+- **Optimisers**: ``optimizer`` (encoder + generator) and ``d_optimizer`` (discriminator), both
+  Adam at a constant learning rate (``training.learning_rate`` does this for adversarial models).
+- **Distribution and precision**: the generator's output gradient and the discriminator loss
+  are divided by ``num_replicas_in_sync`` (``apply_gradients`` sums replicas), as in
+  ``Autoencoder.train_step``; logged values are unscaled.  Under mixed_float16 each optimizer is a
+  ``LossScaleOptimizer`` (Keras wraps ``optimizer``; :meth:`compile` wraps ``d_optimizer``):
+  ``scale_loss`` multiplies by the dynamic scale and ``apply_gradients`` divides it out again and
+  skips the step if any gradient is not finite.  For the output-gradient path:
+
+  * ``dL_recon/dx'`` is computed in float32 straight from the float32 images: no scaling needed;
+  * ``dL_adv/dx'`` flows back through the (float16) discriminator, so it is taken of
+    ``optimizer.scale_loss(L_adv)``.  gamma_i * dL_adv/dx'_i equals
+    ``||dL_recon/dx'_i|| * unit(dL_adv/dx'_i)``, which does not depend on that scale, so the
+    combined gradient needs no unscaling (only the logged gamma is multiplied back);
+  * the combined output gradient is multiplied by ``optimizer.scale_loss`` before the backward
+    pass through the float16 generator - exactly as a scaled loss would be - and the generator
+    optimizer unscales the variable gradients.  An overflow anywhere on this path (the
+    discriminator backward included) makes those gradients non-finite, so the LossScaleOptimizer
+    skips the step and lowers the scale: the same protection a plain scaled loss has.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from augintae_tf.config import Config
+from augintae_tf.models.augintae import AugIntAE
+from augintae_tf.models.base import images_of, pixel_mse
+from augintae_tf.nets import build_encoder, build_generator
+
+K_RATE = 0.001  # eq. 4's step size
+
+
+# --- pure functions (tested directly) ----------------------------------------------------------
+def update_k(k, d_real, d_fake, rate: float = K_RATE) -> tf.Tensor:
+    """Eqs. 4-5: ``clip(k - rate * (1 - (d_real - d_fake)), 0, 1)`` with the mean D scores.
+
+    k falls while real and fake scores are separated by less than 1 and rises back (to at most 1)
+    once the discriminator separates them by more than 1.
+    """
+    k, d_real, d_fake = (tf.cast(v, tf.float32) for v in (k, d_real, d_fake))
+    return tf.clip_by_value(k - rate * (1.0 - (d_real - d_fake)), 0.0, 1.0)
+
+
+def lsgan_losses(real_scores, fake_scores) -> tuple[tf.Tensor, tf.Tensor]:
+    """(discriminator loss, generator adversarial loss) of least-squares GAN, float32 means.
+
+    D: ``((D(real) - 1)^2 + D(fake)^2) / 2``; generator: ``(D(fake) - 1)^2 / 2``.
+    """
+    real_scores = tf.cast(real_scores, tf.float32)
+    fake_scores = tf.cast(fake_scores, tf.float32)
+    d_loss = 0.5 * (tf.reduce_mean(tf.square(real_scores - 1.0)) + tf.reduce_mean(tf.square(fake_scores)))
+    g_loss = 0.5 * tf.reduce_mean(tf.square(fake_scores - 1.0))
+    return d_loss, g_loss
+
+
+def rescale_adversarial(recon_grad, adv_grad, k) -> tuple[tf.Tensor, tf.Tensor]:
+    """Eqs. 1-2 per image: ``(recon_grad + k * gamma_i * adv_grad, gamma)``.
+
+    ``recon_grad`` and ``adv_grad`` are ``[B, ...]`` gradients with respect to the generated
+    images; ``gamma_i = ||recon_grad_i|| / ||adv_grad_i||`` (norms over all but the batch axis),
+    0 where ``adv_grad_i`` is exactly zero.  Both results are constants (stop_gradient).
+    """
+    recon_grad = tf.stop_gradient(tf.cast(recon_grad, tf.float32))
+    adv_grad = tf.stop_gradient(tf.cast(adv_grad, tf.float32))
+    axes = list(range(1, recon_grad.shape.rank))
+    recon_norm = tf.sqrt(tf.reduce_sum(tf.square(recon_grad), axis=axes))
+    adv_norm = tf.sqrt(tf.reduce_sum(tf.square(adv_grad), axis=axes))
+    nonzero = adv_norm > 0.0
+    gamma = tf.where(nonzero, recon_norm / tf.where(nonzero, adv_norm, 1.0), 0.0)
+    weight = tf.reshape(tf.cast(k, tf.float32) * gamma, [-1] + [1] * len(axes))
+    return recon_grad + weight * adv_grad, gamma
+
+
+def replica_mean(value) -> tf.Tensor:
+    """``value`` averaged over the replicas of the current strategy (itself with one replica)."""
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        context = tf.distribute.get_replica_context()
+        if context is not None:  # replica context (inside strategy.run)
+            return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+    return value
+
+
+# --- shared conventions of the two-optimizer models ---------------------------------------------
+class LatestValue(keras.metrics.Metric):
+    """A tracker whose result is the last value given to it (not a mean): e.g. the current k.
+
+    Its variable is averaged over replicas on read; every replica writes the same value.
+    """
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._latest = self.add_variable(shape=(), initializer="zeros", dtype="float32",
+                                         aggregation="mean", name="latest")
+
+    def update_state(self, value):
+        self._latest.assign(tf.cast(value, tf.float32))
+
+    def result(self):
+        return tf.identity(self._latest.value)
+
+
+def _check_optimizer(optimizer, name: str) -> None:
+    if optimizer is None or isinstance(optimizer, str):
+        raise ValueError(f"compile() needs {name} as an optimizer instance, e.g. "
+                         "keras.optimizers.Adam(1e-3)")
+
+
+class AdversarialMixin:
+    """compile/build/checkpoint conventions of models with a generator and a discriminator.
+
+    ``optimizer`` trains :attr:`generator_variables` (encoder + generator), ``d_optimizer`` trains
+    ``self.discriminator``.  Put it before the Autoencoder class in the bases.
+    """
+
+    optimizer_names = ("optimizer", "d_optimizer")
+    discriminator: keras.Model
+
+    def compile(self, optimizer=None, d_optimizer=None, **kwargs):
+        """Both optimizers are required instances (Keras' default would be RMSprop).  Under
+        mixed_float16 Keras wraps ``optimizer`` in a LossScaleOptimizer; ``d_optimizer`` is
+        wrapped here the same way.  Both are built at once on their own variables, so ``fit``
+        never builds ``optimizer`` on the discriminator's variables too."""
+        _check_optimizer(optimizer, "optimizer")
+        _check_optimizer(d_optimizer, "d_optimizer")
+        super().compile(optimizer=optimizer, **kwargs)
+        if (kwargs.get("auto_scale_loss", True) and self.dtype_policy.name == "mixed_float16"
+                and not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer)):
+            d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer,
+                                                              name="d_loss_scale_optimizer")
+        self.d_optimizer = d_optimizer
+        self._build_optimizers()
+
+    @property
+    def checkpoint_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer}
+
+    @property
+    def generator_variables(self) -> list:
+        """What ``optimizer`` trains: the encoder's and the generator's trainable variables."""
+        return self.encoder.trainable_variables + self.generator.trainable_variables
+
+    def _build_optimizers(self) -> None:
+        if not self.optimizer.built:
+            self.optimizer.build(self.generator_variables)
+        if not self.d_optimizer.built:
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def build_for_training(self) -> None:
+        """Create every variable (both networks, both optimizers) before restoring a checkpoint."""
+        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
+            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        size, channels = self.config.data.image_size, self.config.data.channels
+        images = tf.zeros([2, size, size, channels])
+        self(images, training=False)
+        self.discriminator(images, training=False)
+        self._build_optimizers()
+
+    @staticmethod
+    def _replicas() -> int:
+        return tf.distribute.get_strategy().num_replicas_in_sync
+
+    def _train_logs(self) -> dict[str, tf.Tensor]:
+        """Every tracker's value, plus ``loss`` = the pixel reconstruction loss (comparable with
+        the non-adversarial models and with the validation ``loss``)."""
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        logs["loss"] = logs["recon_loss"]
+        return logs
+
+
+# --- augintae-adv -------------------------------------------------------------------------------
+class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
+    """AugIntAE with the auxiliary LSGAN discriminator, per-image gamma and dynamic k (module doc).
+
+    ``discriminator``: images ``[B, S, S, C]`` -> scores ``[B, 1]`` (the encoder architecture).
+    """
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model, discriminator: keras.Model,
+                 config: Config, **kwargs):
+        super().__init__(encoder, generator, config, **kwargs)
+        self.discriminator = discriminator
+        self.adv_k = self.add_weight(name="adv_k", shape=(), dtype="float32", initializer="ones",
+                                     trainable=False, autocast=False,
+                                     aggregation="only_first_replica")
+        self.adv_tracker = keras.metrics.Mean(name="adv_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.gamma_tracker = keras.metrics.Mean(name="gamma")
+        self.k_tracker = LatestValue(name="adv_k")
+
+    @property
+    def metrics(self):
+        return [self.recon_tracker, self.adv_tracker, self.d_loss_tracker, self.d_real_tracker,
+                self.d_fake_tracker, self.gamma_tracker, self.k_tracker]
+
+    def discriminator_scores(self, real, fake, training: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+        """(D(real), D(fake)) as float32 ``[B, 1]``, from one call on the concatenated batch."""
+        scores = tf.cast(self.discriminator(tf.concat([real, fake], axis=0), training=training),
+                         tf.float32)
+        return tf.split(scores, 2, axis=0)
+
+    def compute_gradients(self, images, seed) -> dict[str, tf.Tensor]:
+        """One step's gradients and statistics, nothing applied.
+
+        Returns ``generator_gradients`` / ``discriminator_gradients`` (lists matching
+        :attr:`generator_variables` / ``discriminator.trainable_variables``, already divided by
+        the replica count and loss-scaled for their optimizers), ``output_gradient`` (the
+        unscaled combined gradient with respect to the generated images), ``gamma`` ``[B]``,
+        ``fake``, ``target``, and the float32 scalars ``recon_loss``, ``adv_loss``, ``d_loss``,
+        ``d_real``, ``d_fake`` (mean scores).
+        """
+        replicas = self._replicas()
+        with tf.GradientTape(persistent=True) as tape:
+            fake, target = self.training_batch(images, seed)
+            target = tf.stop_gradient(target)
+            recon = pixel_mse(fake, target)
+            real_scores, fake_scores = self.discriminator_scores(target, fake, training=True)
+            d_loss, adv = lsgan_losses(real_scores, fake_scores)
+            # Scaled so the backward pass through a float16 discriminator cannot underflow;
+            # gamma * adv_grad does not depend on this scale (module docstring).
+            scaled_adv = self.optimizer.scale_loss(adv)
+            scaled_d_loss = self.d_optimizer.scale_loss(d_loss / replicas)
+        recon_grad = tape.gradient(recon, fake)
+        adv_grad = tape.gradient(scaled_adv, fake)
+        combined, scaled_gamma = rescale_adversarial(recon_grad, adv_grad, self.adv_k.value)
+        output_gradient = self.optimizer.scale_loss(combined / replicas)
+        generator_gradients = tape.gradient(fake, self.generator_variables,
+                                            output_gradients=output_gradient)
+        discriminator_gradients = tape.gradient(scaled_d_loss, self.discriminator.trainable_variables)
+        del tape
+        gamma = scaled_gamma * self.optimizer.scale_loss(tf.constant(1.0, tf.float32))
+        return {"generator_gradients": generator_gradients,
+                "discriminator_gradients": discriminator_gradients,
+                "output_gradient": combined, "gamma": gamma, "fake": fake, "target": target,
+                "recon_loss": recon, "adv_loss": adv, "d_loss": d_loss,
+                "d_real": tf.reduce_mean(real_scores), "d_fake": tf.reduce_mean(fake_scores)}
+
+    def train_step(self, data):
+        step = self.compute_gradients(images_of(data), self.step_seed())
+        self.optimizer.apply_gradients(zip(step["generator_gradients"], self.generator_variables))
+        self.d_optimizer.apply_gradients(zip(step["discriminator_gradients"],
+                                             self.discriminator.trainable_variables))
+        d_real, d_fake = replica_mean(step["d_real"]), replica_mean(step["d_fake"])
+        new_k = update_k(self.adv_k.value, d_real, d_fake)
+        self.adv_k.assign(new_k)
+        self.step_counter.assign_add(1)
+        self.recon_tracker.update_state(step["recon_loss"])
+        self.adv_tracker.update_state(step["adv_loss"])
+        self.d_loss_tracker.update_state(step["d_loss"])
+        self.d_real_tracker.update_state(step["d_real"])
+        self.d_fake_tracker.update_state(step["d_fake"])
+        self.gamma_tracker.update_state(tf.reduce_mean(step["gamma"]))
+        self.k_tracker.update_state(new_k)
+        return self._train_logs()
+
+
+def build_augintae_adv(cfg: Config, width: float = 1.0) -> AdversarialAugIntAE:
+    """Encoder, generator and a one-output encoder-architecture discriminator for ``cfg``."""
+    size, channels, latent = cfg.data.image_size, cfg.data.channels, cfg.model.latent_dim
+    backbone = cfg.backbone
+    return AdversarialAugIntAE(
+        build_encoder(backbone, size, channels, latent, width),
+        build_generator(backbone, size, channels, latent, width),
+        build_encoder(backbone, size, channels, 1, width, name="discriminator"),
+        cfg, name=cfg.model.name.replace("-", "_"))

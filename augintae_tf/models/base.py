@@ -1,0 +1,167 @@
+"""The shared autoencoder wrapper: encode/decode/interpolate, per-step seeds, the train loop body.
+
+Follows the keras-io GAN example: the encoder and generator are Functional models built separately
+and handed to this ``keras.Model``; ``compile()`` takes the optimizer; loss trackers live in the
+``metrics`` property so Keras resets them every epoch.  Subclasses only say how a batch becomes a
+(prediction, target) pair in :meth:`Autoencoder.training_batch`.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from augintae_tf.augment import augment as augment_images
+from augintae_tf.config import Config
+from augintae_tf.latent import l2_normalize, sample_alpha, slerp
+
+
+def derive_seed(base_seed: int, step, replica_id) -> tf.Tensor:
+    """The shape-[2] int64 RNG seed of one train step on one replica.
+
+    The replica id is folded in because every replica runs the same program: without it all of
+    them would draw the same alphas and augmentations and the extra devices would add no variety.
+    """
+    seed = tf.constant([base_seed, 0], tf.int64)
+    seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int64))
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
+
+
+def sub_seed(seed, index: int) -> tf.Tensor:
+    """An independent stream of ``seed`` for one purpose.
+
+    Indices in use: 0 alpha, 1 and 2 the two augmentations, 3 IntAE's pairing.
+    """
+    return tf.random.experimental.stateless_fold_in(seed, tf.constant(index, tf.int64))
+
+
+def pixel_mse(prediction, target) -> tf.Tensor:
+    """Mean squared error per pixel, in float32 whatever the compute precision."""
+    return tf.reduce_mean(tf.square(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)))
+
+
+def blend(x1, x2, alpha) -> tf.Tensor:
+    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (the training target)."""
+    alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
+    return alpha * x1 + (1.0 - alpha) * x2
+
+
+def images_of(data) -> tf.Tensor:
+    """Training data may be ``images`` or ``(images, labels)`` batches; labels are ignored."""
+    images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return tf.cast(images, tf.float32)
+
+
+class Autoencoder(keras.Model):
+    """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
+
+    ``config`` is the run's :class:`~augintae_tf.config.Config` (augmentation ranges, seed).
+    """
+
+    # compile() keyword arguments the training loop creates an Adam optimizer for.
+    optimizer_names: tuple[str, ...] = ("optimizer",)
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model, config: Config, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.generator = generator
+        self.config = config
+        # A model variable (not a Python int) so it is saved with the weights: a resumed run
+        # continues the RNG streams instead of replaying step 0's alphas and augmentations.
+        # Every replica adds 1 per step; "only_first_replica" keeps one increment, not N.
+        self.step_counter = self.add_weight(
+            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
+            aggregation="only_first_replica")
+        self.recon_tracker = keras.metrics.Mean(name="recon_loss")
+
+    # --- inference -------------------------------------------------------------------------
+    def encode(self, images, training: bool = False) -> tf.Tensor:
+        """Images ``[B, H, W, C]`` in [0, 1] -> L2-normalised float32 latents ``[B, D]``."""
+        return l2_normalize(self.encoder(images, training=training))
+
+    def decode(self, z, training: bool = False) -> tf.Tensor:
+        """Latents ``[B, D]`` -> float32 images ``[B, H, W, C]`` in [0, 1]."""
+        return tf.cast(self.generator(z, training=training), tf.float32)
+
+    def interpolate(self, images_a, images_b, alpha, training: bool = False) -> tf.Tensor:
+        """Decode the slerp between the two images' latents; alpha (scalar or ``[B]``) = 1 gives
+        ``images_a``'s reconstruction, 0 gives ``images_b``'s."""
+        z = slerp(self.encode(images_a, training), self.encode(images_b, training), alpha)
+        return self.decode(z, training)
+
+    def call(self, images, training: bool = False):
+        """Reconstruction: decode(normalised encode(images))."""
+        return self.decode(self.encode(images, training), training)
+
+    # --- training --------------------------------------------------------------------------
+    def compile(self, optimizer, **kwargs):
+        """``optimizer`` is required: Keras' default would silently be RMSprop, not the paper's
+        Adam.  Other keyword arguments (``jit_compile``, ``steps_per_execution``, ...) pass through;
+        there is no ``loss``: the loss is defined by the model."""
+        if optimizer is None or isinstance(optimizer, str):
+            raise ValueError("compile() needs an optimizer instance, e.g. keras.optimizers.Adam(1e-3)")
+        super().compile(optimizer=optimizer, **kwargs)
+
+    @property
+    def metrics(self):
+        return [self.recon_tracker]
+
+    def build_for_training(self) -> None:
+        """Create every variable (model and optimizer) before restoring a checkpoint.
+
+        Keras 3 creates optimizer slots lazily at the first update and silently skips saved state
+        for variables that do not exist yet, so call this after ``compile()`` and before loading.
+        """
+        if getattr(self, "optimizer", None) is None:
+            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        size, channels = self.config.data.image_size, self.config.data.channels
+        self(tf.zeros([2, size, size, channels]), training=False)
+        self.optimizer.build(self.trainable_variables)
+
+    def step_seed(self) -> tf.Tensor:
+        """This step's seed on this replica (see :func:`derive_seed`)."""
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        return derive_seed(self.config.train.seed, self.step_counter.value, replica)
+
+    def augment(self, images, seed, index: int) -> tf.Tensor:
+        """One random augmentation per image from sub-seed ``index`` of the step seed."""
+        return augment_images(images, self.config.augment, sub_seed(seed, index))
+
+    @staticmethod
+    def alphas(images, seed) -> tf.Tensor:
+        """Per-example interpolation weights ``[B]`` (sub-seed 0), biased toward the midpoint."""
+        return sample_alpha(sub_seed(seed, 0), tf.shape(images)[:1])
+
+    def training_batch(self, images: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(prediction, target) for one batch of clean images; runs under the gradient tape."""
+        raise NotImplementedError
+
+    def train_step(self, data):
+        images = images_of(data)
+        seed = self.step_seed()
+        with tf.GradientTape() as tape:
+            prediction, target = self.training_batch(images, seed)
+            loss = pixel_mse(prediction, target)
+            # apply_gradients SUMS the replicas' gradients, so each replica contributes 1/N of
+            # its mean loss; scale_loss is the identity unless this is a LossScaleOptimizer
+            # (mixed_float16), which unscales the gradients again inside apply_gradients.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.step_counter.assign_add(1)
+        self.recon_tracker.update_state(loss)
+        return self._logs()
+
+    def test_step(self, data):
+        """Plain (un-augmented) reconstruction error of held-out images."""
+        images = images_of(data)
+        self.recon_tracker.update_state(pixel_mse(self(images, training=False), images))
+        return self._logs()
+
+    def _logs(self) -> dict[str, tf.Tensor]:
+        # "loss" duplicates recon_loss so Keras callbacks that watch (val_)loss by default work.
+        recon = self.recon_tracker.result()
+        return {"recon_loss": recon, "loss": recon}
+

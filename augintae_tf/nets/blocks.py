@@ -1,0 +1,60 @@
+"""Layer blocks shared by the backbones, so InfoGAN and DCGAN differ only in their layer lists."""
+from __future__ import annotations
+
+from keras import layers
+
+# Keras' default BN momentum (0.99) averages over ~100 steps; 0.9 (PyTorch's default, which the
+# paper's networks used) makes inference statistics usable after a few hundred steps of training.
+BN_MOMENTUM = 0.9
+
+
+def scaled(units: int, width: float) -> int:
+    """A hidden size multiplied by ``width``, never below 1 (tests build tiny networks)."""
+    return max(1, int(round(units * width)))
+
+
+def check_size(backbone: str, image_size: int, downsamplings: int) -> int:
+    """The side of the smallest feature map; each stride-2 layer needs an even input."""
+    factor = 2 ** downsamplings
+    if image_size < factor or image_size % factor:
+        raise ValueError(f"the {backbone} backbone needs an image size divisible by {factor}, "
+                         f"got {image_size}")
+    return image_size // factor
+
+
+def conv(x, filters: int, batch_norm: bool, slope: float):
+    """4x4 stride-2 convolution, optional BN, leaky ReLU (the encoder/discriminator block)."""
+    # A bias is redundant in front of BN (BN's beta replaces it).
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=not batch_norm)(x)
+    if batch_norm:
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return layers.LeakyReLU(negative_slope=slope)(x)
+
+
+def deconv(x, filters: int):
+    """4x4 stride-2 transposed convolution, BN, ReLU (the generator block)."""
+    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return layers.ReLU()(x)
+
+
+def dense(x, units: int, activation):
+    """Fully connected layer, BN, then the given activation layer."""
+    x = layers.Dense(units, use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    return activation(x)
+
+
+def encoder_head(x, outputs: int):
+    """Flatten to the output units in float32: latents are L2-normalised and discriminator scores
+    enter the loss, so neither should be rounded to float16 under mixed precision."""
+    x = layers.Flatten()(x)
+    return layers.Dense(outputs, dtype="float32", name="out")(x)
+
+
+def image_head(x, channels: int):
+    """Last 4x4 stride-2 transposed convolution to ``channels``, sigmoid in float32 (images in
+    [0, 1] and a float32 pixel loss whatever the compute precision)."""
+    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same")(x)
+    return layers.Activation("sigmoid", dtype="float32", name="image")(x)
+

@@ -1,0 +1,59 @@
+"""`augintae-tf generate` and `augintae-tf interpolate`."""
+from __future__ import annotations
+
+import click
+
+from augintae_tf.cli.main import friendly_errors
+
+RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
+                       help="A directory written by `augintae-tf train`.")
+CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None,
+                          help="A checkpoint directory (default: the run's newest).")
+
+
+@click.command("generate")
+@RUN_DIR
+@click.option("--seeds", type=click.Path(exists=True), required=True,
+              help="A folder of seed images of one class (at least 2), or a single image file.")
+@click.option("--num", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@CHECKPOINT
+@friendly_errors
+def generate_command(run_dir, seeds, num, out, seed, checkpoint):
+    """Few-shot generation: new images of the seeds' class, written as OUT/00000.png... and a
+    grid.png with the seeds on top."""
+    from augintae_tf.data import load_image_files
+    from augintae_tf.generation import load_run, write_generation
+
+    run = load_run(run_dir, checkpoint)
+    cfg = run.config.data
+    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
+    images = run.generate(seed_images, num=num, seed=seed)
+    grid = write_generation(out, seed_images, images)
+    click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
+               f"checkpoint {run.checkpoint.name})")
+
+
+@click.command("interpolate")
+@RUN_DIR
+@click.option("--a", "image_a", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--b", "image_b", type=click.Path(exists=True, dir_okay=False), required=True)
+@click.option("--steps", type=click.IntRange(2, 64), default=8, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG to write.")
+@CHECKPOINT
+@friendly_errors
+def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint):
+    """One row of pixel fade and one row of the model's slerp path from --a to --b."""
+    from augintae_tf.data import load_image_files
+    from augintae_tf.generation import load_run, pixel_fade
+    from augintae_tf.images import save_grid
+
+    run = load_run(run_dir, checkpoint)
+    cfg = run.config.data
+    (a,), (b,) = (load_image_files([p], cfg.image_size, cfg.channels)[0] for p in (image_a, image_b))
+    path = save_grid(out, [pixel_fade(a, b, steps), run.interpolate(a, b, steps)])
+    click.echo(f"wrote {path}: row 1 pixel fade, row 2 {run.config.model.name} slerp ({steps} steps)")
+
+
+COMMANDS = [generate_command, interpolate_command]

@@ -1,0 +1,47 @@
+"""Options shared by several commands, and how they become a validated Config."""
+from __future__ import annotations
+
+import functools
+
+import click
+
+from augintae_tf.config import (Config, dataset_overrides, load_config, parse_overrides,
+                                preset_for_dataset)
+
+
+def data_options(func):
+    """--config, --dataset, --image-size, --channels, --data-dir and free --set overrides."""
+
+    @click.option("--config", "config_path", default=None, metavar="PRESET_OR_YAML",
+                  help="A preset name (glyphs, omniglot, mnist, emnist, ...) or a YAML file. "
+                       "Default: the preset matching --dataset, else glyphs.")
+    @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
+                  help="A name from `augintae-tf datasets` or a folder of images.")
+    @click.option("--image-size", type=int, default=None, help="Images are resized to this square.")
+    @click.option("--channels", type=click.Choice(["1", "3"]), default=None)
+    @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                  help="TFDS data_dir holding already prepared data.")
+    @click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",
+                  help="Override any config field, e.g. --set augment.rotation=10 (repeatable).")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def config_from_options(config_path=None, dataset=None, image_size=None, channels=None,
+                        data_dir=None, overrides=(), **fields) -> Config:
+    """Preset -> named options -> ``--set`` overrides -> validation.
+
+    ``fields`` maps dotted config keys to option values; ``None`` means "not given".
+    """
+    named = {"data.dataset": dataset, "data.image_size": image_size, "data.channels": channels,
+             "data.data_dir": data_dir, **fields}
+    named = {key: value for key, value in named.items() if value is not None}
+    preset = config_path or preset_for_dataset(dataset, channels=int(channels or 1))
+    if dataset is not None and config_path is None:
+        from augintae_tf.data import dataset_splits
+
+        named = {**dataset_overrides(preset, dataset, dataset_splits(dataset)), **named}
+    return load_config(preset, {**named, **parse_overrides(overrides)})

@@ -1,0 +1,58 @@
+"""`augintae-tf train`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from augintae_tf.cli.main import friendly_errors
+from augintae_tf.cli.options import config_from_options, data_options
+from augintae_tf.config import MODELS, PRECISIONS, STRATEGIES
+
+
+@click.command("train")
+@data_options
+@click.option("--model", type=click.Choice(MODELS), default=None,
+              help="augintae (default), the ae / intae baselines, augintae-adv, gaia.")
+@click.option("--epochs", type=int, default=None, help="Passes over the training split (paper: 100).")
+@click.option("--batch-size", type=int, default=None, help="Global batch size (default 128).")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
+@click.option("--latent-dim", type=int, default=None)
+@click.option("--seed", type=int, default=None, help="Seeds data order, augmentation and alpha.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+              help="tf.distribute strategy; auto = mirrored when more than one GPU is visible.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None)
+@click.option("--jit/--no-jit", default=None, help="XLA-compile the train step (default: Keras auto).")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Default: runs/NNNNN-<dataset>-<model>.")
+@click.option("--runs-root", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--resume", is_flag=True,
+              help="Continue --run-dir (default: the newest run) from its last checkpoint.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the resolved config, dataset summary and parameter counts; train nothing.")
+@friendly_errors
+def train_command(model, epochs, batch_size, lr, latent_dim, seed, strategy, precision, jit,
+                  run_dir, runs_root, resume, dry_run, **options):
+    """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
+    from augintae_tf.training import latest_run_dir, train
+
+    fields = {"model.name": model, "train.epochs": epochs, "train.batch_size": batch_size,
+              "train.lr": lr, "model.latent_dim": latent_dim, "train.seed": seed,
+              "train.strategy": strategy, "train.precision": precision,
+              "train.jit": None if jit is None else ("on" if jit else "off")}
+    if resume and options["config_path"] is None:
+        # Resuming starts from the run's own config; options given on top must agree with it.
+        run_dir = run_dir or str(latest_run_dir(runs_root))
+        options["config_path"] = str(Path(run_dir) / "config.yaml")
+    cfg = config_from_options(**options, **fields)
+    result = train(cfg, run_dir, resume=resume, runs_root=runs_root, dry_run=dry_run, echo=click.echo)
+    if dry_run:
+        click.echo(result)
+        return
+    last = result.history[-1] if result.history else {}
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith("loss"))
+    click.echo(f"done: {result.epochs_done} epochs in {result.run_dir}"
+               + (f" ({losses}; {last.get('elapsed_s', 0):.0f} s)" if last else ""))
+
+
+COMMANDS = [train_command]

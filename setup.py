@@ -1,0 +1,39 @@
+"""augintae-tf: Augmentation-Interpolative AutoEncoders in TensorFlow/Keras 3."""
+from setuptools import setup
+
+setup(
+    name="augintae-tf",
+    version="0.1.0",
+    description="Augmentation-Interpolative AutoEncoders for unsupervised few-shot image generation",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.14",
+    # The CLI lives in cli/ and the presets in configs/ at the top of the repository, but they are
+    # installed inside the package so nothing claims a generic top-level name like `cli`.
+    packages=["augintae_tf", "augintae_tf.data", "augintae_tf.nets", "augintae_tf.models",
+              "augintae_tf.metrics", "augintae_tf.cli", "augintae_tf.configs"],
+    package_dir={"augintae_tf": "augintae_tf", "augintae_tf.cli": "cli",
+                 "augintae_tf.configs": "configs"},
+    package_data={"augintae_tf.configs": ["*.yaml"]},
+    install_requires=[
+        "keras>=3.15,<4",
+        "tensorflow-datasets>=4.9.9,<5",
+        # tensorflow-datasets 4.9.x imports importlib_resources without declaring it.
+        "importlib_resources>=6",
+        "numpy>=1.26,<3",
+        "click>=8.1,<9",
+        "Pillow>=10,<14",
+        "matplotlib>=3.8,<4",
+        "PyYAML>=6,<7",
+        # TensorFlow 2.21 no longer pulls TensorBoard in; the run directory keeps its logs.
+        "tensorboard>=2.19,<3",
+    ],
+    # TensorFlow comes through an extra because its CPU and GPU builds are different distributions
+    # that both install the `tensorflow` module: pick exactly one.
+    extras_require={
+        "cpu": ["tensorflow-cpu>=2.21,<2.22"],
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "test": ["pytest>=8,<10", "scipy>=1.11,<2"],
+    },
+    entry_points={"console_scripts": ["augintae-tf=augintae_tf.cli.main:main"]},
+)

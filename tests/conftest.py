@@ -1,0 +1,35 @@
+"""Shared test set-up: quiet TensorFlow, a private cache for the embedded glyphs dataset."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def glyph_cache(tmp_path_factory):
+    """One glyphs cache for the whole session: rendered once, reused by every test."""
+    path = tmp_path_factory.mktemp("augintae-cache")
+    os.environ["AUGINTAE_CACHE_DIR"] = str(path)
+    return path
+
+
+TINY = {"model.width": 0.25, "model.latent_dim": 8, "data.limit": 128, "train.batch_size": 32,
+        "train.epochs": 2}
+
+
+def tiny_config(**overrides):
+    """The glyphs preset shrunk for tests: same code paths, seconds per epoch."""
+    from augintae_tf.config import load_config
+
+    return load_config("glyphs", {**TINY, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, glyph_cache):
+    """A 2-epoch AugIntAE run on 128 glyphs, shared by the generation and CLI tests."""
+    from augintae_tf.training import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(), run_dir, echo=lambda *_: None)
+    return run_dir

@@ -1,0 +1,84 @@
+"""Config: presets, overrides, validation messages."""
+import pytest
+
+from augintae_tf.config import (ConfigError, config_diff, dataset_overrides, load_config,
+                                parse_overrides, preset_for_dataset, preset_names)
+
+
+def test_every_preset_loads_with_the_papers_values():
+    assert set(preset_names()) >= {"glyphs", "omniglot", "mnist", "emnist", "fashion_mnist",
+                                   "cifar10", "cifar100", "celeba"}
+    glyphs = load_config("glyphs")
+    assert (glyphs.augment.rotation, glyphs.augment.translation, glyphs.augment.shear) == (20, 4, 6)
+    assert (glyphs.augment.scale_min, glyphs.augment.scale_max) == (0.8, 1.2)
+    assert glyphs.model.latent_dim == 32 and glyphs.backbone == "infogan"
+    assert glyphs.train.lr == 0.001 and glyphs.train.lr_drops == [0.35, 0.7]
+    cifar = load_config("cifar10")
+    assert (cifar.augment.rotation, cifar.augment.translation, cifar.augment.shear) == (10, 8, 3)
+    assert cifar.augment.brightness == 0.25 and cifar.augment.hue == 0.05
+    assert cifar.augment.fill == "reflect" and cifar.backbone == "dcgan"
+    assert cifar.data.novel_dataset == "cifar100" and cifar.model.latent_dim == 512
+    celeba = load_config("celeba")
+    assert celeba.data.image_size == 128 and celeba.backbone == "dcgan128"
+    emnist = load_config("emnist")
+    assert (emnist.data.dataset, emnist.data.novel_dataset) == ("mnist", "emnist/letters")
+
+
+def test_overrides_are_typed_from_strings():
+    cfg = load_config("glyphs", {"train.epochs": "5", "train.lr_drops": "0.5", "data.limit": "null",
+                                 "augment.rotation": "10", "data.cache": "false"})
+    assert cfg.train.epochs == 5 and cfg.train.lr_drops == [0.5]
+    assert cfg.data.limit is None and cfg.augment.rotation == 10.0 and cfg.data.cache is False
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"train.epochs": "x"}, "train.epochs: 'x' is not a valid int"),
+    ({"train.epochs": "0"}, "train.epochs: 0 is not allowed; expected an integer >= 1"),
+    ({"augment.fill": "wrap"}, "augment.fill: 'wrap' is not allowed; expected constant or reflect"),
+    ({"model.name": "vae"}, "model.name: 'vae' is not allowed; expected one of augintae, ae"),
+    ({"data.channels": "2"}, "data.channels: 2 is not allowed; expected 1 or 3"),
+    ({"data.image_size": "30"}, "data.image_size: 30 is not allowed; expected a multiple of 4"),
+    ({"model.backbone": "dcgan", "data.image_size": "28"}, "expected 64 or 128 for the dcgan"),
+    ({"augment.scale_min": "1.5"}, "augment.scale_min: 1.5 is not allowed; expected a value in (0, "),
+    ({"train.colour": "1"}, "train.colour: unknown field; train has: epochs"),
+    ({"epochs": "1"}, "epochs: unknown config key; keys look like SECTION.FIELD"),
+])
+def test_bad_values_fail_with_one_line_naming_field_value_and_allowed(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        load_config("glyphs", overrides)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_preset_errors(tmp_path):
+    with pytest.raises(ConfigError, match="preset 'nope' is unknown; presets: celeba"):
+        load_config("nope")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [1, 2]\n")
+    with pytest.raises(ConfigError, match="section 'data' must be a mapping"):
+        load_config(str(bad))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="must look like SECTION.FIELD=VALUE"):
+        parse_overrides(["train.epochs"])
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = load_config("cifar10", {"train.epochs": "3"})
+    cfg.save(tmp_path / "c.yaml")
+    again = load_config(str(tmp_path / "c.yaml"))
+    assert again == cfg and config_diff(cfg, again) == []
+    again.train.epochs = 4
+    assert config_diff(cfg, again) == ["train.epochs: 3 -> 4"]
+
+
+def test_dataset_to_preset_and_split_reset():
+    assert preset_for_dataset(None) == "glyphs"
+    assert preset_for_dataset("omniglot") == "omniglot"
+    assert preset_for_dataset("celeb_a") == "celeba"
+    assert preset_for_dataset("kmnist") == "glyphs"
+    assert preset_for_dataset("/some/folder", channels=3) == "cifar10"
+    assert dataset_overrides("glyphs", "glyphs", ("train", "validation", "test")) == {}
+    assert dataset_overrides("glyphs", "kmnist", ("train", "test")) == {
+        "data.train_split": "train", "data.test_split": "test", "data.novel_split": "test",
+        "data.novel_dataset": None}

@@ -1,0 +1,200 @@
+"""The three paper models on tiny networks: training steps, seeds, inference API, registry."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from augintae_tf.config import Config
+from augintae_tf.models import build_model, derive_seed
+from augintae_tf.models.base import blend
+from augintae_tf.models.intae import partner_offset
+
+SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
+
+
+def tiny_config(name="augintae", size=SIZE):
+    cfg = Config()
+    cfg.data.image_size, cfg.model.latent_dim, cfg.model.name = size, LATENT, name
+    cfg.augment.translation = 2.0
+    return cfg
+
+
+def tiny_model(name="augintae", size=SIZE, lr=1e-3, **compile_kwargs):
+    model = build_model(tiny_config(name, size), width=WIDTH)
+    model.compile(keras.optimizers.Adam(lr), **compile_kwargs)
+    return model
+
+
+def images(n=BATCH, size=SIZE, seed=0):
+    return np.random.default_rng(seed).uniform(size=(n, size, size, 1)).astype("float32")
+
+
+def blobs(n, size, seed=0):
+    """Gaussian blobs of random position and radius: easy to learn, unlike uniform noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    centre = rng.uniform(0.3 * size, 0.7 * size, (n, 2, 1, 1))
+    radius = rng.uniform(1.5, 3.5, (n, 1, 1))
+    d2 = (yy - centre[:, 0]) ** 2 + (xx - centre[:, 1]) ** 2
+    return np.exp(-d2 / (2 * radius ** 2))[..., None].astype("float32")
+
+
+@pytest.mark.parametrize("name,jit", [("augintae", False), ("ae", True), ("intae", True)])
+def test_one_training_step_updates_both_networks(name, jit):
+    model = tiny_model(name, jit_compile=jit)
+    before = [[w.numpy().copy() for w in net.trainable_weights]
+              for net in (model.encoder, model.generator)]
+    data = tf.data.Dataset.from_tensor_slices((images(), np.zeros(BATCH))).batch(BATCH)
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False).history
+    assert np.isfinite(history["recon_loss"][0]) and history["loss"] == history["recon_loss"]
+    for net, old in zip((model.encoder, model.generator), before):
+        assert any(not np.array_equal(o, w.numpy()) for o, w in zip(old, net.trainable_weights))
+    assert int(model.step_counter.numpy()) == 1
+
+
+def test_fit_with_jit_compile_reduces_reconstruction_loss():
+    keras.utils.set_random_seed(0)
+    model = tiny_model(size=16, lr=3e-3, jit_compile=True)
+    data = tf.data.Dataset.from_tensor_slices(blobs(64, 16)).batch(BATCH)  # images, no labels
+    losses = model.fit(data, epochs=4, verbose=0, shuffle=False).history["recon_loss"]
+    assert all(np.isfinite(losses)) and losses[-1] < 0.6 * losses[0], losses
+    assert int(model.step_counter.numpy()) == 4 * 64 // BATCH
+
+
+def test_test_step_reports_plain_reconstruction_error():
+    model = tiny_model()
+    x = images(16)
+    logs = model.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    expected = np.mean((model(x).numpy() - x) ** 2)
+    assert set(logs) == {"recon_loss", "loss"}
+    np.testing.assert_allclose(logs["recon_loss"], expected, rtol=1e-5)
+    assert int(model.step_counter.numpy()) == 0  # evaluation draws no random numbers
+
+
+def test_inference_api_call_decode_and_interpolation_endpoints():
+    model = tiny_model()
+    a, b = tf.constant(images(4, seed=1)), tf.constant(images(4, seed=2))
+    z = model.encode(a)
+    assert z.dtype == tf.float32 and z.shape == (4, LATENT)
+    np.testing.assert_allclose(np.linalg.norm(z.numpy(), axis=-1), 1.0, atol=1e-5)
+    decoded = model.decode(z).numpy()
+    assert decoded.min() >= 0.0 and decoded.max() <= 1.0
+    np.testing.assert_allclose(model(a).numpy(), decoded, atol=1e-6)
+    np.testing.assert_allclose(model.interpolate(a, b, 1.0).numpy(), decoded, atol=1e-5)
+    np.testing.assert_allclose(model.interpolate(a, b, tf.zeros([4])).numpy(),
+                               model.decode(model.encode(b)).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["augintae", "ae", "intae"])
+def test_training_targets_are_alpha_blends(name):
+    cfg = tiny_config(name)
+    cfg.augment.rotation = cfg.augment.translation = cfg.augment.shear = 0.0
+    cfg.augment.scale_min = cfg.augment.scale_max = 1.0  # identity: the targets become predictable
+    model = build_model(cfg, width=WIDTH)
+    x, seed = tf.constant(images()), derive_seed(0, 5, 0)
+    prediction, target = model.training_batch(x, seed)
+    assert prediction.shape == target.shape == x.shape and prediction.dtype == tf.float32
+    if name == "intae":  # two different images, blended with the per-example alpha
+        offset = model.partners(x, seed)
+        expected = blend(x, tf.roll(x, offset, axis=0), model.alphas(x, seed))
+        np.testing.assert_allclose(target.numpy(), expected.numpy(), atol=1e-6)
+    else:  # two views of the same image: the blend of identical views is the image itself
+        np.testing.assert_allclose(target.numpy(), x.numpy(), atol=1e-6)
+
+
+def test_two_views_of_a_batch_differ():
+    model = build_model(tiny_config(), width=WIDTH)
+    x, seed = tf.constant(images()), derive_seed(0, 0, 0)
+    assert not np.allclose(model.augment(x, seed, 1).numpy(), model.augment(x, seed, 2).numpy())
+
+
+def test_steps_and_replicas_draw_different_alphas():
+    model = build_model(tiny_config(), width=WIDTH)
+    x = tf.zeros([BATCH, SIZE, SIZE, 1])
+    draws = [model.alphas(x, derive_seed(0, step, replica)).numpy()
+             for step, replica in [(0, 0), (0, 1), (1, 0), (1, 1)]]
+    for i in range(4):
+        for j in range(i):
+            assert not np.allclose(draws[i], draws[j])
+    np.testing.assert_array_equal(draws[0], model.alphas(x, derive_seed(0, 0, 0)).numpy())
+    np.testing.assert_array_equal(draws[0], model.alphas(x, model.step_seed()).numpy())
+
+
+def test_partner_offset_never_pairs_an_image_with_itself():
+    offsets = {int(partner_offset(4, tf.constant([s, 0], tf.int64))) for s in range(50)}
+    assert offsets == {1, 2, 3}
+
+
+def test_weights_save_the_rng_step_and_optimizer_can_be_built_first(tmp_path):
+    model = tiny_model()
+    model.build_for_training()
+    assert len(model.optimizer.variables) > 2  # Adam slots exist before any training step
+    model.step_counter.assign(41)
+    model.save_weights(tmp_path / "model.weights.h5")
+    restored = tiny_model()
+    restored.build_for_training()
+    restored.load_weights(tmp_path / "model.weights.h5")
+    assert int(restored.step_counter.numpy()) == 41
+    assert len(restored.optimizer.variables) == len(model.optimizer.variables)
+    x = images(2)
+    np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+def test_mixed_float16_step_uses_loss_scaling():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        model = tiny_model()
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # wrapped by compile
+    history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history
+    assert np.isfinite(history["recon_loss"][0])
+    assert model.decode(model.encode(images(2))).dtype == tf.float32
+
+
+def test_compile_and_registry_errors():
+    with pytest.raises(ValueError, match="optimizer"):
+        build_model(tiny_config(), width=WIDTH).compile(None)
+    with pytest.raises(ValueError, match="compile"):
+        build_model(tiny_config(), width=WIDTH).build_for_training()
+    for name in ("augintae-adv", "gaia"):
+        with pytest.raises(ValueError, match="adversarial"):
+            build_model(tiny_config(name), width=WIDTH)
+    with pytest.raises(ValueError, match="unknown"):
+        build_model(tiny_config("vae"), width=WIDTH)
+
+
+MIRRORED = textwrap.dedent("""
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from augintae_tf.config import Config
+    from augintae_tf.models import build_model
+    cfg = Config(); cfg.data.image_size, cfg.model.latent_dim = 8, 4
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model = build_model(cfg, width=0.125)
+        model.compile(keras.optimizers.Adam(1e-3))
+    x = np.random.default_rng(0).uniform(size=(16, 8, 8, 1)).astype("float32")
+    loss = model.fit(x, batch_size=8, epochs=1, verbose=0).history["recon_loss"][0]
+    alphas = strategy.run(tf.function(lambda: model.alphas(tf.zeros([4, 8, 8, 1]), model.step_seed())))
+    first, second = (a.numpy() for a in strategy.experimental_local_results(alphas))
+    assert np.isfinite(loss), loss
+    assert int(model.step_counter.numpy()) == 2, model.step_counter.numpy()
+    assert not np.allclose(first, second), (first, second)
+    print("OK")
+""")
+
+
+def test_mirrored_strategy_two_replicas():
+    """Replica-folded seeds, a once-per-step counter and scaled gradients under a real strategy
+    (a subprocess: logical devices must be configured before TensorFlow initialises)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]

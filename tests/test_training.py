@@ -1,0 +1,118 @@
+"""Training runs: run directory, learning, checkpoints, resume after SIGKILL, refusals."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from augintae_tf import checkpoints
+from augintae_tf.callbacks import Checkpointer
+from augintae_tf.errors import RunError, TrainingError
+from augintae_tf.training import build, learning_rate, train
+from conftest import tiny_config
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_run_directory_holds_config_checkpoints_samples_metrics_and_logs(tiny_run):
+    assert (tiny_run / "config.yaml").read_text().startswith("data:")
+    records = lines(tiny_run / "metrics.jsonl")
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[-1]["step"] == 2 * (128 // 32)
+    assert all(r["images_per_s"] > 0 and math.isfinite(r["recon_loss"]) for r in records)
+    assert [p.name for p in checkpoints.list_checkpoints(tiny_run / "checkpoints")] == [
+        "epoch-00001", "epoch-00002"]
+    for name in ("epoch-001.png", "epoch-002.png", "losses.png"):
+        assert (tiny_run / "samples" / name).stat().st_size > 1000
+    assert list((tiny_run / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_reconstruction_loss_falls_on_glyphs(tmp_path):
+    cfg = tiny_config(**{"train.epochs": 6, "data.limit": 256, "train.lr_drops": "[]"})
+    result = train(cfg, tmp_path / "run", echo=lambda *_: None)
+    losses = [r["recon_loss"] for r in result.history]
+    assert len(losses) == 6
+    assert losses[-1] < 0.75 * losses[0], losses
+
+
+def test_lr_is_divided_by_ten_at_35_and_70_percent_except_for_adversarial_models():
+    schedule = learning_rate(tiny_config(**{"train.epochs": 100}), steps=10)
+    assert [float(schedule(s)) for s in (0, 349, 351, 699, 701)] == pytest.approx(
+        [1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
+    assert learning_rate(tiny_config(**{"model.name": "augintae-adv"}), steps=10) == 1e-3
+
+
+def test_checkpoint_round_trip_restores_weights_adam_moments_and_rng_counter(tiny_run):
+    cfg = tiny_config()
+    ckpt = checkpoints.latest_checkpoint(tiny_run / "checkpoints")
+    model = build(cfg, steps=4)
+    state = checkpoints.restore(ckpt, model)
+    saved = np.load(ckpt / "optimizers.npz")
+    assert state["epoch"] == 2 and int(model.optimizer.iterations.numpy()) == state["step"] == 8
+    assert int(model.step_counter.numpy()) == state["rng_step"] == 8
+    index, moment = next((i, v) for i, v in enumerate(model.optimizer.variables)
+                         if "momentum" in v.path)
+    key = f"optimizer/{index:05d}"
+    np.testing.assert_array_equal(moment.numpy(), saved[key])
+    assert np.abs(saved[key]).sum() > 0  # a real moment, not a fresh zero slot
+
+
+def test_checkpoints_keep_the_newest_and_ignore_temporary_directories(tmp_path):
+    model = build(tiny_config(), steps=4)
+    for epoch in range(1, 5):
+        checkpoints.save(tmp_path, model, epoch, {"step": epoch}, keep=2)
+    (tmp_path / ".tmp-epoch-00009-123").mkdir()  # what a kill mid-write leaves behind
+    assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == ["epoch-00003", "epoch-00004"]
+
+
+def test_nan_loss_stops_without_overwriting_the_last_good_checkpoint(tmp_path):
+    model = build(tiny_config(), steps=4)
+    checkpoints.save(tmp_path, model, 1, {"step": 4})
+    callback = Checkpointer(tmp_path, keep=3, state=lambda epoch: {"step": 0})
+    callback.set_model(model)
+    with pytest.raises(TrainingError, match="recon_loss became NaN/inf in epoch 2.*epoch-00001"):
+        callback.on_epoch_end(1, {"recon_loss": float("nan")})
+    assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == ["epoch-00001"]
+
+
+def test_refusals_name_the_problem(tiny_run, tmp_path):
+    with pytest.raises(RunError, match="already exists and is not empty; pass --resume"):
+        train(tiny_config(), tiny_run, echo=lambda *_: None)
+    with pytest.raises(RunError, match=r"config differs .*train.epochs: 2 -> 3"):
+        train(tiny_config(**{"train.epochs": 3}), tiny_run, resume=True, echo=lambda *_: None)
+    summary = train(tiny_config(), tmp_path / "dry", dry_run=True)
+    assert "# resolved config" in summary and "encoder:" in summary and "total:" in summary
+    assert not (tmp_path / "dry").exists()
+
+
+def test_resume_after_sigkill_finishes_the_run(tmp_path):
+    """Kill a CLI training run with SIGKILL after its first checkpoint, then resume it."""
+    run_dir = tmp_path / "killed"
+    cli = os.path.join(os.path.dirname(sys.executable), "augintae-tf")
+    args = [cli, "train", "--run-dir", str(run_dir),
+            "--epochs", "4", "--batch-size", "32", "--latent-dim", "8", "--set", "model.width=0.25",
+            "--set", "data.limit=128", "--set", "train.steps_per_epoch=12"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not checkpoints.list_checkpoints(run_dir / "checkpoints") and time.time() < deadline:
+        assert process.poll() is None, process.stderr.read()[-2000:]
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = checkpoints.latest_checkpoint(run_dir / "checkpoints")
+    epoch = checkpoints.read_state(done)["epoch"]
+    assert 1 <= epoch < 4, "the run should have been killed mid-training"
+
+    result = train(tiny_config(**{"train.epochs": 4, "train.steps_per_epoch": 12}), run_dir,
+                   resume=True, echo=lambda *_: None)
+    assert result.epochs_done == 4
+    assert [r["epoch"] for r in lines(run_dir / "metrics.jsonl")] == [1, 2, 3, 4]
+    final = checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))
+    assert final["epoch"] == 4 and final["step"] == final["rng_step"] == 4 * 12
