@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from augintae_tf.config import DataConfig
 from augintae_tf.data import (DataError, dataset_splits, is_available_offline, label_names,
                               load_split, make_dataset)
-from augintae_tf.config import DataConfig
 
 LUMA = np.array([0.2989, 0.5870, 0.1140], np.float32)  # tf.image.rgb_to_grayscale's weights
 STEP = 1 / 255 + 1e-6  # sources store uint8: one quantisation step of tolerance

@@ -1,0 +1,105 @@
+"""The click commands end to end (in-process), including their one-line errors."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from augintae_tf.cli.main import main
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def test_help_lists_every_command():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for name in ("datasets", "augment-preview", "train", "generate", "interpolate", "export-seeds"):
+        assert name in result.output
+
+
+def test_datasets_lists_glyphs_as_offline():
+    result = invoke("datasets")
+    assert result.exit_code == 0
+    glyphs = next(line for line in result.output.splitlines() if line.startswith("glyphs"))
+    assert "28x28" in glyphs and glyphs.split()[-1] == "yes"
+    assert any(line.startswith("omniglot") for line in result.output.splitlines())
+
+
+def test_augment_preview_on_glyphs_and_on_a_folder_with_a_corrupt_file(tmp_path):
+    out = tmp_path / "p.png"
+    result = invoke("augment-preview", "--dataset", "glyphs", "--num", "3", "--copies", "4",
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size[0] > Image.open(out).size[1] > 0  # 3 rows of 5 images
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (30, 40, 3), np.uint8)).save(folder / "rgb.png")
+    Image.fromarray(rng.integers(0, 255, (50, 20), np.uint8)).save(folder / "gray.png")
+    Image.fromarray(rng.integers(0, 255, (32, 32, 4), np.uint8)).save(folder / "rgba.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match="broken.png"):
+        result = invoke("augment-preview", "--dataset", folder, "--image-size", "28",
+                        "--channels", "1", "--out", tmp_path / "q.png")
+    assert result.exit_code == 0, result.output
+    assert "3 originals" in result.output
+
+
+def test_bad_options_fail_with_one_line(tmp_path):
+    result = invoke("train", "--epochs", "0", "--dry-run")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: train.epochs: 0 is not allowed; "
+                                     "expected an integer >= 1")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke("augment-preview", "--dataset", empty, "--out", tmp_path / "x.png")
+    assert result.exit_code == 1 and "no readable image" in result.output
+    result = invoke("generate", "--run-dir", tmp_path, "--seeds", tmp_path)
+    assert result.exit_code == 1 and "is not a run directory" in result.output
+
+
+def test_train_dry_run_prints_config_data_and_parameters():
+    result = invoke("train", "--model", "intae", "--dry-run", "--set", "data.limit=256")
+    assert result.exit_code == 0, result.output
+    assert "name: intae" in result.output and "train: glyphs [train] 256 images" in result.output
+    assert "encoder: 6,592,096 parameters" in result.output
+
+
+def test_train_on_a_folder_of_pngs(tmp_path):
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (28, 28), np.uint8)).save(folder / f"{i}.png")
+    run_dir = tmp_path / "run"
+    result = invoke("train", "--dataset", folder, "--epochs", "1", "--image-size", "28",
+                    "--channels", "1", "--batch-size", "16", "--set", "model.width=0.25",
+                    "--run-dir", run_dir)
+    assert result.exit_code == 0, result.output
+    record = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["epoch"] == 1 and record["step"] == 40 // 16
+
+
+def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
+    seeds = tmp_path / "seeds"
+    result = invoke("export-seeds", "--dataset", "glyphs", "--num", "5", "--out", seeds)
+    assert result.exit_code == 0, result.output
+    assert len(list(seeds.glob("*.png"))) == 5
+    out = tmp_path / "gen"
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "12",
+                    "--out", out)
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("0*.png"))) == 12 and (out / "grid.png").exists()
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "s.png").write_bytes((seeds / "seed-00.png").read_bytes())
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", out)
+    assert result.exit_code == 1 and "at least 2 seed images, got 1" in result.output
+    result = invoke("interpolate", "--run-dir", tiny_run, "--a", seeds / "seed-00.png",
+                    "--b", seeds / "seed-01.png", "--steps", "5", "--out", tmp_path / "i.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "i.png").size[0] > Image.open(tmp_path / "i.png").size[1]

@@ -1,0 +1,78 @@
+"""Few-shot generation and interpolation from a trained run."""
+import numpy as np
+import pytest
+
+from augintae_tf.data import load_arrays
+from augintae_tf.errors import RunError
+from augintae_tf.generation import (export_class_images, load_run, pixel_fade, sample_pairs,
+                                    write_generation)
+from conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def run(tiny_run):
+    return load_run(tiny_run)
+
+
+@pytest.fixture(scope="module")
+def novel_seeds():
+    """Five images of one held-out (evaluation alphabet) character."""
+    images, labels = load_arrays(tiny_config().data, "test", limit=200)
+    label = np.bincount(labels).argmax()
+    return images[labels == label][:5]
+
+
+def test_pairs_are_distinct_and_deterministic():
+    first, second, alpha = sample_pairs(5, 1000, seed=3)
+    assert np.all(first != second) and set(first) == set(range(5)) == set(second)
+    assert np.all((alpha > 0) & (alpha < 1)) and abs(alpha.mean() - 0.5) < 0.03
+    again = sample_pairs(5, 1000, seed=3)
+    assert all(np.array_equal(x, y) for x, y in zip((first, second, alpha), again))
+    assert not np.array_equal(alpha, sample_pairs(5, 1000, seed=4)[2])
+
+
+def test_generate_writes_the_requested_number_of_distinct_images(run, novel_seeds, tmp_path):
+    images = run.generate(novel_seeds, num=40, seed=0)
+    assert images.shape == (40, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+    flat = images.reshape(40, -1)
+    assert len(np.unique(flat.round(5), axis=0)) == 40
+    np.testing.assert_array_equal(images, run.generate(novel_seeds, num=40, seed=0))
+    assert not np.allclose(images, run.generate(novel_seeds, num=40, seed=1))
+    grid = write_generation(tmp_path, novel_seeds, images)
+    assert grid.name == "grid.png" and len(list(tmp_path.glob("0*.png"))) == 40
+
+
+def test_generate_refuses_a_single_seed_and_wrong_shapes(run, novel_seeds):
+    with pytest.raises(RunError, match="at least 2 seed images, got 1"):
+        run.generate(novel_seeds[:1], num=4)
+    with pytest.raises(RunError, match=r"shape \[N, 28, 28, 1\] for this run, got \[2, 28, 28, 3\]"):
+        run.generate(np.zeros((2, 28, 28, 3), np.float32), num=4)
+
+
+def test_interpolation_endpoints_decode_to_the_two_reconstructions(run, novel_seeds):
+    a, b = novel_seeds[:2]
+    path = run.interpolate(a, b, steps=6)
+    recon = run.reconstruct(np.stack([a, b]))
+    assert path.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(path[0], recon[0], atol=1e-5)
+    np.testing.assert_allclose(path[-1], recon[1], atol=1e-5)
+    fade = pixel_fade(a, b, 6)
+    np.testing.assert_allclose(fade[[0, -1]], np.stack([a, b]), atol=1e-6)
+
+
+def test_load_run_errors(tmp_path):
+    with pytest.raises(RunError, match="is not a run directory"):
+        load_run(tmp_path)
+    tiny_config().save(tmp_path / "config.yaml")
+    with pytest.raises(RunError, match="no checkpoint found"):
+        load_run(tmp_path)
+
+
+def test_export_class_images_picks_one_class(tmp_path):
+    labels = np.array([0, 1, 1, 2, 1, 2])
+    images = np.random.default_rng(0).random((6, 4, 4, 1)).astype(np.float32)
+    label, paths = export_class_images(tmp_path, images, labels, num=3)
+    assert label == 1 and [p.name for p in paths] == ["seed-00.png", "seed-01.png", "seed-02.png"]
+    with pytest.raises(RunError, match="class 0 has 1 images, fewer than --num 2"):
+        export_class_images(tmp_path, images, labels, num=2, label=0)
