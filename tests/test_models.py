@@ -162,9 +162,6 @@ def test_compile_and_registry_errors():
         build_model(tiny_config(), width=WIDTH).compile(None)
     with pytest.raises(ValueError, match="compile"):
         build_model(tiny_config(), width=WIDTH).build_for_training()
-    for name in ("augintae-adv", "gaia"):
-        with pytest.raises(ValueError, match="adversarial"):
-            build_model(tiny_config(name), width=WIDTH)
     with pytest.raises(ValueError, match="unknown"):
         build_model(tiny_config("vae"), width=WIDTH)
 

@@ -1,0 +1,165 @@
+"""Classifier-based metrics (appendix A.3): a domain classifier, a novel-class classifier, FD-clf.
+
+Both classifiers are the project's encoder backbone (:func:`augintae_tf.nets.build_encoder`) with
+``FEATURE_DIM`` outputs, a LeakyReLU and a softmax layer.  The LeakyReLU outputs are the
+"penultimate features" whose Fréchet distance between generated and real novel images is FD-clf:
+like FID, but with a network trained on the novel domain itself, so it needs no downloaded weights.
+
+They are trained once per run on real images (Adam 1e-3, a few epochs; ``holdout`` of the data is
+kept aside to report their own accuracy) and cached as ``DIR/{name}.weights.h5`` (+ ``.json``
+with the class list, the data key and the held-out accuracy); a later evaluation with the same
+data key reuses them instead of training again.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+FEATURE_DIM = 64
+
+
+@dataclass
+class TrainedClassifier:
+    """A softmax classifier over ``classes`` (original labels, index = output unit)."""
+
+    model: keras.Model  # images -> class probabilities
+    features: keras.Model  # images -> penultimate features [N, FEATURE_DIM]
+    classes: np.ndarray
+    accuracy: float  # on the held-out real images
+    trained: bool  # False when loaded from the cache
+
+    def probabilities(self, images, batch_size: int = 256) -> np.ndarray:
+        return _predict(self.model, images, batch_size)
+
+    def predict(self, images, batch_size: int = 256) -> np.ndarray:
+        """Original labels of the most likely class, ``[N]``."""
+        return self.classes[np.argmax(self.probabilities(images, batch_size), axis=1)]
+
+    def embed(self, images, batch_size: int = 256) -> np.ndarray:
+        return _predict(self.features, images, batch_size).astype(np.float64)
+
+
+def _predict(model, images, batch_size: int) -> np.ndarray:
+    images = np.asarray(images, np.float32)
+    out = [keras.ops.convert_to_numpy(model(images[i:i + batch_size], training=False))
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out)
+
+
+def build_classifier(backbone: str, image_size: int, channels: int, num_classes: int,
+                     width: float = 1.0, name: str = "classifier") -> tuple[keras.Model, keras.Model]:
+    """(classifier images -> softmax ``[B, num_classes]``, feature model images -> ``[B, FEATURE_DIM]``)."""
+    from augintae_tf.nets import build_encoder
+
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+    encoder = build_encoder(backbone, image_size, channels, outputs=FEATURE_DIM, width=width,
+                            name=f"{name}_backbone")
+    inputs = keras.Input((image_size, image_size, channels), name="images")
+    features = keras.layers.LeakyReLU(0.2, name="features")(encoder(inputs))
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="softmax")(features)
+    return keras.Model(inputs, probabilities, name=name), keras.Model(inputs, features, name=f"{name}_features")
+
+
+def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    held = max(1, int(round(n * holdout))) if n > 1 else 0
+    return order[held:], order[:held]
+
+
+def train_classifier(images, labels, *, backbone: str, width: float = 1.0, epochs: int = 3,
+                     batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
+                     name: str = "classifier") -> TrainedClassifier:
+    """Train a softmax classifier on ``images``/``labels`` (any label values), Adam 1e-3.
+
+    ``holdout`` of the images (random, fixed by ``seed``) is not trained on; the returned
+    ``accuracy`` is measured on it.
+    """
+    images = np.asarray(images, np.float32)
+    labels = np.asarray(labels).reshape(-1)
+    classes, targets = np.unique(labels, return_inverse=True)
+    keras.utils.set_random_seed(seed)
+    model, features = build_classifier(backbone, images.shape[1], images.shape[-1], len(classes),
+                                       width, name)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    train, held = _split(len(images), holdout, seed)
+    model.fit(images[train], targets[train], epochs=epochs, batch_size=batch_size, shuffle=True,
+              verbose=0)
+    accuracy = float("nan")
+    if len(held):
+        predicted = np.argmax(_predict(model, images[held], 256), axis=1)
+        accuracy = float(np.mean(predicted == targets[held]))
+    return TrainedClassifier(model, features, classes, accuracy, trained=True)
+
+
+def _paths(cache_dir: Path, name: str) -> tuple[Path, Path]:
+    return cache_dir / f"{name}.weights.h5", cache_dir / f"{name}.json"
+
+
+def save_classifier(classifier: TrainedClassifier, cache_dir, name: str, key: dict) -> Path:
+    """Weights and metadata, each written atomically (temp file, then ``os.replace``)."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    weights, meta = _paths(cache_dir, name)
+    tmp = cache_dir / f".{name}.{os.getpid()}.tmp.weights.h5"  # Keras insists on the suffix
+    classifier.model.save_weights(tmp)
+    os.replace(tmp, weights)
+    record = {"key": key, "classes": classifier.classes.tolist(), "accuracy": classifier.accuracy}
+    tmp_meta = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
+    tmp_meta.write_text(json.dumps(record, indent=2))
+    os.replace(tmp_meta, meta)
+    return weights
+
+
+def load_classifier(cache_dir, name: str, key: dict, *, backbone: str, image_size: int,
+                    channels: int, width: float) -> TrainedClassifier | None:
+    """The cached classifier if it exists and was trained for ``key``, else ``None``."""
+    weights, meta = _paths(Path(cache_dir), name)
+    if not (weights.is_file() and meta.is_file()):
+        return None
+    try:
+        record = json.loads(meta.read_text())
+        if record.get("key") != json.loads(json.dumps(key)):
+            return None
+        classes = np.asarray(record["classes"])
+        model, features = build_classifier(backbone, image_size, channels, len(classes), width, name)
+        model.load_weights(weights)
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable or stale: retrain and overwrite
+    return TrainedClassifier(model, features, classes, float(record.get("accuracy", float("nan"))),
+                             trained=False)
+
+
+def cached_classifier(cache_dir, name: str, key: dict, data_fn, *, backbone: str, image_size: int,
+                      channels: int, width: float = 1.0, epochs: int = 3, seed: int = 0,
+                      trainer=None) -> TrainedClassifier:
+    """Load ``cache_dir/name`` if trained for ``key``; else train on ``data_fn() -> (images, labels)``
+    (``trainer``, default :func:`train_classifier`) and cache it."""
+    found = load_classifier(cache_dir, name, key, backbone=backbone, image_size=image_size,
+                            channels=channels, width=width)
+    if found is not None:
+        return found
+    images, labels = data_fn()
+    classifier = (trainer or train_classifier)(images, labels, backbone=backbone, width=width,
+                                               epochs=epochs, seed=seed, name=name)
+    save_classifier(classifier, cache_dir, name, key)
+    return classifier
+
+
+def classifier_metrics(generated, seed_labels, real_novel, domain: TrainedClassifier,
+                       classes: TrainedClassifier, novel_label=1) -> dict[str, float]:
+    """``domain_share`` (generated images the domain classifier calls novel), ``class_accuracy``
+    (generated images classified as their seeds' class) and ``fd_clf`` (Fréchet distance of the
+    class classifier's penultimate features, generated vs ``real_novel``)."""
+    from augintae_tf.metrics.frechet import frechet_distance_from_activations
+
+    return {
+        "domain_share": float(np.mean(domain.predict(generated) == novel_label)),
+        "class_accuracy": float(np.mean(classes.predict(generated) == np.asarray(seed_labels))),
+        "fd_clf": frechet_distance_from_activations(classes.embed(generated), classes.embed(real_novel)),
+    }

@@ -1,0 +1,61 @@
+"""`augintae-tf evaluate` and `augintae-tf compare`."""
+from __future__ import annotations
+
+import click
+
+from augintae_tf.cli.main import friendly_errors
+
+
+@click.command("evaluate")
+@click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
+              help="A directory written by `augintae-tf train`.")
+@click.option("--dataset", default=None, metavar="NAME_OR_PATH",
+              help="Novel-domain dataset (default: the run's novel dataset).")
+@click.option("--split", default=None, help="Novel-domain split (default: the run's novel split).")
+@click.option("--metrics", "metrics", default="fd-clf,classifier,recon,noise,interp", show_default=True,
+              help="Comma list of fid, fd-clf, classifier, recon, noise, interp (or all).")
+@click.option("--shots", type=click.IntRange(2), default=5, show_default=True,
+              help="Seed images per novel class (K).")
+@click.option("--num-images", type=click.IntRange(1), default=5000, show_default=True,
+              help="Few-shot images to generate (N).")
+@click.option("--noise-trials", type=click.IntRange(1), default=1000, show_default=True,
+              help="Noise images per frequency.")
+@click.option("--classifier-epochs", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--classifier-limit", type=click.IntRange(2), default=10_000, show_default=True,
+              help="At most this many real images per domain to train the classifiers on.")
+@click.option("--fid-network", type=click.Path(), default=None,
+              help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@friendly_errors
+def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
+                     classifier_limit, fid_network, out, seed):
+    """Evaluate a run: few-shot FID / FD-clf / classifier scores, reconstruction, noise curve and
+    interpolations -> RUN/eval/metrics.json (+ noise.png, interpolations.png)."""
+    from augintae_tf.evaluation import evaluate, parse_metrics
+
+    names = parse_metrics(metrics)  # an unknown name fails before the run is loaded
+    record = evaluate(run_dir, metrics=names, shots=shots, num_images=num_images, fid_network=fid_network,
+                      dataset=dataset, split=split, out=out, noise_trials=noise_trials,
+                      classifier_epochs=classifier_epochs, classifier_limit=classifier_limit, seed=seed,
+                      echo=click.echo)
+    shown = {k: v for k, v in record.items() if isinstance(v, float)}
+    click.echo(" ".join(f"{k}={v:.4g}" for k, v in shown.items()))
+    click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
+
+
+@click.command("compare")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@friendly_errors
+def compare_command(run_dirs, out, seed):
+    """Interpolations of several runs on the same novel pairs and a table of their eval metrics
+    (OUT/interpolations.png, OUT/metrics.md, OUT/metrics.json)."""
+    from augintae_tf.evaluation import compare
+
+    result = compare(run_dirs, out, seed=seed, echo=click.echo)
+    click.echo(f"wrote {result['figure']}, {out}/metrics.md and {out}/metrics.json")
+
+
+COMMANDS = [evaluate_command, compare_command]

@@ -1,0 +1,133 @@
+"""`augintae-tf evaluate` / `compare` and the classifier metrics, on the shared tiny run."""
+import json
+import math
+import shutil
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from augintae_tf.cli.main import main
+
+FAST = {"num_images": 60, "noise_trials": 4, "classifier_epochs": 1, "classifier_limit": 600}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def run_copy(tiny_run, tmp_path):
+    """A private copy of the tiny run: evaluate writes into the run directory."""
+    return shutil.copytree(tiny_run, tmp_path / "run")
+
+
+def test_classifier_metrics_are_in_range_and_classifiers_are_cached(run_copy, monkeypatch):
+    from augintae_tf.evaluation import evaluate
+    from augintae_tf.metrics import classifiers
+
+    first = evaluate(run_copy, metrics="fd-clf,classifier", progress=False, **FAST)
+    for key in ("domain_share", "class_accuracy", "domain_classifier_accuracy", "class_classifier_accuracy"):
+        assert 0.0 <= first[key] <= 1.0, key
+    assert math.isfinite(first["fd_clf"]) and first["fd_clf"] >= 0
+    weights = run_copy / "eval" / "classifiers"
+    mtimes = {p.name: p.stat().st_mtime_ns for p in weights.glob("*.weights.h5")}
+    assert set(mtimes) == {"domain.weights.h5", "class.weights.h5"}
+    assert not list(weights.glob(".*tmp*"))  # atomic writes leave no temp files
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("cached classifiers must be reused")
+
+    monkeypatch.setattr(classifiers, "train_classifier", no_training)
+    second = evaluate(run_copy, metrics="fd-clf,classifier", progress=False, **FAST)
+    assert {p.name: p.stat().st_mtime_ns for p in weights.glob("*.weights.h5")} == mtimes
+    for key in ("domain_share", "class_accuracy", "fd_clf", "class_classifier_accuracy"):
+        assert second[key] == pytest.approx(first[key], rel=1e-5, abs=1e-6)
+
+
+def test_evaluate_command_end_to_end(run_copy):
+    log = run_copy / "metrics.jsonl"
+    lines_before = len(log.read_text().splitlines())
+    result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "fd-clf,classifier,recon,noise,interp",
+                    "--num-images", 60, "--noise-trials", 4, "--classifier-epochs", 1,
+                    "--classifier-limit", 600)
+    assert result.exit_code == 0, result.output
+    assert "total:" in result.output
+    out = run_copy / "eval"
+    record = json.loads((out / "metrics.json").read_text())
+    for key in ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean"):
+        assert math.isfinite(record[key]), key
+    assert sorted(map(int, record["noise"])) == list(range(1, 29))
+    assert record["novel"]["split"] == "test" and record["test"]["split"] == "validation"
+    assert {"classifiers", "recon", "noise", "interp", "total"} <= set(record["timing_s"])
+    assert (out / "noise.png").stat().st_size > 0 and (out / "interpolations.png").stat().st_size > 0
+    lines = log.read_text().splitlines()
+    assert len(lines) == lines_before + 1
+    last = json.loads(lines[-1])
+    assert "timestamp" in last and last["eval"]["fd_clf"] == pytest.approx(record["fd_clf"])
+
+
+def test_fid_without_weights_fails_fast_before_loading_the_run(run_copy, tmp_path, monkeypatch):
+    from augintae_tf import generation
+    from augintae_tf.metrics import inception
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(inception, "KERAS_FALLBACK_CACHE", tmp_path / "fallback")
+    monkeypatch.setattr(inception, "_download_blocker", lambda url, timeout=3.0: "no route to host")
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the run must not be loaded before the FID network")
+
+    monkeypatch.setattr(generation, "load_run", no_load)
+    start = time.monotonic()
+    result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "fid")
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Inception-v3 weights are not cached")
+    assert "--fid-network" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (run_copy / "eval").exists()
+
+
+def test_unknown_metric_is_a_one_line_error(run_copy):
+    result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "recon,bogus")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: unknown metric(s) bogus; choose from "
+                                     "fid, fd-clf, classifier, recon, noise, interp")
+
+
+def test_compare_run_with_itself(tiny_run, tmp_path):
+    out = tmp_path / "cmp"
+    result = invoke("compare", tiny_run, tiny_run, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (out / "interpolations.png").stat().st_size > 0
+    table = (out / "metrics.md").read_text()
+    assert table.count("| tiny |") == 2 and "—" in table  # the shared tiny run has no eval
+    assert table in result.output + "\n"
+    data = json.loads((out / "metrics.json").read_text())
+    assert len(data["runs"]) == 2 and data["runs"][0]["fd_clf"] is None
+
+
+def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_path):
+    from PIL import Image
+
+    from augintae_tf.evaluation import INTERP_PAIRS, compare
+
+    (run_copy / "eval").mkdir()
+    (run_copy / "eval" / "metrics.json").write_text(json.dumps({"fd_clf": 1.5, "class_accuracy": 0.25}))
+    result = compare([run_copy, tiny_run], tmp_path / "cmp", echo=lambda *_: None)
+    assert "| run | augintae | 1.5 | 0.25 |" in result["markdown"]
+    assert "| tiny | augintae | — | — |" in result["markdown"]
+    height = Image.open(result["figure"]).height
+    rows = INTERP_PAIRS * 3  # pixel fade + one slerp row per run, per pair
+    assert height == (2 + rows * (28 + 2)) * (96 // 28)
+
+
+def test_parse_metrics():
+    from augintae_tf.errors import RunError
+    from augintae_tf.evaluation import DEFAULT_METRICS, METRICS, parse_metrics
+
+    assert parse_metrics(None) == DEFAULT_METRICS
+    assert parse_metrics("interp, recon") == ("recon", "interp")
+    assert parse_metrics("all") == METRICS
+    with pytest.raises(RunError):
+        parse_metrics("")
