@@ -10,16 +10,16 @@ from typing import Callable
 import keras
 
 from augintae_tf.config import Config
+from augintae_tf.models.adversarial import AdversarialAugIntAE, build_augintae_adv
 from augintae_tf.models.ae import AE
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.base import Autoencoder, derive_seed
+from augintae_tf.models.gaia import GAIA, build_gaia
 from augintae_tf.models.intae import IntAE
 from augintae_tf.nets import build_encoder, build_generator
 
 Builder = Callable[[Config, float], keras.Model]
 _BUILDERS: dict[str, Builder] = {}
-# Named in the config schema but implemented with the adversarial models (separate files).
-_PENDING = ("augintae-adv", "gaia")
 
 
 def register_model(name: str, builder: Builder) -> None:
@@ -44,6 +44,8 @@ def _autoencoder_builder(cls: type[Autoencoder]) -> Builder:
 register_model("augintae", _autoencoder_builder(AugIntAE))
 register_model("ae", _autoencoder_builder(AE))
 register_model("intae", _autoencoder_builder(IntAE))
+register_model("augintae-adv", build_augintae_adv)
+register_model("gaia", build_gaia)
 
 
 def build_model(cfg: Config, width: float | None = None) -> keras.Model:
@@ -52,12 +54,9 @@ def build_model(cfg: Config, width: float | None = None) -> keras.Model:
     width = cfg.model.width if width is None else width
     name = cfg.model.name
     if name not in _BUILDERS:
-        if name in _PENDING:
-            raise ValueError(f"model {name!r} is not available yet: it arrives with the adversarial "
-                             f"models; available: {', '.join(sorted(_BUILDERS))}")
         raise ValueError(f"model {name!r} is unknown; available: {', '.join(sorted(_BUILDERS))}")
     return _BUILDERS[name](cfg, width)
 
 
-__all__ = ["AE", "AugIntAE", "Autoencoder", "IntAE", "build_model", "build_networks",
-           "derive_seed", "register_model"]
+__all__ = ["AE", "AdversarialAugIntAE", "AugIntAE", "Autoencoder", "GAIA", "IntAE", "build_model",
+           "build_networks", "derive_seed", "register_model"]

@@ -78,7 +78,8 @@ def lsgan_losses(real_scores, fake_scores) -> tuple[tf.Tensor, tf.Tensor]:
     """
     real_scores = tf.cast(real_scores, tf.float32)
     fake_scores = tf.cast(fake_scores, tf.float32)
-    d_loss = 0.5 * (tf.reduce_mean(tf.square(real_scores - 1.0)) + tf.reduce_mean(tf.square(fake_scores)))
+    d_loss = 0.5 * (tf.reduce_mean(tf.square(real_scores - 1.0))
+                    + tf.reduce_mean(tf.square(fake_scores)))
     g_loss = 0.5 * tf.reduce_mean(tf.square(fake_scores - 1.0))
     return d_loss, g_loss
 
@@ -223,7 +224,8 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         return [self.recon_tracker, self.adv_tracker, self.d_loss_tracker, self.d_real_tracker,
                 self.d_fake_tracker, self.gamma_tracker, self.k_tracker]
 
-    def discriminator_scores(self, real, fake, training: bool = True) -> tuple[tf.Tensor, tf.Tensor]:
+    def discriminator_scores(self, real, fake, training: bool = True
+                             ) -> tuple[tf.Tensor, tf.Tensor]:
         """(D(real), D(fake)) as float32 ``[B, 1]``, from one call on the concatenated batch."""
         scores = tf.cast(self.discriminator(tf.concat([real, fake], axis=0), training=training),
                          tf.float32)
@@ -256,7 +258,8 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         output_gradient = self.optimizer.scale_loss(combined / replicas)
         generator_gradients = tape.gradient(fake, self.generator_variables,
                                             output_gradients=output_gradient)
-        discriminator_gradients = tape.gradient(scaled_d_loss, self.discriminator.trainable_variables)
+        discriminator_gradients = tape.gradient(scaled_d_loss,
+                                                self.discriminator.trainable_variables)
         del tape
         gamma = scaled_gamma * self.optimizer.scale_loss(tf.constant(1.0, tf.float32))
         return {"generator_gradients": generator_gradients,
