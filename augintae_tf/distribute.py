@@ -1,18 +1,34 @@
-"""tf.distribute strategy selection: one GPU, MirroredStrategy, MultiWorkerMirroredStrategy.
+"""tf.distribute strategy selection: one device, MirroredStrategy, MultiWorkerMirroredStrategy.
 
 For testing on a CPU-only machine, ``AUGINTAE_CPU_DEVICES=2`` splits the CPU into two logical
 devices before TensorFlow starts, and ``mirrored`` then mirrors across them.
+
+What a strategy changes in training (see ``models/base.py``): the global batch is split evenly
+across replicas, each replica scales its mean loss by 1/replicas so the summed gradients equal
+the single-device gradient, and each replica folds its id into the step's RNG seed so the replicas
+draw different augmentations and alphas.
 """
 from __future__ import annotations
 
 import json
 import os
+from typing import Any, Mapping
 
 import tensorflow as tf
 
 from augintae_tf.config import ConfigError
 
 CPU_DEVICES_ENV = "AUGINTAE_CPU_DEVICES"
+
+
+def requested_cpu_devices(environ: Mapping[str, str] = os.environ) -> int | None:
+    """The logical CPU device count asked for by ``AUGINTAE_CPU_DEVICES`` (None: not set)."""
+    value = environ.get(CPU_DEVICES_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{CPU_DEVICES_ENV}={value!r} is not allowed; expected an integer >= 1")
+    return int(value)
 
 
 def split_cpu(count: int) -> None:
@@ -36,10 +52,31 @@ def _mirrored_devices() -> list[str] | None:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
+def read_tf_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The parsed ``TF_CONFIG`` cluster description; ConfigError (one line) when missing or bad."""
+    raw = environ.get("TF_CONFIG")
+    if not raw:
+        raise ConfigError("train.strategy: multi-worker needs the TF_CONFIG environment variable "
+                          "describing the cluster (see README, 'Distributed training')")
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {exc}") from None
+    task = config.get("task") if isinstance(config, dict) else None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or not isinstance(task, dict) or "type" not in task:
+        raise ConfigError('TF_CONFIG must look like {"cluster": {"worker": ["host:port", ...]}, '
+                          '"task": {"type": "worker", "index": 0}}')
+    if task["type"] not in cluster or not 0 <= int(task.get("index", 0)) < len(cluster[task["type"]]):
+        raise ConfigError(f"TF_CONFIG task {task} is not in its cluster {sorted(cluster)}")
+    return config
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """``auto``: mirrored when more than one GPU is visible, else the default (one device)."""
-    if os.environ.get(CPU_DEVICES_ENV):
-        split_cpu(int(os.environ[CPU_DEVICES_ENV]))
+    count = requested_cpu_devices()
+    if count is not None:
+        split_cpu(count)
     if name == "auto":
         name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "none"
     if name == "none":
@@ -47,17 +84,23 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices=_mirrored_devices())
     if name == "multi-worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError("train.strategy: multi-worker needs the TF_CONFIG environment variable "
-                              "describing the cluster (see README, 'Distributed training')")
+        read_tf_config()  # a clear error here instead of a hang or a C++ one from the strategy
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ConfigError(f"train.strategy: {name!r} is not allowed; expected auto, none, mirrored or "
                       "multi-worker")
 
 
+def is_chief_task(tf_config: Mapping[str, Any]) -> bool:
+    """The task that writes: the ``chief`` task, or worker 0 when the cluster names no chief
+    (TensorFlow's convention)."""
+    task, cluster = tf_config.get("task", {}), tf_config.get("cluster", {})
+    if task.get("type") == "chief":
+        return True
+    return "chief" not in cluster and task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Only the chief writes checkpoints, samples and logs (worker 0 when no chief is named)."""
+    """Only the chief writes checkpoints, samples and logs; single-machine strategies always do."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    return task.get("type") == "chief" or (task.get("type") == "worker" and task.get("index") == 0)
+    return is_chief_task(json.loads(os.environ.get("TF_CONFIG", "{}")))

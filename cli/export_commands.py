@@ -1,0 +1,58 @@
+"""`augintae-tf export`: a TensorFlow Serving SavedModel of a trained run."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from augintae_tf.cli.main import friendly_errors
+
+
+@click.command("export")
+@click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
+              help="A directory written by `augintae-tf train`.")
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None,
+              help="A checkpoint directory (default: the run's newest).")
+@click.option("--out", "model_base", type=click.Path(dir_okay=True, file_okay=False), required=True,
+              metavar="MODEL_BASE", help="TF Serving's model base path; the model goes to "
+                                         "MODEL_BASE/VERSION/.")
+@click.option("--version", type=click.IntRange(1), default=None,
+              help="Version number (default: the next free one). Existing versions are never "
+                   "overwritten.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Reload the export in a fresh process and compare every signature with the "
+                   "Keras model.")
+@friendly_errors
+def export_command(run_dir, checkpoint, model_base, version, verify):
+    """Export a run as a SavedModel for TensorFlow Serving: signatures generate (also
+    serving_default), interpolate, encode, decode and reconstruct."""
+    import numpy as np
+
+    from augintae_tf.export import export_run
+
+    result = export_run(run_dir, model_base, checkpoint=checkpoint, version=version, verify=verify)
+    base = result.path.parent.resolve()
+    click.echo(f"exported {run_dir} (checkpoint {result.checkpoint.name}) to {result.path} "
+               f"as version {result.version}")
+    if result.max_abs_diff:
+        click.echo("verified in a fresh TensorFlow process, max |SavedModel - Keras|:")
+        width = max(map(len, result.max_abs_diff))
+        for name, diff in result.max_abs_diff.items():
+            click.echo(f"  {name.ljust(width)}  {diff:.2e}")
+    click.echo(f"\n{result.summary}\n")
+    body = json.loads(result.request_path.read_text())
+    count, *image = np.shape(body["inputs"]["seed_images"])
+    body["inputs"]["seed_images"] = "<SEED_IMAGES>"
+    click.echo("REST request body for generate (columnar \"inputs\": the seed images and the "
+               "scalars have different first dimensions); <SEED_IMAGES> is a nested list of "
+               f"K x {' x '.join(map(str, image))} floats in [0, 1], K >= 2:")
+    click.echo("  " + json.dumps(body).replace('"<SEED_IMAGES>"', "<SEED_IMAGES>"))
+    click.echo(f"a complete body with {count} seed images: {result.request_path.resolve()}")
+    click.echo("\nserve and query it:\n"
+               f"  tensorflow_model_server --rest_api_port=8501 --model_name=augintae "
+               f"--model_base_path={base}\n"
+               f"  curl -s -X POST http://localhost:8501/v1/models/augintae:predict "
+               f"-d @{result.request_path.resolve()}")
+
+
+COMMANDS = [export_command]

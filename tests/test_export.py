@@ -1,0 +1,170 @@
+"""`augintae-tf export`: a versioned TF Serving SavedModel whose signatures match the Keras model.
+
+One export verifies itself in a fresh process (the CLI test); the others skip that subprocess and
+check the SavedModel in this process instead.
+"""
+import json
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from augintae_tf import checkpoints, export
+from augintae_tf.cli.main import main
+from augintae_tf.config import load_config
+from augintae_tf.errors import RunError
+from augintae_tf.export import draw_pairs, export_run, rest_request_body
+from augintae_tf.generation import load_run
+from augintae_tf.latent import sample_alpha, slerp
+from augintae_tf.models import build_model
+
+SIZE, LATENT = 12, 8
+SIGNATURES = ("generate", "serving_default", "interpolate", "encode", "decode", "reconstruct")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run directory with one checkpoint of a tiny augintae model (random weights suffice)."""
+    run = tmp_path_factory.mktemp("run")
+    cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": LATENT,
+                                 "model.width": 0.25})
+    cfg.save(run / "config.yaml")
+    keras.utils.set_random_seed(0)
+    model = build_model(cfg)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build_for_training()
+    checkpoints.save(run / "checkpoints", model, 1, {"step": 0})
+    return run
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    """(SavedModel loaded in this process, the run's Keras model), exported without the check."""
+    base = tmp_path_factory.mktemp("serving")
+    (base / "4").mkdir()  # an older version: the export becomes the next one
+    result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
+                                       "--no-verify"])
+    assert result.exit_code == 0 and "as version 5" in result.output, result.output
+    assert "verified in a fresh" not in result.output
+    return tf.saved_model.load(str(base / "5")), load_run(run_dir).model
+
+
+def images(n, seed):
+    return np.random.default_rng(seed).uniform(size=(n, SIZE, SIZE, 1)).astype(np.float32)
+
+
+def test_cli_exports_verified_versions_and_prints_summary_and_request(run_dir, tmp_path):
+    base = tmp_path / "serving"
+    result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    diffs = dict(re.findall(r"^  (\w[\w ]*?)\s+(\d\.\d\de[+-]\d\d)$", out, re.M))
+    assert set(diffs) == {*SIGNATURES, "REST example"}
+    assert all(float(v) <= 1e-5 for v in diffs.values()), diffs
+    assert (base / "1" / "saved_model.pb").is_file() and [p.name for p in base.iterdir()] == ["1"]
+    for name in SIGNATURES:  # saved_model_cli's layout, one block per signature
+        assert f"signature_def['{name}']:" in out
+    assert out.count("Method name is: tensorflow/serving/predict") == len(SIGNATURES)
+    generate = out.split("signature_def['generate']:")[1].split("signature_def[")[0]
+    assert re.search(r"inputs\['seed_images'\].*?dtype: DT_FLOAT\s+shape: \(-1, 12, 12, 1\)",
+                     generate, re.S)
+    assert re.search(r"inputs\['num'\].*?DT_INT32\s+shape: \(\)", generate, re.S)
+    assert re.search(r"outputs\['images'\].*?shape: \(-1, 12, 12, 1\)", generate, re.S)
+    assert '{"signature_name": "generate", "inputs": {"seed_images": <SEED_IMAGES>, "num": 8, ' \
+           '"seed": 0}}' in out
+    assert f"--model_base_path={base.resolve()}" in out
+    body = json.loads((base / "1" / "assets.extra" / "generate_request.json").read_text())
+    assert np.shape(body["inputs"]["seed_images"]) == (3, SIZE, SIZE, 1)
+
+    taken = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
+                                      "--version", "1"])
+    assert taken.exit_code == 1
+    assert taken.output.strip().splitlines()[-1].startswith("Error: ") and "immutable" in taken.output
+
+
+def test_generate_signature_is_deterministic_few_shot_generation(exported):
+    served, model = exported
+    seeds = images(4, 0)
+    generate = served.signatures["generate"]
+    run = lambda seed: generate(seed_images=tf.constant(seeds), num=tf.constant(50),  # noqa: E731
+                                seed=tf.constant(seed, tf.int64))["images"].numpy()
+    first, again, other = run(3), run(3), run(4)
+    assert first.shape == (50, SIZE, SIZE, 1) and np.array_equal(first, again)
+    assert np.abs(first - other).max() > 1e-3
+    default = served.signatures["serving_default"](seed_images=tf.constant(seeds),
+                                                   num=tf.constant(50), seed=tf.constant(3, tf.int64))
+    assert np.array_equal(default["images"].numpy(), first)
+    a, b, alpha = draw_pairs(4, 50, 3)
+    latents = model.encode(seeds)
+    want = model.decode(slerp(tf.gather(latents, a), tf.gather(latents, b), alpha)).numpy()
+    np.testing.assert_allclose(first, want, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 2 seed images"):
+        generate(seed_images=tf.constant(seeds[:1]), num=tf.constant(2), seed=tf.constant(0, tf.int64))
+
+
+def test_draw_pairs_distinct_pairs_and_midpoint_biased_alpha():
+    first, second, alpha = (t.numpy() for t in draw_pairs(5, 20_000, 7))
+    assert first.min() == 0 and first.max() == 4 and np.all(first != second)
+    counts = np.bincount(first * 5 + second, minlength=25).reshape(5, 5)
+    assert np.all(np.diag(counts) == 0)  # every ordered pair of distinct seeds, none with itself
+    off_diagonal = counts[~np.eye(5, dtype=bool)] / 20_000
+    assert np.all(np.abs(off_diagonal - 1 / 20) < 0.008), off_diagonal
+    # Mean of two uniforms: triangular on [0, 1], mean 1/2, variance 1/24, and the library's
+    # own alphas for the same seed (generation.sample_pairs draws them from [seed, 1] too).
+    assert 0 <= alpha.min() and alpha.max() <= 1
+    assert abs(alpha.mean() - 0.5) < 0.01 and abs(alpha.var() - 1 / 24) < 0.002
+    np.testing.assert_array_equal(alpha, sample_alpha(tf.constant([7, 1], tf.int64), [20_000]))
+    assert np.array_equal(draw_pairs(5, 10, 7)[0], draw_pairs(5, 10, 7)[0])
+
+
+def test_other_signatures_with_dynamic_batch_sizes(exported):
+    served, model = exported
+    sig = served.signatures
+    for n in (1, 6):
+        x, y = images(n, 1), images(n, 2)
+        latent = sig["encode"](images=tf.constant(x))["latent"].numpy()
+        assert latent.shape == (n, LATENT)
+        np.testing.assert_allclose(np.linalg.norm(latent, axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(latent, model.encode(x).numpy(), atol=1e-5)
+        recon = sig["reconstruct"](images=tf.constant(x))["images"].numpy()
+        decoded = sig["decode"](latent=tf.constant(latent))["images"].numpy()
+        np.testing.assert_allclose(decoded, recon, atol=1e-5)
+        np.testing.assert_allclose(recon, model(x).numpy(), atol=1e-5)
+        ends = [sig["interpolate"](images_a=tf.constant(x), images_b=tf.constant(y),
+                                   alpha=tf.fill([n], value))["images"].numpy() for value in (1.0, 0.0)]
+        np.testing.assert_allclose(ends[0], recon, atol=1e-5)  # alpha = 1 is images_a
+        np.testing.assert_allclose(ends[1], model(y).numpy(), atol=1e-5)
+
+
+def test_rest_request_uses_the_columnar_inputs_format():
+    body = rest_request_body(np.full((2, SIZE, SIZE, 1), 0.123456, np.float32), num=4, seed=9)
+    assert set(body) == {"signature_name", "inputs"} and body["signature_name"] == "generate"
+    assert body["inputs"]["num"] == 4 and body["inputs"]["seed"] == 9
+    assert body["inputs"]["seed_images"][1][0][0] == [0.123]
+    json.dumps(body)  # plain JSON types only
+
+
+def test_failed_verification_writes_no_version(run_dir, tmp_path, monkeypatch):
+    real = export._keras_reference
+    monkeypatch.setattr(export, "_keras_reference", lambda *args: real(*args) + 1e-3)
+    with pytest.raises(RunError, match=r"disagrees .*decode max abs diff 0\.001"):
+        export_run(run_dir, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # neither a version nor the hidden work directory
+
+
+def test_user_errors(run_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.yaml").write_text((run_dir / "config.yaml").read_text())
+    with pytest.raises(RunError, match="no checkpoint"):
+        export_run(empty, tmp_path / "out", verify=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RunError, match="is a file"):
+        export_run(run_dir, tmp_path / "file")
+    with pytest.raises(RunError, match=">= 1"):
+        export_run(run_dir, tmp_path / "out", version=0)
+    (tmp_path / "out" / "7").mkdir(parents=True)
+    assert export.next_version(tmp_path / "out") == 8

@@ -1,0 +1,73 @@
+"""Train steps in every precision, and the whole step (augmentation included) under XLA, for the
+augintae model on a tiny config, built the way `augintae-tf train` builds it."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from augintae_tf.config import PRECISIONS, load_config
+from augintae_tf.models.base import pixel_mse
+from augintae_tf.training import build
+
+SIZE, BATCH = 12, 8
+COMPUTE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+
+
+@pytest.fixture(autouse=True)
+def float32_policy():
+    """Every test leaves Keras' process-wide dtype policy as it found it."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def tiny(precision="float32", jit="off"):
+    cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": 8,
+                                 "model.width": 0.25, "train.precision": precision,
+                                 "train.jit": jit})
+    keras.mixed_precision.set_global_policy(cfg.train.precision)  # what training.train does
+    return build(cfg, steps=10)
+
+
+def blobs(n=BATCH, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    centre = rng.uniform(3, SIZE - 3, (n, 2, 1, 1))
+    return np.exp(-((yy - centre[:, 0]) ** 2 + (xx - centre[:, 1]) ** 2) / 8.0)[..., None] \
+        .astype("float32")
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_one_train_step_in_each_precision(precision):
+    model = tiny(precision)
+    conv = next(layer for layer in model.encoder.layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv.compute_dtype == COMPUTE[precision] and conv.kernel.dtype == "float32"
+    # Keras' compile wraps the optimizer for float16 only: bfloat16 has float32's exponent range.
+    scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "mixed_float16")
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    x = blobs()
+    loss = model.fit(x, batch_size=BATCH, epochs=1, verbose=0).history["recon_loss"]
+    assert len(loss) == 1 and np.isfinite(loss[0]) and 0.0 < loss[0] < 0.5, loss
+    moved = [not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights)]
+    assert all(moved), "a float16 step whose gradients overflowed would be skipped by loss scaling"
+    prediction, target = model.training_batch(tf.constant(x), tf.constant([0, 1], tf.int64))
+    assert prediction.dtype == target.dtype == pixel_mse(prediction, target).dtype == tf.float32
+    latents = model.encode(x)
+    assert latents.dtype == tf.float32 and model(x).dtype == tf.float32
+    np.testing.assert_allclose(np.linalg.norm(latents.numpy(), axis=1), 1.0, atol=1e-5)
+
+
+def test_whole_train_step_compiles_with_xla_augmentation_included():
+    model = tiny(jit="on")
+    assert model.jit_compile is True  # Keras silently falls back to False for unsupported models
+    x = blobs()
+    loss = model.fit(x, batch_size=BATCH, epochs=2, verbose=0).history["recon_loss"]
+    assert np.all(np.isfinite(loss)) and int(model.step_counter.numpy()) == 2
+    # That success means the whole step (augmentation included) is one XLA computation: a
+    # jit_compile=True function errors on any op without an XLA kernel instead of falling back,
+    # e.g. on the op behind Keras' image-transform layers that augment.py replaces.
+    transform = tf.function(lambda images: tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=tf.constant([[1.0, 0, 0, 0, 1, 0, 0, 0]]),
+        output_shape=[SIZE, SIZE], fill_value=0.0, interpolation="BILINEAR"), jit_compile=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="ImageProjectiveTransformV3"):
+        transform(tf.constant(x[:1]))
