@@ -219,6 +219,8 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
                         shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
     if chief:
         plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
+        # Adversarial AugIntAE: the dynamic k and the per-image gamma rescaling over training.
+        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "k_gamma.png", ["adv_k", "gamma"])
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)

@@ -53,7 +53,8 @@ One training step, with L1 errors ``e(a, b) = mean |a - b|`` (float32):
   pairs (natural log and means as in GAIA's code; the text writes log2 and 1/B).  ``z`` is the
   L2-normalised latent, the space interpolation happens in.  The weight is GAIA's alpha "half the
   learning rate" taken literally as a constant: ``STRUCTURE_WEIGHT = 1e-4 / 2``, so it is a weak
-  regulariser next to the adversarial errors (raise it on a subclass to experiment).
+  regulariser next to the adversarial errors (``GAIA.structure_weight``; set it on a subclass
+  or instance to experiment).
 - **Interpolations (ours).**  GAIA pairs the two halves of a batch and draws the coefficient from
   N(0.5, 0.25) (unclipped); we use the project's conventions instead - IntAE's partner pairing
   (a random roll without fixed points, sub-seed 3) and the triangular alpha in [0, 1] peaked at
@@ -155,6 +156,8 @@ def autoencoder_network(encoder: keras.Model, generator: keras.Model, name: str)
 class GAIA(AdversarialMixin, Autoencoder):
     """GAIA with an autoencoder discriminator (module docstring for every choice)."""
 
+    structure_weight = STRUCTURE_WEIGHT  # the structure-consistency loss's weight in G's loss
+
     def __init__(self, encoder: keras.Model, generator: keras.Model, discriminator: keras.Model,
                  config: Config, **kwargs):
         super().__init__(encoder, generator, config, **kwargs)
@@ -200,7 +203,7 @@ class GAIA(AdversarialMixin, Autoencoder):
             balance = gaia_balance(replica_mean(e_real), replica_mean(e_recon),
                                    replica_mean(e_interp))
             w_i, w_d = balance["g_interp_weight"], balance["d_fake_weight"]
-            g_loss = w_i * e_interp + (1.0 - w_i) * e_recon + STRUCTURE_WEIGHT * structure
+            g_loss = w_i * e_interp + (1.0 - w_i) * e_recon + self.structure_weight * structure
             d_loss = e_real - w_d * 0.5 * (e_recon + e_interp)
             scaled_g = self.optimizer.scale_loss(g_loss / replicas)
             scaled_d = self.d_optimizer.scale_loss(d_loss / replicas)
