@@ -41,8 +41,8 @@ def split_cpu(count: int) -> None:
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
     except RuntimeError as exc:
-        raise ConfigError(f"{CPU_DEVICES_ENV}={count}: TensorFlow's devices were already initialised; "
-                          "set the variable before the process starts") from exc
+        raise ConfigError(f"{CPU_DEVICES_ENV}={count}: TensorFlow's devices were already "
+                          "initialised; set the variable before the process starts") from exc
 
 
 def _mirrored_devices() -> list[str] | None:
@@ -67,7 +67,8 @@ def read_tf_config(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     if not isinstance(cluster, dict) or not isinstance(task, dict) or "type" not in task:
         raise ConfigError('TF_CONFIG must look like {"cluster": {"worker": ["host:port", ...]}, '
                           '"task": {"type": "worker", "index": 0}}')
-    if task["type"] not in cluster or not 0 <= int(task.get("index", 0)) < len(cluster[task["type"]]):
+    members = cluster.get(task["type"], [])
+    if not 0 <= int(task.get("index", 0)) < len(members):
         raise ConfigError(f"TF_CONFIG task {task} is not in its cluster {sorted(cluster)}")
     return config
 
@@ -90,13 +91,26 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
                       "multi-worker")
 
 
+def check_jit(strategy: tf.distribute.Strategy, jit: str) -> None:
+    """Refuse ``train.jit: on`` with MirroredStrategy over several devices: Keras compiles the
+    whole ``strategy.run`` into one XLA computation, which cannot touch variables that live on
+    other devices (TF's XLA known issue; the error surfaces at the first step as "Trying to access
+    resource ... located in device ...").  ``auto`` already resolves to off under a strategy."""
+    if jit == "on" and isinstance(strategy, tf.distribute.MirroredStrategy) \
+            and strategy.num_replicas_in_sync > 1:
+        raise ConfigError(f"train.jit: 'on' cannot be combined with --strategy mirrored over "
+                          f"{strategy.num_replicas_in_sync} devices (XLA cannot compile a step "
+                          "whose variables live on several devices); use --no-jit")
+
+
 def is_chief_task(tf_config: Mapping[str, Any]) -> bool:
     """The task that writes: the ``chief`` task, or worker 0 when the cluster names no chief
     (TensorFlow's convention)."""
     task, cluster = tf_config.get("task", {}), tf_config.get("cluster", {})
     if task.get("type") == "chief":
         return True
-    return "chief" not in cluster and task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    worker_zero = task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    return worker_zero and "chief" not in cluster
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

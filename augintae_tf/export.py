@@ -74,7 +74,8 @@ def draw_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     def stream(index):
         return tf.stack([seed, tf.constant(index, tf.int64)])
 
-    first = tf.random.stateless_uniform(shape, stream(2), minval=0, maxval=num_seeds, dtype=tf.int32)
+    first = tf.random.stateless_uniform(shape, stream(2), minval=0, maxval=num_seeds,
+                                        dtype=tf.int32)
     offset = tf.random.stateless_uniform(shape, stream(3), minval=1, maxval=num_seeds,
                                          dtype=tf.int32)
     return first, (first + offset) % num_seeds, sample_alpha(stream(1), shape)
@@ -251,7 +252,8 @@ def signature_summary(path: str | os.PathLike) -> str:
 def _tensor_info(kind: str, key: str, info) -> list[str]:
     dims = [d.size for d in info.tensor_shape.dim]
     shape = "unknown_rank" if info.tensor_shape.unknown_rank else str(tuple(dims))
-    return [f"    {kind}['{key}'] tensor_info:", f"        dtype: {types_pb2.DataType.Name(info.dtype)}",
+    return [f"    {kind}['{key}'] tensor_info:",
+            f"        dtype: {types_pb2.DataType.Name(info.dtype)}",
             f"        shape: {shape}", f"        name: {info.name}"]
 
 

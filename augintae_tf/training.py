@@ -21,7 +21,7 @@ from augintae_tf import checkpoints
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
 from augintae_tf.config import ADVERSARIAL_MODELS, Config, config_diff
 from augintae_tf.data import DataError, load_arrays, load_split, make_dataset, resolve_novel
-from augintae_tf.distribute import is_chief, make_strategy
+from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError
 from augintae_tf.generation import read_run_config
 from augintae_tf.plots import plot_metrics
@@ -178,6 +178,7 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     """
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     strategy = make_strategy(cfg.train.strategy)
+    check_jit(strategy, cfg.train.jit)
     num_examples = count_examples(cfg)
     steps = steps_per_epoch(cfg, num_examples)
     with strategy.scope():

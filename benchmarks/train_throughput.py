@@ -3,13 +3,18 @@
 Each configuration is built the way `augintae-tf train` builds it (``training.build``: paper
 widths, Adam, ``jit_compile`` from the config, the precision as the global Keras policy) and runs
 Keras' own compiled train function (what ``fit`` runs) on an in-memory stream of one random batch,
-so no input pipeline is timed.  After ``--warmup`` steps (tracing, XLA compilation) it is timed
-in ``--windows`` windows of ``--steps`` steps, each synchronised by reading the loss back; the
-windows of one model and shape are interleaved across its XLA/precision variants, so a shared
-machine's load slows them alike.  Reported: the median window, the augmentation alone (both views
-of every image, as AugIntAE draws them) and peak memory (GPU: TensorFlow's allocator peak per
-configuration; CPU: the process's resident-set peak while the configuration ran, sampled, plus
-``getrusage``'s whole-run peak).
+so no input pipeline is timed.  After a first step (tracing, XLA compilation; its time is
+reported) and ``--warmup`` more, it is timed in ``--windows`` windows of ``--steps`` steps, each
+synchronised by reading the loss back; the windows of one model and shape are interleaved across
+its XLA/precision variants, so a shared machine's load slows them alike.  Reported: the median
+window, the augmentation alone (both views of every image, as AugIntAE draws them), and memory:
+per configuration TensorFlow's allocator peak up to its first step above what was allocated
+before it was built (weights, optimizer slots, one step's activations; TF keeps these statistics
+for the CPU too), and per model and shape the process's peak resident set (``getrusage``).
+
+Every model and shape runs in a fresh process: TensorFlow keeps the variables captured by a
+traced train function alive after the model is gone (~170 MB per 64x64 model), so one process
+for the whole matrix grows past 14 GB and its memory figures would mean nothing.
 
     python benchmarks/train_throughput.py            # the full matrix
     python benchmarks/train_throughput.py --quick    # augintae only, float32, fewer steps
@@ -23,47 +28,44 @@ import os
 import platform
 import resource
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from augintae_tf.augment import augment  # noqa: E402
-from augintae_tf.config import load_config  # noqa: E402
-from augintae_tf.training import build  # noqa: E402
 
 MODELS = ("ae", "intae", "augintae", "augintae-adv", "gaia")
 SHAPES = {"28x28x1": ("glyphs", 128), "64x64x3": ("cifar10", 64)}  # preset, batch size
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-GPU = bool(tf.config.list_physical_devices("GPU"))
+
+if "--group" in sys.argv:  # only the measuring processes (see run_group) pay for TensorFlow
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from augintae_tf.augment import augment
+    from augintae_tf.config import load_config
+    from augintae_tf.training import build
+
+    GPU = bool(tf.config.list_physical_devices("GPU"))
+    DEVICE = "GPU:0" if GPU else "CPU:0"
 
 
-class RssSampler:
-    """The process's peak resident set while a block runs (CPU memory has no allocator peak)."""
-
-    def __enter__(self):
-        self.peak, self._stop = _rss_mb(), threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, _rss_mb())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+def allocator_mb(key: str) -> float:
+    """TensorFlow's allocator statistics ("current" or "peak") of the device the step runs on;
+    TF 2.21 keeps them for the CPU too."""
+    return tf.config.experimental.get_memory_info(DEVICE)[key] / 2 ** 20
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+def device_name() -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return f"{os.cpu_count()}-core CPU (no GPU)"
+
+
+def versions() -> str:
+    return f"TF {tf.__version__}, Keras {keras.__version__}"
 
 
 class Bench:
@@ -77,6 +79,10 @@ class Bench:
                                         "train.jit": "on" if jit else "off",
                                         "train.precision": precision})
         keras.utils.set_random_seed(0)
+        # This configuration's memory: weights, optimizer slots and one step's activations and
+        # workspace, i.e. the allocator peak up to its first step above what was allocated before.
+        tf.config.experimental.reset_memory_stats(DEVICE)
+        self.baseline_mb = allocator_mb("current")
         with self.policy():
             self.model = build(self.cfg, steps=1000)
         size, channels = self.cfg.data.image_size, self.cfg.data.channels
@@ -85,7 +91,8 @@ class Bench:
         self.iterator = iter(dataset)
         self.model.make_train_function()
         self.rates: list[float] = []
-        self.peak_mb = 0.0
+        self.first_step_s = self.run(1)  # tracing (+ XLA compilation)
+        self.peak_mb = allocator_mb("peak") - self.baseline_mb
 
     @contextlib.contextmanager
     def policy(self):
@@ -98,17 +105,14 @@ class Bench:
 
     def run(self, steps: int) -> float:
         """Seconds for ``steps`` train steps, synchronised on the last step's loss."""
-        if GPU:
-            tf.config.experimental.reset_memory_stats("GPU:0")
-        with self.policy(), RssSampler() as rss:
+        if steps < 1:
+            return 0.0
+        with self.policy():
             start = time.perf_counter()
             for _ in range(steps):
                 logs = self.model.train_function(self.iterator)
             loss = float(logs["loss"])
             seconds = time.perf_counter() - start
-        peak = (tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 20 if GPU
-                else rss.peak)
-        self.peak_mb = max(self.peak_mb, peak)
         if not np.isfinite(loss):
             raise RuntimeError(f"{self.row}: the loss became {loss}")
         return seconds
@@ -119,25 +123,20 @@ class Bench:
                 "min_images_per_s": round(min(self.rates), 1),
                 "max_images_per_s": round(max(self.rates), 1),
                 "step_ms": round(1000.0 * self.batch / median, 1),
-                "first_step_s": round(self.first_step_s, 2), "peak_mb": round(self.peak_mb)}
+                "first_step_s": round(self.first_step_s, 2), "peak_mb": round(self.peak_mb),
+                "windows": [round(r, 1) for r in self.rates]}
 
 
 def measure_group(name: str, shape: str, variants: list[tuple[bool, str]], args) -> list[dict]:
     """Warm up every (xla, precision) variant of one model and shape, then time them round-robin."""
-    steps = args.steps or (3 if shape == "28x28x1" else 2)
-    benches = []
-    for jit, precision in variants:
-        bench = Bench(name, shape, jit, precision)
-        bench.first_step_s = bench.run(1)  # tracing (+ XLA compilation)
+    steps = args.steps or (2 if shape == "28x28x1" else 1)
+    benches = [Bench(name, shape, jit, precision) for jit, precision in variants]
+    for bench in benches:
         bench.run(args.warmup)
-        benches.append(bench)
     for _ in range(args.windows):
         for bench in benches:
             bench.rates.append(steps * bench.batch / bench.run(steps))
-    results = [bench.result() for bench in benches]
-    del benches
-    keras.backend.clear_session(free_memory=True)  # so the next group's RSS peak is its own
-    return results
+    return [bench.result() for bench in benches]
 
 
 def measure_augmentation(shape: str, jit: bool, args) -> dict:
@@ -163,21 +162,79 @@ def measure_augmentation(shape: str, jit: bool, args) -> dict:
             out = views(images, step)
         float(tf.reduce_sum(out))
         rates.append(10 * batch / (time.perf_counter() - start))
-    return {"shape": shape, "batch": batch, "xla": jit, "images_per_s": round(statistics.median(rates), 1)}
+    return {"shape": shape, "batch": batch, "xla": jit,
+            "images_per_s": round(statistics.median(rates), 1)}
 
 
-def available_models(names: list[str]) -> tuple[list[str], dict[str, str]]:
-    """The models ``build_model`` supports now; the others with the reason they are skipped."""
+def measure_in_process(args) -> dict:
+    """One model and shape (``--group MODEL:SHAPE``): its variants, and the augmentation alone
+    when ``--augmentation``; the caller reads the JSON line this prints."""
     from augintae_tf.models import build_model
 
-    ok, skipped = [], {}
-    for name in names:
-        try:
-            build_model(load_config("glyphs", {"model.name": name, "model.width": 0.05}))
-            ok.append(name)
-        except ValueError as exc:
-            skipped[name] = str(exc).splitlines()[0]
-    return ok, skipped
+    name, shape = args.group.split(":")
+    out = {"device": device_name(), "gpu": GPU, "versions": versions(), "results": [],
+           "augmentation": [], "skipped": None}
+    try:  # the adversarial models may not be registered yet
+        build_model(load_config("glyphs", {"model.name": name, "model.width": 0.05}))
+    except ValueError as exc:
+        out["skipped"] = str(exc).splitlines()[0]
+        return out
+    jits = {"on": [True], "off": [False], "both": [False, True]}[args.jit]
+    precisions = args.precisions.split(",") if args.precisions else \
+        list(PRECISIONS if GPU else PRECISIONS[:2])
+    if args.augmentation:
+        out["augmentation"] = [measure_augmentation(shape, jit, args) for jit in jits]
+    out["results"] = measure_group(name, shape, [(j, p) for j in jits for p in precisions], args)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def run_group(name: str, shape: str, augmentation: bool, args) -> dict:
+    """:func:`measure_in_process` in a fresh interpreter (see the module docstring)."""
+    command = [sys.executable, __file__, "--group", f"{name}:{shape}", "--jit", args.jit,
+               "--warmup", str(args.warmup), "--windows", str(args.windows)]
+    for option in ("precisions", "steps"):
+        if getattr(args, option) is not None:
+            command += [f"--{option}", str(getattr(args, option))]
+    proc = subprocess.run(command + (["--augmentation"] if augmentation else []),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} {shape} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(args, groups: list[dict], seconds: float, load: tuple[float, float]) -> dict:
+    """Print the table; return the JSON payload."""
+    results = [r for g in groups for r in g["results"]]
+    augmentation = [r for g in groups for r in g["augmentation"]]
+    skipped = {g["name"]: g["skipped"] for g in groups if g["skipped"]}
+    device = groups[0]["device"]
+    print(f"\n{device}, {groups[0]['versions']}; median of {args.windows} windows; load average "
+          f"{load[0]:.1f} -> {load[1]:.1f}; {seconds:.0f} s")
+    print(f"{'model':<14}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'img/s':>8}"
+          f"{'min':>8}{'max':>8}{'ms/step':>9}{'1st step s':>11}{'step MB':>9}")
+    for r in results:
+        print(f"{r['model']:<14}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
+              f"{r['precision']:<16}{r['images_per_s']:>8.0f}{r['min_images_per_s']:>8.0f}"
+              f"{r['max_images_per_s']:>8.0f}{r['step_ms']:>9.0f}{r['first_step_s']:>11.1f}"
+              f"{r['peak_mb']:>9}")
+    print("\naugmentation alone (two views per image):")
+    for r in augmentation:
+        print(f"  {r['shape']:<9} batch {r['batch']:>4}  xla {'on ' if r['xla'] else 'off'}"
+              f"{r['images_per_s']:>10.0f} img/s")
+    print("\nprocess peak RSS (getrusage) per model and shape, MB: " + ", ".join(
+        f"{g['name']} {g['shape']} {g['peak_rss_mb']}" for g in groups if not g["skipped"]))
+    print("step MB: TensorFlow allocator peak of one configuration (weights, optimizer slots, "
+          "one step's activations)")
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+    if not groups[0]["gpu"] and not args.precisions:
+        print("mixed_float16: GPU only (on a CPU TensorFlow falls back to slow Eigen float16 "
+              "kernels; pass --precisions to time it anyway)")
+    return {"device": device, "versions": groups[0]["versions"], "platform": platform.platform(),
+            "settings": vars(args), "seconds": round(seconds), "load_average_before_after": [round(x, 2) for x in load],
+            "results": results, "augmentation": augmentation, "skipped": skipped,
+            "peak_rss_mb": {f"{g['name']} {g['shape']}": g.get("peak_rss_mb") for g in groups}}
 
 
 def main() -> None:
@@ -188,60 +245,34 @@ def main() -> None:
                         help="default: all on a GPU; float32,mixed_bfloat16 on a CPU (float16 "
                              "has no fast CPU kernels: Eigen fallback)")
     parser.add_argument("--jit", choices=("on", "off", "both"), default="both")
-    parser.add_argument("--warmup", type=int, default=1, help="steps after the first one")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed steps after the first (tracing/compiling) one")
     parser.add_argument("--steps", type=int, default=None,
-                        help="steps per timed window (default 3 at 28x28, 2 at 64x64)")
+                        help="steps per timed window (default 2 at 28x28, 1 at 64x64)")
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
-                        help="augintae, float32, 2 windows: a smoke run in a couple of minutes")
+                        help="augintae, float32, 2 windows: a smoke run in about a minute")
     parser.add_argument("--out", default="benchmarks/results/train_throughput.json")
+    parser.add_argument("--group", help=argparse.SUPPRESS)  # internal: MODEL:SHAPE in-process
+    parser.add_argument("--augmentation", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.group:
+        print(json.dumps(measure_in_process(args)))
+        return
     if args.quick:
         args.models, args.precisions, args.windows = "augintae", "float32", 2
-    precisions = (args.precisions.split(",") if args.precisions
-                  else list(PRECISIONS if GPU else PRECISIONS[:2]))
-    models, skipped = available_models(args.models.split(","))
-    jits = {"on": [True], "off": [False], "both": [False, True]}[args.jit]
-    variants = [(jit, precision) for jit in jits for precision in precisions]
 
     load_before, started = os.getloadavg(), time.perf_counter()
-    results, augmentation = [], []
+    groups = []
     for shape in args.shapes.split(","):
-        augmentation += [measure_augmentation(shape, jit, args) for jit in jits]
-        for name in models:
-            results += measure_group(name, shape, variants, args)
+        for name in args.models.split(","):
+            # The augmentation alone is timed once per shape, by the first model that runs.
+            todo = not any(g["augmentation"] for g in groups if g["shape"] == shape)
+            group = run_group(name, shape, augmentation=todo, args=args)
+            groups.append({"name": name, "shape": shape, **group})
             print(f"  measured {name} {shape}", flush=True)
-    load_after = os.getloadavg()
-    device = (tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
-              .get("device_name", "GPU") if GPU else f"{os.cpu_count()}-core CPU (no GPU)")
-    whole_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    print(f"\n{device}, TF {tf.__version__}, Keras {keras.__version__}; median of {args.windows} "
-          f"windows; load average {load_before[0]:.1f} -> {load_after[0]:.1f}; "
-          f"{time.perf_counter() - started:.0f} s")
-    memory = "peak GPU MB" if GPU else "peak RSS MB"
-    print(f"{'model':<14}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'img/s':>8}"
-          f"{'min':>8}{'max':>8}{'ms/step':>9}{'1st step s':>11}{memory:>13}")
-    for r in results:
-        print(f"{r['model']:<14}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
-              f"{r['precision']:<16}{r['images_per_s']:>8.0f}{r['min_images_per_s']:>8.0f}"
-              f"{r['max_images_per_s']:>8.0f}{r['step_ms']:>9.0f}{r['first_step_s']:>11.1f}"
-              f"{r['peak_mb']:>13}")
-    print("\naugmentation alone (two views per image):")
-    for r in augmentation:
-        print(f"  {r['shape']:<9} batch {r['batch']:>4}  xla {'on ' if r['xla'] else 'off'}"
-              f"{r['images_per_s']:>10.0f} img/s")
-    for name, reason in skipped.items():
-        print(f"skipped {name}: {reason}")
-    if not GPU and "mixed_float16" not in precisions:
-        print("mixed_float16: GPU only (on a CPU TensorFlow falls back to slow Eigen float16 "
-              "kernels; pass --precisions to time it anyway)")
-    print(f"process peak RSS (getrusage): {whole_peak:.0f} MB")
-    payload = {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
-               "platform": platform.platform(), "settings": vars(args),
-               "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
-               "results": results, "augmentation": augmentation, "skipped": skipped,
-               "process_peak_rss_mb": round(whole_peak)}
+    payload = report(args, groups, time.perf_counter() - started,
+                     (load_before[0], os.getloadavg()[0]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(payload, indent=1))
     print(f"wrote {args.out}")

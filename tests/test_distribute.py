@@ -28,7 +28,8 @@ SCRIPT = textwrap.dedent("""
     import copy, json
     import keras, numpy as np, tensorflow as tf
     from augintae_tf.config import Config
-    from augintae_tf.distribute import make_strategy
+    from augintae_tf.config import ConfigError
+    from augintae_tf.distribute import check_jit, make_strategy
     from augintae_tf.models import build_model, derive_seed
     from augintae_tf.models.augintae import AugIntAE
     from augintae_tf.models.base import Autoencoder, sub_seed
@@ -40,6 +41,11 @@ SCRIPT = textwrap.dedent("""
     cfg.data.image_size, cfg.model.latent_dim, cfg.model.width = 12, 8, 0.25
     x = np.random.default_rng(0).uniform(size=(64, 12, 12, 1)).astype("float32")
     out = {"replicas": mirrored.num_replicas_in_sync}
+    check_jit(mirrored, "off"), check_jit(single, "on")
+    try:
+        check_jit(mirrored, "on")
+    except ConfigError as exc:
+        out["jit"] = str(exc)
 
     class Halves(AugIntAE):  # one model, two half batches: per-replica BN on one device
         def training_batch(self, images, seed):
@@ -89,7 +95,8 @@ SCRIPT = textwrap.dedent("""
         seed = dist.step_seed()
         return dist.alphas(images, seed), augment(images, cfg.augment, sub_seed(seed, 1))
     per_replica = mirrored.run(tf.function(draws))
-    alphas, views = ([t.numpy() for t in mirrored.experimental_local_results(v)] for v in per_replica)
+    alphas, views = ([t.numpy() for t in mirrored.experimental_local_results(v)]
+                     for v in per_replica)
     expected = [sample_alpha(sub_seed(derive_seed(0, 4, r), 0), [6]).numpy() for r in (0, 1)]
     out["alphas"] = {"apart": float(np.abs(alphas[0] - alphas[1]).max()),
                      "vs derive_seed": max(float(np.abs(a - e).max())
@@ -110,6 +117,7 @@ def test_mirrored_one_epoch_equals_single_device_and_replicas_draw_differently()
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
     assert out["replicas"] == 2
+    assert "cannot be combined with --strategy mirrored over 2 devices" in out.get("jit", "")
     per_replica_bn, sync_bn = out["sync=False"], out["sync=True"]
     # Per-replica BN: the trained weights are those of the half-batch reference; the BN moving
     # statistics are left out, each replica updates its own copy from its own half batch.
@@ -128,9 +136,9 @@ def test_train_cli_mirrored_on_two_logical_cpus(tmp_path):
     run = tmp_path / "run"
     proc = run_python(["-c", "from augintae_tf.cli.main import main; main()", "train",
                        "--strategy", "mirrored", "--epochs", "1", "--batch-size", "16",
-                       "--set", "data.limit=64", "--set", "model.width=0.25", "--run-dir", str(run)],
-                      {"AUGINTAE_CPU_DEVICES": "2", "AUGINTAE_CACHE_DIR": os.environ.get(
-                          "AUGINTAE_CACHE_DIR", "")})
+                       "--set", "data.limit=64", "--set", "model.width=0.25",
+                       "--run-dir", str(run)],
+                      {"AUGINTAE_CPU_DEVICES": "2"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 replica(s)" in proc.stdout, proc.stdout
     (record,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -143,8 +151,9 @@ def test_train_cli_mirrored_on_two_logical_cpus(tmp_path):
 @pytest.mark.parametrize("tf_config,chief", [
     ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
     ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
-    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
-    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief"}}, True),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}},
+     False),
 ])
 def test_only_the_chief_writes(tf_config, chief):
     assert is_chief_task(tf_config) is chief

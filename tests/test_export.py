@@ -82,7 +82,8 @@ def test_cli_exports_verified_versions_and_prints_summary_and_request(run_dir, t
     taken = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
                                       "--version", "1"])
     assert taken.exit_code == 1
-    assert taken.output.strip().splitlines()[-1].startswith("Error: ") and "immutable" in taken.output
+    last_line = taken.output.strip().splitlines()[-1]
+    assert last_line.startswith("Error: ") and "immutable" in last_line
 
 
 def test_generate_signature_is_deterministic_few_shot_generation(exported):
@@ -94,15 +95,16 @@ def test_generate_signature_is_deterministic_few_shot_generation(exported):
     first, again, other = run(3), run(3), run(4)
     assert first.shape == (50, SIZE, SIZE, 1) and np.array_equal(first, again)
     assert np.abs(first - other).max() > 1e-3
-    default = served.signatures["serving_default"](seed_images=tf.constant(seeds),
-                                                   num=tf.constant(50), seed=tf.constant(3, tf.int64))
+    default = served.signatures["serving_default"](
+        seed_images=tf.constant(seeds), num=tf.constant(50), seed=tf.constant(3, tf.int64))
     assert np.array_equal(default["images"].numpy(), first)
     a, b, alpha = draw_pairs(4, 50, 3)
     latents = model.encode(seeds)
     want = model.decode(slerp(tf.gather(latents, a), tf.gather(latents, b), alpha)).numpy()
     np.testing.assert_allclose(first, want, atol=1e-5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="at least 2 seed images"):
-        generate(seed_images=tf.constant(seeds[:1]), num=tf.constant(2), seed=tf.constant(0, tf.int64))
+        generate(seed_images=tf.constant(seeds[:1]), num=tf.constant(2),
+                 seed=tf.constant(0, tf.int64))
 
 
 def test_draw_pairs_distinct_pairs_and_midpoint_biased_alpha():
@@ -134,7 +136,8 @@ def test_other_signatures_with_dynamic_batch_sizes(exported):
         np.testing.assert_allclose(decoded, recon, atol=1e-5)
         np.testing.assert_allclose(recon, model(x).numpy(), atol=1e-5)
         ends = [sig["interpolate"](images_a=tf.constant(x), images_b=tf.constant(y),
-                                   alpha=tf.fill([n], value))["images"].numpy() for value in (1.0, 0.0)]
+                                   alpha=tf.fill([n], value))["images"].numpy()
+                for value in (1.0, 0.0)]
         np.testing.assert_allclose(ends[0], recon, atol=1e-5)  # alpha = 1 is images_a
         np.testing.assert_allclose(ends[1], model(y).numpy(), atol=1e-5)
 

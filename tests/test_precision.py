@@ -57,17 +57,23 @@ def test_one_train_step_in_each_precision(precision):
     np.testing.assert_allclose(np.linalg.norm(latents.numpy(), axis=1), 1.0, atol=1e-5)
 
 
-def test_whole_train_step_compiles_with_xla_augmentation_included():
-    model = tiny(jit="on")
+@pytest.mark.parametrize("precision", ["float32", "mixed_float16"])
+def test_whole_train_step_compiles_with_xla_augmentation_included(precision):
+    """float16 adds dynamic loss scaling (a finite-gradients branch) to the step: it compiles
+    too."""
+    model = tiny(precision, jit="on")
     assert model.jit_compile is True  # Keras silently falls back to False for unsupported models
-    x = blobs()
-    loss = model.fit(x, batch_size=BATCH, epochs=2, verbose=0).history["recon_loss"]
+    loss = model.fit(blobs(), batch_size=BATCH, epochs=2, verbose=0).history["recon_loss"]
     assert np.all(np.isfinite(loss)) and int(model.step_counter.numpy()) == 2
-    # That success means the whole step (augmentation included) is one XLA computation: a
-    # jit_compile=True function errors on any op without an XLA kernel instead of falling back,
-    # e.g. on the op behind Keras' image-transform layers that augment.py replaces.
+    assert int(model.optimizer.iterations.numpy()) == 2  # no step skipped as non-finite
+    # That success means the whole step, augmentation included, is one XLA computation: see below.
+
+
+def test_xla_errors_instead_of_falling_back():
+    """A jit_compile=True function fails on an op without an XLA kernel rather than running it
+    outside XLA, e.g. on the op behind Keras' image-transform layers that augment.py replaces."""
     transform = tf.function(lambda images: tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=tf.constant([[1.0, 0, 0, 0, 1, 0, 0, 0]]),
         output_shape=[SIZE, SIZE], fill_value=0.0, interpolation="BILINEAR"), jit_compile=True)
     with pytest.raises(tf.errors.InvalidArgumentError, match="ImageProjectiveTransformV3"):
-        transform(tf.constant(x[:1]))
+        transform(tf.constant(blobs(1)))
