@@ -33,3 +33,14 @@ def tiny_run(tmp_path_factory, glyph_cache):
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(), run_dir, echo=lambda *_: None)
     return run_dir
+
+
+def run_python(source: str, timeout: int = 120):
+    """Run ``source`` in a fresh interpreter (needed where TensorFlow's devices must be set up
+    before it starts, e.g. splitting the CPU for a MirroredStrategy)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, env=env,
+                          timeout=timeout)

@@ -1,7 +1,4 @@
 """augintae-adv: LSGAN discriminator, per-image gamma rescaling, the dynamic k, two optimizers."""
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -16,6 +13,7 @@ from augintae_tf.models.adversarial import (AdversarialAugIntAE, build_augintae_
                                             rescale_adversarial, update_k)
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.base import pixel_mse
+from conftest import run_python
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 LOG_KEYS = {"recon_loss", "adv_loss", "d_loss", "d_real", "d_fake", "gamma", "adv_k", "loss"}
@@ -236,7 +234,5 @@ MIRRORED = textwrap.dedent("""
 
 
 def test_mirrored_strategy_two_replicas_agree_on_k():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = run_python(MIRRORED)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]

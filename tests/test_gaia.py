@@ -1,7 +1,4 @@
 """GAIA: an autoencoder generator against an autoencoder discriminator, sigmoid-balanced."""
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -14,6 +11,7 @@ from augintae_tf.config import Config
 from augintae_tf.models import build_model
 from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, build_gaia, gaia_balance,
                                      pairwise_squared_distances, structure_loss)
+from conftest import run_python
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 LOG_KEYS = {"recon_loss", "g_loss", "d_loss", "d_real_error", "d_recon_error", "d_interp_error",
@@ -184,7 +182,5 @@ MIRRORED = textwrap.dedent("""
 
 
 def test_mirrored_strategy_two_replicas():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = run_python(MIRRORED)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]

@@ -1,7 +1,4 @@
 """The three paper models on tiny networks: training steps, seeds, inference API, registry."""
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -13,6 +10,7 @@ from augintae_tf.config import Config
 from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.base import blend
 from augintae_tf.models.intae import partner_offset
+from conftest import run_python
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 
@@ -191,7 +189,5 @@ MIRRORED = textwrap.dedent("""
 def test_mirrored_strategy_two_replicas():
     """Replica-folded seeds, a once-per-step counter and scaled gradients under a real strategy
     (a subprocess: logical devices must be configured before TensorFlow initialises)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = run_python(MIRRORED)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
