@@ -118,3 +118,22 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
     return is_chief_task(json.loads(os.environ.get("TF_CONFIG", "{}")))
+
+
+def multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """True under MultiWorkerMirroredStrategy with more than one worker (Keras' own test)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) \
+        and strategy.extended._in_multi_worker_mode()
+
+
+def step_outputs(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """A train/test step's logs, shaped so Keras can reduce them across replicas.
+
+    Keras 3 (3.15) reduces step outputs under multi-worker training with
+    ``strategy.reduce("MEAN", value, axis=0)``, which fails for the scalars every other strategy
+    expects ("Invalid reduction dimension 0 for input with 0 dimensions", keras-team/keras#20585).
+    A ``[1]``-shaped value reduces to the same scalar: the mean over all replicas of all workers.
+    """
+    if not multi_worker(tf.distribute.get_strategy()):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}

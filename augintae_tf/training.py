@@ -24,6 +24,7 @@ from augintae_tf.data import DataError, load_arrays, load_split, make_dataset, r
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError
 from augintae_tf.generation import read_run_config
+from augintae_tf.optimizers import FusedAdam
 from augintae_tf.plots import plot_metrics
 
 RUN_NAME = re.compile(r"^(\d{5})-")
@@ -85,13 +86,17 @@ def learning_rate(cfg: Config, steps: int) -> float | keras.optimizers.schedules
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-def build(cfg: Config, steps: int) -> keras.Model:
-    """Model plus every optimizer, all variables created, so a restore loses nothing."""
+def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam) -> keras.Model:
+    """Model plus every optimizer, all variables created, so a restore loses nothing.
+
+    ``adam``: the Adam class of every optimizer; ``keras.optimizers.Adam`` gives Keras' unfused
+    update (the benchmark's baseline), with the same variables and the same arithmetic.
+    """
     from augintae_tf.models import build_model
 
     model = build_model(cfg)
     lr = learning_rate(cfg, steps)
-    optimizers = {name: keras.optimizers.Adam(lr) for name in model.optimizer_names}
+    optimizers = {name: adam(lr) for name in model.optimizer_names}
     jit = {"auto": "auto", "on": True, "off": False}[cfg.train.jit]
     model.compile(**optimizers, jit_compile=jit)
     model.build_for_training()
@@ -134,8 +139,10 @@ def sample_batches(cfg: Config, echo: Callable[[str], Any]) -> dict[str, np.ndar
     return batches
 
 
-def _resume_point(cfg: Config, run_dir: Path, model: keras.Model) -> tuple[int, float]:
-    """Restore the newest checkpoint of ``run_dir``; return (epochs done, seconds spent)."""
+def _resume_point(cfg: Config, run_dir: Path, model: keras.Model,
+                  chief: bool) -> tuple[int, float]:
+    """Restore the newest checkpoint of ``run_dir``; return (epochs done, seconds spent).
+    Every worker restores the weights; only the chief rewrites the metrics log."""
     ckpt = checkpoints.latest_checkpoint(run_dir / "checkpoints")
     if ckpt is None:
         return 0, 0.0
@@ -146,13 +153,19 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model) -> tuple[int, 
     if log.exists():  # drop lines of epochs that finished after the checkpoint we resume from
         kept = [line for line in log.read_text().splitlines()
                 if line.strip() and json.loads(line).get("epoch", 0) <= epoch]
-        log.write_text("".join(line + "\n" for line in kept))
+        if chief:
+            log.write_text("".join(line + "\n" for line in kept))
         elapsed = float(json.loads(kept[-1]).get("elapsed_s", 0.0)) if kept else 0.0
     return epoch, elapsed
 
 
 def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool,
-                    runs_root: str | os.PathLike) -> Path:
+                    runs_root: str | os.PathLike, chief: bool = True) -> Path:
+    """The run directory to write (or, with ``resume``, to continue), checked; creates nothing.
+
+    Only the chief checks that a new run directory is empty: under multi-worker training the
+    other workers share the chief's directory, which the chief may already have started writing.
+    """
     if resume:
         run_dir = Path(run_dir) if run_dir else latest_run_dir(runs_root)
         differences = config_diff(read_run_config(run_dir), cfg)
@@ -161,7 +174,7 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
                            f"({'; '.join(differences)}); drop those options or start a new run")
         return run_dir
     run_dir = Path(run_dir) if run_dir else new_run_dir(runs_root, cfg)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if chief and run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(f"run directory {run_dir} already exists and is not empty; pass --resume to "
                        "continue it, or choose another --run-dir")
     return run_dir
@@ -176,6 +189,9 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     checkpoint: weights, optimizer moments, step, the model's RNG counter and epoch are restored;
     the data order continues with a fresh deterministic shuffle (seed + epochs done).
     """
+    if cfg.train.strategy == "multi-worker" and run_dir is None and not dry_run:
+        raise RunError("--strategy multi-worker needs --run-dir: every worker must write to and "
+                       "resume from the same run directory, on a filesystem they all see")
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
@@ -186,9 +202,9 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     if dry_run:
         return describe(cfg, model, num_examples, steps)
 
-    run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root)
     chief = is_chief(strategy)
-    initial_epoch, elapsed = _resume_point(cfg, run_dir, model) if resume else (0, 0.0)
+    run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root, chief)
+    initial_epoch, elapsed = _resume_point(cfg, run_dir, model, chief) if resume else (0, 0.0)
     if initial_epoch >= cfg.train.epochs:
         echo(f"{run_dir} already finished its {cfg.train.epochs} epochs; nothing to do")
         return TrainResult(run_dir, initial_epoch)
@@ -208,10 +224,10 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
         state = lambda epoch: {"step": int(model.optimizer.iterations.numpy()),
                                "rng_step": int(model.step_counter.numpy()),
                                "config": cfg.to_dict()}
-        callbacks = [
-            Checkpointer(run_dir / "checkpoints", cfg.train.keep_checkpoints, state),
+        callbacks = [  # MetricsLog first: an epoch's images/s leave out the writing below
             MetricsLog(run_dir / "metrics.jsonl", cfg.train.batch_size, steps, elapsed,
                        echo=None if progress else echo),
+            Checkpointer(run_dir / "checkpoints", cfg.train.keep_checkpoints, state),
             SampleGrids(run_dir / "samples", sample_batches(cfg, echo)),
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
         ]

@@ -1,7 +1,8 @@
 """Train-step throughput (images/s) per model, image shape, XLA setting and precision.
 
 Each configuration is built the way `augintae-tf train` builds it (``training.build``: paper
-widths, Adam, ``jit_compile`` from the config, the precision as the global Keras policy) and runs
+widths, the fused Adam, ``jit_compile`` from the config, the precision as the global Keras
+policy; ``--adam keras,fused`` adds Keras' own unfused Adam as a baseline variant) and runs
 Keras' own compiled train function (what ``fit`` runs) on an in-memory stream of one random batch,
 so no input pipeline is timed.  After a first step (tracing, XLA compilation; its time is
 reported) and ``--warmup`` more, it is timed in ``--windows`` windows of ``--steps`` steps, each
@@ -18,6 +19,7 @@ for the whole matrix grows past 14 GB and its memory figures would mean nothing.
 
     python benchmarks/train_throughput.py            # the full matrix
     python benchmarks/train_throughput.py --quick    # augintae only, float32, fewer steps
+    python benchmarks/train_throughput.py --precisions float32 --adam keras,fused   # Adam before/after
 """
 from __future__ import annotations
 
@@ -45,7 +47,10 @@ if "--group" in sys.argv:  # only the measuring processes (see run_group) pay fo
 
     from augintae_tf.augment import augment
     from augintae_tf.config import load_config
+    from augintae_tf.optimizers import FusedAdam
     from augintae_tf.training import build
+
+    ADAMS = {"fused": FusedAdam, "keras": keras.optimizers.Adam}
 
     GPU = bool(tf.config.list_physical_devices("GPU"))
     DEVICE = "GPU:0" if GPU else "CPU:0"
@@ -71,10 +76,10 @@ def versions() -> str:
 class Bench:
     """One configuration: a model built as training builds it, on a stream of one random batch."""
 
-    def __init__(self, name: str, shape: str, jit: bool, precision: str):
+    def __init__(self, name: str, shape: str, jit: bool, precision: str, adam: str = "fused"):
         preset, self.batch = SHAPES[shape]
         self.row = {"model": name, "shape": shape, "batch": self.batch, "xla": jit,
-                    "precision": precision}
+                    "precision": precision, "adam": adam}
         self.cfg = load_config(preset, {"model.name": name, "train.batch_size": self.batch,
                                         "train.jit": "on" if jit else "off",
                                         "train.precision": precision})
@@ -84,7 +89,7 @@ class Bench:
         tf.config.experimental.reset_memory_stats(DEVICE)
         self.baseline_mb = allocator_mb("current")
         with self.policy():
-            self.model = build(self.cfg, steps=1000)
+            self.model = build(self.cfg, steps=1000, adam=ADAMS[adam])
         size, channels = self.cfg.data.image_size, self.cfg.data.channels
         images = np.random.default_rng(0).uniform(size=(self.batch, size, size, channels))
         dataset = tf.data.Dataset.from_tensors(images.astype(np.float32)).repeat().prefetch(2)
@@ -127,10 +132,11 @@ class Bench:
                 "windows": [round(r, 1) for r in self.rates]}
 
 
-def measure_group(name: str, shape: str, variants: list[tuple[bool, str]], args) -> list[dict]:
-    """Warm up every (xla, precision) variant of one model and shape, then time them round-robin."""
+def measure_group(name: str, shape: str, variants: list[tuple[bool, str, str]], args) -> list[dict]:
+    """Warm up every (xla, precision, adam) variant of one model and shape, then time them
+    round-robin."""
     steps = args.steps or (2 if shape == "28x28x1" else 1)
-    benches = [Bench(name, shape, jit, precision) for jit, precision in variants]
+    benches = [Bench(name, shape, *variant) for variant in variants]
     for bench in benches:
         bench.run(args.warmup)
     for _ in range(args.windows):
@@ -184,7 +190,8 @@ def measure_in_process(args) -> dict:
         list(PRECISIONS if GPU else PRECISIONS[:2])
     if args.augmentation:
         out["augmentation"] = [measure_augmentation(shape, jit, args) for jit in jits]
-    out["results"] = measure_group(name, shape, [(j, p) for j in jits for p in precisions], args)
+    variants = [(j, p, a) for j in jits for p in precisions for a in args.adam.split(",")]
+    out["results"] = measure_group(name, shape, variants, args)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
@@ -192,7 +199,7 @@ def measure_in_process(args) -> dict:
 def run_group(name: str, shape: str, augmentation: bool, args) -> dict:
     """:func:`measure_in_process` in a fresh interpreter (see the module docstring)."""
     command = [sys.executable, __file__, "--group", f"{name}:{shape}", "--jit", args.jit,
-               "--warmup", str(args.warmup), "--windows", str(args.windows)]
+               "--warmup", str(args.warmup), "--windows", str(args.windows), "--adam", args.adam]
     for option in ("precisions", "steps"):
         if getattr(args, option) is not None:
             command += [f"--{option}", str(getattr(args, option))]
@@ -211,11 +218,11 @@ def report(args, groups: list[dict], seconds: float, load: tuple[float, float]) 
     device = groups[0]["device"]
     print(f"\n{device}, {groups[0]['versions']}; median of {args.windows} windows; load average "
           f"{load[0]:.1f} -> {load[1]:.1f}; {seconds:.0f} s")
-    print(f"{'model':<14}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'img/s':>8}"
+    print(f"{'model':<14}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'adam':<7}{'img/s':>8}"
           f"{'min':>8}{'max':>8}{'ms/step':>9}{'1st step s':>11}{'step MB':>9}")
     for r in results:
         print(f"{r['model']:<14}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
-              f"{r['precision']:<16}{r['images_per_s']:>8.0f}{r['min_images_per_s']:>8.0f}"
+              f"{r['precision']:<16}{r['adam']:<7}{r['images_per_s']:>8.0f}{r['min_images_per_s']:>8.0f}"
               f"{r['max_images_per_s']:>8.0f}{r['step_ms']:>9.0f}{r['first_step_s']:>11.1f}"
               f"{r['peak_mb']:>9}")
     print("\naugmentation alone (two views per image):")
@@ -245,6 +252,9 @@ def main() -> None:
                         help="default: all on a GPU; float32,mixed_bfloat16 on a CPU (float16 "
                              "has no fast CPU kernels: Eigen fallback)")
     parser.add_argument("--jit", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--adam", default="fused",
+                        help="optimizer update: fused (what training uses), keras (Keras' unfused "
+                             "Adam, the baseline), or keras,fused to time both interleaved")
     parser.add_argument("--warmup", type=int, default=1,
                         help="untimed steps after the first (tracing/compiling) one")
     parser.add_argument("--steps", type=int, default=None,

@@ -3,6 +3,8 @@ logical devices must be configured before TensorFlow initialises, which this pro
 """
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -73,6 +75,13 @@ SCRIPT = textwrap.dedent("""
         return float(max(np.abs(c.numpy() - v.value.values[0].numpy()).max()
                          for v in model.weights for c in v.value.values))
 
+    def synchronized_bn(strategy):  # what the backbones choose under each strategy
+        with strategy.scope():
+            return sorted({layer.synchronized for layer in build_model(cfg)._flatten_layers()
+                           if isinstance(layer, keras.layers.BatchNormalization)})
+    out["default synchronized"] = {"mirrored": synchronized_bn(mirrored),
+                                   "none": synchronized_bn(single)}
+
     fixed = copy.deepcopy(cfg)
     a = fixed.augment
     a.rotation = a.translation = a.shear = 0.0
@@ -118,6 +127,8 @@ def test_mirrored_one_epoch_equals_single_device_and_replicas_draw_differently()
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
     assert out["replicas"] == 2
     assert "cannot be combined with --strategy mirrored over 2 devices" in out.get("jit", "")
+    # The backbones synchronize BatchNorm exactly when there is more than one replica.
+    assert out["default synchronized"] == {"mirrored": [True], "none": [False]}
     per_replica_bn, sync_bn = out["sync=False"], out["sync=True"]
     # Per-replica BN: the trained weights are those of the half-batch reference; the BN moving
     # statistics are left out, each replica updates its own copy from its own half batch.
@@ -185,3 +196,64 @@ def test_cpu_device_variable_and_strategy_errors(monkeypatch):
     with pytest.raises(ConfigError, match="not allowed"):
         make_strategy("parameter-server")
     assert make_strategy("none").num_replicas_in_sync == 1
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def train_two_workers(run_dir, *extra):
+    """`augintae-tf train --strategy multi-worker` as two worker processes on this machine, one
+    CPU device each: 2 replicas, as on two machines with one GPU each."""
+    cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
+    command = [sys.executable, "-c", "from augintae_tf.cli.main import main; main()", "train",
+               "--strategy", "multi-worker", "--epochs", "2", "--batch-size", "16",
+               "--set", "data.limit=64", "--set", "model.width=0.25", "--run-dir", str(run_dir),
+               *extra]
+    workers = [subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+             "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+        for i in range(2)]
+    outputs = [worker.communicate(timeout=240) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    return [out for out, _ in outputs]
+
+
+def test_multi_worker_trains_writes_from_the_chief_only_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    chief_out, other_out = train_two_workers(run)
+    assert "2 replica(s)" in chief_out and "2 replica(s)" in other_out
+    assert "epoch 2:" in chief_out and "epoch 2:" not in other_out  # per-epoch lines: chief only
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["step"]) for r in records] == [(1, 4), (2, 8)]  # 64 / 16 global steps
+
+    # An interrupted run: the last checkpoint is lost, both workers resume from epoch 1.
+    shutil.rmtree(run / "checkpoints" / "epoch-00002")
+    chief_out, other_out = train_two_workers(run, "--resume")
+    assert "resuming" in chief_out and "(epoch 2/2" in chief_out and "(epoch 2/2" in other_out
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["epoch"], r["step"]) for r in records] == [(1, 4), (2, 8)]
+    state = json.loads((run / "checkpoints" / "epoch-00002" / "state.json").read_text())
+    assert state["step"] == state["rng_step"] == 8
+
+
+def test_multi_worker_needs_a_run_dir_and_only_the_chief_checks_it_is_empty(tmp_path):
+    from augintae_tf.config import load_config
+    from augintae_tf.errors import RunError
+    from augintae_tf.training import prepare_run_dir, train
+
+    cfg = load_config("glyphs", {"train.strategy": "multi-worker"})
+    with pytest.raises(RunError, match="multi-worker needs --run-dir"):
+        train(cfg, None, echo=lambda *_: None)
+    (tmp_path / "config.yaml").write_text("written by the chief\n")
+    assert prepare_run_dir(cfg, tmp_path, False, "runs", chief=False) == tmp_path
+    with pytest.raises(RunError, match="not empty"):
+        prepare_run_dir(cfg, tmp_path, False, "runs", chief=True)

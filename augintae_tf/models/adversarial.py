@@ -53,6 +53,7 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.config import Config
+from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.base import images_of, pixel_mse
 from augintae_tf.nets import build_encoder, build_generator
@@ -195,7 +196,7 @@ class AdversarialMixin:
         the non-adversarial models and with the validation ``loss``)."""
         logs = {metric.name: metric.result() for metric in self.metrics}
         logs["loss"] = logs["recon_loss"]
-        return logs
+        return step_outputs(logs)
 
 
 # --- augintae-adv -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from augintae_tf.augment import augment as augment_images
 from augintae_tf.config import Config
+from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, sample_alpha, slerp
 
 
@@ -117,6 +118,22 @@ class Autoencoder(keras.Model):
         self(tf.zeros([2, size, size, channels]), training=False)
         self.optimizer.build(self.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skip Keras' pre-fit symbolic build when there is nothing left to build.
+
+        Under a strategy, Keras 3 (3.15) first all-reduces a distributed input batch just to read
+        its shapes; under MultiWorkerMirroredStrategy with more than one worker that reduce fails
+        on any structured batch ("Attempt to convert a value (PerReplica ...)",
+        keras-team/keras#20585), so multi-worker ``fit`` never starts.  These models have no
+        compiled loss or metrics, so once their layers and optimizers are built (as
+        ``build_for_training`` leaves them) Keras' own build would do nothing.
+        """
+        optimizers = [getattr(self, name, None) for name in self.optimizer_names]
+        if all(layer.built for layer in self._flatten_layers()) and \
+                all(opt is not None and opt.built for opt in optimizers):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def step_seed(self) -> tf.Tensor:
         """This step's seed on this replica (see :func:`derive_seed`)."""
         context = tf.distribute.get_replica_context()
@@ -163,5 +180,5 @@ class Autoencoder(keras.Model):
     def _logs(self) -> dict[str, tf.Tensor]:
         # "loss" duplicates recon_loss so Keras callbacks that watch (val_)loss by default work.
         recon = self.recon_tracker.result()
-        return {"recon_loss": recon, "loss": recon}
+        return step_outputs({"recon_loss": recon, "loss": recon})
 
