@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from augintae_tf import checkpoints
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
