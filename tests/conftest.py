@@ -35,12 +35,13 @@ def tiny_run(tmp_path_factory, glyph_cache):
     return run_dir
 
 
-def run_python(source: str, timeout: int = 120):
-    """Run ``source`` in a fresh interpreter (needed where TensorFlow's devices must be set up
-    before it starts, e.g. splitting the CPU for a MirroredStrategy)."""
+def run_python(source: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180):
+    """Run ``python -c source *args`` in a fresh interpreter (needed where TensorFlow's devices
+    must be set up before it starts, e.g. splitting the CPU for a MirroredStrategy); ``env`` adds
+    environment variables."""
     import subprocess
     import sys
 
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-c", source, *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)

@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from augintae_tf.config import ConfigError
+from conftest import run_python
 from augintae_tf.distribute import (is_chief_task, make_strategy, read_tf_config,
                                     requested_cpu_devices)
 
@@ -115,14 +116,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run_python(args, env_extra, timeout=180):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env_extra}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
-
-
 def test_mirrored_one_epoch_equals_single_device_and_replicas_draw_differently():
-    proc = run_python(["-c", SCRIPT], {"AUGINTAE_CPU_DEVICES": "2"})
+    proc = run_python(SCRIPT, env={"AUGINTAE_CPU_DEVICES": "2"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
     assert out["replicas"] == 2
@@ -145,11 +140,10 @@ def test_mirrored_one_epoch_equals_single_device_and_replicas_draw_differently()
 
 def test_train_cli_mirrored_on_two_logical_cpus(tmp_path):
     run = tmp_path / "run"
-    proc = run_python(["-c", "from augintae_tf.cli.main import main; main()", "train",
-                       "--strategy", "mirrored", "--epochs", "1", "--batch-size", "16",
-                       "--set", "data.limit=64", "--set", "model.width=0.25",
-                       "--run-dir", str(run)],
-                      {"AUGINTAE_CPU_DEVICES": "2"})
+    proc = run_python("from augintae_tf.cli.main import main; main()", "train",
+                      "--strategy", "mirrored", "--epochs", "1", "--batch-size", "16",
+                      "--set", "data.limit=64", "--set", "model.width=0.25",
+                      "--run-dir", str(run), env={"AUGINTAE_CPU_DEVICES": "2"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 replica(s)" in proc.stdout, proc.stdout
     (record,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
