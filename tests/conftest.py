@@ -1,4 +1,6 @@
-"""Shared test set-up: quiet TensorFlow, a private cache for the embedded glyphs dataset."""
+"""Shared test set-up: quiet TensorFlow, a private cache for the embedded glyphs dataset, tiny
+configs, a dtype-policy context and a fresh-interpreter runner."""
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -23,6 +25,30 @@ def tiny_config(**overrides):
     from augintae_tf.config import load_config
 
     return load_config("glyphs", {**TINY, **overrides})
+
+
+def small_model_config(name: str, size: int = 12):
+    """A config for building one model directly (no dataset): ``size`` px, latent 8, width 0.25,
+    and some translation so the augmentation is not the identity."""
+    from augintae_tf.config import Config
+
+    cfg = Config()
+    cfg.data.image_size, cfg.model.latent_dim, cfg.model.name = size, 8, name
+    cfg.model.width = 0.25
+    cfg.augment.translation = 2.0
+    return cfg
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Build layers under Keras' ``name`` policy, then restore float32 even if building fails."""
+    import keras
+
+    keras.mixed_precision.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
 
 
 @pytest.fixture(scope="session")

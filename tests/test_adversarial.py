@@ -7,28 +7,19 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf import checkpoints
-from augintae_tf.config import Config
 from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.adversarial import (AdversarialAugIntAE, build_augintae_adv, lsgan_losses,
                                             rescale_adversarial, update_k)
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.base import pixel_mse
-from conftest import run_python
+from conftest import dtype_policy, run_python, small_model_config
 
-SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
+SIZE, WIDTH, BATCH = 12, 0.25, 8
 LOG_KEYS = {"recon_loss", "adv_loss", "d_loss", "d_real", "d_fake", "gamma", "adv_k", "loss"}
 
 
-def tiny_config():
-    cfg = Config()
-    cfg.data.image_size, cfg.model.latent_dim, cfg.model.name = SIZE, LATENT, "augintae-adv"
-    cfg.model.width = WIDTH
-    cfg.augment.translation = 2.0
-    return cfg
-
-
 def tiny_model(compiled=True, **compile_kwargs):
-    model = build_augintae_adv(tiny_config(), WIDTH)
+    model = build_augintae_adv(small_model_config("augintae-adv"), WIDTH)
     if compiled:
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), **compile_kwargs)
     return model
@@ -191,15 +182,12 @@ def test_compile_needs_both_optimizer_instances_and_the_registry_builds_it():
         model.compile(None, keras.optimizers.Adam(1e-3))
     with pytest.raises(ValueError, match="compile"):
         tiny_model(compiled=False).build_for_training()
-    assert isinstance(build_model(tiny_config()), AdversarialAugIntAE)
+    assert isinstance(build_model(small_model_config("augintae-adv")), AdversarialAugIntAE)
 
 
 def test_mixed_float16_wraps_both_optimizers_and_trains():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         model = tiny_model()
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history

@@ -7,27 +7,18 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf import checkpoints
-from augintae_tf.config import Config
 from augintae_tf.models import build_model
 from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, build_gaia, gaia_balance,
                                      pairwise_squared_distances, structure_loss)
-from conftest import run_python
+from conftest import dtype_policy, run_python, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 LOG_KEYS = {"recon_loss", "g_loss", "d_loss", "d_real_error", "d_recon_error", "d_interp_error",
             "structure_loss", "d_lr_scale", "d_fake_weight", "g_interp_weight", "loss"}
 
 
-def tiny_config():
-    cfg = Config()
-    cfg.data.image_size, cfg.model.latent_dim, cfg.model.name = SIZE, LATENT, "gaia"
-    cfg.model.width = WIDTH
-    cfg.augment.translation = 2.0
-    return cfg
-
-
 def tiny_model(compiled=True, lr=1e-3, **compile_kwargs):
-    model = build_gaia(tiny_config(), WIDTH)
+    model = build_gaia(small_model_config("gaia"), WIDTH)
     if compiled:
         model.compile(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr), **compile_kwargs)
     return model
@@ -96,7 +87,7 @@ def test_networks_optimizers_and_registry():
     assert model.discriminator.output_shape == (None, SIZE, SIZE, 1)
     assert len(model.optimizer.variables) == 2 + 2 * len(model.generator_variables)
     assert len(model.d_optimizer.variables) == 2 + 2 * len(model.discriminator.trainable_variables)
-    assert isinstance(build_model(tiny_config()), GAIA)
+    assert isinstance(build_model(small_model_config("gaia")), GAIA)
     with pytest.raises(ValueError, match="constant learning rate"):
         schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, 10, 0.5)
         tiny_model(compiled=False).compile(keras.optimizers.Adam(schedule),
@@ -128,11 +119,8 @@ def test_one_epoch_changes_both_autoencoders_with_finite_losses(jit):
 
 
 def test_mixed_float16_wraps_both_optimizers_and_keeps_the_learning_rates():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         model = tiny_model(jit_compile=False)
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history

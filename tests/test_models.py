@@ -6,24 +6,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf.config import Config
 from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.base import blend
 from augintae_tf.models.intae import partner_offset
-from conftest import run_python
+from conftest import dtype_policy, run_python, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 
 
-def tiny_config(name="augintae", size=SIZE):
-    cfg = Config()
-    cfg.data.image_size, cfg.model.latent_dim, cfg.model.name = size, LATENT, name
-    cfg.augment.translation = 2.0
-    return cfg
-
-
 def tiny_model(name="augintae", size=SIZE, lr=1e-3, **compile_kwargs):
-    model = build_model(tiny_config(name, size), width=WIDTH)
+    model = build_model(small_model_config(name, size), width=WIDTH)
     model.compile(keras.optimizers.Adam(lr), **compile_kwargs)
     return model
 
@@ -90,7 +82,7 @@ def test_inference_api_call_decode_and_interpolation_endpoints():
 
 @pytest.mark.parametrize("name", ["augintae", "ae", "intae"])
 def test_training_targets_are_alpha_blends(name):
-    cfg = tiny_config(name)
+    cfg = small_model_config(name)
     cfg.augment.rotation = cfg.augment.translation = cfg.augment.shear = 0.0
     cfg.augment.scale_min = cfg.augment.scale_max = 1.0  # identity: the targets become predictable
     model = build_model(cfg, width=WIDTH)
@@ -106,13 +98,13 @@ def test_training_targets_are_alpha_blends(name):
 
 
 def test_two_views_of_a_batch_differ():
-    model = build_model(tiny_config(), width=WIDTH)
+    model = build_model(small_model_config("augintae"), width=WIDTH)
     x, seed = tf.constant(images()), derive_seed(0, 0, 0)
     assert not np.allclose(model.augment(x, seed, 1).numpy(), model.augment(x, seed, 2).numpy())
 
 
 def test_steps_and_replicas_draw_different_alphas():
-    model = build_model(tiny_config(), width=WIDTH)
+    model = build_model(small_model_config("augintae"), width=WIDTH)
     x = tf.zeros([BATCH, SIZE, SIZE, 1])
     draws = [model.alphas(x, derive_seed(0, step, replica)).numpy()
              for step, replica in [(0, 0), (0, 1), (1, 0), (1, 1)]]
@@ -144,11 +136,8 @@ def test_weights_save_the_rng_step_and_optimizer_can_be_built_first(tmp_path):
 
 
 def test_mixed_float16_step_uses_loss_scaling():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
+    with dtype_policy("mixed_float16"):
         model = tiny_model()
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # wrapped by compile
     history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history
     assert np.isfinite(history["recon_loss"][0])
@@ -157,11 +146,11 @@ def test_mixed_float16_step_uses_loss_scaling():
 
 def test_compile_and_registry_errors():
     with pytest.raises(ValueError, match="optimizer"):
-        build_model(tiny_config(), width=WIDTH).compile(None)
+        build_model(small_model_config("augintae"), width=WIDTH).compile(None)
     with pytest.raises(ValueError, match="compile"):
-        build_model(tiny_config(), width=WIDTH).build_for_training()
+        build_model(small_model_config("augintae"), width=WIDTH).build_for_training()
     with pytest.raises(ValueError, match="unknown"):
-        build_model(tiny_config("vae"), width=WIDTH)
+        build_model(small_model_config("vae"), width=WIDTH)
 
 
 MIRRORED = textwrap.dedent("""
