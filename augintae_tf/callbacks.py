@@ -1,7 +1,6 @@
 """Keras callbacks that make a run directory: metrics log, sample grids, checkpoints, NaN guard."""
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from augintae_tf import checkpoints
 from augintae_tf.errors import TrainingError
 from augintae_tf.generation import interpolation_path, pixel_fade
 from augintae_tf.images import save_grid
+from augintae_tf.runs import append_metrics
 
 
 def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
@@ -48,8 +48,7 @@ class MetricsLog(keras.callbacks.Callback):
                   "images_per_s": self.batch_size * self.steps / max(seconds, 1e-9),
                   "epoch_s": seconds,
                   "elapsed_s": self.elapsed_before + time.perf_counter() - self.train_start}
-        with open(self.path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_metrics(self.path, record)
         if self.echo:
             losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k.endswith(("loss", "_k")))
             self.echo(f"epoch {epoch + 1}: {losses} lr={record['lr']:.2g} "

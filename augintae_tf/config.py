@@ -97,7 +97,9 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def save(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(self.to_yaml())
+        from augintae_tf.atomic import write_text  # atomic imports errors, which imports this
+
+        write_text(path, self.to_yaml(), what="a config")
 
     @property
     def backbone(self) -> str:

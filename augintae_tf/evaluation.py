@@ -28,7 +28,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from augintae_tf import atomic
 from augintae_tf.errors import RunError
+from augintae_tf.runs import append_metrics
 
 METRICS = ("fid", "fd-clf", "classifier", "recon", "noise", "interp")
 DEFAULT_METRICS = ("fd-clf", "classifier", "recon", "noise", "interp")
@@ -75,11 +77,7 @@ def _cache_dir() -> Path:
 
 
 def _write_json(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_json(path, data)
 
 
 class _Timer:
@@ -117,7 +115,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = D
             whatever the run's own ``data.limit``: that one only shrinks training).
     """
     from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.generation import load_run
+    from augintae_tf.runs import load_run
 
     names = parse_metrics(metrics)
     if shots < 2:
@@ -237,8 +235,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = D
     _write_json(out / "metrics.json", record)
     line = {"eval": {k: v for k, v in record.items() if k != "noise"},
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    with open(run_dir / "metrics.jsonl", "a") as handle:
-        handle.write(json.dumps(line, default=float) + "\n")
+    append_metrics(run_dir, line)
     return record
 
 
@@ -330,7 +327,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     of the runs' ``eval/metrics.json`` values -> ``OUT/interpolations.png``, ``OUT/metrics.md``,
     ``OUT/metrics.json``.  Returns ``{"runs", "table", "markdown", "figure"}``."""
     from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.generation import load_run
+    from augintae_tf.runs import load_run
 
     if not run_dirs:
         raise RunError("compare needs at least one run directory")
@@ -364,7 +361,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
               for name, row in zip(names, table)]
     markdown = "\n".join(lines) + "\n"
-    (out / "metrics.md").write_text(markdown)
+    atomic.write_text(out / "metrics.md", markdown)
     _write_json(out / "metrics.json", {"runs": table, "figure": str(figure)})
     (echo or print)(markdown.rstrip())
     return {"runs": [str(r.directory) for r in runs], "table": table, "markdown": markdown,

@@ -39,6 +39,7 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from augintae_tf import atomic
 from augintae_tf.errors import RunError
 from augintae_tf.latent import sample_alpha, slerp
 
@@ -145,7 +146,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
     model (RunError above :data:`TOLERANCE`).  The export always runs in float32, whatever
     precision the run trained in, so served outputs match the 1e-5 check.
     """
-    from augintae_tf.generation import load_run
+    from augintae_tf.runs import load_run
 
     base = Path(out)
     if base.exists() and not base.is_dir():
@@ -172,7 +173,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
         _write(run.model, tmp, data.image_size, data.channels, run.config.model.latent_dim)
         request = rest_request_body(_random_images(3, data.image_size, data.channels, seed=1))
         (tmp / REQUEST_FILE).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / REQUEST_FILE).write_text(json.dumps(request, separators=(",", ":")))
+        atomic.write_text(tmp / REQUEST_FILE, json.dumps(request, separators=(",", ":")))
         diffs = verify_export(run.model, tmp) if verify else {}
         summary = signature_summary(tmp)
         os.replace(tmp, final)

@@ -7,16 +7,13 @@ midpoint as in training), slerp between the pair's L2-normalised latents and dec
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-import yaml
 
-from augintae_tf import checkpoints
-from augintae_tf.config import Config, from_dict, validate
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_png
 from augintae_tf.latent import sample_alpha, slerp
@@ -63,64 +60,23 @@ def pixel_fade(a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
     return alpha * a[None] + (1.0 - alpha) * b[None]
 
 
-@dataclass
-class Run:
-    """A trained run loaded for inference: its config, directory and model (weights restored)."""
-
-    directory: Path
-    config: Config
-    model: keras.Model
-    checkpoint: Path
-
-    def generate(self, seed_images: np.ndarray, num: int = 64, seed: int = 0) -> np.ndarray:
-        return generate(self.model, _check_images(seed_images, self.config, "seed images"), num, seed)
-
-    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
-        a, b = _check_images(np.stack([a, b]), self.config, "interpolation endpoints")
-        return interpolation_path(self.model, a, b, steps)
-
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        return self.model(_check_images(images, self.config, "images"), training=False).numpy()
-
-
-def _check_images(images: np.ndarray, cfg: Config, what: str) -> np.ndarray:
-    images = np.asarray(images, np.float32)
-    expected = (cfg.data.image_size, cfg.data.image_size, cfg.data.channels)
-    if images.ndim != 4 or images.shape[1:] != expected:
-        raise RunError(f"{what} must have shape [N, {', '.join(map(str, expected))}] for this run, "
-                       f"got {list(images.shape)}")
-    return images
-
-
-def read_run_config(run_dir: str | os.PathLike) -> Config:
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not a run directory: {path} is missing "
-                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-augintae)")
-    return validate(from_dict(yaml.safe_load(path.read_text()) or {}, origin=str(path)))
-
-
-def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> Run:
-    """Load a run directory (latest checkpoint unless ``checkpoint`` is given) for inference."""
-    from augintae_tf.models import build_model
-
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    ckpt = Path(checkpoint) if checkpoint else checkpoints.latest_checkpoint(run_dir / "checkpoints")
-    if ckpt is None or not ckpt.is_dir():
-        where = checkpoint or run_dir / "checkpoints"
-        raise RunError(f"no checkpoint found at {where}; train the run first "
-                       "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
-    model = build_model(cfg)
-    model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
-    checkpoints.restore(ckpt, model, with_optimizers=False)
-    return Run(run_dir, cfg, model, ckpt)
+GENERATED = re.compile(r"^(\d{5}|grid)\.png$")  # what write_generation puts in a folder
 
 
 def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images: np.ndarray,
-                     grid_columns: int = 16) -> Path:
-    """``out_dir/00000.png``... one file per generated image, and ``grid.png`` with seeds on top."""
+                     grid_columns: int = 16, overwrite: bool = False) -> Path:
+    """``out_dir/00000.png``... one file per generated image, and ``grid.png`` with seeds on top.
+
+    A non-empty ``out_dir`` is refused unless ``overwrite``; then this tool's own earlier files
+    (``NNNNN.png``, ``grid.png``) are removed first, so no older image stays beside the new ones.
+    """
     out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not overwrite:
+            raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
+        for old in out_dir.iterdir():
+            if old.is_file() and GENERATED.match(old.name):
+                old.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(images):
         save_png(out_dir / f"{i:05d}.png", image)

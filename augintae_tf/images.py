@@ -8,6 +8,21 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from augintae_tf.atomic import atomic_path
+from augintae_tf.errors import RunError
+
+# What an output file's suffix asks for (Pillow's format names); other suffixes are refused.
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+
+
+def image_format(path: str | os.PathLike, option: str = "--out") -> str:
+    """The Pillow format ``path``'s suffix names, or a RunError listing the writable ones."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise RunError(f"{option} {path}: cannot write a {Path(path).suffix or 'suffix-less'} file; "
+                       f"use one of {', '.join(FORMATS)}")
+    return fmt
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Float images in [0, 1] (any leading shape, channels last) -> uint8, values clipped."""
@@ -36,7 +51,7 @@ def make_grid(rows: Sequence[np.ndarray], pad: int = 2, pad_value: float = 0.5) 
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray, upscale: int = 1) -> Path:
-    """Write a float ``[H, W, C]`` image in [0, 1] as PNG, atomically (temp file then rename)."""
+    """Write a float ``[H, W, C]`` image in [0, 1], atomically, in the format its suffix names."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = to_uint8(image)
@@ -45,14 +60,14 @@ def save_png(path: str | os.PathLike, image: np.ndarray, upscale: int = 1) -> Pa
     picture = Image.fromarray(pixels)
     if upscale > 1:
         picture = picture.resize((picture.width * upscale, picture.height * upscale), Image.NEAREST)
-    tmp = path.with_name(f".{path.name}.tmp")
-    picture.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    fmt = image_format(path, "image")
+    with atomic_path(path, what="an image") as tmp:
+        picture.save(tmp, format=fmt)
     return path
 
 
 def save_grid(path: str | os.PathLike, rows: Sequence[np.ndarray], upscale: int | None = None) -> Path:
-    """Save rows of images as one grid PNG; small images are upscaled so a grid is readable."""
+    """Save rows of images as one grid image (format from the suffix); small images are upscaled so a grid is readable."""
     grid = make_grid(rows)
     if upscale is None:
         upscale = max(1, 96 // rows[0].shape[1])

@@ -1,7 +1,6 @@
 """Plots of a run's ``metrics.jsonl``: what people would rather look at than read."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -11,18 +10,14 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
-
-def read_metrics(path: str | os.PathLike) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+from augintae_tf.atomic import atomic_path  # noqa: E402
+from augintae_tf.runs import read_metrics  # noqa: E402,F401  (re-exported: it used to live here)
 
 
 def plot_metrics(metrics_path: str | os.PathLike, out: str | os.PathLike,
                  keys: Sequence[str] | None = None, title: str | None = None) -> Path | None:
     """One panel per key (default: every ``*loss`` key) against epoch; None when nothing to plot."""
-    records = [r for r in read_metrics(metrics_path) if "epoch" in r]
+    records = [r for r in read_metrics(metrics_path, warn=None) if "epoch" in r]
     if keys is None:
         keys = sorted({k for r in records for k in r if k.endswith("loss")})
     keys = [k for k in keys if any(k in r for r in records)]
@@ -39,9 +34,9 @@ def plot_metrics(metrics_path: str | os.PathLike, out: str | os.PathLike,
         fig.suptitle(title)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic_path(out, what="a plot") as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return out

@@ -1,13 +1,11 @@
-"""Fit orchestration: strategy, run directory, callbacks, checkpoints and resume.
+"""Fit orchestration: strategy, callbacks, checkpoints and resume.
 
-A run directory holds ``config.yaml`` (the resolved config), ``checkpoints/``, ``samples/``,
-``metrics.jsonl`` (one line per epoch), TensorBoard ``logs/`` and, after evaluation, ``eval/``.
+The run directory (layout, lock, config, metrics log, checkpoint choice) belongs to
+:mod:`augintae_tf.runs`; training holds the run's lock from start to end.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,17 +14,18 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from augintae_tf import checkpoints
+from augintae_tf import checkpoints, runs
+from augintae_tf.atomic import is_no_space, no_space_error
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
-from augintae_tf.config import ADVERSARIAL_MODELS, Config, config_diff
+from augintae_tf.config import ADVERSARIAL_MODELS, Config
 from augintae_tf.data import DataError, load_arrays, load_split, make_dataset, resolve_novel
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError
-from augintae_tf.generation import read_run_config
 from augintae_tf.optimizers import FusedAdam
 from augintae_tf.plots import plot_metrics
+# Re-exported: the run-directory helpers used to live here.
+from augintae_tf.runs import latest_run_dir, new_run_dir, prepare_run_dir, run_name  # noqa: F401
 
-RUN_NAME = re.compile(r"^(\d{5})-")
 
 
 @dataclass
@@ -34,28 +33,6 @@ class TrainResult:
     run_dir: Path
     epochs_done: int
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def run_name(cfg: Config) -> str:
-    dataset = Path(cfg.data.dataset).name if os.path.isdir(cfg.data.dataset) else cfg.data.dataset
-    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', dataset)}-{cfg.model.name}"
-
-
-def new_run_dir(root: str | os.PathLike, cfg: Config) -> Path:
-    """``root/NNNNN-<dataset>-<model>`` with the next free number (StyleGAN-style run ids)."""
-    root = Path(root)
-    taken = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else [])
-             if (m := RUN_NAME.match(p.name))]
-    return root / f"{max(taken, default=-1) + 1:05d}-{run_name(cfg)}"
-
-
-def latest_run_dir(root: str | os.PathLike) -> Path:
-    root = Path(root)
-    runs = sorted((p for p in (root.iterdir() if root.is_dir() else []) if RUN_NAME.match(p.name)),
-                  key=lambda p: p.name)
-    if not runs:
-        raise RunError(f"--resume found no run in {root}; pass --run-dir RUN")
-    return runs[-1]
 
 
 def steps_per_epoch(cfg: Config, num_examples: int) -> int:
@@ -138,45 +115,24 @@ def sample_batches(cfg: Config, echo: Callable[[str], Any]) -> dict[str, np.ndar
     return batches
 
 
-def _resume_point(cfg: Config, run_dir: Path, model: keras.Model,
-                  chief: bool) -> tuple[int, float]:
-    """Restore the newest checkpoint of ``run_dir``; return (epochs done, seconds spent).
+def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
+                  echo: Callable[[str], Any]) -> tuple[int, float]:
+    """Restore the newest intact checkpoint of ``run_dir``; return (epochs done, seconds spent).
     Every worker restores the weights; only the chief rewrites the metrics log."""
-    ckpt = checkpoints.latest_checkpoint(run_dir / "checkpoints")
+    warn = lambda message: echo(f"warning: {message}")
+    ckpt = runs.choose_checkpoint(run_dir, warn=warn)
     if ckpt is None:
         return 0, 0.0
-    state = checkpoints.restore(ckpt, model)
+    state = checkpoints.read_state(ckpt)
+    runs.check_checkpoint_config(cfg, ckpt, state)
+    checkpoints.restore(ckpt, model, verified=True)
     epoch = int(state["epoch"])
-    log = run_dir / "metrics.jsonl"
-    elapsed = 0.0
-    if log.exists():  # drop lines of epochs that finished after the checkpoint we resume from
-        kept = [line for line in log.read_text().splitlines()
-                if line.strip() and json.loads(line).get("epoch", 0) <= epoch]
-        if chief:
-            log.write_text("".join(line + "\n" for line in kept))
-        elapsed = float(json.loads(kept[-1]).get("elapsed_s", 0.0)) if kept else 0.0
-    return epoch, elapsed
-
-
-def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool,
-                    runs_root: str | os.PathLike, chief: bool = True) -> Path:
-    """The run directory to write (or, with ``resume``, to continue), checked; creates nothing.
-
-    Only the chief checks that a new run directory is empty: under multi-worker training the
-    other workers share the chief's directory, which the chief may already have started writing.
-    """
-    if resume:
-        run_dir = Path(run_dir) if run_dir else latest_run_dir(runs_root)
-        differences = config_diff(read_run_config(run_dir), cfg)
-        if differences:
-            raise RunError(f"--resume refuses: the config differs from {run_dir}/config.yaml "
-                           f"({'; '.join(differences)}); drop those options or start a new run")
-        return run_dir
-    run_dir = Path(run_dir) if run_dir else new_run_dir(runs_root, cfg)
-    if chief and run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(f"run directory {run_dir} already exists and is not empty; pass --resume to "
-                       "continue it, or choose another --run-dir")
-    return run_dir
+    if chief:  # drop lines of epochs that finished after the checkpoint we resume from
+        kept = runs.truncate_metrics(run_dir, epoch, warn)
+    else:
+        kept = [r for r in runs.read_metrics(run_dir, None) if r.get("epoch", 0) <= epoch]
+    elapsed = [r["elapsed_s"] for r in kept if "elapsed_s" in r]
+    return epoch, float(elapsed[-1]) if elapsed else 0.0
 
 
 def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
@@ -194,22 +150,35 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
-    num_examples = count_examples(cfg)
-    steps = steps_per_epoch(cfg, num_examples)
-    with strategy.scope():
-        model = build(cfg, steps)
-    if dry_run:
-        return describe(cfg, model, num_examples, steps)
+    chief, lock = is_chief(strategy), None
+    if not dry_run:  # lock before the slow part: a second process must fail at once
+        run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root, chief)
+        # Only the chief writes, so only the chief locks (workers share the chief's directory).
+        lock = runs.RunLock(run_dir).acquire() if chief else None
+    try:
+        num_examples = count_examples(cfg)
+        steps = steps_per_epoch(cfg, num_examples)
+        with strategy.scope():
+            model = build(cfg, steps)
+        if dry_run:
+            return describe(cfg, model, num_examples, steps)
+        return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, progress, echo)
+    finally:
+        if lock is not None:
+            lock.release()
 
-    chief = is_chief(strategy)
-    run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root, chief)
-    initial_epoch, elapsed = _resume_point(cfg, run_dir, model, chief) if resume else (0, 0.0)
+
+def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: int, resume: bool,
+              chief: bool, progress: bool | None, echo: Callable[[str], Any]) -> TrainResult:
+    """The part of :func:`train` that runs holding the run's lock."""
+    if chief and resume:
+        runs.remove_stale_temporaries(run_dir, echo)
+    initial_epoch, elapsed = _resume_point(cfg, run_dir, model, chief, echo) if resume else (0, 0.0)
     if initial_epoch >= cfg.train.epochs:
         echo(f"{run_dir} already finished its {cfg.train.epochs} epochs; nothing to do")
         return TrainResult(run_dir, initial_epoch)
     if chief:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run_dir / "config.yaml")
+        runs.save_config(run_dir, cfg)
     echo(f"{'resuming' if initial_epoch else 'training'} {cfg.model.name} on {cfg.data.dataset} in "
          f"{run_dir} (epoch {initial_epoch + 1}/{cfg.train.epochs}, {steps} steps/epoch, "
          f"{strategy.num_replicas_in_sync} replica(s))")
@@ -230,14 +199,18 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
             SampleGrids(run_dir / "samples", sample_batches(cfg, echo)),
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
         ]
-    history = model.fit(dataset, epochs=cfg.train.epochs, initial_epoch=initial_epoch,
-                        steps_per_epoch=steps, callbacks=callbacks, verbose=1 if progress else 0,
-                        shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
+    try:
+        history = model.fit(dataset, epochs=cfg.train.epochs, initial_epoch=initial_epoch,
+                            steps_per_epoch=steps, callbacks=callbacks, verbose=1 if progress else 0,
+                            shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
+    except Exception as exc:  # the TensorBoard writer's full disk is a ResourceExhaustedError
+        if isinstance(exc, RunError) or not is_no_space(exc):
+            raise
+        raise no_space_error("TensorBoard logs", run_dir / runs.LOGS) from None
     if chief:
         plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
         # Adversarial AugIntAE: the dynamic k and the per-image gamma rescaling over training.
         plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "k_gamma.png", ["adv_k", "gamma"])
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-               if line.strip()] if chief else []
+    records = runs.read_metrics(run_dir) if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)
     return TrainResult(run_dir, initial_epoch + epochs_run, records)

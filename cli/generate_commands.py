@@ -24,7 +24,8 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint):
     """Few-shot generation: new images of the seeds' class, written as OUT/00000.png... and a
     grid.png with the seeds on top."""
     from augintae_tf.data import load_image_files
-    from augintae_tf.generation import load_run, write_generation
+    from augintae_tf.generation import write_generation
+    from augintae_tf.runs import load_run
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
@@ -46,7 +47,8 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint):
 def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint):
     """One row of pixel fade and one row of the model's slerp path from --a to --b."""
     from augintae_tf.data import load_image_files
-    from augintae_tf.generation import load_run, pixel_fade
+    from augintae_tf.generation import pixel_fade
+    from augintae_tf.runs import load_run
     from augintae_tf.images import save_grid
 
     run = load_run(run_dir, checkpoint)

@@ -68,7 +68,7 @@ def test_evaluate_command_end_to_end(run_copy):
 
 
 def test_fid_without_weights_fails_fast_before_loading_the_run(run_copy, tmp_path, monkeypatch):
-    from augintae_tf import generation
+    from augintae_tf import runs
     from augintae_tf.metrics import inception
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -78,7 +78,7 @@ def test_fid_without_weights_fails_fast_before_loading_the_run(run_copy, tmp_pat
     def no_load(*args, **kwargs):
         raise AssertionError("the run must not be loaded before the FID network")
 
-    monkeypatch.setattr(generation, "load_run", no_load)
+    monkeypatch.setattr(runs, "load_run", no_load)
     start = time.monotonic()
     result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "fid")
     assert time.monotonic() - start < 10

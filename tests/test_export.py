@@ -17,7 +17,7 @@ from augintae_tf.cli.main import main
 from augintae_tf.config import load_config
 from augintae_tf.errors import RunError
 from augintae_tf.export import draw_pairs, export_run, rest_request_body
-from augintae_tf.generation import load_run
+from augintae_tf.runs import load_run
 from augintae_tf.latent import sample_alpha, slerp
 from augintae_tf.models import build_model
 

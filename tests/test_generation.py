@@ -4,8 +4,8 @@ import pytest
 
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
-from augintae_tf.generation import (export_class_images, load_run, pixel_fade, sample_pairs,
-                                    write_generation)
+from augintae_tf.generation import export_class_images, pixel_fade, sample_pairs, write_generation
+from augintae_tf.runs import load_run
 from conftest import tiny_config
 
 

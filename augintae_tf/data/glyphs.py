@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tempfile
 import time
 import unicodedata
 import zipfile
@@ -35,6 +34,9 @@ import matplotlib
 import numpy as np
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
+
+from augintae_tf.atomic import atomic_path
+from augintae_tf.errors import RunError
 
 log = logging.getLogger(__name__)
 
@@ -323,16 +325,9 @@ def _load(path: str, seed: int) -> dict[str, np.ndarray]:
 def _write_atomic(path: Path, data: dict[str, np.ndarray]) -> None:
     """Temp file + os.replace: a concurrent reader never sees a half-written archive."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:  # a read-only home only costs regenerating next time
+        with atomic_path(path, what="the glyphs cache") as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **data)
+    except (OSError, RunError) as exc:  # a read-only home only costs regenerating next time
         log.warning("could not cache glyphs at %s (%s)", path, exc)
 
 

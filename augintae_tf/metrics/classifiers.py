@@ -20,6 +20,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from augintae_tf.atomic import atomic_path, write_json
+
 FEATURE_DIM = 64
 
 
@@ -106,13 +108,10 @@ def save_classifier(classifier: TrainedClassifier, cache_dir, name: str, key: di
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     weights, meta = _paths(cache_dir, name)
-    tmp = cache_dir / f".{name}.{os.getpid()}.tmp.weights.h5"  # Keras insists on the suffix
-    classifier.model.save_weights(tmp)
-    os.replace(tmp, weights)
+    with atomic_path(weights, what="a classifier", suffix=".weights.h5") as tmp:  # Keras wants it
+        classifier.model.save_weights(tmp)
     record = {"key": key, "classes": classifier.classes.tolist(), "accuracy": classifier.accuracy}
-    tmp_meta = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp_meta.write_text(json.dumps(record, indent=2))
-    os.replace(tmp_meta, meta)
+    write_json(meta, record, what="classifier metadata")
     return weights
 
 

@@ -37,6 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from augintae_tf.atomic import atomic_path
 from augintae_tf.metrics.frechet import activation_statistics
 
 INCEPTION_SIZE = 299
@@ -314,9 +315,6 @@ def cached_statistics(cache_path: str | os.PathLike,
             pass
     acts = np.asarray(compute_fn())
     mu, sigma = activation_statistics(acts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:  # a file object, so numpy does not append ".npz" to the temp name
-        np.savez(handle, mu=mu, sigma=sigma, num_images=len(acts))
-    os.replace(tmp, path)
+    with atomic_path(path, what="FID statistics") as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, mu=mu, sigma=sigma, num_images=len(acts))  # a handle: no ".npz" appended
     return mu, sigma

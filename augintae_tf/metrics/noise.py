@@ -25,6 +25,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from augintae_tf.atomic import atomic_path
+
 
 def upsample_nearest(low: np.ndarray, image_size: int) -> np.ndarray:
     """``[N, f, f, C] -> [N, S, S, C]``: pixel i takes cell ``floor(i * f / S)`` on each axis."""
@@ -119,8 +121,6 @@ def plot_noise_curve(curves: Mapping[str, Mapping[int, float]], reference_lines:
     axes.legend(fontsize="small")
     figure.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    figure.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path, what="the noise plot") as tmp:
+        figure.savefig(tmp, format="png")
     return path

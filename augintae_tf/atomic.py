@@ -1,0 +1,129 @@
+"""Atomic writes: the one way this package puts a file (or a directory) on disk.
+
+Every writer goes through :func:`atomic_path` (or its shorthands): the data goes to a hidden
+temporary name in the destination's own directory (a rename is only atomic within one
+filesystem), is fsynced, then renamed over the destination. Any error removes the temporary, so
+a failure or a kill leaves the previous file or the new one, never half of one, and never a
+stray temporary that keeps a full disk full. A full disk (ENOSPC) becomes one :class:`RunError`
+line naming what was being written and where.
+
+TensorFlow-free on purpose: the CLI imports it before TensorFlow.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from augintae_tf.errors import RunError
+
+TEMP_MARK = ".tmp"  # every temporary name contains it: stale ones are recognisable
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it wraps) is a full disk. h5py, TensorFlow and Pillow
+    wrap ENOSPC in their own types, so the message is checked as well as ``errno``."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def no_space_error(what: str, path: str | os.PathLike, extra: str = "") -> RunError:
+    return RunError(f"no space left on device while writing {what} to {path}{extra}")
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file (or a directory entry list) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(path: Path, suffix: str = "") -> Path:
+    """A fresh hidden temporary name beside ``path`` (created empty, so it is unique)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK + suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, what: str | None = None, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path``, on any error it is removed.
+
+    ``suffix`` ends the temporary name (Keras insists on ``.weights.h5``); ``what`` names the
+    content in a full-disk error (default: the file name).
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(path, suffix)
+    except OSError as exc:
+        if is_no_space(exc):
+            raise no_space_error(what or path.name, path) from None
+        raise
+    try:
+        yield tmp
+        fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, Exception) and is_no_space(exc):
+            raise no_space_error(what or path.name, path) from None
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, what: str | None = None) -> Path:
+    with atomic_path(path, what) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str, what: str | None = None) -> Path:
+    return write_bytes(path, text.encode("utf-8"), what)
+
+
+def write_json(path: str | os.PathLike, data: Any, what: str | None = None, **dump: Any) -> Path:
+    return write_text(path, json.dumps(data, **{"indent": 2, "default": float, **dump}) + "\n", what)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, what: str | None = None,
+               replace: bool = False) -> Iterator[Path]:
+    """Yield an empty hidden temporary directory beside ``path``; renamed to ``path`` on success
+    (replacing an existing one only with ``replace``), removed with its contents on any error."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK))
+    except OSError as exc:
+        if is_no_space(exc):
+            raise no_space_error(what or path.name, path) from None
+        raise
+    try:
+        yield tmp
+        for child in tmp.iterdir():  # data on disk before the rename makes the directory visible
+            if child.is_file():
+                fsync_path(child)
+        if replace and path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and is_no_space(exc):
+            raise no_space_error(what or path.name, path) from None
+        raise

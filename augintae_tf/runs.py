@@ -1,0 +1,364 @@
+"""The run directory's one owner: layout, creating/finding a run, its lock, its config, its
+metrics log, choosing an intact checkpoint, and loading a run for inference.
+
+Layout of ``RUN/``::
+
+    config.yaml     the resolved config (written atomically at the start of training)
+    .lock           holds the PID of the process training it (an OS lock: see RunLock)
+    metrics.jsonl   one JSON line per epoch, plus one per evaluation (line-atomic appends)
+    checkpoints/    epoch-NNNNN/ (see augintae_tf.checkpoints), .tmp-epoch-* while writing
+    samples/        epoch-NNN.png grids, losses.png
+    logs/           TensorBoard
+    eval/           `augintae-tf evaluate` results
+
+Importing this module does not import TensorFlow (the CLI checks options before that import).
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+from augintae_tf.atomic import is_no_space, no_space_error, write_text
+from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
+from augintae_tf.errors import RunError
+
+CONFIG, METRICS, LOCK = "config.yaml", "metrics.jsonl", ".lock"
+CHECKPOINTS, SAMPLES, LOGS = "checkpoints", "samples", "logs"
+RUN_NAME = re.compile(r"^(\d{5})-")
+Warn = Callable[[str], Any]
+
+
+def warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- creating and finding runs
+def run_name(cfg: Config) -> str:
+    dataset = Path(cfg.data.dataset).name if os.path.isdir(cfg.data.dataset) else cfg.data.dataset
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', dataset)}-{cfg.model.name}"
+
+
+def new_run_dir(root: str | os.PathLike, cfg: Config) -> Path:
+    """``root/NNNNN-<dataset>-<model>`` with the next free number (StyleGAN-style run ids)."""
+    root = Path(root)
+    taken = [int(m.group(1)) for p in (root.iterdir() if root.is_dir() else [])
+             if (m := RUN_NAME.match(p.name))]
+    return root / f"{max(taken, default=-1) + 1:05d}-{run_name(cfg)}"
+
+
+def latest_run_dir(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    runs = sorted((p for p in (root.iterdir() if root.is_dir() else []) if RUN_NAME.match(p.name)),
+                  key=lambda p: p.name)
+    if not runs:
+        raise RunError(f"--resume found no run in {root}; pass --run-dir RUN")
+    return runs[-1]
+
+
+def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool,
+                    runs_root: str | os.PathLike, chief: bool = True) -> Path:
+    """The run directory to write (or, with ``resume``, to continue), checked; creates nothing.
+
+    Only the chief checks that a new run directory is empty: under multi-worker training the
+    other workers share the chief's directory, which the chief may already have started writing.
+    """
+    if resume:
+        run_dir = Path(run_dir) if run_dir else latest_run_dir(runs_root)
+        differences = config_diff(read_config(run_dir), cfg)
+        if differences:
+            raise RunError(f"--resume refuses: the config differs from {run_dir}/{CONFIG} "
+                           f"({'; '.join(differences)}); drop those options or start a new run")
+        return run_dir
+    run_dir = Path(run_dir) if run_dir else new_run_dir(runs_root, cfg)
+    if chief and run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(f"run directory {run_dir} already exists and is not empty; pass --resume to "
+                       "continue it, or choose another --run-dir")
+    return run_dir
+
+
+class RunLock:
+    """An exclusive ``fcntl.flock`` on ``RUN/.lock``, which holds the owner's PID.
+
+    The kernel drops the lock when the process dies (even by kill -9), so it is never stale; a
+    second process fails at once with the holder's PID.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.path = Path(run_dir) / LOCK
+        self.fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise RunError(f"run directory {self.path.parent} is in use by process {holder} "
+                           f"(it holds {self.path}); wait for it to finish or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stderr) -> list[Path]:
+    """Remove what a killed writer left (``checkpoints/.tmp-epoch-*``, ``.*.tmp*`` files of
+    atomic writes); call it holding the run's lock, when no writer of this run can be alive."""
+    from augintae_tf.checkpoints import stale_temporaries
+
+    run_dir = Path(run_dir)
+    stale = stale_temporaries(run_dir / CHECKPOINTS)
+    for folder in (run_dir, run_dir / SAMPLES, run_dir / CHECKPOINTS):
+        if folder.is_dir():
+            stale += [p for p in folder.iterdir()
+                      if p.is_file() and p.name.startswith(".") and ".tmp" in p.name]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        echo(f"removed {path}, left behind by an interrupted write")
+    return stale
+
+
+# ---------------------------------------------------------------- config
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+
+
+def read_config(run_dir: str | os.PathLike) -> Config:
+    """The run's validated ``config.yaml``; any problem is one RunError naming the file."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run directory: {path} is missing "
+                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-augintae)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RunError(_yaml_error(path, exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path} must be a mapping of config sections, got {type(data).__name__}")
+    try:
+        return validate(from_dict(data, origin=str(path)))
+    except ConfigError as exc:
+        raise RunError(f"{path}: {exc}") from None
+
+
+read_run_config = read_config  # the name generation.py used to export
+
+
+def save_config(run_dir: str | os.PathLike, cfg: Config) -> Path:
+    return write_text(Path(run_dir) / CONFIG, cfg.to_yaml(), what="the run config")
+
+
+def check_checkpoint_config(cfg: Config, checkpoint: Path, state: dict[str, Any]) -> None:
+    """The weights in ``checkpoint`` were made for the model in its state.json; refuse a
+    config.yaml that describes another model (e.g. an edited ``model.latent_dim``)."""
+    saved = state.get("config")
+    if not isinstance(saved, dict):
+        return  # checkpoints from before state.json carried the config
+    try:
+        old = from_dict(saved, origin=f"{checkpoint}/state.json")
+    except ConfigError:
+        return
+    shape = [d for d in config_diff(old, cfg)
+             if d.startswith(("model.", "data.image_size:", "data.channels:"))]
+    if shape:
+        raise RunError(f"{checkpoint.parent.parent / CONFIG} does not match the model checkpoint "
+                       f"{checkpoint} was saved with ({'; '.join(shape)}); restore {CONFIG}")
+
+
+# ---------------------------------------------------------------- metrics.jsonl
+def metrics_path(run_dir_or_file: str | os.PathLike) -> Path:
+    path = Path(run_dir_or_file)
+    return path / METRICS if path.is_dir() else path
+
+
+def read_metrics(run_dir_or_file: str | os.PathLike, warn: Warn | None = warn_stderr) -> list[dict]:
+    """Every record of ``metrics.jsonl``. A truncated last line (an interrupted append) is dropped
+    with a warning; any other malformed line is a RunError naming the file and line number."""
+    path = metrics_path(run_dir_or_file)
+    if not path.is_file():
+        return []
+    *lines, tail = path.read_bytes().split(b"\n")
+    records = []
+    for number, line in enumerate(lines + [tail], 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if number == len(lines) + 1:  # no newline after it: the write never finished
+                if warn:
+                    warn(f"{path}: dropped the truncated last line {number} "
+                         f"({line[:40].decode(errors='replace')!r}...)")
+                break
+            raise RunError(f"{path}, line {number}: not a JSON record ({exc}); "
+                           "fix or delete that line") from None
+        records.append(record)
+    return records
+
+
+def append_metrics(run_dir_or_file: str | os.PathLike, record: dict,
+                   warn: Warn | None = warn_stderr) -> None:
+    """Append one record as one line with a single ``write`` on an ``O_APPEND`` descriptor (so
+    concurrent appenders never interleave), fsynced. A partial last line left by a killed writer
+    is cut first (it would glue onto this record); a failed write is cut back the same way."""
+    path = metrics_path(run_dir_or_file)
+    data = (json.dumps(record, default=float) + "\n").encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and _last_byte(path, size) != b"\n":
+            with open(path, "rb") as handle:
+                keep = handle.read().rfind(b"\n") + 1
+            os.ftruncate(fd, keep)
+            if warn:
+                warn(f"{path}: dropped a truncated last line ({size - keep} bytes) before appending")
+            size = keep
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "short write")
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)
+            if is_no_space(exc):
+                raise no_space_error("a metrics record", path) from None
+            raise
+    finally:
+        os.close(fd)
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        return handle.read(1)
+
+
+def truncate_metrics(run_dir: str | os.PathLike, epoch: int, warn: Warn | None = warn_stderr
+                     ) -> list[dict]:
+    """Keep the records of epochs up to ``epoch`` (and evaluation records), rewritten atomically:
+    what resuming from the checkpoint of ``epoch`` needs. Returns the kept records."""
+    path = Path(run_dir) / METRICS
+    records = read_metrics(path, warn)
+    kept = [r for r in records if r.get("epoch", 0) <= epoch]
+    if path.exists():
+        write_text(path, "".join(json.dumps(r, default=float) + "\n" for r in kept), "metrics")
+    return kept
+
+
+# ---------------------------------------------------------------- checkpoints
+def choose_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
+                      warn: Warn | None = warn_stderr) -> Path | None:
+    """``checkpoint`` if given (it must be intact), else the newest intact checkpoint of the run,
+    with a warning naming every damaged newer one; None when the run has none yet."""
+    from augintae_tf.checkpoints import list_checkpoints, verify
+
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        problem = verify(checkpoint) if checkpoint.is_dir() else "it is not a directory"
+        if problem:
+            raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
+        return checkpoint
+    found = list_checkpoints(Path(run_dir) / CHECKPOINTS)
+    damaged = []
+    for candidate in reversed(found):
+        problem = verify(candidate)
+        if problem is None:
+            if damaged and warn:
+                names = "; ".join(f"{p} ({why})" for p, why in damaged)
+                warn(f"damaged checkpoint {names}: using {candidate} instead")
+            return candidate
+        damaged.append((candidate, problem))
+    if damaged:
+        raise RunError(f"no intact checkpoint in {Path(run_dir) / CHECKPOINTS}: "
+                       + "; ".join(f"{p.name}: {why}" for p, why in damaged))
+    return None
+
+
+# ---------------------------------------------------------------- a run for inference
+@dataclass
+class Run:
+    """A trained run loaded for inference: its config, directory and model (weights restored).
+    The methods check the images against the run's size, then call augintae_tf.generation."""
+
+    directory: Path
+    config: Config
+    model: Any
+    checkpoint: Path
+
+    def generate(self, seed_images: np.ndarray, num: int = 64, seed: int = 0) -> np.ndarray:
+        from augintae_tf import generation
+
+        return generation.generate(self.model, _check_images(seed_images, self.config, "seed images"),
+                                   num, seed)
+
+    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
+        from augintae_tf import generation
+
+        a, b = _check_images(np.stack([a, b]), self.config, "interpolation endpoints")
+        return generation.interpolation_path(self.model, a, b, steps)
+
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        return self.model(_check_images(images, self.config, "images"), training=False).numpy()
+
+
+def _check_images(images: np.ndarray, cfg: Config, what: str) -> np.ndarray:
+    images = np.asarray(images, np.float32)
+    expected = (cfg.data.image_size, cfg.data.image_size, cfg.data.channels)
+    if images.ndim != 4 or images.shape[1:] != expected:
+        raise RunError(f"{what} must have shape [N, {', '.join(map(str, expected))}] for this run, "
+                       f"got {list(images.shape)}")
+    return images
+
+
+def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
+             warn: Warn | None = warn_stderr) -> Run:
+    """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference."""
+    import tensorflow as tf
+
+    from augintae_tf import checkpoints
+    from augintae_tf.models import build_model
+
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    ckpt = choose_checkpoint(run_dir, checkpoint, warn)
+    if ckpt is None:
+        raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
+                       "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
+    check_checkpoint_config(cfg, ckpt, checkpoints.read_state(ckpt))
+    model = build_model(cfg)
+    model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
+    checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+    return Run(run_dir, cfg, model, ckpt)
