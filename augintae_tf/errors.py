@@ -16,8 +16,14 @@ class TrainingError(RuntimeError):
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    """The exception types the CLI reports as one line (imported late: data/ loads TensorFlow)."""
-    from augintae_tf.data import DataError
-    from augintae_tf.metrics.inception import FidNetworkError
+    """The exception types the CLI reports as one line. DataError and FidNetworkError live in
+    modules that load TensorFlow; they are only included once those modules are loaded (nothing
+    else can raise them), so an option error is reported without importing TensorFlow."""
+    import sys
 
-    return ConfigError, RunError, TrainingError, DataError, FidNetworkError
+    found = [ConfigError, RunError, TrainingError]
+    for module, name in (("augintae_tf.data.registry", "DataError"),
+                         ("augintae_tf.metrics.inception", "FidNetworkError")):
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)

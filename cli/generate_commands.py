@@ -1,6 +1,8 @@
 """`augintae-tf generate` and `augintae-tf interpolate`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from augintae_tf.cli.main import friendly_errors
@@ -8,7 +10,8 @@ from augintae_tf.cli.main import friendly_errors
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")
 CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None,
-                          help="A checkpoint directory (default: the run's newest).")
+                          help="A checkpoint directory (default: the run's newest intact one).")
+OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out already holds.")
 
 
 @click.command("generate")
@@ -19,10 +22,15 @@ CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, file_okay
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @CHECKPOINT
+@OVERWRITE
 @friendly_errors
-def generate_command(run_dir, seeds, num, out, seed, checkpoint):
+def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
     """Few-shot generation: new images of the seeds' class, written as OUT/00000.png... and a
-    grid.png with the seeds on top."""
+    grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
+    removes the NNNNN.png and grid.png files an earlier generation wrote there)."""
+    if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:  # before the slow part
+        raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
+                                   "--overwrite")
     from augintae_tf.data import load_image_files
     from augintae_tf.generation import write_generation
     from augintae_tf.runs import load_run
@@ -31,7 +39,7 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint):
     cfg = run.config.data
     seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
     images = run.generate(seed_images, num=num, seed=seed)
-    grid = write_generation(out, seed_images, images)
+    grid = write_generation(out, seed_images, images, overwrite=overwrite)
     click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
                f"checkpoint {run.checkpoint.name})")
 
@@ -41,19 +49,31 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint):
 @click.option("--a", "image_a", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--b", "image_b", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--steps", type=click.IntRange(2, 64), default=8, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG to write.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Image to write: .png, .jpg/.jpeg, .webp or .bmp (the suffix picks the format).")
 @CHECKPOINT
+@OVERWRITE
 @friendly_errors
-def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint):
+def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint, overwrite):
     """One row of pixel fade and one row of the model's slerp path from --a to --b."""
-    from augintae_tf.data import load_image_files
+    from augintae_tf.images import image_format, save_grid
+
+    image_format(out)  # an unwritable suffix fails before the run is loaded
+    if Path(out).exists() and not overwrite:
+        raise click.ClickException(f"--out {out} already exists; pass --overwrite to replace it")
+    from augintae_tf.data import DataError, load_image_files
     from augintae_tf.generation import pixel_fade
     from augintae_tf.runs import load_run
-    from augintae_tf.images import save_grid
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
-    (a,), (b,) = (load_image_files([p], cfg.image_size, cfg.channels)[0] for p in (image_a, image_b))
+    endpoints = []
+    for option, path in (("--a", image_a), ("--b", image_b)):
+        try:
+            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels)[0][0])
+        except DataError as exc:
+            raise DataError(f"{option} {path}: {exc}") from None
+    a, b = endpoints
     path = save_grid(out, [pixel_fade(a, b, steps), run.interpolate(a, b, steps)])
     click.echo(f"wrote {path}: row 1 pixel fade, row 2 {run.config.model.name} slerp ({steps} steps)")
 

@@ -5,8 +5,8 @@ import functools
 
 import click
 
-from augintae_tf.config import (Config, dataset_overrides, load_config, parse_overrides,
-                                preset_for_dataset)
+from augintae_tf.config import (Config, ConfigError, dataset_overrides, load_config,
+                                parse_overrides, preset_for_dataset)
 
 
 def data_options(func):
@@ -39,9 +39,21 @@ def config_from_options(config_path=None, dataset=None, image_size=None, channel
     named = {"data.dataset": dataset, "data.image_size": image_size, "data.channels": channels,
              "data.data_dir": data_dir, **fields}
     named = {key: value for key, value in named.items() if value is not None}
+    sets = parse_overrides(overrides)
+    for key in named.keys() & sets.keys():
+        raise ConfigError(f"{option_name(key)} {named[key]} and --set {key}={sets[key]} both set "
+                          f"{key}; give it once")
     preset = config_path or preset_for_dataset(dataset, channels=int(channels or 1))
     if dataset is not None and config_path is None:
+        # Check everything that can be checked before the data registry imports TensorFlow.
+        load_config(preset, {**named, **sets})
         from augintae_tf.data import dataset_splits
 
         named = {**dataset_overrides(preset, dataset, dataset_splits(dataset)), **named}
-    return load_config(preset, {**named, **parse_overrides(overrides)})
+    return load_config(preset, {**named, **sets})
+
+
+def option_name(key: str) -> str:
+    """The named option that sets config ``key`` (``train.batch_size`` -> ``--batch-size``)."""
+    special = {"model.name": "--model", "train.jit": "--jit/--no-jit"}
+    return special.get(key, "--" + key.partition(".")[2].replace("_", "-"))

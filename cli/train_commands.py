@@ -34,7 +34,7 @@ from augintae_tf.config import MODELS, PRECISIONS, STRATEGIES
 def train_command(model, epochs, batch_size, lr, latent_dim, seed, strategy, precision, jit,
                   run_dir, runs_root, resume, dry_run, **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
-    from augintae_tf.training import latest_run_dir, train
+    from augintae_tf.runs import latest_run_dir
 
     fields = {"model.name": model, "train.epochs": epochs, "train.batch_size": batch_size,
               "train.lr": lr, "model.latent_dim": latent_dim, "train.seed": seed,
@@ -45,6 +45,8 @@ def train_command(model, epochs, batch_size, lr, latent_dim, seed, strategy, pre
         run_dir = run_dir or str(latest_run_dir(runs_root))
         options["config_path"] = str(Path(run_dir) / "config.yaml")
     cfg = config_from_options(**options, **fields)
+    from augintae_tf.training import train  # TensorFlow: only once the options are known good
+
     result = train(cfg, run_dir, resume=resume, runs_root=runs_root, dry_run=dry_run, echo=click.echo)
     if dry_run:
         click.echo(result)

@@ -13,6 +13,11 @@ Conversion, identical for datasets and seed images:
 
 Folders are small, so they are decoded into memory; a file that cannot be decoded is skipped
 with a warning naming it, and a count of the skipped files at the end.
+
+Huge images: a file of more than ``AUGINTAE_MAX_IMAGE_PIXELS`` pixels (default 120 M) is skipped
+with a warning naming it, before anything is decoded; a large one is decoded at reduced size where
+the format allows (JPEG's ``draft``: a DCT-domain downscale) and box-reduced to at least 4x the
+target size before conversion, so memory follows the target size, not the file's.
 """
 from __future__ import annotations
 
@@ -28,7 +33,24 @@ from .convert import finish
 from .registry import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS = "AUGINTAE_MAX_IMAGE_PIXELS", 120_000_000
+GENERATED_GRID = "grid.png"  # what `augintae-tf generate` writes beside its images: never a seed
+
+
+class ImageTooLarge(ValueError):
+    """The image has more pixels than the configured limit."""
+
+
 _UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
+def max_pixels() -> int:
+    """The pixel limit: ``$AUGINTAE_MAX_IMAGE_PIXELS`` or the default."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise DataError(f"{MAX_PIXELS_ENV}={raw!r} must be an integer number of pixels") from None
 
 
 def _hidden(path: Path) -> bool:
@@ -63,10 +85,33 @@ def scan(root: Path) -> tuple[list[Path], list[int], list[str]]:
     return files, labels, [name for name, _ in classes]
 
 
-def decode(path: Path) -> np.ndarray:
-    """Float32 [H, W, 1 or 3] in [0, 1]; raises one of _UNREADABLE for a broken file."""
-    with Image.open(path) as picture:
-        picture.load()  # decode now: truncated files fail here, not later
+def _open_reduced(path: Path, size: int | None) -> Image.Image:
+    """The decoded image, checked against the pixel limit and reduced towards ``size`` (at least
+    4x ``size`` stays, so the final antialiased resize sees enough pixels)."""
+    limit = max_pixels()
+    with warnings.catch_warnings():
+        # Pillow's decompression-bomb warning does not name the file; the check below does.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit // 2 + 1)
+        picture = Image.open(path)
+    width, height = picture.size
+    if width * height > limit:
+        picture.close()
+        raise ImageTooLarge(f"{width}x{height} is {width * height:,} pixels, above the limit of "
+                            f"{limit:,} (set {MAX_PIXELS_ENV} to raise it)")
+    if size:
+        picture.draft(picture.mode, (4 * size, 4 * size))  # JPEG only; a no-op elsewhere
+    picture.load()  # decode now: truncated files fail here, not later
+    factor = min(picture.size) // (4 * size) if size else 1
+    if factor >= 2:
+        picture = picture.reduce(factor)
+    return picture
+
+
+def decode(path: Path, size: int | None = None) -> np.ndarray:
+    """Float32 [H, W, 1 or 3] in [0, 1] (reduced towards ``size`` when much larger); raises one
+    of _UNREADABLE for a broken or too large file."""
+    with _open_reduced(path, size) as picture:
         picture = ImageOps.exif_transpose(picture)  # cameras store the rotation in EXIF
         if picture.mode.startswith("I;16") or picture.mode == "I":
             return np.clip(np.asarray(picture, np.float32) / 65535.0, 0.0, 1.0)[..., None]
@@ -90,7 +135,7 @@ def _decode_all(files: Iterable[Path], image_size: int, channels: int, where: st
         if limit is not None and len(images) >= limit:
             break
         try:
-            pixels = decode(path)
+            pixels = decode(path, image_size)
         except _UNREADABLE as exc:
             skipped += 1
             warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=3)
@@ -129,6 +174,11 @@ def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], im
         path = Path(source).expanduser()
         if path.is_dir():
             files, where = image_files(path), f"folder {path}"
+            grids = [f for f in files if f.name == GENERATED_GRID]
+            if grids:  # a folder `augintae-tf generate` wrote: its grid holds many images
+                warnings.warn(f"not using {', '.join(map(str, grids))} as a seed (the grid "
+                              "`augintae-tf generate` writes)", stacklevel=2)
+                files = [f for f in files if f.name != GENERATED_GRID]
         elif path.is_file():
             files, where = [path], f"file {path}"
         else:

@@ -49,8 +49,19 @@ def _builder(name: str, data_dir: str):
 
 
 def is_prepared(name: str, data_dir: str | None = None) -> bool:
-    """Whether TFDS finds the prepared files of ``name`` in the data directory (no network)."""
-    return bool(_builder(name, default_data_dir(data_dir)).is_prepared())
+    """Whether TFDS finds the prepared files of ``name`` in the data directory (no network).
+
+    TFDS logs a WARNING for every empty version folder it looks at; the answer ("no") already
+    says so, so absl's logger is quietened during the check."""
+    import logging
+
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return bool(_builder(name, default_data_dir(data_dir)).is_prepared())
+    finally:
+        logger.setLevel(level)
 
 
 def not_prepared_error(name: str, data_dir: str) -> DataError:
