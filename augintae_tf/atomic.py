@@ -22,7 +22,9 @@ from typing import Any, Iterator
 
 from augintae_tf.errors import RunError
 
-TEMP_MARK = ".tmp"  # every temporary name contains it: stale ones are recognisable
+TEMP_MARK = ".tmp"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # every temporary name contains it: stale ones are recognisable
 
 
 def is_no_space(exc: BaseException) -> bool:
@@ -57,6 +59,7 @@ def temp_name(path: Path, suffix: str = "") -> Path:
     """A fresh hidden temporary name beside ``path`` (created empty, so it is unique)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK + suffix)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the file should get the usual mode
     return Path(tmp)
 
 

@@ -121,7 +121,9 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
     Every worker restores the weights; only the chief rewrites the metrics log."""
     warn = lambda message: echo(f"warning: {message}")
     ckpt = runs.choose_checkpoint(run_dir, warn=warn)
-    if ckpt is None:
+    if ckpt is None:  # e.g. the first checkpoint never got written: start over, log included
+        if chief:
+            runs.truncate_metrics(run_dir, 0, warn)
         return 0, 0.0
     state = checkpoints.read_state(ckpt)
     runs.check_checkpoint_config(cfg, ckpt, state)
