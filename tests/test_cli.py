@@ -97,7 +97,7 @@ def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
     one = tmp_path / "one"
     one.mkdir()
     (one / "s.png").write_bytes((seeds / "seed-00.png").read_bytes())
-    result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", out)
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1")
     assert result.exit_code == 1 and "at least 2 seed images, got 1" in result.output
     result = invoke("interpolate", "--run-dir", tiny_run, "--a", seeds / "seed-00.png",
                     "--b", seeds / "seed-01.png", "--steps", "5", "--out", tmp_path / "i.png")

@@ -1,0 +1,423 @@
+"""Faults around a run directory, each reproduced: full disks, damaged checkpoints and metrics,
+concurrent resumes, kill -9 during a checkpoint write, and the CLI's inputs that used to be
+silently mishandled. Every one must end in a one-line error (or a warning) with nothing lost."""
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from augintae_tf import checkpoints, runs
+from augintae_tf.cli.main import main
+from augintae_tf.errors import RunError
+from conftest import TINY, run_python, tiny_config
+
+CLI = "import sys; from augintae_tf.cli.main import main; main(sys.argv[1:])"
+TINY_SETS = [a for key, value in TINY.items() if key != "train.epochs"
+             for a in ("--set", f"{key}={value}")]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def cli(*args, env=None, timeout=300):
+    return run_python(CLI, *map(str, args), env=env, timeout=timeout)
+
+
+def one_line_error(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+def epochs_logged(run_dir: Path) -> list[int]:
+    return [r["epoch"] for r in runs.read_metrics(run_dir, None) if "epoch" in r]
+
+
+def temporaries(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in run_dir.rglob("*") if ".tmp" in p.name)
+
+
+@pytest.fixture
+def run_copy(tiny_run, tmp_path):
+    """A private copy of the 2-epoch tiny run (checkpoints epoch-00001 and epoch-00002)."""
+    return Path(shutil.copytree(tiny_run, tmp_path / "run"))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``mount(size_kb)``: a tmpfs of that size (the tests run as root); skipped where mounting is
+    not allowed: test_checkpoint_enospc_injected covers the same path with an injected OSError."""
+    mounted = []
+
+    def mount(size_kb: int, name: str = "disk") -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def resize(point: Path, size_kb: int) -> None:
+    subprocess.run(["mount", "-o", f"remount,size={size_kb}k", str(point)], check=True)
+
+
+# ---------------------------------------------------------------- 1. full disk
+def test_checkpoint_enospc_on_a_tiny_tmpfs_then_resume(tmpfs, tiny_run):
+    """The issue's repro: the disk fills during the 2nd checkpoint (it was a segfault)."""
+    one = sum(p.stat().st_size for p in (tiny_run / "checkpoints" / "epoch-00001").iterdir())
+    disk = tmpfs(int(one * 1.6) // 1024 + 600)  # room for one checkpoint, samples and logs
+    run_dir = disk / "run"
+    done = cli("train", "--run-dir", run_dir, "--epochs", "3", *TINY_SETS)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert one_line_error(done.stderr) == (
+        f"Error: no space left on device while writing checkpoint epoch 2 to "
+        f"{run_dir}/checkpoints/epoch-00002; the last complete checkpoint is epoch 1 "
+        f"({run_dir}/checkpoints/epoch-00001)")
+    assert "Traceback" not in done.stderr and temporaries(run_dir) == []
+    assert [p.name for p in checkpoints.list_checkpoints(run_dir / "checkpoints")] == ["epoch-00001"]
+    resize(disk, 64 * 1024)  # space freed
+    done = cli("train", "--resume", "--run-dir", run_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert epochs_logged(run_dir) == [1, 2, 3]
+    assert checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))["epoch"] == 3
+
+
+def test_checkpoint_enospc_injected_then_resume(tmp_path, monkeypatch):
+    """The same fault without a tmpfs: the 2nd checkpoint's optimizers.npz write fails."""
+    from augintae_tf.training import train
+
+    def fail(point, epoch):
+        if (point, epoch) == ("optimizers.npz", 2):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints, "_kill_point", fail)
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(**{"train.epochs": 3})
+    with pytest.raises(RunError) as caught:
+        train(cfg, run_dir, echo=lambda *_: None)
+    assert str(caught.value) == (
+        f"no space left on device while writing checkpoint epoch 2 to {run_dir}/checkpoints/"
+        f"epoch-00002; the last complete checkpoint is epoch 1 ({run_dir}/checkpoints/epoch-00001)")
+    assert temporaries(run_dir) == [] and epochs_logged(run_dir) == [1, 2]
+    monkeypatch.undo()
+    result = train(cfg, run_dir, resume=True, echo=lambda *_: None)
+    assert result.epochs_done == 3 and epochs_logged(run_dir) == [1, 2, 3]
+
+
+def test_metrics_append_enospc_leaves_the_log_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.jsonl"
+    runs.append_metrics(path, {"epoch": 1})
+    before = path.read_bytes()
+    real_write = os.write
+    monkeypatch.setattr(runs.os, "write", lambda fd, data: real_write(fd, data[:5]))  # short write
+    with pytest.raises(RunError) as caught:
+        runs.append_metrics(path, {"epoch": 2, "loss": 0.25})
+    monkeypatch.undo()
+    assert str(caught.value) == f"no space left on device while writing a metrics record to {path}"
+    assert path.read_bytes() == before
+
+
+def test_sample_grid_and_metrics_on_a_full_tmpfs(tmpfs):
+    from augintae_tf.images import save_grid
+
+    disk = tmpfs(64)
+    (disk / "filler").write_bytes(b"\0" * (64 * 1024 - 4096))
+    with pytest.raises(OSError):  # really full
+        (disk / "more").write_bytes(b"\0" * 8192)
+    (disk / "more").unlink(missing_ok=True)
+    noise = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    with pytest.raises(RunError) as caught:
+        save_grid(disk / "samples" / "epoch-001.png", [noise] * 8, upscale=4)
+    assert str(caught.value) == ("no space left on device while writing an image to "
+                                 f"{disk}/samples/epoch-001.png")
+    with pytest.raises(RunError, match="^no space left on device while writing a metrics record"):
+        runs.append_metrics(disk, {"epoch": 1, "pad": "x" * 20000})
+    assert temporaries(disk) == [] and (disk / "metrics.jsonl").read_bytes() == b""
+
+
+# ---------------------------------------------------------------- 2. a truncated metrics line
+def test_resume_after_a_truncated_metrics_line(tmp_path):
+    from augintae_tf.training import train
+
+    run_dir = tmp_path / "run"
+    train(tiny_config(**{"train.epochs": 1}), run_dir, echo=lambda *_: None)
+    with open(run_dir / "metrics.jsonl", "a") as handle:
+        handle.write('{"epoch": 3, "ste')
+    said = []
+    result = train(tiny_config(**{"train.epochs": 1}), run_dir, resume=True, echo=said.append)
+    assert result.epochs_done == 1 and said[-1].endswith("already finished its 1 epochs; nothing to do")
+    assert any("dropped the truncated last line 2" in s for s in said), said
+    assert epochs_logged(run_dir) == [1] and (run_dir / "metrics.jsonl").read_text().endswith("}\n")
+
+
+def test_a_malformed_metrics_line_is_one_line_error(run_copy):
+    text = (run_copy / "metrics.jsonl").read_text()
+    (run_copy / "metrics.jsonl").write_text("garbage\n" + text)
+    result = invoke("train", "--resume", "--run-dir", run_copy)
+    assert result.exit_code == 1
+    assert one_line_error(result.output).startswith(
+        f"Error: {run_copy}/metrics.jsonl, line 1: not a JSON record")
+
+
+# ---------------------------------------------------------------- 3. damaged checkpoints
+DAMAGE = {
+    "truncated weights": lambda c: (c / "model.weights.h5").write_bytes(
+        (c / "model.weights.h5").read_bytes()[:1000]),
+    "emptied optimizers": lambda c: (c / "optimizers.npz").write_bytes(b""),
+    "deleted weights": lambda c: (c / "model.weights.h5").unlink(),
+    "replaced weights": lambda c: (c / "model.weights.h5").write_bytes(
+        os.urandom((c / "model.weights.h5").stat().st_size)),
+    "bad state.json": lambda c: (c / "state.json").write_text("{"),
+    "deleted manifest": lambda c: (c / "manifest.json").unlink(),
+}
+PROBLEM = {
+    "truncated weights": "model.weights.h5 has 1000 bytes, the manifest says",
+    "emptied optimizers": "optimizers.npz has 0 bytes, the manifest says",
+    "deleted weights": "model.weights.h5 is missing",
+    "replaced weights": "model.weights.h5 does not match its SHA-256 in the manifest",
+    "bad state.json": "state.json is not valid JSON",
+    "deleted manifest": "manifest.json is missing",
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_latest_checkpoint_falls_back_with_a_warning(run_copy, damage):
+    latest = run_copy / "checkpoints" / "epoch-00002"
+    DAMAGE[damage](latest)
+    assert PROBLEM[damage] in checkpoints.verify(latest)
+    warned = []
+    run = runs.load_run(run_copy, warn=warned.append)
+    assert run.checkpoint.name == "epoch-00001"
+    assert len(warned) == 1 and warned[0].startswith(f"damaged checkpoint {latest} (")
+    assert PROBLEM[damage] in warned[0] and warned[0].endswith(f"using {run.checkpoint} instead")
+    # The fallback is the same weights as a clean load of that checkpoint.
+    clean = runs.load_run(run_copy, run_copy / "checkpoints" / "epoch-00001")
+    for a, b in zip(run.model.weights, clean.model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(RunError, match=f"^checkpoint {latest} is damaged: "):
+        runs.load_run(run_copy, latest)
+
+
+def test_no_intact_checkpoint_is_one_line_for_every_command(run_copy, tmp_path):
+    DAMAGE["truncated weights"](run_copy / "checkpoints" / "epoch-00002")
+    DAMAGE["deleted manifest"](run_copy / "checkpoints" / "epoch-00001")
+    expected = (f"Error: no intact checkpoint in {run_copy}/checkpoints: epoch-00002: "
+                "model.weights.h5 has 1000 bytes, the manifest says")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(seeds / f"{i}.png")
+    for args in (["generate", "--run-dir", run_copy, "--seeds", seeds, "--out", tmp_path / "g"],
+                 ["train", "--resume", "--run-dir", run_copy],
+                 ["export", "--run-dir", run_copy, "--out", tmp_path / "export", "--no-verify"],
+                 ["compare", run_copy, "--out", tmp_path / "cmp"]):
+        result = invoke(*args)
+        assert result.exit_code == 1, (args, result.output)
+        line = one_line_error(result.output)
+        assert line.startswith(expected) and "epoch-00001: manifest.json is missing" in line, line
+
+
+def test_an_edited_config_or_bad_yaml_is_one_line(run_copy):
+    config = run_copy / "config.yaml"
+    text = config.read_text()
+    config.write_text(text.replace("latent_dim: 8", "latent_dim: 16"))
+    with pytest.raises(RunError) as caught:
+        runs.load_run(run_copy)
+    assert str(caught.value) == (
+        f"{config} does not match the model checkpoint {run_copy}/checkpoints/epoch-00002 was "
+        "saved with (model.latent_dim: 8 -> 16); restore config.yaml")
+    config.write_text(text.replace("latent_dim: 8", "latent_dim: [8"))
+    result = invoke("export", "--run-dir", run_copy, "--out", run_copy / "export", "--no-verify")
+    assert result.exit_code == 1
+    assert one_line_error(result.output).startswith(f"Error: {config} is not valid YAML (line ")
+
+
+# ---------------------------------------------------------------- 4. concurrent resumes
+def test_a_second_resume_exits_at_once_naming_the_pid(tmp_path):
+    run_dir = tmp_path / "run"
+    runs.save_config(run_dir, tiny_config(**{"train.epochs": 500}))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    first = subprocess.Popen([sys.executable, "-c", CLI, "train", "--resume", "--run-dir",
+                              str(run_dir)], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run_dir / "checkpoints").is_dir():
+            time.sleep(0.2)  # the first process holds the lock and has finished an epoch
+        assert (run_dir / ".lock").read_text() == f"{first.pid}\n"
+        second = cli("train", "--resume", "--run-dir", run_dir)
+        assert second.returncode == 1
+        assert one_line_error(second.stderr) == (
+            f"Error: run directory {run_dir} is in use by process {first.pid} (it holds "
+            f"{run_dir}/.lock); wait for it to finish or stop it")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    epochs = epochs_logged(run_dir)
+    assert epochs == list(range(1, len(epochs) + 1))  # every epoch logged once
+    with runs.RunLock(run_dir):  # kill -9 left no stale lock
+        pass
+
+
+# ---------------------------------------------------------------- kill -9 during a checkpoint
+@pytest.mark.parametrize("point", ["model.weights.h5", "manifest", "rename"])
+def test_kill_during_a_checkpoint_write_then_resume(tmp_path, point):
+    run_dir = tmp_path / "run"
+    killed = cli("train", "--run-dir", run_dir, "--epochs", "3", *TINY_SETS,
+                 env={checkpoints.KILL_ENV: f"{point}@2"})
+    assert killed.returncode == -signal.SIGKILL
+    stale = checkpoints.stale_temporaries(run_dir / "checkpoints")
+    assert [p.name.rsplit("-", 1)[0] for p in stale] == [".tmp-epoch-00002"]
+    assert [p.name for p in checkpoints.list_checkpoints(run_dir / "checkpoints")] == ["epoch-00001"]
+    assert checkpoints.verify(run_dir / "checkpoints" / "epoch-00001") is None
+    resumed = cli("train", "--resume", "--run-dir", run_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"removed {stale[0]}, left behind by an interrupted write" in resumed.stdout
+    assert "resuming augintae" in resumed.stdout and "(epoch 2/3" in resumed.stdout
+    assert temporaries(run_dir) == [] and epochs_logged(run_dir) == [1, 2, 3]
+    assert [checkpoints.verify(p) for p in checkpoints.list_checkpoints(run_dir / "checkpoints")] == [
+        None, None, None]
+
+
+# ---------------------------------------------------------------- 6. outputs that were overwritten
+@pytest.fixture
+def seeds(tmp_path):
+    from augintae_tf.data import load_arrays
+
+    images, labels = load_arrays(tiny_config().data, "test", limit=200)
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for i, j in enumerate(np.flatnonzero(labels == labels[0])[:3]):
+        Image.fromarray(images[j][..., 0]).save(folder / f"s{i}.png")
+    return folder
+
+
+def test_generate_refuses_a_non_empty_out_unless_overwrite(tiny_run, seeds, tmp_path):
+    out = tmp_path / "gen"
+    assert invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "12",
+                  "--out", out).exit_code == 0
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--out", out)
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: --out {out} is not empty; choose an empty folder or "
+                                     "pass --overwrite")
+    (out / "notes.txt").write_text("mine")
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "4", "--out", out,
+                    "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "00000.png", "00001.png", "00002.png", "00003.png", "grid.png", "notes.txt"]
+
+
+def test_seeds_from_a_generation_folder_skip_its_grid(tiny_run, seeds, tmp_path):
+    out = tmp_path / "gen"
+    invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "4", "--out", out)
+    with pytest.warns(UserWarning, match=f"not using {out}/grid.png as a seed"):
+        result = invoke("generate", "--run-dir", tiny_run, "--seeds", out, "--num", "2",
+                        "--out", tmp_path / "again")
+    assert result.exit_code == 0, result.output
+    assert "from 4 seeds" in result.output
+
+
+def test_interpolate_out_is_checked_and_a_bad_endpoint_is_named(tiny_run, seeds, tmp_path):
+    a, b = seeds / "s0.png", seeds / "s1.png"
+    result = invoke("interpolate", "--run-dir", tiny_run, "--a", a, "--b", b, "--out",
+                    tmp_path / "i.tif")
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: --out {tmp_path}/i.tif: cannot write a .tif file; use "
+                                     "one of .png, .jpg, .jpeg, .webp, .bmp")
+    out = tmp_path / "i.jpg"
+    assert invoke("interpolate", "--run-dir", tiny_run, "--a", a, "--b", b, "--out", out,
+                  "--steps", "3").exit_code == 0
+    with Image.open(out) as picture:
+        assert picture.format == "JPEG"
+    result = invoke("interpolate", "--run-dir", tiny_run, "--a", a, "--b", b, "--out", out)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: --out {out} already exists; pass --overwrite to replace it"
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match="broken.png"):
+        result = invoke("interpolate", "--run-dir", tiny_run, "--a", broken, "--b", b, "--out",
+                        tmp_path / "j.png")
+    assert result.exit_code == 1
+    assert one_line_error(result.output).startswith(f"Error: --a {broken}: ")
+
+
+# ---------------------------------------------------------------- 7. huge images
+def test_huge_images_are_reduced_and_limited(tmp_path, monkeypatch):
+    from augintae_tf.data.convert import finish
+    from augintae_tf.data.folder import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, decode
+    from augintae_tf.data import load_image_files
+
+    y, x = np.mgrid[0:2000, 0:3000]
+    path = tmp_path / "big.png"
+    Image.fromarray(((x + y) * 255 // 5000).astype(np.uint8)).save(path)
+    reduced = decode(path, 28)
+    assert reduced.shape == (117, 176, 1)  # box-reduced by 17, still >= 4 x 28 on the short side
+    full = decode(path)
+    assert full.shape == (2000, 3000, 1)
+    diff = np.abs(finish(reduced, 28, 1).numpy().astype(int) - finish(full, 28, 1).numpy())
+    assert diff.max() <= 2  # uint8 levels
+    monkeypatch.setenv(MAX_PIXELS_ENV, "1000000")
+    with pytest.warns(UserWarning, match=f"skipping unreadable image {path}: 3000x2000 is 6,000,000 "
+                                         f"pixels, above the limit of 1,000,000 \\(set {MAX_PIXELS_ENV}"):
+        with pytest.raises(Exception, match="contains no readable image"):
+            load_image_files([path], 28, 1)
+    assert DEFAULT_MAX_PIXELS >= 100_000_000  # the issue's 10000 x 10000 file still loads
+
+
+# ---------------------------------------------------------------- 9. smaller ones
+def test_option_errors_come_before_tensorflow():
+    done = run_python("import sys\nfrom click.testing import CliRunner\n"
+                      "from augintae_tf.cli.main import main\n"
+                      "r = CliRunner().invoke(main, ['train', '--set', 'train.epochs=0'])\n"
+                      "print(r.exit_code, r.output.strip())\nprint('tensorflow' in sys.modules)")
+    assert done.stdout.splitlines() == [
+        "1 Error: train.epochs: 0 is not allowed; expected an integer >= 1", "False"], done.stderr
+
+
+@pytest.mark.parametrize("args, key", [
+    (["--epochs", "1", "--set", "train.epochs=5"], "train.epochs"),
+    (["--batch-size", "8", "--set", "train.batch_size=16"], "train.batch_size"),
+    (["--model", "ae", "--set", "model.name=intae"], "model.name"),
+    (["--image-size", "32", "--set", "data.image_size=28"], "data.image_size"),
+])
+def test_a_named_option_and_set_of_the_same_field_conflict(args, key):
+    result = invoke("train", "--dry-run", *args)
+    assert result.exit_code == 1
+    named, value = args[0], args[1]
+    assert result.output.strip() == (f"Error: {named} {value} and --set {args[3]} both set {key}; "
+                                     "give it once")
+
+
+def test_yaml_errors_keep_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("train:\n  epochs: [1\n  lr: 2\n")
+    result = invoke("train", "--config", path, "--dry-run")
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: config '{path}' is not valid YAML (line 3, column 5): "
+                                     "expected ',' or ']', but got ':'")
+
+
+def test_datasets_prints_no_absl_warnings(tmp_path):
+    (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)  # an empty version folder: TFDS warns
+    done = cli("datasets", "--data-dir", tmp_path)
+    assert done.returncode == 0 and "mnist" in done.stdout
+    assert "WARNING:absl" not in done.stderr, done.stderr
