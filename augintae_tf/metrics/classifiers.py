@@ -13,7 +13,6 @@ data key reuses them instead of training again.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
