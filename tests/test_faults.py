@@ -294,3 +294,24 @@ def test_kill_during_a_checkpoint_write_then_resume(tmp_path, point):
     assert temporaries(run_dir) == [] and epochs_logged(run_dir) == [1, 2, 3]
     assert [checkpoints.verify(p) for p in checkpoints.list_checkpoints(run_dir / "checkpoints")] == [
         None, None, None]
+
+
+def test_tensorboard_writer_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    """TensorBoard's writer reports ENOSPC as a ResourceExhaustedError from inside fit."""
+    import keras
+    import tensorflow as tf
+
+    from augintae_tf.training import train
+
+    class FullDiskBoard(keras.callbacks.TensorBoard):
+        def on_train_begin(self, logs=None):
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"{self.log_dir}/train/events.out.tfevents; No space left on device")
+
+    monkeypatch.setattr(keras.callbacks, "TensorBoard", FullDiskBoard)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RunError) as caught:
+        train(tiny_config(**{"train.epochs": 1}), run_dir, echo=lambda *_: None)
+    assert str(caught.value) == f"no space left on device while writing TensorBoard logs to {run_dir}/logs"
+    with runs.RunLock(run_dir):  # released on the way out
+        pass
