@@ -179,7 +179,8 @@ def save_config(run_dir: str | os.PathLike, cfg: Config) -> Path:
     return write_text(Path(run_dir) / CONFIG, cfg.to_yaml(), what="the run config")
 
 
-def check_checkpoint_config(cfg: Config, checkpoint: Path, state: dict[str, Any]) -> None:
+def check_checkpoint_config(run_dir: str | os.PathLike, cfg: Config, checkpoint: Path,
+                            state: dict[str, Any]) -> None:
     """The weights in ``checkpoint`` were made for the model in its state.json; refuse a
     config.yaml that describes another model (e.g. an edited ``model.latent_dim``)."""
     saved = state.get("config")
@@ -192,7 +193,7 @@ def check_checkpoint_config(cfg: Config, checkpoint: Path, state: dict[str, Any]
     shape = [d for d in config_diff(old, cfg)
              if d.startswith(("model.", "data.image_size:", "data.channels:"))]
     if shape:
-        raise RunError(f"{checkpoint.parent.parent / CONFIG} does not match the model checkpoint "
+        raise RunError(f"{Path(run_dir) / CONFIG} does not match the model checkpoint "
                        f"{checkpoint} was saved with ({'; '.join(shape)}); restore {CONFIG}")
 
 
@@ -357,7 +358,7 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
     if ckpt is None:
         raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
                        "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
-    check_checkpoint_config(cfg, ckpt, checkpoints.read_state(ckpt))
+    check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
     model = build_model(cfg)
     model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
     checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)

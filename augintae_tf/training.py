@@ -126,7 +126,7 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
             runs.truncate_metrics(run_dir, 0, warn)
         return 0, 0.0
     state = checkpoints.read_state(ckpt)
-    runs.check_checkpoint_config(cfg, ckpt, state)
+    runs.check_checkpoint_config(run_dir, cfg, ckpt, state)
     checkpoints.restore(ckpt, model, verified=True)
     epoch = int(state["epoch"])
     if chief:  # drop lines of epochs that finished after the checkpoint we resume from
