@@ -15,8 +15,6 @@ from typing import Any, Mapping
 
 import yaml
 
-MODELS = ("augintae", "ae", "intae", "augintae-adv", "gaia")
-ADVERSARIAL_MODELS = ("augintae-adv", "gaia")  # constant learning rate, no step schedule
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
@@ -62,10 +60,16 @@ class AugmentConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "augintae"
+    """The fields every model has; a model family extends it with its own constants (its section,
+    registered in :mod:`augintae_tf.models.registry`), all settable as ``model.<field>``."""
+
+    name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
     width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
+
+    def check(self) -> None:
+        """Validate the family's own fields (raise ConfigError via :func:`require`)."""
 
 
 @dataclass
@@ -212,12 +216,18 @@ def _apply(cfg: Config, key: str, value: Any) -> None:
     sub = getattr(cfg, section)
     fields = {f.name: f for f in dataclasses.fields(sub)}
     if name not in fields:
-        raise ConfigError(f"{key}: unknown field; {section} has: {', '.join(fields)}")
+        owner = f"model {sub.name!r}" if section == "model" else section
+        raise ConfigError(f"{key}: unknown field; {owner} has: {', '.join(fields)}")
     f = fields[name]
     setattr(sub, name, _coerce(key, value, getattr(sub, name), str(f.type)))
+    if key == "model.name":  # the model's own section: its extra fields, with their defaults
+        from augintae_tf.models.registry import as_section
+
+        cfg.model = as_section(sub)
 
 
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+def require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """ConfigError ``KEY: VALUE is not allowed; expected ALLOWED`` unless ``ok``."""
     if not ok:
         raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
 
@@ -225,41 +235,45 @@ def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
 def validate(cfg: Config) -> Config:
     """Check every field; raise ConfigError with one line naming the first bad one."""
     d, a, m, t = cfg.data, cfg.augment, cfg.model, cfg.train
-    _check(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or a folder path")
-    _check(8 <= d.image_size <= 1024, "data.image_size", d.image_size, "an integer in [8, 1024]")
-    _check(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
-    _check(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
-    _check(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
-    _check(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
-    _check(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
+    require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or a folder path")
+    require(8 <= d.image_size <= 1024, "data.image_size", d.image_size, "an integer in [8, 1024]")
+    require(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
+    require(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
+    require(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
+    require(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
+    require(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
            f"pixels in [0, data.image_size={d.image_size}]")
-    _check(0 < a.scale_min <= a.scale_max, "augment.scale_min", a.scale_min,
+    require(0 < a.scale_min <= a.scale_max, "augment.scale_min", a.scale_min,
            f"a value in (0, augment.scale_max={a.scale_max}]")
-    _check(0 <= a.shear < 90, "augment.shear", a.shear, "degrees in [0, 90)")
+    require(0 <= a.shear < 90, "augment.shear", a.shear, "degrees in [0, 90)")
     for name in ("brightness", "contrast", "saturation"):
-        _check(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
-    _check(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
-    _check(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
-    _check(m.name in MODELS, "model.name", m.name, "one of " + ", ".join(MODELS))
-    _check(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
-    _check(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
-    _check(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
-    _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
-    _check(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
-    _check(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
-    _check(all(0 < f < 1 for f in t.lr_drops), "train.lr_drops", t.lr_drops,
+        require(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
+    require(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
+    require(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
+    from augintae_tf.models.registry import as_section, model_names
+
+    require(m.name in model_names(), "model.name", m.name, "one of " + ", ".join(model_names()))
+    cfg.model = m = as_section(m)
+    require(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
+    require(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
+    require(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
+    require(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
+    require(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
+    require(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
+    require(all(0 < f < 1 for f in t.lr_drops), "train.lr_drops", t.lr_drops,
            "fractions of training in (0, 1)")
-    _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
+    require(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
            t.steps_per_epoch, "null or an integer >= 1")
-    _check(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
-    _check(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
-    _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
-    _check(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
+    require(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
+    require(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
+    require(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
+    require(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
+    m.check()
     if cfg.backbone == "infogan":
-        _check(d.image_size % 4 == 0, "data.image_size", d.image_size,
+        require(d.image_size % 4 == 0, "data.image_size", d.image_size,
                "a multiple of 4 for the infogan backbone")
     else:
-        _check(d.image_size in (64, 128), "data.image_size", d.image_size,
+        require(d.image_size in (64, 128), "data.image_size", d.image_size,
                f"64 or 128 for the {cfg.backbone} backbone")
     return cfg
 
@@ -267,8 +281,9 @@ def validate(cfg: Config) -> Config:
 def config_diff(old: Config, new: Config) -> list[str]:
     """``["train.epochs: 2 -> 5", ...]`` for every field that differs."""
     a, b = old.to_dict(), new.to_dict()
-    return [f"{section}.{name}: {a[section][name]!r} -> {b[section][name]!r}"
-            for section in a for name in a[section] if a[section][name] != b[section][name]]
+    return [f"{section}.{name}: {a[section].get(name)!r} -> {b[section].get(name)!r}"
+            for section in a for name in dict.fromkeys([*a[section], *b[section]])
+            if a[section].get(name) != b[section].get(name)]
 
 
 def from_dict(data: Mapping[str, Any], origin: str = "config") -> Config:
@@ -278,7 +293,8 @@ def from_dict(data: Mapping[str, Any], origin: str = "config") -> Config:
             raise ConfigError(f"{origin}: unknown section {section!r}; sections: {', '.join(SECTIONS)}")
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: section {section!r} must be a mapping of fields")
-        for name, value in values.items():
+        # model.name first: it decides which fields the model section has
+        for name, value in sorted(values.items(), key=lambda item: item[0] != "name"):
             _apply(cfg, f"{section}.{name}", value)
     return cfg
 
@@ -290,7 +306,7 @@ def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None =
     """
     name = preset or DEFAULT_PRESET
     cfg = from_dict(_read_preset(name), origin=name)
-    for key, value in (overrides or {}).items():
+    for key, value in sorted((overrides or {}).items(), key=lambda item: item[0] != "model.name"):
         _apply(cfg, key, value)
     return validate(cfg)
 

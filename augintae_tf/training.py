@@ -18,7 +18,7 @@ import numpy as np
 
 from augintae_tf import checkpoints
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
-from augintae_tf.config import ADVERSARIAL_MODELS, Config, config_diff
+from augintae_tf.config import Config, config_diff
 from augintae_tf.data import DataError, load_arrays, load_split, make_dataset, resolve_novel
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError
@@ -75,14 +75,10 @@ def count_examples(cfg: Config) -> int:
 
 
 def learning_rate(cfg: Config, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """Adam's lr: constant for adversarial models (they destabilise when it drops), else divided
-    by 10 at each fraction in ``train.lr_drops`` of the run (epochs 35 and 70 of 100)."""
-    if cfg.model.name in ADVERSARIAL_MODELS or not cfg.train.lr_drops:
-        return cfg.train.lr
-    total = cfg.train.epochs * steps
-    boundaries = [max(1, int(round(f * total))) for f in sorted(cfg.train.lr_drops)]
-    values = [cfg.train.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    """Adam's lr for ``cfg.model.name``: the model class's ``lr_policy`` (``steps`` per epoch)."""
+    from augintae_tf.models import model_class
+
+    return model_class(cfg.model.name).lr_policy(cfg.train, steps)
 
 
 def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam) -> keras.Model:
@@ -94,7 +90,7 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
     from augintae_tf.models import build_model
 
     model = build_model(cfg)
-    lr = learning_rate(cfg, steps)
+    lr = model.lr_policy(cfg.train, steps)
     optimizers = {name: adam(lr) for name in model.optimizer_names}
     jit = {"auto": "auto", "on": True, "off": False}[cfg.train.jit]
     model.compile(**optimizers, jit_compile=jit)
@@ -104,18 +100,13 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
 
 def describe(cfg: Config, model: keras.Model, num_examples: int, steps: int) -> str:
     """What --dry-run prints: resolved config, dataset summary, parameter counts."""
-    nets = {name: getattr(model, name) for name in ("encoder", "generator", "discriminator")
-            if isinstance(getattr(model, name, None), keras.Model)}
-    counts = {name: net.count_params() for name, net in nets.items()}
     novel = resolve_novel(cfg.data)
     lines = ["# resolved config", cfg.to_yaml().rstrip(), "", "# data",
              f"train: {cfg.data.dataset} [{cfg.data.train_split}] {num_examples} images of "
              f"{cfg.data.image_size}x{cfg.data.image_size}x{cfg.data.channels}; {steps} steps/epoch "
              f"of {cfg.train.batch_size}",
              f"novel: {novel[0]} [{novel[1]}]", "", f"# model {cfg.model.name} ({cfg.backbone})"]
-    lines += [f"{name}: {n:,} parameters" for name, n in counts.items()]
-    lines.append(f"total: {sum(counts.values()):,} parameters")
-    return "\n".join(lines)
+    return "\n".join(lines + model.dry_run_lines())
 
 
 def sample_batches(cfg: Config, echo: Callable[[str], Any]) -> dict[str, np.ndarray]:
@@ -235,8 +226,8 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
                         shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
     if chief:
         plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
-        # Adversarial AugIntAE: the dynamic k and the per-image gamma rescaling over training.
-        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "k_gamma.png", ["adv_k", "gamma"])
+        for name, keys in model.extra_plots.items():  # e.g. augintae-adv's k and gamma
+            plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / name, list(keys))
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)
