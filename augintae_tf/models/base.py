@@ -74,7 +74,7 @@ class ModelContract(keras.Model):
       ``interpolate_latents``/reconstruction by ``call``), ``"fewshot"``
       (``fewshot(seed_images, num, seed)``), ``"sample"`` (``sample(num, seed)``); generation,
       evaluation and export use exactly these, and export writes the signatures they allow;
-    - ``networks()`` (what ``--dry-run`` counts and export saves), ``dry_run_lines()`` and
+    - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves), ``dry_run_lines()`` and
       ``extra_plots`` (``{"file.png": metrics keys}`` drawn into ``samples/`` after training).
     """
 
@@ -109,6 +109,11 @@ class ModelContract(keras.Model):
         return capability in self.capabilities
 
     def networks(self) -> dict[str, keras.Model]:
+        """Every network (``--dry-run`` counts their parameters)."""
+        return self.serving_networks()
+
+    def serving_networks(self) -> dict[str, keras.Model]:
+        """The networks inference uses (what an export saves)."""
         return {}
 
     def dry_run_lines(self) -> list[str]:
@@ -155,7 +160,7 @@ class Autoencoder(ModelContract):
         return cls(*encoder_and_generator(setup), setup,
                    name=setup.section.name.replace("-", "_"))
 
-    def networks(self) -> dict[str, keras.Model]:
+    def serving_networks(self) -> dict[str, keras.Model]:
         return {"encoder": self.encoder, "generator": self.generator}
 
     # --- inference -------------------------------------------------------------------------
