@@ -219,7 +219,9 @@ def _apply(cfg: Config, key: str, value: Any) -> None:
         owner = f"model {sub.name!r}" if section == "model" else section
         raise ConfigError(f"{key}: unknown field; {owner} has: {', '.join(fields)}")
     f = fields[name]
-    setattr(sub, name, _coerce(key, value, getattr(sub, name), str(f.type)))
+    # a string under `from __future__ import annotations`, else the type itself (float, int | None)
+    annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    setattr(sub, name, _coerce(key, value, getattr(sub, name), annotation))
     if key == "model.name":  # the model's own section: its extra fields, with their defaults
         from augintae_tf.models.registry import as_section
 

@@ -30,8 +30,8 @@ class ModelChoice(click.Choice):
 @click.command("train")
 @data_options
 @click.option("--model", type=ModelChoice(), default=None,
-              help="A registered model: " + ", ".join(model_names()) + " (default augintae); "
-                   "its own fields are set with --set model.FIELD=VALUE.")
+              help="A registered model (default augintae); its own config fields are set with "
+                   "--set model.FIELD=VALUE.")
 @click.option("--epochs", type=int, default=None, help="Passes over the training split (paper: 100).")
 @click.option("--batch-size", type=int, default=None, help="Global batch size (default 128).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
