@@ -30,9 +30,10 @@ NAME = re.compile(r"^epoch-(\d{5,})$")
 
 
 def optimizers_of(model: keras.Model) -> dict[str, keras.optimizers.Optimizer]:
-    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``)."""
-    found = getattr(model, "checkpoint_optimizers", None)
-    return dict(found) if found is not None else {"optimizer": model.optimizer}
+    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``): the
+    model contract's ``optimizers()``; a plain Keras model has its one ``optimizer``."""
+    found = getattr(model, "optimizers", None)
+    return dict(found()) if callable(found) else {"optimizer": model.optimizer}
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:

@@ -170,6 +170,13 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
     return run_dir
 
 
+def plot_run(model: keras.Model, run_dir: Path) -> None:
+    """``samples/losses.png`` and the model's own ``extra_plots`` (e.g. augintae-adv's k, gamma)."""
+    plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
+    for name, keys in model.extra_plots.items():
+        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / name, list(keys))
+
+
 def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
           runs_root: str | os.PathLike = "runs", dry_run: bool = False, progress: bool | None = None,
           echo: Callable[[str], Any] = print) -> TrainResult | str:
@@ -225,9 +232,7 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
                         steps_per_epoch=steps, callbacks=callbacks, verbose=1 if progress else 0,
                         shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
     if chief:
-        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
-        for name, keys in model.extra_plots.items():  # e.g. augintae-adv's k and gamma
-            plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / name, list(keys))
+        plot_run(model, run_dir)
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
                if line.strip()] if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)

@@ -164,7 +164,7 @@ def test_resume_restores_k_and_both_optimizers(tmp_path):
 def test_optimizers_are_built_on_their_own_networks():
     model = tiny_model()
     assert model.optimizer_names == ("optimizer", "d_optimizer")
-    assert set(model.checkpoint_optimizers) == {"optimizer", "d_optimizer"}
+    assert set(model.optimizers()) == {"optimizer", "d_optimizer"}
     model.build_for_training()
     n_gen = len(model.generator_variables)
     n_disc = len(model.discriminator.trainable_variables)

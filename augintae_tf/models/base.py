@@ -101,10 +101,6 @@ class ModelContract(keras.Model):
         """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores)."""
         return {name: getattr(self, name) for name in self.optimizer_names}
 
-    @property
-    def checkpoint_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
-        return self.optimizers()
-
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
 
