@@ -119,8 +119,8 @@ def test_sample_seed_pairs_distinct_pairs_and_midpoint_biased_alpha():
     assert np.all(np.diag(counts) == 0)  # every ordered pair of distinct seeds, none with itself
     off_diagonal = counts[~np.eye(5, dtype=bool)] / 20_000
     assert np.all(np.abs(off_diagonal - 1 / 20) < 0.008), off_diagonal
-    # Mean of two uniforms: triangular on [0, 1], mean 1/2, variance 1/24, and the library's
-    # own alphas for the same seed (generation.sample_pairs draws them from [seed, 1] too).
+    # Mean of two uniforms: triangular on [0, 1], mean 1/2, variance 1/24, drawn from the
+    # stream [seed, 1] of the same op that draws the training alphas.
     assert 0 <= alpha.min() and alpha.max() <= 1
     assert abs(alpha.mean() - 0.5) < 0.01 and abs(alpha.var() - 1 / 24) < 0.002
     np.testing.assert_array_equal(alpha, sample_alpha(tf.constant([7, 1], tf.int64), [20_000]))

@@ -68,14 +68,16 @@ class ModelContract(keras.Model):
     A model family subclasses this (usually via :class:`Autoencoder`), registers its class and
     config section in :mod:`augintae_tf.models.registry`, and declares:
 
-    - ``from_setup(setup)`` (classmethod): the model from a :class:`~augintae_tf.models.registry.ModelSetup`;
+    - ``from_setup(setup)`` (classmethod): the model from a
+      :class:`~augintae_tf.models.registry.ModelSetup`;
     - ``optimizer_names`` (the ``compile()`` keywords, one Adam each) and ``lr_policy``;
     - ``capabilities``: ``"latent"`` (``encode``/``decode``/``interpolate``/
       ``interpolate_latents``/reconstruction by ``call``), ``"fewshot"``
       (``fewshot(seed_images, num, seed)``), ``"sample"`` (``sample(num, seed)``); generation,
       evaluation and export use exactly these, and export writes the signatures they allow;
-    - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves), ``dry_run_lines()`` and
-      ``extra_plots`` (``{"file.png": metrics keys}`` drawn into ``samples/`` after training).
+    - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves),
+      ``dry_run_lines()`` and ``extra_plots`` (``{"file.png": metrics keys}``, drawn into
+      ``samples/`` after training).
     """
 
     capabilities: frozenset[str] = frozenset()
