@@ -52,11 +52,12 @@ def _kill_point(point: str, epoch: int) -> None:
 
 
 def optimizers_of(model: keras.Model) -> dict[str, keras.optimizers.Optimizer]:
-    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``)."""
-    found = getattr(model, "checkpoint_optimizers", None)
-    if found is not None:  # an uncompiled model (inference) has None for each
-        return {name: opt for name, opt in dict(found).items() if opt is not None}
-    return {"optimizer": model.optimizer} if getattr(model, "optimizer", None) is not None else {}
+    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``): the
+    model contract's ``optimizers()``; a plain Keras model has its one ``optimizer``.  An uncompiled
+    model (inference) has none."""
+    found = getattr(model, "optimizers", None)
+    found = found() if callable(found) else {"optimizer": getattr(model, "optimizer", None)}
+    return {name: opt for name, opt in found.items() if opt is not None}
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:

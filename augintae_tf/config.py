@@ -15,8 +15,6 @@ from typing import Any, Mapping
 
 import yaml
 
-MODELS = ("augintae", "ae", "intae", "augintae-adv", "gaia")
-ADVERSARIAL_MODELS = ("augintae-adv", "gaia")  # constant learning rate, no step schedule
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
@@ -62,10 +60,16 @@ class AugmentConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "augintae"
+    """The fields every model has; a model family extends it with its own constants (its section,
+    registered in :mod:`augintae_tf.models.registry`), all settable as ``model.<field>``."""
+
+    name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
     width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
+
+    def check(self) -> None:
+        """Validate the family's own fields (raise ConfigError via :func:`require`)."""
 
 
 @dataclass
@@ -217,14 +221,26 @@ def _apply(cfg: Config, key: str, value: Any) -> None:
     sub = getattr(cfg, section)
     fields = {f.name: f for f in dataclasses.fields(sub)}
     if name not in fields:
-        raise ConfigError(f"{key}: unknown field; {section} has: {', '.join(fields)}")
+        owner = f"model {sub.name!r}" if section == "model" else section
+        raise ConfigError(f"{key}: unknown field; {owner} has: {', '.join(fields)}")
     f = fields[name]
-    setattr(sub, name, _coerce(key, value, getattr(sub, name), str(f.type)))
+    # a string under `from __future__ import annotations`, else the type itself (float, int | None)
+    annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    setattr(sub, name, _coerce(key, value, getattr(sub, name), annotation))
+    if key == "model.name":  # the model's own section: its extra fields, with their defaults
+        from augintae_tf.models.registry import as_section
+
+        cfg.model = as_section(sub)
 
 
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+def require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """ConfigError ``KEY: VALUE is not allowed; expected ALLOWED`` unless ``ok`` (model sections'
+    ``check()`` use it too)."""
     if not ok:
         raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
+
+
+_check = require
 
 
 def validate(cfg: Config) -> Config:
@@ -245,7 +261,10 @@ def validate(cfg: Config) -> Config:
         _check(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
     _check(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
     _check(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
-    _check(m.name in MODELS, "model.name", m.name, "one of " + ", ".join(MODELS))
+    from augintae_tf.models.registry import as_section, model_names
+
+    _check(m.name in model_names(), "model.name", m.name, "one of " + ", ".join(model_names()))
+    cfg.model = m = as_section(m)
     _check(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
     _check(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
     _check(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
@@ -260,6 +279,7 @@ def validate(cfg: Config) -> Config:
     _check(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
     _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
     _check(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
+    m.check()
     if cfg.backbone == "infogan":
         _check(d.image_size % 4 == 0, "data.image_size", d.image_size,
                "a multiple of 4 for the infogan backbone")
@@ -272,8 +292,9 @@ def validate(cfg: Config) -> Config:
 def config_diff(old: Config, new: Config) -> list[str]:
     """``["train.epochs: 2 -> 5", ...]`` for every field that differs."""
     a, b = old.to_dict(), new.to_dict()
-    return [f"{section}.{name}: {a[section][name]!r} -> {b[section][name]!r}"
-            for section in a for name in a[section] if a[section][name] != b[section][name]]
+    return [f"{section}.{name}: {a[section].get(name)!r} -> {b[section].get(name)!r}"
+            for section in a for name in dict.fromkeys([*a[section], *b[section]])
+            if a[section].get(name) != b[section].get(name)]
 
 
 def from_dict(data: Mapping[str, Any], origin: str = "config") -> Config:
@@ -283,7 +304,8 @@ def from_dict(data: Mapping[str, Any], origin: str = "config") -> Config:
             raise ConfigError(f"{origin}: unknown section {section!r}; sections: {', '.join(SECTIONS)}")
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: section {section!r} must be a mapping of fields")
-        for name, value in values.items():
+        # model.name first: it decides which fields the model section has
+        for name, value in sorted(values.items(), key=lambda item: item[0] != "name"):
             _apply(cfg, f"{section}.{name}", value)
     return cfg
 
@@ -295,7 +317,7 @@ def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None =
     """
     name = preset or DEFAULT_PRESET
     cfg = from_dict(_read_preset(name), origin=name)
-    for key, value in (overrides or {}).items():
+    for key, value in sorted((overrides or {}).items(), key=lambda item: item[0] != "model.name"):
         _apply(cfg, key, value)
     return validate(cfg)
 

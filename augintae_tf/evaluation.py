@@ -2,7 +2,10 @@
 
 :func:`evaluate` writes ``OUT/metrics.json`` (default ``OUT = RUN/eval``), ``noise.png`` and
 ``interpolations.png``, and appends ``{"eval": {...}, "timestamp": ...}`` to ``RUN/metrics.jsonl``.
-Metric names (``metrics=``):
+The metrics are the rows of :data:`METRIC_TABLE` (functions ``metric(run, data, options) -> dict``
+over an :class:`~augintae_tf.eval_data.EvalData` that loads the held-out and novel images, the
+few-shot plan and its generated images once, when a metric first asks); the table also gives the
+CLI its ``--metrics`` list and defaults.  The built-in rows:
 
 * ``fid``: few-shot FID (K seeds per novel class, slerp paths, N images vs the real novel images)
   and random-sample FID (Gaussian fitted to encoded training images vs the training-domain test
@@ -22,38 +25,90 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from augintae_tf import atomic
+from augintae_tf import atomic, eval_data
 from augintae_tf.errors import RunError
+from augintae_tf.eval_data import EvalData, EvalOptions, Timer
 from augintae_tf.runs import append_metrics
 
-METRICS = ("fid", "fd-clf", "classifier", "recon", "noise", "interp")
-DEFAULT_METRICS = ("fd-clf", "classifier", "recon", "noise", "interp")
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
               "fid_fewshot", "fid_random")
 INTERP_PAIRS = 8
 INTERP_STEPS = 8
 
 
+@dataclass(frozen=True)
+class Metric:
+    """One row of the table: ``fn(run, data, options) -> dict`` merged into ``metrics.json``.
+
+    ``prepare(options)``, if any, runs before the run is loaded (its result is
+    ``data.prepared[name]``): what can fail without the run must fail in seconds.
+    """
+
+    name: str
+    fn: Callable[[Any, EvalData, EvalOptions], dict]
+    default: bool = True  # in the CLI's default --metrics
+    help: str = ""
+    prepare: Callable[[EvalOptions], Any] | None = None
+
+
+METRIC_TABLE: dict[str, Metric] = {}
+
+
+def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict], default: bool = True,
+                    help: str = "", prepare: Callable[[EvalOptions], Any] | None = None) -> Metric:
+    """Add (or replace) metric ``name``; the CLI's ``--metrics`` list and defaults follow."""
+    METRIC_TABLE[name] = Metric(name, fn, default, help, prepare)
+    return METRIC_TABLE[name]
+
+
+# The table, in the order metrics run and are listed.  Add a metric here (or call
+# register_metric from your module): one line.
+register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
+                help="few-shot and random-sample FID, Inception-v3 (needs its weights)")
+register_metric("fd-clf", eval_data.fd_clf, help="Fréchet distance in a novel-class classifier")
+register_metric("classifier", eval_data.classifier, help="domain share and class accuracy")
+register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel")
+register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency")
+register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure")
+
+
+def metric_names() -> tuple[str, ...]:
+    return tuple(METRIC_TABLE)
+
+
+def default_metrics() -> tuple[str, ...]:
+    return tuple(name for name, metric in METRIC_TABLE.items() if metric.default)
+
+
+def __getattr__(name: str):  # METRICS / DEFAULT_METRICS always reflect the table
+    if name == "METRICS":
+        return metric_names()
+    if name == "DEFAULT_METRICS":
+        return default_metrics()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def parse_metrics(metrics: str | Iterable[str] | None) -> tuple[str, ...]:
-    """``"fd-clf,recon"`` or a list -> validated names in canonical order (``None``: the defaults)."""
+    """``"fd-clf,recon"`` or a list -> validated names in table order (``None``: the defaults)."""
     if metrics is None:
-        return DEFAULT_METRICS
+        return default_metrics()
     names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names = [n.strip().lower() for n in names if n and n.strip()]
     if "all" in names:
-        names = [n for n in names if n != "all"] + list(METRICS)
-    unknown = sorted(set(names) - set(METRICS))
+        names = [n for n in names if n != "all"] + list(metric_names())
+    unknown = sorted(set(names) - set(metric_names()))
     if unknown:
-        raise RunError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+        raise RunError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(metric_names())}")
     if not names:
-        raise RunError(f"no metrics requested; choose from {', '.join(METRICS)}")
-    return tuple(m for m in METRICS if m in names)
+        raise RunError(f"no metrics requested; choose from {', '.join(metric_names())}")
+    return tuple(m for m in metric_names() if m in names)
 
 
 def novel_pairs(labels: np.ndarray, n: int = INTERP_PAIRS, seed: int = 0) -> list[tuple[int, int]]:
@@ -72,235 +127,67 @@ def novel_pairs(labels: np.ndarray, n: int = INTERP_PAIRS, seed: int = 0) -> lis
     return pairs
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("AUGINTAE_CACHE_DIR") or Path.home() / ".cache" / "augintae_tf") / "fid"
-
-
 def _write_json(path: Path, data) -> Path:
     return atomic.write_json(path, data)
 
 
-class _Timer:
-    def __init__(self, echo: Callable[[str], object]):
-        self.echo, self.timing = echo, {}
-
-    def __call__(self, name: str, fn: Callable[[], object]):
-        start = time.perf_counter()
-        result = fn()
-        seconds = time.perf_counter() - start
-        self.timing[name] = round(self.timing.get(name, 0.0) + seconds, 3)
-        self.echo(f"  {name}: {seconds:.1f} s")
-        return result
-
-
-def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = DEFAULT_METRICS,
-             shots: int = 5, num_images: int = 5000, fid_network: str | os.PathLike | None = None,
-             dataset: str | None = None, split: str | None = None, out: str | os.PathLike | None = None,
-             noise_trials: int = 1000, progress: bool = True, classifier_epochs: int = 3,
-             classifier_limit: int | None = 10_000, data_limit: int | None = None, seed: int = 0,
-             echo: Callable[[str], object] | None = None) -> dict:
-    """Evaluate ``run_dir``; returns (and writes to ``OUT/metrics.json``) the metrics record.
-
-    Args:
-        metrics: names or a comma list (module docstring); default all offline ones.
-        shots, num_images: the few-shot protocol (K seeds per novel class, N generated images).
-        fid_network: Inception weights file / SavedModel dir (``None``: Keras' cached weights).
-        dataset, split: the novel domain (default ``resolve_novel(cfg.data)``).
-        out: output folder (default ``RUN/eval``); classifiers are always cached in
-            ``RUN/eval/classifiers``.
-        noise_trials: noise images per frequency (paper: 1000).
-        classifier_epochs, classifier_limit: classifier training epochs, and at most this many
-            real images per domain to train them on.
-        data_limit: load at most the first this many images per split (default: whole splits,
-            whatever the run's own ``data.limit``: that one only shrinks training).
+def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = None,
+             out: str | os.PathLike | None = None, progress: bool = True,
+             echo: Callable[[str], object] | None = None, **options) -> dict:
+    """Evaluate ``run_dir`` with the table's ``metrics`` (names or a comma list; default the
+    table's defaults); returns (and writes to ``OUT/metrics.json``, default ``RUN/eval``) the
+    record, and appends it to ``RUN/metrics.jsonl``.  ``options``: the fields of
+    :class:`~augintae_tf.eval_data.EvalOptions` (shots, num_images, fid_network, dataset, split,
+    noise_trials, classifier_epochs, classifier_limit, data_limit, seed).
     """
-    from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
     names = parse_metrics(metrics)
-    if shots < 2:
-        raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(EvalOptions)})
+    if unknown:
+        raise TypeError(f"evaluate() got unknown options {', '.join(unknown)}")
+    opts = EvalOptions(**options)
+    if opts.shots < 2:
+        raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {opts.shots}")
     echo = echo or (print if progress else (lambda *_: None))
-    timer = _Timer(echo)
-    total_start = time.perf_counter()
-
-    extractor = None
-    if "fid" in names:  # before anything expensive: a missing network must fail in seconds
-        from augintae_tf.metrics import FeatureExtractor
-
-        extractor = timer("fid_network", lambda: FeatureExtractor(fid_network))
-
-    run_dir = Path(run_dir)
+    timer, start = Timer(echo), time.perf_counter()
+    prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
+                for name in names if METRIC_TABLE[name].prepare is not None}
     run = load_run(run_dir)
-    cfg = dataclasses.replace(run.config, data=dataclasses.replace(run.config.data, limit=data_limit))
-    size, channels = cfg.data.image_size, cfg.data.channels
-    novel_dataset, novel_split = resolve_novel(cfg.data)
-    if dataset is not None:
-        novel_dataset, novel_split = dataset, split or "test"
-    elif split is not None:
-        novel_split = split
-    out = Path(out) if out is not None else run_dir / "eval"
+    out = Path(out) if out is not None else run.directory / "eval"
     out.mkdir(parents=True, exist_ok=True)
-    echo(f"evaluating {run_dir} ({cfg.model.name}, checkpoint {run.checkpoint.name}): {', '.join(names)}")
-
-    def model_fn(images):
-        return run.model(images, training=False)
-
-    cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def arrays(which: str, limit: int | None = data_limit):
-        key = f"{which}:{limit}"
-        if key not in cache:
-            if which == "novel":
-                cache[key] = load_arrays(cfg.data, novel_split, dataset=novel_dataset, limit=limit)
-            else:
-                cache[key] = load_arrays(cfg.data, which, limit=limit)
-            if not len(cache[key][0]):
-                where = (f"{novel_dataset}:{novel_split}" if which == "novel"
-                         else f"{cfg.data.dataset}:{which}")
-                raise RunError(f"no images in {where}")
-        return cache[key]
-
-    novel_images, novel_labels = timer("data", lambda: arrays("novel"))
+    data = EvalData(run, opts, out, timer, prepared, echo, progress)
+    echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
+         f"{run.checkpoint.name}): {', '.join(names)}")
+    data.novel  # loaded first: every metric but recon reads it, and an empty split fails early
     result: dict = {}
-    fewshot = {}
+    for name in names:
+        result.update(timer(name, lambda m=METRIC_TABLE[name]: m.fn(run, data, opts)))
+    timer.timing["total"] = round(time.perf_counter() - start, 3)
+    echo(f"  total: {timer.timing['total']:.1f} s")
+    return _write_record(data, names, result, timer.timing)
 
-    def fewshot_images():
-        if not fewshot:
-            from augintae_tf.metrics import generate_from_plan, sample_fewshot_plan
 
-            plan = sample_fewshot_plan(novel_labels, shots, num_images, seed)
-            fewshot["plan"] = plan
-            fewshot["images"] = generate_from_plan(run.model, novel_images, plan)
-        return fewshot["plan"], fewshot["images"]
-
-    if names_need_fewshot(names):
-        timer("fewshot_generation", fewshot_images)
-
-    if "fid" in names:
-        result.update(timer("fid", lambda: _fid(extractor, run, cfg, arrays, fewshot_images,
-                                                novel_dataset, novel_split, num_images, seed, progress)))
-
-    if "fd-clf" in names or "classifier" in names:
-        from augintae_tf.metrics.classifiers import classifier_metrics
-
-        domain, classes = timer("classifiers", lambda: _classifiers(
-            run_dir / "eval" / "classifiers", cfg, arrays, novel_dataset, novel_split,
-            classifier_epochs, classifier_limit, seed, echo))
-        plan, generated = fewshot["plan"], fewshot["images"]
-        values = timer("classifier_metrics", lambda: classifier_metrics(
-            generated, plan.class_label, novel_images, domain, classes))
-        result["domain_classifier_accuracy"] = domain.accuracy
-        result["class_classifier_accuracy"] = classes.accuracy
-        if "classifier" in names:
-            result["domain_share"] = values["domain_share"]
-            result["class_accuracy"] = values["class_accuracy"]
-        if "fd-clf" in names:
-            result["fd_clf"] = values["fd_clf"]
-
-    from augintae_tf.metrics import reconstruction_error
-
-    if "recon" in names or "noise" in names:
-        result["recon_novel"] = timer("recon_novel", lambda: reconstruction_error(model_fn, novel_images))
-    if "recon" in names:
-        test_images, _ = timer("data", lambda: arrays(cfg.data.test_split))
-        result["recon_test"] = timer("recon", lambda: reconstruction_error(model_fn, test_images))
-
-    if "noise" in names:
-        from augintae_tf.metrics import noise_reconstruction_curve, plot_noise_curve
-
-        curve = timer("noise", lambda: noise_reconstruction_curve(model_fn, size, channels,
-                                                                  trials=noise_trials, seed=seed))
-        result["noise"] = {str(f): e for f, e in curve.items()}
-        result["noise_mean"] = float(np.mean(list(curve.values())))
-        plot_noise_curve({cfg.model.name: curve}, {cfg.model.name: result["recon_novel"]},
-                         out / "noise.png", title=f"{run_dir.name}: noise reconstruction")
-
-    if "interp" in names:
-        timer("interp", lambda: _interp_figure(out / "interpolations.png", [run], novel_images,
-                                               novel_labels, seed))
-
-    timing = {**timer.timing, "total": round(time.perf_counter() - total_start, 3)}
-    echo(f"  total: {timing['total']:.1f} s")
+def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: dict) -> dict:
+    run, o = data.run, data.options
+    images, labels = data.novel
     record = {
-        "run": str(run_dir), "model": cfg.model.name, "checkpoint": run.checkpoint.name,
-        "metrics_requested": list(names), "shots": shots, "num_images": num_images,
-        "noise_trials": noise_trials,
-        "novel": {"dataset": novel_dataset, "split": novel_split, "images": int(len(novel_images)),
-                  "classes": int(len(np.unique(novel_labels)))},
-        "test": {"dataset": cfg.data.dataset, "split": cfg.data.test_split},
-        **result,
-        "timing_s": timing,
+        "run": str(run.directory), "model": run.config.model.name, "checkpoint": run.checkpoint.name,
+        "metrics_requested": list(names), "shots": o.shots, "num_images": o.num_images,
+        "noise_trials": o.noise_trials,
+        "novel": {"dataset": data.novel_dataset, "split": data.novel_split,
+                  "images": int(len(images)), "classes": int(len(np.unique(labels)))},
+        "test": {"dataset": data.cfg.data.dataset, "split": data.cfg.data.test_split},
+        **result, "timing_s": timing,
     }
-    _write_json(out / "metrics.json", record)
+    _write_json(data.out / "metrics.json", record)
     line = {"eval": {k: v for k, v in record.items() if k != "noise"},
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    append_metrics(run_dir, line)
+    append_metrics(run.directory, line)
     return record
 
 
-def names_need_fewshot(names: Sequence[str]) -> bool:
-    return any(n in names for n in ("fid", "fd-clf", "classifier"))
-
-
-def _fid(extractor, run, cfg, arrays, fewshot_images, novel_dataset, novel_split, num_images, seed,
-         progress) -> dict:
-    from augintae_tf.metrics import (activation_statistics, cached_statistics, frechet_distance,
-                                     random_latent_samples, statistics_cache_path)
-
-    def real_stats(dataset, split, which):
-        images, _ = arrays(which)
-        path = statistics_cache_path(_cache_dir(), dataset, split, extractor.name, cfg.data.image_size,
-                                     len(images))
-        return cached_statistics(path, lambda: extractor(images, progress=progress))
-
-    _, generated = fewshot_images()
-    mu_g, sigma_g = activation_statistics(extractor(generated, progress=progress))
-    fewshot_fid = frechet_distance(mu_g, sigma_g, *real_stats(novel_dataset, novel_split, "novel"))
-    train_images, _ = arrays(cfg.data.train_split)
-    samples = random_latent_samples(run.model, train_images, num_images, seed)
-    mu_r, sigma_r = activation_statistics(extractor(samples, progress=progress))
-    random_fid = frechet_distance(mu_r, sigma_r,
-                                  *real_stats(cfg.data.dataset, cfg.data.test_split, cfg.data.test_split))
-    return {"fid_fewshot": fewshot_fid, "fid_random": random_fid, "fid_network": extractor.name}
-
-
-def _classifiers(cache_dir: Path, cfg, arrays, novel_dataset, novel_split, epochs, limit, seed, echo):
-    from augintae_tf.metrics.classifiers import cached_classifier
-
-    size, channels = cfg.data.image_size, cfg.data.channels
-    common = dict(backbone=cfg.backbone, image_size=size, channels=channels, width=cfg.model.width,
-                  epochs=epochs, seed=seed)
-    base_key = {"novel": [str(novel_dataset), novel_split], "image_size": size, "channels": channels,
-                "backbone": cfg.backbone, "width": cfg.model.width, "epochs": epochs, "limit": limit}
-
-    def subsample(images, labels, n):
-        if n is None or len(images) <= n:
-            return images, labels
-        keep = np.sort(np.random.default_rng([seed, 3]).choice(len(images), n, replace=False))
-        return images[keep], labels[keep]
-
-    def class_data():
-        echo("  training the novel-class classifier")
-        return subsample(*arrays("novel"), limit)
-
-    def domain_data():
-        echo("  training the domain classifier")
-        novel, _ = subsample(*arrays("novel"), limit)
-        train, _ = arrays(cfg.data.train_split, limit)
-        n = min(len(novel), len(train))
-        rng = np.random.default_rng([seed, 4])
-        novel = novel[rng.permutation(len(novel))[:n]]
-        train = train[rng.permutation(len(train))[:n]]
-        return np.concatenate([train, novel]), np.repeat(np.array([0, 1], np.int32), n)
-
-    domain_key = {**base_key, "train": [cfg.data.dataset, cfg.data.train_split]}
-    domain = cached_classifier(cache_dir, "domain", domain_key, domain_data, **common)
-    classes = cached_classifier(cache_dir, "class", base_key, class_data, **common)
-    return domain, classes
-
-
-def _interp_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
+def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
     """Per pair: a pixel-fade row, then one slerp row per run."""
     from augintae_tf.generation import interpolation_path, pixel_fade
     from augintae_tf.images import save_grid
@@ -347,7 +234,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     images, labels = load_arrays(dataclasses.replace(first, limit=None), novel_split, dataset=novel_dataset)
     if not len(images):
         raise RunError(f"no images in {novel_dataset}:{novel_split}")
-    figure = _interp_figure(out / "interpolations.png", runs, images, labels, seed)
+    figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
 
     table = []
     for run in runs:

@@ -1,21 +1,11 @@
 """Export a trained run as a TensorFlow Serving SavedModel in ``MODEL_BASE/VERSION/``.
 
-Every signature is ``tensorflow/serving/predict``; image inputs are float32 in [0, 1] of the run's
-size and channels, with any batch size; argument names are the serving input keys:
-
-- ``generate(seed_images [K, H, W, C], num int32 [], seed int64 []) -> images [num, H, W, C]``,
-  also ``serving_default``: few-shot generation from K >= 2 seed images of one class;
-- ``interpolate(images_a [B, ...], images_b [B, ...], alpha [B]) -> images`` (alpha=1 gives
-  ``images_a``'s reconstruction, as in :mod:`augintae_tf.latent`);
-- ``encode(images) -> latent [B, D]`` (L2-normalised), ``decode(latent) -> images``,
-  ``reconstruct(images) -> images``.
-
-``generate`` is :func:`augintae_tf.generation.generate`'s algorithm in graph form: ``num`` ordered
-pairs of distinct seeds, alpha = mean of two uniforms per pair, slerp, decode.  Its draws come from
-stateless RNG ops seeded by ``seed``, so a request is deterministic on any server.  The alphas equal
-the library's (same op, same seed ``[seed, 1]``); the pairs come from TF's stateless integer RNG
-(seeds ``[seed, 2]``, ``[seed, 3]``) instead of NumPy's generator, so the images differ from
-``augintae-tf generate --seed`` with the same number.
+The signatures are those the model's capabilities allow (:mod:`augintae_tf.serving`, which also
+checks every input in the graph): ``generate`` (also ``serving_default``), ``interpolate``,
+``encode``, ``decode``, ``reconstruct`` for the autoencoders.  ``generate`` is the model's own
+``fewshot`` with the one sampler (:func:`augintae_tf.latent.sample_seed_pairs`), so a request with
+seed N returns the images ``augintae-tf generate --seed N`` writes.  ``num`` is bounded by
+``max_num`` (``--max-num``), chosen at export and written into ``assets.extra/signatures.txt``.
 
 The export is written to a hidden directory, checked in a fresh Python process that imports only
 TensorFlow and NumPy (as a server would load it) against the Keras model, and only then renamed to
@@ -41,10 +31,11 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from augintae_tf import atomic
 from augintae_tf.errors import RunError
-from augintae_tf.latent import sample_alpha, slerp
+from augintae_tf.serving import DEFAULT_MAX_NUM, endpoints, signature_docs
 
 TOLERANCE = 1e-5  # max |SavedModel - Keras| accepted by the verification
 REQUEST_FILE = "assets.extra/generate_request.json"  # TF Serving's directory for extra files
+DOCS_FILE = "assets.extra/signatures.txt"
 VERIFY_TIMEOUT_S = 600
 
 
@@ -56,68 +47,7 @@ class ExportResult:
     summary: str  # what `saved_model_cli show --all` prints for the signatures
     request_path: Path  # a complete REST request body for `generate`
     max_abs_diff: dict[str, float] = field(default_factory=dict)  # empty without verification
-
-
-def draw_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """``(first, second, alpha)``, each ``[num]``: ordered pairs of distinct seed indices in
-    ``[0, num_seeds)`` and their slerp weights, from stateless RNG (the same for the same ``seed``).
-
-    ``second = (first + offset) % K`` with offset in ``[1, K-1]`` can never equal ``first``.
-    """
-    seed = tf.cast(seed, tf.int64)
-    num_seeds = tf.cast(num_seeds, tf.int32)
-    checks = [tf.debugging.assert_greater_equal(num_seeds, 2, message="generate needs at least "
-                                                "2 seed images"),
-              tf.debugging.assert_non_negative(tf.cast(num, tf.int32), message="num must be >= 0")]
-    with tf.control_dependencies(checks):  # before the draws, whose own errors are cryptic
-        shape = tf.reshape(tf.cast(num, tf.int32), [1])
-
-    def stream(index):
-        return tf.stack([seed, tf.constant(index, tf.int64)])
-
-    first = tf.random.stateless_uniform(shape, stream(2), minval=0, maxval=num_seeds,
-                                        dtype=tf.int32)
-    offset = tf.random.stateless_uniform(shape, stream(3), minval=1, maxval=num_seeds,
-                                         dtype=tf.int32)
-    return first, (first + offset) % num_seeds, sample_alpha(stream(1), shape)
-
-
-def few_shot(model: keras.Model, seed_images, num, seed) -> tf.Tensor:
-    """``num`` images decoded from slerps between random pairs of the seeds' latents."""
-    first, second, alpha = draw_pairs(tf.shape(seed_images)[0], num, seed)
-    latents = model.encode(seed_images)
-    return model.decode(slerp(tf.gather(latents, first), tf.gather(latents, second), alpha))
-
-
-def _endpoints(model: keras.Model, size: int, channels: int, latent_dim: int):
-    """``[(name, fn, input_signature)]``; generate first, so ExportArchive makes it the default."""
-    def images(name):
-        return tf.TensorSpec([None, size, size, channels], tf.float32, name=name)
-
-    def generate(seed_images, num, seed):
-        return {"images": few_shot(model, seed_images, num, seed)}
-
-    def interpolate(images_a, images_b, alpha):
-        return {"images": model.interpolate(images_a, images_b, alpha)}
-
-    def encode(images):
-        return {"latent": model.encode(images)}
-
-    def decode(latent):
-        return {"images": model.decode(latent)}
-
-    def reconstruct(images):
-        return {"images": model(images, training=False)}
-
-    return [
-        ("generate", generate, [images("seed_images"), tf.TensorSpec([], tf.int32, name="num"),
-                                tf.TensorSpec([], tf.int64, name="seed")]),
-        ("interpolate", interpolate, [images("images_a"), images("images_b"),
-                                      tf.TensorSpec([None], tf.float32, name="alpha")]),
-        ("encode", encode, [images("images")]),
-        ("decode", decode, [tf.TensorSpec([None, latent_dim], tf.float32, name="latent")]),
-        ("reconstruct", reconstruct, [images("images")]),
-    ]
+    docs: str = ""  # the signatures' inputs, shapes, dtypes and limits (DOCS_FILE)
 
 
 def next_version(model_base: str | os.PathLike) -> int:
@@ -138,16 +68,18 @@ def rest_request_body(seed_images: np.ndarray, num: int = 8, seed: int = 0) -> d
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
                checkpoint: str | os.PathLike | None = None, version: int | None = None,
-               verify: bool = True) -> ExportResult:
+               verify: bool = True, max_num: int = DEFAULT_MAX_NUM) -> ExportResult:
     """Write ``run_dir``'s model (newest checkpoint unless ``checkpoint``) to ``out/VERSION``.
 
     ``version`` defaults to the next free number; an existing version is never overwritten.
+    ``max_num`` bounds ``num`` in ``generate``/``sample`` (one request cannot exhaust a server).
     With ``verify`` every signature is reloaded in a fresh process and compared with the Keras
     model (RunError above :data:`TOLERANCE`).  The export always runs in float32, whatever
     precision the run trained in, so served outputs match the 1e-5 check.
     """
-    from augintae_tf.runs import load_run
-
+    if not 1 <= int(max_num) <= 2 ** 31 - 1:
+        raise RunError(f"--max-num {max_num}: the largest num one request may ask for must be an "
+                       "integer >= 1")
     base = Path(out)
     if base.exists() and not base.is_dir():
         raise RunError(f"--out {base} is a file; give the model base directory TF Serving watches")
@@ -158,39 +90,55 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
     if final.exists():
         raise RunError(f"{final} already exists and versions are immutable; omit --version for the "
                        f"next free one ({next_version(base)})")
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        run = load_run(run_dir, checkpoint)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
-    data = run.config.data
+    run = _load_float32(run_dir, checkpoint)
     base.mkdir(parents=True, exist_ok=True)
     # Hidden and not a number: TF Serving ignores it until the rename below.
     tmp = base / f".tmp-{version}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write(run.model, tmp, data.image_size, data.channels, run.config.model.latent_dim)
-        request = rest_request_body(_random_images(3, data.image_size, data.channels, seed=1))
-        (tmp / REQUEST_FILE).parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(tmp / REQUEST_FILE, json.dumps(request, separators=(",", ":")))
+        docs = _write(run, tmp, int(max_num))
         diffs = verify_export(run.model, tmp) if verify else {}
         summary = signature_summary(tmp)
         os.replace(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(final, version, run.checkpoint, summary, final / REQUEST_FILE, diffs)
+    return ExportResult(final, version, run.checkpoint, summary, final / REQUEST_FILE, diffs, docs)
 
 
-def _write(model: keras.Model, path: Path, size: int, channels: int, latent_dim: int) -> None:
+def _load_float32(run_dir, checkpoint):
+    from augintae_tf.runs import load_run
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        return load_run(run_dir, checkpoint)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _write(run, path: Path, max_num: int) -> str:
+    """The SavedModel, its signature docs and an example REST body in ``path``; returns the docs."""
+    model, data = run.model, run.config.data
+    shape = (data.image_size, data.image_size, data.channels)
+    latent_dim = run.config.model.latent_dim if model.has("latent") else None
     archive = keras.export.ExportArchive()
-    # Only the two networks the endpoints use: an adversarial model's discriminator and the
-    # training counters have no business in a serving artifact.
-    archive.track(model.encoder)
-    archive.track(model.generator)
-    for name, fn, signature in _endpoints(model, size, channels, latent_dim):
+    # Only the networks inference uses: an adversarial model's discriminator and the training
+    # counters have no business in a serving artifact.
+    for network in model.serving_networks().values():
+        archive.track(network)
+    names = []
+    for name, fn, signature in endpoints(model, shape, latent_dim, max_num):
         archive.add_endpoint(name, fn, input_signature=signature)
+        names.append(name)
     archive.write_out(str(path), verbose=False)
+    docs = signature_docs(names, shape, latent_dim, max_num)
+    atomic.write_text(path / DOCS_FILE, docs)
+    if model.has("fewshot"):
+        request = rest_request_body(_random_images(3, *shape[1:], seed=1))
+    else:
+        request = {"signature_name": "sample", "inputs": {"num": 8, "seed": 0}}
+    atomic.write_text(path / REQUEST_FILE, json.dumps(request, separators=(",", ":")))
+    return docs
 
 
 def _random_images(n: int, size: int, channels: int, seed: int) -> np.ndarray:
@@ -198,28 +146,39 @@ def _random_images(n: int, size: int, channels: int, seed: int) -> np.ndarray:
 
 
 def _verification_inputs(model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
-    """Per signature, inputs with a different batch size each (the batch dimension is dynamic)."""
-    _, size, _, channels = model.encoder.input_shape
-    latent_dim = model.generator.input_shape[-1]
+    """Per signature the model exports, inputs with a different batch size each (the batch
+    dimension is dynamic); ``interpolate`` gets a per-pair alpha and ``interpolate_scalar`` one
+    alpha for all pairs."""
+    _, size, _, channels = model.encoder.input_shape if model.has("latent") else (0, 0, 0, 0)
     img = lambda n, seed: _random_images(n, size, channels, seed)  # noqa: E731
-    latent = np.random.default_rng(5).normal(size=(2, latent_dim)).astype(np.float32)
-    generate = {"seed_images": img(5, 0), "num": np.int32(7), "seed": np.int64(11)}
-    return {
-        "generate": generate, "serving_default": generate,
-        "interpolate": {"images_a": img(3, 1), "images_b": img(3, 2),
-                        "alpha": np.array([1.0, 0.0, 0.3], np.float32)},
-        "encode": {"images": img(4, 3)},
-        "decode": {"latent": latent / np.linalg.norm(latent, axis=1, keepdims=True)},
-        "reconstruct": {"images": img(5, 4)},
-    }
+    cases = {}
+    if model.has("fewshot"):
+        cases["generate"] = {"seed_images": img(5, 0), "num": np.int32(7), "seed": np.int64(11)}
+    if model.has("sample"):
+        cases["sample"] = {"num": np.int32(6), "seed": np.int64(11)}
+    cases["serving_default"] = cases.get("generate", cases.get("sample"))
+    if model.has("latent"):
+        latent = np.random.default_rng(5).normal(size=(2, model.generator.input_shape[-1]))
+        cases.update({
+            "interpolate": {"images_a": img(3, 1), "images_b": img(3, 2),
+                            "alpha": np.array([1.0, 0.0, 0.3], np.float32)},
+            "interpolate_scalar": {"images_a": img(2, 1), "images_b": img(2, 2),
+                                   "alpha": np.float32(0.4)},
+            "encode": {"images": img(4, 3)},
+            "decode": {"latent": (latent / np.linalg.norm(latent, axis=1, keepdims=True))
+                       .astype(np.float32)},
+            "reconstruct": {"images": img(5, 4)}})
+    return {name: args for name, args in cases.items() if args is not None}
 
 
 def _keras_reference(model: keras.Model, name: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """What the Keras model returns for one signature's inputs (eager, not the exported graph)."""
-    if name in ("generate", "serving_default", "REST example"):
-        return few_shot(model, tf.constant(inputs["seed_images"], tf.float32), inputs["num"],
-                        inputs["seed"]).numpy()
-    if name == "interpolate":
+    if "seed_images" in inputs:
+        return model.fewshot(tf.constant(inputs["seed_images"], tf.float32), int(inputs["num"]),
+                             int(inputs["seed"])).numpy()
+    if "num" in inputs:
+        return model.sample(int(inputs["num"]), int(inputs["seed"])).numpy()
+    if name.startswith("interpolate"):
         return model.interpolate(inputs["images_a"], inputs["images_b"], inputs["alpha"]).numpy()
     if name == "encode":
         return model.encode(inputs["images"]).numpy()
@@ -285,8 +244,8 @@ def verify_export(model: keras.Model, path: str | os.PathLike) -> dict[str, floa
                            + (proc.stderr.strip().splitlines() or ["no output"])[-1])
         with np.load(outputs) as served:
             served = dict(served)
-    cases["REST example"] = {"seed_images": np.asarray(request["seed_images"], np.float32),
-                             "num": request["num"], "seed": request["seed"]}
+    cases["REST example"] = {k: np.asarray(v, np.float32) if k == "seed_images" else v
+                             for k, v in request.items()}
     diffs = {}
     with tf.device("/CPU:0"):
         for name, args in cases.items():
@@ -319,7 +278,8 @@ with np.load(inputs_path) as inputs:
         cases.setdefault(name, {})[arg] = inputs[key]
 results = {}
 for name, args in cases.items():
-    (value,) = loaded.signatures[name](**{k: tf.constant(v) for k, v in args.items()}).values()
+    signature = loaded.signatures[name.replace("_scalar", "")]
+    (value,) = signature(**{k: tf.constant(v) for k, v in args.items()}).values()
     results[name + "/output"] = value.numpy()
 with open(path + "/assets.extra/generate_request.json") as handle:
     request = json.load(handle)

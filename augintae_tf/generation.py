@@ -1,8 +1,9 @@
 """Few-shot generation and interpolation from a trained run.
 
-Few-shot generation (the product's main job): encode K seed images of a class the model never
-saw, pick random pairs of seeds and an alpha per pair (mean of two uniforms, biased to the
-midpoint as in training), slerp between the pair's L2-normalised latents and decode.
+Few-shot generation (the product's main job) is the model's ``fewshot`` capability: for the AE
+family, encode K seed images of a class the model never saw, pick random pairs of seeds and an
+alpha per pair (mean of two uniforms, biased to the midpoint as in training), slerp between the
+pair's L2-normalised latents and decode.
 """
 from __future__ import annotations
 
@@ -16,42 +17,36 @@ import tensorflow as tf
 
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_png
-from augintae_tf.latent import sample_alpha, slerp
 
 
-def sample_pairs(num_seeds: int, num: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``num`` random ordered pairs of distinct seed indices and an alpha for each, deterministic."""
-    if num_seeds < 2:
-        raise RunError(f"few-shot generation needs at least 2 seed images, got {num_seeds}")
-    rng = np.random.default_rng(seed)
-    first = rng.integers(0, num_seeds, size=num)
-    # An offset in [1, K-1] guarantees the partner differs from the first seed.
-    second = (first + rng.integers(1, num_seeds, size=num)) % num_seeds
-    alpha = sample_alpha(tf.constant([seed, 1], tf.int64), [num]).numpy()
-    return first, second, alpha
+def _require(model: keras.Model, capability: str, what: str) -> None:
+    if not model.has(capability):
+        raise RunError(f"model {model.name} cannot do {what} (its capabilities: "
+                       f"{', '.join(sorted(model.capabilities)) or 'none'})")
 
 
 def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: int = 0,
              batch_size: int = 256) -> np.ndarray:
-    """``num`` new images from ``seed_images`` ``[K, H, W, C]`` (K >= 2): slerp between random
-    seed pairs at random alphas, decoded. Deterministic for a given ``seed``."""
-    first, second, alpha = sample_pairs(len(seed_images), num, seed)
-    latents = model.encode(tf.convert_to_tensor(seed_images, tf.float32))
-    out = []
-    for start in range(0, num, batch_size):
-        part = slice(start, start + batch_size)
-        z = slerp(tf.gather(latents, first[part]), tf.gather(latents, second[part]), alpha[part])
-        out.append(model.decode(z).numpy())
-    return np.concatenate(out) if out else np.zeros((0,) + seed_images.shape[1:], np.float32)
+    """``num`` new images from ``seed_images`` ``[K, H, W, C]`` (K >= 2) by the model's ``fewshot``
+    (the AE family: slerps between random seed pairs at random alphas, drawn by the one sampler
+    :func:`~augintae_tf.latent.sample_seed_pairs`, so the exported ``generate`` with the same seed
+    returns the same images).  Deterministic for a given ``seed``."""
+    _require(model, "fewshot", "few-shot generation")
+    if len(seed_images) < 2:
+        raise RunError(f"few-shot generation needs at least 2 seed images, got {len(seed_images)}")
+    images = model.fewshot(tf.convert_to_tensor(seed_images, tf.float32), int(num), int(seed),
+                           batch_size=batch_size)
+    return images.numpy()
 
 
 def interpolation_path(model: keras.Model, a: np.ndarray, b: np.ndarray, steps: int = 8
                        ) -> np.ndarray:
     """The model's slerp path from image ``a`` (first) to ``b`` (last): ``[steps, H, W, C]``."""
+    _require(model, "latent", "interpolation")
     alpha = np.linspace(1.0, 0.0, steps, dtype=np.float32)  # alpha weights the first endpoint
     z = model.encode(tf.convert_to_tensor(np.stack([a, b]), tf.float32))
-    path = slerp(tf.repeat(z[:1], steps, axis=0), tf.repeat(z[1:], steps, axis=0), alpha)
-    return model.decode(path).numpy()
+    return model.interpolate_latents(tf.repeat(z[:1], steps, axis=0),
+                                     tf.repeat(z[1:], steps, axis=0), alpha).numpy()
 
 
 def pixel_fade(a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:

@@ -61,3 +61,30 @@ def sample_alpha(seed, shape) -> tf.Tensor:
     shape = tf.reshape(tf.cast(shape, tf.int32), [-1])
     draws = tf.random.stateless_uniform(tf.concat([[2], shape], axis=0), seed=seed)
     return tf.reduce_mean(draws, axis=0)
+
+
+def sample_seed_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Few-shot generation's one sampler: ``(first, second, alpha)``, each ``[num]``.
+
+    Ordered pairs of distinct seed indices in ``[0, num_seeds)`` and their slerp weights (mean of
+    two uniforms, as in training), from stateless RNG streams of ``seed`` (alpha ``[seed, 1]``,
+    first ``[seed, 2]``, offset ``[seed, 3]``): the same draws eagerly (``augintae-tf generate``,
+    the evaluation) and inside a SavedModel graph (the served ``generate``).
+    ``second = (first + offset) % K`` with offset in ``[1, K-1]`` can never equal ``first``.
+    """
+    seed = tf.cast(seed, tf.int64)
+    num_seeds = tf.cast(num_seeds, tf.int32)
+    checks = [tf.debugging.assert_greater_equal(num_seeds, 2, message="generate needs at least "
+                                                "2 seed images"),
+              tf.debugging.assert_non_negative(tf.cast(num, tf.int32), message="num must be >= 0")]
+    with tf.control_dependencies(checks):  # before the draws, whose own errors are cryptic
+        shape = tf.reshape(tf.cast(num, tf.int32), [1])
+
+    def stream(index):
+        return tf.stack([seed, tf.constant(index, tf.int64)])
+
+    first = tf.random.stateless_uniform(shape, stream(2), minval=0, maxval=num_seeds,
+                                        dtype=tf.int32)
+    offset = tf.random.stateless_uniform(shape, stream(3), minval=1, maxval=num_seeds,
+                                         dtype=tf.int32)
+    return first, (first + offset) % num_seeds, sample_alpha(stream(1), shape)

@@ -17,7 +17,7 @@ import numpy as np
 from augintae_tf import checkpoints, runs
 from augintae_tf.atomic import is_no_space, no_space_error
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
-from augintae_tf.config import ADVERSARIAL_MODELS, Config
+from augintae_tf.config import Config
 from augintae_tf.data import DataError, load_arrays, load_split, make_dataset, resolve_novel
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError
@@ -52,14 +52,10 @@ def count_examples(cfg: Config) -> int:
 
 
 def learning_rate(cfg: Config, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
-    """Adam's lr: constant for adversarial models (they destabilise when it drops), else divided
-    by 10 at each fraction in ``train.lr_drops`` of the run (epochs 35 and 70 of 100)."""
-    if cfg.model.name in ADVERSARIAL_MODELS or not cfg.train.lr_drops:
-        return cfg.train.lr
-    total = cfg.train.epochs * steps
-    boundaries = [max(1, int(round(f * total))) for f in sorted(cfg.train.lr_drops)]
-    values = [cfg.train.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    """Adam's lr for ``cfg.model.name``: the model class's ``lr_policy`` (``steps`` per epoch)."""
+    from augintae_tf.models import model_class
+
+    return model_class(cfg.model.name).lr_policy(cfg.train, steps)
 
 
 def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam) -> keras.Model:
@@ -71,7 +67,7 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
     from augintae_tf.models import build_model
 
     model = build_model(cfg)
-    lr = learning_rate(cfg, steps)
+    lr = model.lr_policy(cfg.train, steps)
     optimizers = {name: adam(lr) for name in model.optimizer_names}
     jit = {"auto": "auto", "on": True, "off": False}[cfg.train.jit]
     model.compile(**optimizers, jit_compile=jit)
@@ -81,18 +77,13 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
 
 def describe(cfg: Config, model: keras.Model, num_examples: int, steps: int) -> str:
     """What --dry-run prints: resolved config, dataset summary, parameter counts."""
-    nets = {name: getattr(model, name) for name in ("encoder", "generator", "discriminator")
-            if isinstance(getattr(model, name, None), keras.Model)}
-    counts = {name: net.count_params() for name, net in nets.items()}
     novel = resolve_novel(cfg.data)
     lines = ["# resolved config", cfg.to_yaml().rstrip(), "", "# data",
              f"train: {cfg.data.dataset} [{cfg.data.train_split}] {num_examples} images of "
              f"{cfg.data.image_size}x{cfg.data.image_size}x{cfg.data.channels}; {steps} steps/epoch "
              f"of {cfg.train.batch_size}",
              f"novel: {novel[0]} [{novel[1]}]", "", f"# model {cfg.model.name} ({cfg.backbone})"]
-    lines += [f"{name}: {n:,} parameters" for name, n in counts.items()]
-    lines.append(f"total: {sum(counts.values()):,} parameters")
-    return "\n".join(lines)
+    return "\n".join(lines + model.dry_run_lines())
 
 
 def sample_batches(cfg: Config, echo: Callable[[str], Any]) -> dict[str, np.ndarray]:
@@ -135,6 +126,13 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
         kept = [r for r in runs.read_metrics(run_dir, None) if r.get("epoch", 0) <= epoch]
     elapsed = [r["elapsed_s"] for r in kept if "elapsed_s" in r]
     return epoch, float(elapsed[-1]) if elapsed else 0.0
+
+
+def plot_run(model: keras.Model, run_dir: Path) -> None:
+    """``samples/losses.png`` and the model's own ``extra_plots`` (e.g. augintae-adv's k, gamma)."""
+    plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
+    for name, keys in model.extra_plots.items():
+        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / name, list(keys))
 
 
 def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
@@ -210,9 +208,7 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
             raise
         raise no_space_error("TensorBoard logs", run_dir / runs.LOGS) from None
     if chief:
-        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
-        # Adversarial AugIntAE: the dynamic k and the per-image gamma rescaling over training.
-        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "k_gamma.png", ["adv_k", "gamma"])
+        plot_run(model, run_dir)
     records = runs.read_metrics(run_dir) if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)
     return TrainResult(run_dir, initial_epoch + epochs_run, records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.main import friendly_errors
+from augintae_tf.evaluation import METRIC_TABLE, default_metrics
 
 
 @click.command("evaluate")
@@ -12,8 +13,9 @@ from augintae_tf.cli.main import friendly_errors
 @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
               help="Novel-domain dataset (default: the run's novel dataset).")
 @click.option("--split", default=None, help="Novel-domain split (default: the run's novel split).")
-@click.option("--metrics", "metrics", default="fd-clf,classifier,recon,noise,interp", show_default=True,
-              help="Comma list of fid, fd-clf, classifier, recon, noise, interp (or all).")
+@click.option("--metrics", "metrics", default=",".join(default_metrics()), show_default=True,
+              help="Comma list (or all) of: " + "; ".join(f"{m.name} ({m.help})"
+                                                      for m in METRIC_TABLE.values()) + ".")
 @click.option("--shots", type=click.IntRange(2), default=5, show_default=True,
               help="Seed images per novel class (K).")
 @click.option("--num-images", type=click.IntRange(1), default=5000, show_default=True,

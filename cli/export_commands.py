@@ -22,15 +22,20 @@ from augintae_tf.cli.main import friendly_errors
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Reload the export in a fresh process and compare every signature with the "
                    "Keras model.")
+@click.option("--max-num", type=click.IntRange(1, 2 ** 31 - 1), default=1024, show_default=True,
+              help="The most images one generate/sample request may ask for (bounds a "
+                   "request's time and memory on the server).")
 @friendly_errors
-def export_command(run_dir, checkpoint, model_base, version, verify):
-    """Export a run as a SavedModel for TensorFlow Serving: signatures generate (also
-    serving_default), interpolate, encode, decode and reconstruct."""
+def export_command(run_dir, checkpoint, model_base, version, verify, max_num):
+    """Export a run as a SavedModel for TensorFlow Serving with the signatures its model's
+    capabilities allow (autoencoders: generate, also serving_default, interpolate, encode,
+    decode, reconstruct); every input is checked in the graph, num is at most --max-num."""
     import numpy as np
 
     from augintae_tf.export import export_run
 
-    result = export_run(run_dir, model_base, checkpoint=checkpoint, version=version, verify=verify)
+    result = export_run(run_dir, model_base, checkpoint=checkpoint, version=version, verify=verify,
+                        max_num=max_num)
     base = result.path.parent.resolve()
     click.echo(f"exported {run_dir} (checkpoint {result.checkpoint.name}) to {result.path} "
                f"as version {result.version}")
@@ -39,8 +44,12 @@ def export_command(run_dir, checkpoint, model_base, version, verify):
         width = max(map(len, result.max_abs_diff))
         for name, diff in result.max_abs_diff.items():
             click.echo(f"  {name.ljust(width)}  {diff:.2e}")
-    click.echo(f"\n{result.summary}\n")
+    click.echo(f"\n{result.summary}\n\nsignatures (inputs are checked in the graph):\n"
+               + "".join(f"  {line}\n" for line in result.docs.splitlines()))
     body = json.loads(result.request_path.read_text())
+    if "seed_images" not in body["inputs"]:  # a model that samples without seeds
+        click.echo(f"REST request body: {json.dumps(body)}")
+        return
     count, *image = np.shape(body["inputs"]["seed_images"])
     body["inputs"]["seed_images"] = "<SEED_IMAGES>"
     click.echo("REST request body for generate (columnar \"inputs\": the seed images and the "

@@ -7,13 +7,31 @@ import click
 
 from augintae_tf.cli.main import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
-from augintae_tf.config import MODELS, PRECISIONS, STRATEGIES
+from augintae_tf.config import PRECISIONS, STRATEGIES
+from augintae_tf.models.registry import model_names
+
+
+class ModelChoice(click.Choice):
+    """The registry's model names, read when the option is used (models registered at runtime
+    are accepted too)."""
+
+    def __init__(self):
+        super().__init__(model_names())
+
+    @property
+    def choices(self):
+        return model_names()
+
+    @choices.setter
+    def choices(self, value):  # click.Choice.__init__ assigns it; the registry is the source
+        pass
 
 
 @click.command("train")
 @data_options
-@click.option("--model", type=click.Choice(MODELS), default=None,
-              help="augintae (default), the ae / intae baselines, augintae-adv, gaia.")
+@click.option("--model", type=ModelChoice(), default=None,
+              help="A registered model (default augintae); its own config fields are set with "
+                   "--set model.FIELD=VALUE.")
 @click.option("--epochs", type=int, default=None, help="Passes over the training split (paper: 100).")
 @click.option("--batch-size", type=int, default=None, help="Global batch size (default 128).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from augintae_tf import checkpoints
 from augintae_tf.models import build_model, derive_seed
-from augintae_tf.models.adversarial import (AdversarialAugIntAE, build_augintae_adv, lsgan_losses,
+from augintae_tf.models.adversarial import (AdversarialAugIntAE, lsgan_losses,
                                             rescale_adversarial, update_k)
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.base import pixel_mse
@@ -19,7 +19,7 @@ LOG_KEYS = {"recon_loss", "adv_loss", "d_loss", "d_real", "d_fake", "gamma", "ad
 
 
 def tiny_model(compiled=True, **compile_kwargs):
-    model = build_augintae_adv(small_model_config("augintae-adv"), WIDTH)
+    model = build_model(small_model_config("augintae-adv"), width=WIDTH)
     if compiled:
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), **compile_kwargs)
     return model
@@ -164,7 +164,7 @@ def test_resume_restores_k_and_both_optimizers(tmp_path):
 def test_optimizers_are_built_on_their_own_networks():
     model = tiny_model()
     assert model.optimizer_names == ("optimizer", "d_optimizer")
-    assert set(model.checkpoint_optimizers) == {"optimizer", "d_optimizer"}
+    assert set(model.optimizers()) == {"optimizer", "d_optimizer"}
     model.build_for_training()
     n_gen = len(model.generator_variables)
     n_disc = len(model.discriminator.trainable_variables)
@@ -201,12 +201,12 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from augintae_tf.config import Config
-    from augintae_tf.models.adversarial import build_augintae_adv
+    from augintae_tf.models import build_model
     cfg = Config(); cfg.data.image_size, cfg.model.latent_dim = 8, 4
     cfg.model.name = "augintae-adv"
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        model = build_augintae_adv(cfg, 0.125)
+        model = build_model(cfg, width=0.125)
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
         model.build_for_training()
         model.adv_k.assign(0.5)

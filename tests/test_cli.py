@@ -17,8 +17,21 @@ def invoke(*args):
 def test_help_lists_every_command():
     result = invoke("--help")
     assert result.exit_code == 0
-    for name in ("datasets", "augment-preview", "train", "generate", "interpolate", "export-seeds"):
-        assert name in result.output
+    commands = result.output.split("Commands:")[1].split()
+    for name in ("datasets", "augment-preview", "train", "generate", "interpolate", "export-seeds",
+                 "evaluate", "compare", "export"):
+        assert name in commands, name
+
+
+def test_train_help_and_model_choices_come_from_the_registry():
+    from augintae_tf.models.registry import model_names
+
+    result = invoke("train", "--help")
+    assert result.exit_code == 0
+    assert "--model [" + "|".join(model_names()) + "]" in result.output
+    refused = invoke("train", "--model", "vae", "--dry-run")
+    assert refused.exit_code == 2
+    assert "'vae' is not one of " + ", ".join(map(repr, model_names())) in refused.output
 
 
 def test_datasets_lists_glyphs_as_offline():

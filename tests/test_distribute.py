@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent("""
         with strategy.scope():
             model = build_model(model_cfg)
             if halves:
-                model = Halves(model.encoder, model.generator, model_cfg)
+                model = Halves(model.encoder, model.generator, model.setup)
             for layer in model._flatten_layers():
                 if isinstance(layer, keras.layers.BatchNormalization):
                     layer.synchronized = synchronized

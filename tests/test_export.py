@@ -16,12 +16,12 @@ from augintae_tf import checkpoints, export
 from augintae_tf.cli.main import main
 from augintae_tf.config import load_config
 from augintae_tf.errors import RunError
-from augintae_tf.export import draw_pairs, export_run, rest_request_body
-from augintae_tf.runs import load_run
-from augintae_tf.latent import sample_alpha, slerp
+from augintae_tf.export import export_run, rest_request_body
+from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
 from augintae_tf.models import build_model
+from augintae_tf.runs import load_run
 
-SIZE, LATENT = 12, 8
+SIZE, LATENT, MAX_NUM = 12, 8, 300
 SIGNATURES = ("generate", "serving_default", "interpolate", "encode", "decode", "reconstruct")
 
 
@@ -46,9 +46,11 @@ def exported(run_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("serving")
     (base / "4").mkdir()  # an older version: the export becomes the next one
     result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
-                                       "--no-verify"])
+                                       "--no-verify", "--max-num", str(MAX_NUM)])
     assert result.exit_code == 0 and "as version 5" in result.output, result.output
     assert "verified in a fresh" not in result.output
+    docs = (base / "5" / "assets.extra" / "signatures.txt").read_text()
+    assert f"num: int32 scalar in [0, {MAX_NUM}], seed: int64 scalar" in docs
     return tf.saved_model.load(str(base / "5")), load_run(run_dir).model
 
 
@@ -62,15 +64,18 @@ def test_cli_exports_verified_versions_and_prints_summary_and_request(run_dir, t
     assert result.exit_code == 0, result.output
     out = result.output
     diffs = dict(re.findall(r"^  (\w[\w ]*?)\s+(\d\.\d\de[+-]\d\d)$", out, re.M))
-    assert set(diffs) == {*SIGNATURES, "REST example"}
+    assert set(diffs) == {*SIGNATURES, "interpolate_scalar", "REST example"}
     assert all(float(v) <= 1e-5 for v in diffs.values()), diffs
     assert (base / "1" / "saved_model.pb").is_file() and [p.name for p in base.iterdir()] == ["1"]
     for name in SIGNATURES:  # saved_model_cli's layout, one block per signature
         assert f"signature_def['{name}']:" in out
     assert out.count("Method name is: tensorflow/serving/predict") == len(SIGNATURES)
     generate = out.split("signature_def['generate']:")[1].split("signature_def[")[0]
-    assert re.search(r"inputs\['seed_images'\].*?dtype: DT_FLOAT\s+shape: \(-1, 12, 12, 1\)",
+    # Declared [-1, -1, -1, -1] so that the graph's own checks name a wrong shape (TF Serving does
+    # not check declared shapes); the expected shape is in the signature docs.
+    assert re.search(r"inputs\['seed_images'\].*?dtype: DT_FLOAT\s+shape: \(-1, -1, -1, -1\)",
                      generate, re.S)
+    assert "seed_images: float32 [N, 12, 12, 1] in [0, 1]" in out and "[0, 1024]" in out
     assert re.search(r"inputs\['num'\].*?DT_INT32\s+shape: \(\)", generate, re.S)
     assert re.search(r"outputs\['images'\].*?shape: \(-1, 12, 12, 1\)", generate, re.S)
     assert '{"signature_name": "generate", "inputs": {"seed_images": <SEED_IMAGES>, "num": 8, ' \
@@ -98,7 +103,7 @@ def test_generate_signature_is_deterministic_few_shot_generation(exported):
     default = served.signatures["serving_default"](
         seed_images=tf.constant(seeds), num=tf.constant(50), seed=tf.constant(3, tf.int64))
     assert np.array_equal(default["images"].numpy(), first)
-    a, b, alpha = draw_pairs(4, 50, 3)
+    a, b, alpha = sample_seed_pairs(4, 50, 3)
     latents = model.encode(seeds)
     want = model.decode(slerp(tf.gather(latents, a), tf.gather(latents, b), alpha)).numpy()
     np.testing.assert_allclose(first, want, atol=1e-5)
@@ -107,19 +112,19 @@ def test_generate_signature_is_deterministic_few_shot_generation(exported):
                  seed=tf.constant(0, tf.int64))
 
 
-def test_draw_pairs_distinct_pairs_and_midpoint_biased_alpha():
-    first, second, alpha = (t.numpy() for t in draw_pairs(5, 20_000, 7))
+def test_sample_seed_pairs_distinct_pairs_and_midpoint_biased_alpha():
+    first, second, alpha = (t.numpy() for t in sample_seed_pairs(5, 20_000, 7))
     assert first.min() == 0 and first.max() == 4 and np.all(first != second)
     counts = np.bincount(first * 5 + second, minlength=25).reshape(5, 5)
     assert np.all(np.diag(counts) == 0)  # every ordered pair of distinct seeds, none with itself
     off_diagonal = counts[~np.eye(5, dtype=bool)] / 20_000
     assert np.all(np.abs(off_diagonal - 1 / 20) < 0.008), off_diagonal
-    # Mean of two uniforms: triangular on [0, 1], mean 1/2, variance 1/24, and the library's
-    # own alphas for the same seed (generation.sample_pairs draws them from [seed, 1] too).
+    # Mean of two uniforms: triangular on [0, 1], mean 1/2, variance 1/24, drawn from the
+    # stream [seed, 1] of the same op that draws the training alphas.
     assert 0 <= alpha.min() and alpha.max() <= 1
     assert abs(alpha.mean() - 0.5) < 0.01 and abs(alpha.var() - 1 / 24) < 0.002
     np.testing.assert_array_equal(alpha, sample_alpha(tf.constant([7, 1], tf.int64), [20_000]))
-    assert np.array_equal(draw_pairs(5, 10, 7)[0], draw_pairs(5, 10, 7)[0])
+    assert np.array_equal(sample_seed_pairs(5, 10, 7)[0], sample_seed_pairs(5, 10, 7)[0])
 
 
 def test_other_signatures_with_dynamic_batch_sizes(exported):
@@ -171,3 +176,62 @@ def test_user_errors(run_dir, tmp_path):
         export_run(run_dir, tmp_path / "out", version=0)
     (tmp_path / "out" / "7").mkdir(parents=True)
     assert export.next_version(tmp_path / "out") == 8
+
+
+def test_cli_generate_and_served_generate_give_the_same_images(exported, run_dir):
+    served, _ = exported
+    seeds = images(4, 7)
+    for num in (5, MAX_NUM):  # MAX_NUM > 256: the library decodes in chunks, the server at once
+        library = load_run(run_dir).generate(seeds, num=num, seed=12)
+        server = served.signatures["generate"](seed_images=tf.constant(seeds), num=tf.constant(num),
+                                               seed=tf.constant(12, tf.int64))["images"].numpy()
+        assert library.shape == server.shape == (num, SIZE, SIZE, 1)
+        assert np.abs(library - server).max() < 1e-5
+
+
+def served_error(signature, **inputs):
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        signature(**{k: tf.constant(v) for k, v in inputs.items()})
+    return info.value.message
+
+
+def test_served_inputs_are_checked_with_messages_naming_them(exported):
+    sig = exported[0].signatures
+    seed = np.int64(0)
+    assert f"num must be an int32 in [0, {MAX_NUM}]" in served_error(
+        sig["generate"], seed_images=images(3, 0), num=np.int32(MAX_NUM + 1), seed=seed)
+    assert "num must be" in served_error(sig["generate"], seed_images=images(3, 0),
+                                         num=np.int32(-1), seed=seed)
+    small = np.zeros((2, 8, 8, 1), np.float32)
+    rgb = np.zeros((2, SIZE, SIZE, 3), np.float32)
+    for bad in (small, rgb):
+        message = served_error(sig["generate"], seed_images=bad, num=np.int32(2), seed=seed)
+        assert f"seed_images must have shape [N, {SIZE}, {SIZE}, 1]" in message
+        assert f"images must have shape [N, {SIZE}, {SIZE}, 1]" in served_error(
+            sig["encode"], images=bad)
+    assert "images must hold pixel values in [0, 1]" in served_error(
+        sig["reconstruct"], images=images(2, 0) * 255)
+    assert f"latent must have shape [N, {LATENT}]" in served_error(
+        sig["decode"], latent=np.zeros((2, LATENT + 1), np.float32))
+    a, b = images(3, 1), images(3, 2)
+    assert "alpha must be a scalar or have one value per pair" in served_error(
+        sig["interpolate"], images_a=a, images_b=b, alpha=np.float32([0.5, 0.5]))
+    assert "alpha must be in [0, 1]" in served_error(
+        sig["interpolate"], images_a=a, images_b=b, alpha=np.float32(1.5))
+    assert "images_a and images_b must hold the same number" in served_error(
+        sig["interpolate"], images_a=a, images_b=b[:2], alpha=np.float32(0.5))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at least 2 seed images"):
+        sig["generate"](seed_images=tf.constant(images(1, 0)), num=tf.constant(2),
+                        seed=tf.constant(seed))
+
+
+def test_served_interpolate_takes_a_scalar_or_a_per_pair_alpha(exported):
+    served, model = exported
+    a, b = images(3, 1), images(3, 2)
+    scalar = served.signatures["interpolate"](images_a=tf.constant(a), images_b=tf.constant(b),
+                                              alpha=tf.constant(0.3))["images"].numpy()
+    per_pair = served.signatures["interpolate"](images_a=tf.constant(a), images_b=tf.constant(b),
+                                                alpha=tf.fill([3], 0.3))["images"].numpy()
+    np.testing.assert_allclose(scalar, per_pair, atol=1e-6)
+    np.testing.assert_allclose(scalar, model.interpolate(a, b, 0.3).numpy(), atol=1e-5)
+    assert not np.allclose(scalar, model.interpolate(a, b, 0.7).numpy(), atol=1e-3)

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from augintae_tf import checkpoints
 from augintae_tf.models import build_model
-from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, build_gaia, gaia_balance,
+from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, gaia_balance,
                                      pairwise_squared_distances, structure_loss)
 from conftest import dtype_policy, run_python, small_model_config
 
@@ -18,7 +18,7 @@ LOG_KEYS = {"recon_loss", "g_loss", "d_loss", "d_real_error", "d_recon_error", "
 
 
 def tiny_model(compiled=True, lr=1e-3, **compile_kwargs):
-    model = build_gaia(small_model_config("gaia"), WIDTH)
+    model = build_model(small_model_config("gaia"), width=WIDTH)
     if compiled:
         model.compile(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr), **compile_kwargs)
     return model
@@ -152,11 +152,11 @@ MIRRORED = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from augintae_tf.config import Config
-    from augintae_tf.models.gaia import build_gaia
+    from augintae_tf.models import build_model
     cfg = Config(); cfg.data.image_size, cfg.model.latent_dim, cfg.model.name = 8, 4, "gaia"
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        model = build_gaia(cfg, 0.125)
+        model = build_model(cfg, width=0.125)
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=False)
         model.build_for_training()
     x = np.random.default_rng(0).uniform(size=(16, 8, 8, 1)).astype("float32")

@@ -4,7 +4,8 @@ import pytest
 
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
-from augintae_tf.generation import export_class_images, pixel_fade, sample_pairs, write_generation
+from augintae_tf.generation import export_class_images, pixel_fade, write_generation
+from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.runs import load_run
 from conftest import tiny_config
 
@@ -20,6 +21,10 @@ def novel_seeds():
     images, labels = load_arrays(tiny_config().data, "test", limit=200)
     label = np.bincount(labels).argmax()
     return images[labels == label][:5]
+
+
+def sample_pairs(num_seeds, num, seed):
+    return tuple(t.numpy() for t in sample_seed_pairs(num_seeds, num, seed))
 
 
 def test_pairs_are_distinct_and_deterministic():

@@ -29,8 +29,11 @@ class StandIn(keras.Model):
         self.decoded.append(keras.ops.convert_to_numpy(z))
         return tf.reshape(tf.cast(z, tf.float32), (-1,) + SHAPE)
 
+    def interpolate_latents(self, z_a, z_b, alpha):
+        return self.decode(slerp(z_a, z_b, alpha))
+
     def interpolate(self, images_a, images_b, alpha):
-        return self.decode(slerp(self.encode(images_a), self.encode(images_b), alpha))
+        return self.interpolate_latents(self.encode(images_a), self.encode(images_b), alpha)
 
     def call(self, images):
         return self.decode(self.encode(images))

@@ -157,7 +157,8 @@ def test_statistics_cache_is_computed_once_and_written_atomically(tmp_path):
     mu2, sigma2 = cached_statistics(path, compute)
     assert len(calls) == 1
     expected = activation_statistics(acts)
-    np.testing.assert_allclose(mu, expected[0]) and np.testing.assert_allclose(sigma2, expected[1])
+    np.testing.assert_allclose(mu, expected[0])
+    np.testing.assert_allclose(sigma2, expected[1])
     np.testing.assert_array_equal(mu, mu2)
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left behind
     path.write_bytes(b"truncated")  # an unreadable cache is recomputed, not trusted

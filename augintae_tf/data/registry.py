@@ -57,11 +57,6 @@ def list_datasets() -> list[DatasetInfo]:
     return list(_DATASETS)
 
 
-def get_info(name: str) -> DatasetInfo | None:
-    """The registry entry for ``name``, or None if ``name`` is not a registered dataset."""
-    return _BY_NAME.get(name)
-
-
 def resolve(dataset: str) -> DatasetInfo | Path:
     """A registered name -> its DatasetInfo; an existing directory -> its Path (image folder).
 

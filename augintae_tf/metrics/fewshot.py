@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf.latent import l2_normalize, slerp
+from augintae_tf.latent import l2_normalize
 
 
 class FewShotPlan(NamedTuple):
@@ -108,10 +108,11 @@ def decode_latents(model, z, batch_size: int = 256) -> np.ndarray:
 
 
 def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) -> np.ndarray:
-    """Decode every row of ``plan`` -> ``[num_images, H, W, C]``.
+    """Decode every row of ``plan`` -> ``[num_images, H, W, C]`` through the model's latent
+    capability (``encode``, then ``interpolate_latents``: the same decoding as its ``fewshot``).
 
     ``images`` is the array the plan indexes (only the seeds are read).  Each distinct seed is
-    encoded once; the rows are slerped and decoded ``batch_size`` at a time.
+    encoded once; the rows are interpolated and decoded ``batch_size`` at a time.
     """
     used = np.unique(np.concatenate([plan.index_a, plan.index_b]))
     latents = encode_images(model, np.asarray(images)[used], batch_size)
@@ -119,8 +120,8 @@ def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) 
     out = []
     for start in range(0, len(plan.alpha), batch_size):
         part = slice(start, start + batch_size)
-        z = slerp(latents[pos_a[part]], latents[pos_b[part]], plan.alpha[part])
-        out.append(keras.ops.convert_to_numpy(model.decode(z)))
+        out.append(keras.ops.convert_to_numpy(model.interpolate_latents(
+            latents[pos_a[part]], latents[pos_b[part]], plan.alpha[part])))
     return np.concatenate(out).astype(np.float32, copy=False)
 
 

@@ -28,7 +28,7 @@ How this module reads them:
   ``tf.distribute`` strategy the mean scores are all-reduced (MEAN) first, so every replica
   computes the same new k.
 - **Optimisers**: ``optimizer`` (encoder + generator) and ``d_optimizer`` (discriminator), both
-  Adam at a constant learning rate (``training.learning_rate`` does this for adversarial models).
+  Adam at a constant learning rate (:meth:`AdversarialMixin.lr_policy`).
 - **Distribution and precision**: the generator's output gradient and the discriminator loss
   are divided by ``num_replicas_in_sync`` (``apply_gradients`` sums replicas), as in
   ``Autoencoder.train_step``; logged values are unscaled.  Under mixed_float16 each optimizer is a
@@ -52,17 +52,16 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from augintae_tf.config import Config
+from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
-from augintae_tf.models.base import images_of, pixel_mse
-from augintae_tf.nets import build_encoder, build_generator
-
-K_RATE = 0.001  # eq. 4's step size
+from augintae_tf.models.base import encoder_and_generator, images_of, pixel_mse
+from augintae_tf.models.registry import AdversarialConfig, ModelSetup
+from augintae_tf.nets import build_encoder
 
 
 # --- pure functions (tested directly) ----------------------------------------------------------
-def update_k(k, d_real, d_fake, rate: float = K_RATE) -> tf.Tensor:
+def update_k(k, d_real, d_fake, rate: float = AdversarialConfig.k_rate) -> tf.Tensor:
     """Eqs. 4-5: ``clip(k - rate * (1 - (d_real - d_fake)), 0, 1)`` with the mean D scores.
 
     k falls while real and fake scores are separated by less than 1 and rises back (to at most 1)
@@ -147,6 +146,14 @@ class AdversarialMixin:
     optimizer_names = ("optimizer", "d_optimizer")
     discriminator: keras.Model
 
+    @classmethod
+    def lr_policy(cls, train: TrainConfig, steps: int) -> float:
+        """A constant learning rate: adversarial training destabilises when it drops."""
+        return train.lr
+
+    def networks(self) -> dict[str, keras.Model]:
+        return {**super().networks(), "discriminator": self.discriminator}
+
     def compile(self, optimizer=None, d_optimizer=None, **kwargs):
         """Both optimizers are required instances (Keras' default would be RMSprop).  Under
         mixed_float16 Keras wraps ``optimizer`` in a LossScaleOptimizer; ``d_optimizer`` is
@@ -163,10 +170,6 @@ class AdversarialMixin:
         self._build_optimizers()
 
     @property
-    def checkpoint_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
-        return {"optimizer": self.optimizer, "d_optimizer": self.d_optimizer}
-
-    @property
     def generator_variables(self) -> list:
         """What ``optimizer`` trains: the encoder's and the generator's trainable variables."""
         return self.encoder.trainable_variables + self.generator.trainable_variables
@@ -181,8 +184,7 @@ class AdversarialMixin:
         """Create every variable (both networks, both optimizers) before restoring a checkpoint."""
         if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
             raise ValueError("build_for_training() needs a compiled model: call compile() first")
-        size, channels = self.config.data.image_size, self.config.data.channels
-        images = tf.zeros([2, size, size, channels])
+        images = tf.zeros([2, *self.setup.image_shape])
         self(images, training=False)
         self.discriminator(images, training=False)
         self._build_optimizers()
@@ -204,11 +206,14 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
     """AugIntAE with the auxiliary LSGAN discriminator, per-image gamma and dynamic k (module doc).
 
     ``discriminator``: images ``[B, S, S, C]`` -> scores ``[B, 1]`` (the encoder architecture).
+    ``setup.section`` is an :class:`~augintae_tf.models.registry.AdversarialConfig` (``k_rate``).
     """
 
+    extra_plots = {"k_gamma.png": ("adv_k", "gamma")}  # the dynamic k and the gamma rescaling
+
     def __init__(self, encoder: keras.Model, generator: keras.Model, discriminator: keras.Model,
-                 config: Config, **kwargs):
-        super().__init__(encoder, generator, config, **kwargs)
+                 setup: ModelSetup, **kwargs):
+        super().__init__(encoder, generator, setup, **kwargs)
         self.discriminator = discriminator
         self.adv_k = self.add_weight(name="adv_k", shape=(), dtype="float32", initializer="ones",
                                      trainable=False, autocast=False,
@@ -275,7 +280,7 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         self.d_optimizer.apply_gradients(zip(step["discriminator_gradients"],
                                              self.discriminator.trainable_variables))
         d_real, d_fake = replica_mean(step["d_real"]), replica_mean(step["d_fake"])
-        new_k = update_k(self.adv_k.value, d_real, d_fake)
+        new_k = update_k(self.adv_k.value, d_real, d_fake, self.setup.section.k_rate)
         self.adv_k.assign(new_k)
         self.step_counter.assign_add(1)
         self.recon_tracker.update_state(step["recon_loss"])
@@ -287,13 +292,11 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         self.k_tracker.update_state(new_k)
         return self._train_logs()
 
-
-def build_augintae_adv(cfg: Config, width: float = 1.0) -> AdversarialAugIntAE:
-    """Encoder, generator and a one-output encoder-architecture discriminator for ``cfg``."""
-    size, channels, latent = cfg.data.image_size, cfg.data.channels, cfg.model.latent_dim
-    backbone = cfg.backbone
-    return AdversarialAugIntAE(
-        build_encoder(backbone, size, channels, latent, width),
-        build_generator(backbone, size, channels, latent, width),
-        build_encoder(backbone, size, channels, 1, width, name="discriminator"),
-        cfg, name=cfg.model.name.replace("-", "_"))
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "AdversarialAugIntAE":
+        """Encoder, generator and a one-output encoder-architecture discriminator."""
+        m = setup.section
+        discriminator = build_encoder(setup.backbone, setup.image_size, setup.channels, 1,
+                                      m.width, name="discriminator")
+        return cls(*encoder_and_generator(setup), discriminator, setup,
+                   name=m.name.replace("-", "_"))

@@ -11,9 +11,11 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.augment import augment as augment_images
-from augintae_tf.config import Config
+from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
-from augintae_tf.latent import l2_normalize, sample_alpha, slerp
+from augintae_tf.latent import l2_normalize, sample_alpha, sample_seed_pairs, slerp
+from augintae_tf.models.registry import ModelSetup
+from augintae_tf.nets import build_encoder, build_generator
 
 
 def derive_seed(base_seed: int, step, replica_id) -> tf.Tensor:
@@ -46,26 +48,103 @@ def blend(x1, x2, alpha) -> tf.Tensor:
     return alpha * x1 + (1.0 - alpha) * x2
 
 
+def encoder_and_generator(setup: ModelSetup, prefix: str = "") -> tuple[keras.Model, keras.Model]:
+    """(encoder, generator) for the setup's backbone, image shape, latent size and width."""
+    m = setup.section
+    args = (setup.backbone, setup.image_size, setup.channels, m.latent_dim, m.width)
+    return (build_encoder(*args, name=f"{prefix}encoder"),
+            build_generator(*args, name=f"{prefix}generator"))
+
+
 def images_of(data) -> tf.Tensor:
     """Training data may be ``images`` or ``(images, labels)`` batches; labels are ignored."""
     images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
     return tf.cast(images, tf.float32)
 
 
-class Autoencoder(keras.Model):
-    """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
+class ModelContract(keras.Model):
+    """What the code around a model (training, generation, evaluation, export, CLI) relies on.
 
-    ``config`` is the run's :class:`~augintae_tf.config.Config` (augmentation ranges, seed).
+    A model family subclasses this (usually via :class:`Autoencoder`), registers its class and
+    config section in :mod:`augintae_tf.models.registry`, and declares:
+
+    - ``from_setup(setup)`` (classmethod): the model from a
+      :class:`~augintae_tf.models.registry.ModelSetup`;
+    - ``optimizer_names`` (the ``compile()`` keywords, one Adam each) and ``lr_policy``;
+    - ``capabilities``: ``"latent"`` (``encode``/``decode``/``interpolate``/
+      ``interpolate_latents``/reconstruction by ``call``), ``"fewshot"``
+      (``fewshot(seed_images, num, seed)``), ``"sample"`` (``sample(num, seed)``); generation,
+      evaluation and export use exactly these, and export writes the signatures they allow;
+    - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves),
+      ``dry_run_lines()`` and ``extra_plots`` (``{"file.png": metrics keys}``, drawn into
+      ``samples/`` after training).
     """
 
-    # compile() keyword arguments the training loop creates an Adam optimizer for.
+    capabilities: frozenset[str] = frozenset()
     optimizer_names: tuple[str, ...] = ("optimizer",)
+    extra_plots: dict[str, tuple[str, ...]] = {}
 
-    def __init__(self, encoder: keras.Model, generator: keras.Model, config: Config, **kwargs):
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "ModelContract":
+        raise NotImplementedError
+
+    @classmethod
+    def lr_policy(cls, train: TrainConfig, steps: int):
+        """Adam's lr: divided by 10 at each fraction in ``train.lr_drops`` of the run (epochs 35
+        and 70 of 100); ``steps`` per epoch.  Adversarial models override it (constant)."""
+        if not train.lr_drops:
+            return train.lr
+        total = train.epochs * steps
+        boundaries = [max(1, int(round(f * total))) for f in sorted(train.lr_drops)]
+        values = [train.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
+        return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+    def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores)."""
+        return {name: getattr(self, name) for name in self.optimizer_names}
+
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def networks(self) -> dict[str, keras.Model]:
+        """Every network (``--dry-run`` counts their parameters)."""
+        return self.serving_networks()
+
+    def serving_networks(self) -> dict[str, keras.Model]:
+        """The networks inference uses (what an export saves)."""
+        return {}
+
+    def dry_run_lines(self) -> list[str]:
+        counts = {name: net.count_params() for name, net in self.networks().items()}
+        return ([f"{name}: {n:,} parameters" for name, n in counts.items()]
+                + [f"total: {sum(counts.values()):,} parameters"])
+
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no few-shot generation")
+
+    def sample(self, num, seed) -> tf.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no unconditional sampling")
+
+    @property
+    def config(self) -> ModelSetup:
+        """The :class:`ModelSetup` this model was built from (the name older callers use)."""
+        return self.setup
+
+
+class Autoencoder(ModelContract):
+    """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
+
+    ``setup`` is the :class:`~augintae_tf.models.registry.ModelSetup` (augmentation ranges,
+    image shape, seed, the model's config section).
+    """
+
+    capabilities = frozenset({"latent", "fewshot"})
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.generator = generator
-        self.config = config
+        self.setup = setup
         # A model variable (not a Python int) so it is saved with the weights: a resumed run
         # continues the RNG streams instead of replaying step 0's alphas and augmentations.
         # Every replica adds 1 per step; "only_first_replica" keeps one increment, not N.
@@ -73,6 +152,14 @@ class Autoencoder(keras.Model):
             name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
             aggregation="only_first_replica")
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
+
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "Autoencoder":
+        return cls(*encoder_and_generator(setup), setup,
+                   name=setup.section.name.replace("-", "_"))
+
+    def serving_networks(self) -> dict[str, keras.Model]:
+        return {"encoder": self.encoder, "generator": self.generator}
 
     # --- inference -------------------------------------------------------------------------
     def encode(self, images, training: bool = False) -> tf.Tensor:
@@ -83,11 +170,29 @@ class Autoencoder(keras.Model):
         """Latents ``[B, D]`` -> float32 images ``[B, H, W, C]`` in [0, 1]."""
         return tf.cast(self.generator(z, training=training), tf.float32)
 
+    def interpolate_latents(self, z_a, z_b, alpha, training: bool = False) -> tf.Tensor:
+        """Decode ``slerp(z_a, z_b, alpha)``: the one place latents become interpolated images."""
+        return self.decode(slerp(z_a, z_b, alpha), training)
+
     def interpolate(self, images_a, images_b, alpha, training: bool = False) -> tf.Tensor:
         """Decode the slerp between the two images' latents; alpha (scalar or ``[B]``) = 1 gives
         ``images_a``'s reconstruction, 0 gives ``images_b``'s."""
-        z = slerp(self.encode(images_a, training), self.encode(images_b, training), alpha)
-        return self.decode(z, training)
+        return self.interpolate_latents(self.encode(images_a, training),
+                                        self.encode(images_b, training), alpha, training)
+
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
+        """``num`` images from slerps between random pairs of the seeds' latents, drawn by
+        :func:`~augintae_tf.latent.sample_seed_pairs` (the CLI's, the SavedModel's and the
+        evaluation's one sampler).  ``batch_size`` decodes in chunks (eager only)."""
+        first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
+        latents = self.encode(seed_images)
+        z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
+        if batch_size is None or not tf.executing_eagerly():
+            return self.interpolate_latents(z_a, z_b, alpha)
+        parts = [self.interpolate_latents(z_a[i:i + batch_size], z_b[i:i + batch_size],
+                                          alpha[i:i + batch_size])
+                 for i in range(0, int(num), batch_size)]
+        return tf.concat(parts, axis=0) if parts else self.decode(z_a)
 
     def call(self, images, training: bool = False):
         """Reconstruction: decode(normalised encode(images))."""
@@ -114,8 +219,7 @@ class Autoencoder(keras.Model):
         """
         if getattr(self, "optimizer", None) is None:
             raise ValueError("build_for_training() needs a compiled model: call compile() first")
-        size, channels = self.config.data.image_size, self.config.data.channels
-        self(tf.zeros([2, size, size, channels]), training=False)
+        self(tf.zeros([2, *self.setup.image_shape]), training=False)
         self.optimizer.build(self.trainable_variables)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -138,11 +242,11 @@ class Autoencoder(keras.Model):
         """This step's seed on this replica (see :func:`derive_seed`)."""
         context = tf.distribute.get_replica_context()
         replica = context.replica_id_in_sync_group if context is not None else 0
-        return derive_seed(self.config.train.seed, self.step_counter.value, replica)
+        return derive_seed(self.setup.seed, self.step_counter.value, replica)
 
     def augment(self, images, seed, index: int) -> tf.Tensor:
         """One random augmentation per image from sub-seed ``index`` of the step seed."""
-        return augment_images(images, self.config.augment, sub_seed(seed, index))
+        return augment_images(images, self.setup.augment, sub_seed(seed, index))
 
     @staticmethod
     def alphas(images, seed) -> tf.Tensor:

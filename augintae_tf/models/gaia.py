@@ -53,8 +53,7 @@ One training step, with L1 errors ``e(a, b) = mean |a - b|`` (float32):
   pairs (natural log and means as in GAIA's code; the text writes log2 and 1/B).  ``z`` is the
   L2-normalised latent, the space interpolation happens in.  The weight is GAIA's alpha "half the
   learning rate" taken literally as a constant: ``STRUCTURE_WEIGHT = 1e-4 / 2``, so it is a weak
-  regulariser next to the adversarial errors (``GAIA.structure_weight``; set it on a subclass
-  or instance to experiment).
+  regulariser next to the adversarial errors (``--set model.structure_weight=...``).
 - **Interpolations (ours).**  GAIA pairs the two halves of a batch and draws the coefficient from
   N(0.5, 0.25) (unclipped); we use the project's conventions instead - IntAE's partner pairing
   (a random roll without fixed points, sub-seed 3) and the triangular alpha in [0, 1] peaked at
@@ -70,17 +69,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from augintae_tf.config import Config
 from augintae_tf.latent import slerp
 from augintae_tf.models.adversarial import AdversarialMixin, replica_mean
-from augintae_tf.models.base import Autoencoder, images_of, pixel_mse, sub_seed
+from augintae_tf.models.base import (Autoencoder, encoder_and_generator, images_of, pixel_mse,
+                                     sub_seed)
 from augintae_tf.models.intae import partner_offset
-from augintae_tf.nets import build_encoder, build_generator
+from augintae_tf.models.registry import GAIAConfig, ModelSetup
 
-SLOPE = 20.0  # GAIA's lr_sigma_slope (TF2 implementation)
-SIGMA = 0.5  # GAIA's sigma: how much interpolation error the discriminator tolerates
-MAX_FAKE_WEIGHT = 0.9  # GAIA's clip of the discriminator's weight on generated images
-STRUCTURE_WEIGHT = 1e-4 / 2  # GAIA's alpha, "half the learning rate" (1e-4 / 2)
+# The constants (SLOPE, SIGMA, MAX_FAKE_WEIGHT, STRUCTURE_WEIGHT in the docstring) are the fields
+# of GAIAConfig, ``model.slope`` ... in the run's config.
 
 
 # --- pure functions (tested directly) ----------------------------------------------------------
@@ -118,8 +115,9 @@ def structure_loss(x, z) -> tf.Tensor:
     return tf.reduce_mean(tf.square(tf.math.log1p(normalised(x)) - tf.math.log1p(normalised(z))))
 
 
-def gaia_balance(e_real, e_recon, e_interp, slope: float = SLOPE, sigma: float = SIGMA
-                 ) -> dict[str, tf.Tensor]:
+def gaia_balance(e_real, e_recon, e_interp, slope: float = GAIAConfig.slope,
+                 sigma: float = GAIAConfig.sigma,
+                 max_fake_weight: float = GAIAConfig.max_fake_weight) -> dict[str, tf.Tensor]:
     """GAIA's sigmoid balancing from the discriminator's three L1 errors (module docstring).
 
     ``d_lr``/``g_lr``: learning-rate factors of D and G (they sum to 1); ``d_fake_weight``: D's
@@ -132,7 +130,7 @@ def gaia_balance(e_real, e_recon, e_interp, slope: float = SLOPE, sigma: float =
     d_lr = tf.sigmoid(slope * (e_real - e_fake))
     return {"d_lr": d_lr, "g_lr": 1.0 - d_lr,
             "d_fake_weight": tf.clip_by_value(tf.sigmoid(slope * (sigma * e_interp - e_real)),
-                                              0.0, MAX_FAKE_WEIGHT),
+                                              0.0, max_fake_weight),
             "g_interp_weight": tf.sigmoid(slope * (e_interp - e_recon))}
 
 
@@ -156,11 +154,13 @@ def autoencoder_network(encoder: keras.Model, generator: keras.Model, name: str)
 class GAIA(AdversarialMixin, Autoencoder):
     """GAIA with an autoencoder discriminator (module docstring for every choice)."""
 
-    structure_weight = STRUCTURE_WEIGHT  # the structure-consistency loss's weight in G's loss
+    extra_plots = {"balance.png": ("d_lr_scale", "d_fake_weight", "g_interp_weight")}
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, discriminator: keras.Model,
-                 config: Config, **kwargs):
-        super().__init__(encoder, generator, config, **kwargs)
+                 setup: ModelSetup, **kwargs):
+        super().__init__(encoder, generator, setup, **kwargs)
+        # the structure-consistency loss's weight in G's loss (model.structure_weight)
+        self.structure_weight = setup.section.structure_weight
         self.discriminator = discriminator
         names = ("g_loss", "d_loss", "d_real_error", "d_recon_error", "d_interp_error",
                  "structure_loss", "d_lr_scale", "d_fake_weight", "g_interp_weight")
@@ -200,8 +200,9 @@ class GAIA(AdversarialMixin, Autoencoder):
             d_x, d_xg, d_xi = tf.split(judged, 3, axis=0)
             e_real, e_recon, e_interp = l1_error(x, d_x), l1_error(x, d_xg), l1_error(x_i, d_xi)
             structure = structure_loss(x, z)
+            m = self.setup.section
             balance = gaia_balance(replica_mean(e_real), replica_mean(e_recon),
-                                   replica_mean(e_interp))
+                                   replica_mean(e_interp), m.slope, m.sigma, m.max_fake_weight)
             w_i, w_d = balance["g_interp_weight"], balance["d_fake_weight"]
             g_loss = w_i * e_interp + (1.0 - w_i) * e_recon + self.structure_weight * structure
             d_loss = e_real - w_d * 0.5 * (e_recon + e_interp)
@@ -232,15 +233,10 @@ class GAIA(AdversarialMixin, Autoencoder):
             self.trackers[name].update_state(step[key])
         return self._train_logs()
 
-
-def build_gaia(cfg: Config, width: float = 1.0) -> GAIA:
-    """GAIA's generator AE and discriminator AE, both from the config's backbone builders."""
-    size, channels, latent = cfg.data.image_size, cfg.data.channels, cfg.model.latent_dim
-    backbone = cfg.backbone
-    discriminator = autoencoder_network(
-        build_encoder(backbone, size, channels, latent, width, name="d_encoder"),
-        build_generator(backbone, size, channels, latent, width, name="d_generator"),
-        name="discriminator")
-    return GAIA(build_encoder(backbone, size, channels, latent, width),
-                build_generator(backbone, size, channels, latent, width),
-                discriminator, cfg, name=cfg.model.name.replace("-", "_"))
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "GAIA":
+        """GAIA's generator AE and discriminator AE, both from the setup's backbone builders."""
+        discriminator = autoencoder_network(*encoder_and_generator(setup, prefix="d_"),
+                                            name="discriminator")
+        return cls(*encoder_and_generator(setup), discriminator, setup,
+                   name=setup.section.name.replace("-", "_"))

@@ -1,0 +1,259 @@
+"""What an evaluation reads, loaded on first use, and the built-in metric functions.
+
+A metric is ``metric(run, data, options) -> dict`` of values for ``metrics.json``; ``data`` is an
+:class:`EvalData` (held-out images, novel images, the few-shot plan and its generated images,
+the cached classifiers), so metrics that share something compute it once and no metric reaches
+into another's state.  The table that names them is :data:`augintae_tf.evaluation.METRIC_TABLE`.
+Nothing heavy is imported at module level: the CLI reads the table before TensorFlow loads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from augintae_tf.errors import RunError
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """Everything an evaluation can be asked (the CLI's options; see ``evaluate``)."""
+
+    shots: int = 5  # K seeds per novel class
+    num_images: int = 5000  # N few-shot images
+    fid_network: str | os.PathLike | None = None
+    dataset: str | None = None  # the novel domain (default: the run's)
+    split: str | None = None
+    noise_trials: int = 1000
+    classifier_epochs: int = 3
+    classifier_limit: int | None = 10_000
+    data_limit: int | None = None  # at most this many images per split (default: whole splits)
+    seed: int = 0
+
+
+class Timer:
+    """Seconds per named step, accumulated, echoed as they finish."""
+
+    def __init__(self, echo: Callable[[str], object]):
+        self.echo, self.timing = echo, {}
+
+    def __call__(self, name: str, fn: Callable[[], Any]):
+        start = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - start
+        self.timing[name] = round(self.timing.get(name, 0.0) + seconds, 3)
+        self.echo(f"  {name}: {seconds:.1f} s")
+        return result
+
+
+class EvalData:
+    """The run under evaluation and its data; each property is computed once, when first read."""
+
+    def __init__(self, run, options: EvalOptions, out: Path, timer: Timer,
+                 prepared: dict[str, Any] | None = None, echo: Callable[[str], object] = print,
+                 progress: bool = True):
+        from augintae_tf.data import resolve_novel
+
+        self.run, self.options, self.out, self.timer, self.echo = run, options, out, timer, echo
+        self.progress = progress  # progress bars for long feature extractions
+        self.prepared = prepared or {}  # what metrics' prepare hooks returned (the FID network)
+        data = dataclasses.replace(run.config.data, limit=options.data_limit)
+        self.cfg = dataclasses.replace(run.config, data=data)
+        self.novel_dataset, self.novel_split = resolve_novel(data)
+        if options.dataset is not None:
+            self.novel_dataset, self.novel_split = options.dataset, options.split or "test"
+        elif options.split is not None:
+            self.novel_split = options.split
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def arrays(self, which: str, limit: Any = "data_limit") -> tuple[np.ndarray, np.ndarray]:
+        """(images, labels) of ``"novel"`` or a split of the training dataset, at most ``limit``
+        (default ``options.data_limit``; None: all); RunError if empty."""
+        from augintae_tf.data import load_arrays
+
+        limit = self.options.data_limit if limit == "data_limit" else limit
+        key = f"{which}:{limit}"
+        if key not in self._arrays:
+            novel = which == "novel"
+            found = self.timer("data", lambda: load_arrays(
+                self.cfg.data, self.novel_split if novel else which, limit=limit,
+                dataset=self.novel_dataset if novel else None))
+            if not len(found[0]):
+                where = (f"{self.novel_dataset}:{self.novel_split}" if novel
+                         else f"{self.cfg.data.dataset}:{which}")
+                raise RunError(f"no images in {where}")
+            self._arrays[key] = found
+        return self._arrays[key]
+
+    @property
+    def novel(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.arrays("novel")
+
+    def reconstruct(self, images):
+        return self.run.model(images, training=False)
+
+    @cached_property
+    def plan(self):
+        from augintae_tf.metrics import sample_fewshot_plan
+
+        o = self.options
+        return sample_fewshot_plan(self.novel[1], o.shots, o.num_images, o.seed)
+
+    @cached_property
+    def fewshot_images(self) -> np.ndarray:
+        """The plan decoded through the model's capability (``generate_from_plan``)."""
+        from augintae_tf.metrics import generate_from_plan
+
+        return self.timer("fewshot_generation",
+                          lambda: generate_from_plan(self.run.model, self.novel[0], self.plan))
+
+    @cached_property
+    def classifiers(self):
+        """(domain classifier, class classifier), trained once and cached in RUN/eval."""
+        from augintae_tf.metrics.classifiers import cached_classifier
+
+        return self.timer("classifiers", lambda: cached_classifiers(self, cached_classifier))
+
+    @cached_property
+    def classifier_values(self) -> dict[str, float]:
+        from augintae_tf.metrics.classifiers import classifier_metrics
+
+        domain, classes = self.classifiers
+        images, labels = self.novel
+        return self.timer("classifier_metrics", lambda: classifier_metrics(
+            self.fewshot_images, self.plan.class_label, images, domain, classes))
+
+    @cached_property
+    def recon_novel(self) -> float:
+        from augintae_tf.metrics import reconstruction_error
+
+        return self.timer("recon_novel",
+                          lambda: reconstruction_error(self.reconstruct, self.novel[0]))
+
+
+def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
+    cfg, o = data.cfg, data.options
+    size, channels = cfg.data.image_size, cfg.data.channels
+    common = dict(backbone=cfg.backbone, image_size=size, channels=channels,
+                  width=cfg.model.width, epochs=o.classifier_epochs, seed=o.seed)
+    key = {"novel": [str(data.novel_dataset), data.novel_split], "image_size": size,
+           "channels": channels, "backbone": cfg.backbone, "width": cfg.model.width,
+           "epochs": o.classifier_epochs, "limit": o.classifier_limit}
+
+    def class_data():
+        data.echo("  training the novel-class classifier")
+        return _subsample(*data.novel, o.classifier_limit, o.seed)
+
+    def domain_data():
+        data.echo("  training the domain classifier")
+        novel, _ = _subsample(*data.novel, o.classifier_limit, o.seed)
+        train, _ = data.arrays(cfg.data.train_split, o.classifier_limit)
+        n = min(len(novel), len(train))
+        rng = np.random.default_rng([o.seed, 4])
+        novel = novel[rng.permutation(len(novel))[:n]]
+        train = train[rng.permutation(len(train))[:n]]
+        return np.concatenate([train, novel]), np.repeat(np.array([0, 1], np.int32), n)
+
+    cache_dir = data.run.directory / "eval" / "classifiers"
+    domain_key = {**key, "train": [cfg.data.dataset, cfg.data.train_split]}
+    return (cached_classifier(cache_dir, "domain", domain_key, domain_data, **common),
+            cached_classifier(cache_dir, "class", key, class_data, **common))
+
+
+def _subsample(images, labels, n: int | None, seed: int):
+    if n is None or len(images) <= n:
+        return images, labels
+    keep = np.sort(np.random.default_rng([seed, 3]).choice(len(images), n, replace=False))
+    return images[keep], labels[keep]
+
+
+# --- the built-in metrics: metric(run, data, options) -> dict -----------------------------------
+def load_fid_network(options: EvalOptions):
+    """The FID metric's prepare hook: runs before the run loads, so a missing network fails fast."""
+    from augintae_tf.metrics import FeatureExtractor
+
+    return FeatureExtractor(options.fid_network)
+
+
+def fid(run, data: EvalData, options: EvalOptions) -> dict:
+    """Few-shot FID (plan images vs novel images) and random-sample FID (Gaussian fitted to the
+    encoded training images vs the training-domain test split), Inception-v3 pool3."""
+    from augintae_tf.metrics import (activation_statistics, cached_statistics, frechet_distance,
+                                     random_latent_samples, statistics_cache_path)
+
+    extractor, cfg, progress = data.prepared["fid"], data.cfg, data.progress
+
+    def real_stats(dataset, split, which):
+        images, _ = data.arrays(which)
+        path = statistics_cache_path(_fid_cache_dir(), dataset, split, extractor.name,
+                                     cfg.data.image_size, len(images))
+        return cached_statistics(path, lambda: extractor(images, progress=progress))
+
+    def fid_of(images, reference):
+        return frechet_distance(*activation_statistics(extractor(images, progress=progress)),
+                                *reference)
+
+    fewshot = fid_of(data.fewshot_images, real_stats(data.novel_dataset, data.novel_split, "novel"))
+    samples = random_latent_samples(run.model, data.arrays(cfg.data.train_split)[0],
+                                    options.num_images, options.seed)
+    random = fid_of(samples, real_stats(cfg.data.dataset, cfg.data.test_split, cfg.data.test_split))
+    return {"fid_fewshot": fewshot, "fid_random": random, "fid_network": extractor.name}
+
+
+def _fid_cache_dir() -> Path:
+    return Path(os.environ.get("AUGINTAE_CACHE_DIR") or Path.home() / ".cache" / "augintae_tf") / "fid"
+
+
+def _classifier_accuracies(data: EvalData) -> dict:
+    domain, classes = data.classifiers
+    return {"domain_classifier_accuracy": domain.accuracy,
+            "class_classifier_accuracy": classes.accuracy}
+
+
+def fd_clf(run, data: EvalData, options: EvalOptions) -> dict:
+    """Fréchet distance in the novel-class classifier's penultimate features."""
+    return {**_classifier_accuracies(data), "fd_clf": data.classifier_values["fd_clf"]}
+
+
+def classifier(run, data: EvalData, options: EvalOptions) -> dict:
+    """Share of few-shot images judged novel-domain; accuracy on their seeds' class."""
+    values = data.classifier_values
+    return {**_classifier_accuracies(data), "domain_share": values["domain_share"],
+            "class_accuracy": values["class_accuracy"]}
+
+
+def recon(run, data: EvalData, options: EvalOptions) -> dict:
+    """Reconstruction MSE per pixel on novel images and on the training domain's test split."""
+    from augintae_tf.metrics import reconstruction_error
+
+    test_images, _ = data.arrays(data.cfg.data.test_split)
+    return {"recon_novel": data.recon_novel,
+            "recon_test": reconstruction_error(data.reconstruct, test_images)}
+
+
+def noise(run, data: EvalData, options: EvalOptions) -> dict:
+    """Reconstruction error of uniform noise per frequency (``noise.png``, novel error dotted)."""
+    from augintae_tf.metrics import noise_reconstruction_curve, plot_noise_curve
+
+    cfg = data.cfg
+    curve = noise_reconstruction_curve(data.reconstruct, cfg.data.image_size, cfg.data.channels,
+                                       trials=options.noise_trials, seed=options.seed)
+    plot_noise_curve({cfg.model.name: curve}, {cfg.model.name: data.recon_novel},
+                     data.out / "noise.png", title=f"{run.directory.name}: noise reconstruction")
+    return {"recon_novel": data.recon_novel, "noise": {str(f): e for f, e in curve.items()},
+            "noise_mean": float(np.mean(list(curve.values())))}
+
+
+def interp(run, data: EvalData, options: EvalOptions) -> dict:
+    """Pixel fade and slerp rows for same-class novel pairs (``interpolations.png``)."""
+    from augintae_tf.evaluation import interpolation_figure
+
+    images, labels = data.novel
+    interpolation_figure(data.out / "interpolations.png", [run], images, labels, options.seed)
+    return {}

@@ -1,0 +1,137 @@
+"""The one list of model names, and each model family's config section; imports no TensorFlow.
+
+Config validation, ``--model``'s choices and ``--help`` read :func:`model_names`, so an option error
+never waits for TensorFlow.  An entry names its model class as ``"module:Class"`` (imported only
+when a model is built) or as the class itself (models registered at runtime, e.g. from a test).
+
+A model family's config section is a dataclass extending :class:`~augintae_tf.config.ModelConfig`
+(``name``, ``backbone``, ``latent_dim``, ``width``) with the family's own constants as defaults;
+its fields are ``model.<field>`` in YAML and in ``--set``, and its ``check()`` validates them.
+The sections of the built-in models live here rather than beside their (TensorFlow) classes so that
+validating a config stays TensorFlow-free.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from augintae_tf.config import AugmentConfig, Config, ConfigError, ModelConfig, require
+
+
+@dataclass
+class AdversarialConfig(ModelConfig):
+    """augintae-adv (appendix A.1)."""
+
+    k_rate: float = 0.001  # eq. 4's step size for the adversarial weight k
+
+    def check(self) -> None:
+        require(0 < self.k_rate <= 1, "model.k_rate", self.k_rate, "a step size in (0, 1]")
+
+
+@dataclass
+class GAIAConfig(ModelConfig):
+    """GAIA's balancing constants (Sainburg et al. 2018; see models/gaia.py)."""
+
+    slope: float = 20.0  # lr_sigma_slope of GAIA's TF2 implementation
+    sigma: float = 0.5  # interpolation error the discriminator tolerates (GAIA's original code)
+    max_fake_weight: float = 0.9  # clip of the discriminator's weight on generated images
+    structure_weight: float = 5e-5  # GAIA's alpha, "half the learning rate" (1e-4 / 2)
+
+    def check(self) -> None:
+        require(self.slope > 0, "model.slope", self.slope, "a sigmoid slope > 0")
+        require(self.sigma >= 0, "model.sigma", self.sigma, "a value >= 0")
+        require(0 < self.max_fake_weight <= 1, "model.max_fake_weight", self.max_fake_weight,
+                "a weight in (0, 1]")
+        require(self.structure_weight >= 0, "model.structure_weight", self.structure_weight,
+                "a weight >= 0")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    target: Any  # "module:Class" (imported lazily) or the class
+    section: type[ModelConfig]
+    summary: str
+
+
+@dataclass(frozen=True)
+class ModelSetup:
+    """What a model is built from: its config section, the augmentation, image shape, run seed
+    and the resolved backbone (never the whole Config)."""
+
+    section: ModelConfig
+    augment: AugmentConfig
+    image_size: int
+    channels: int
+    seed: int
+    backbone: str
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.image_size, self.image_size, self.channels
+
+
+_ENTRIES: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, target: Any, section: type[ModelConfig] = ModelConfig,
+                   summary: str = "") -> ModelEntry:
+    """Add (or replace) model ``name``: ``target`` is its class or ``"module:Class"``."""
+    if not (isinstance(section, type) and issubclass(section, ModelConfig)):
+        raise TypeError(f"register_model({name!r}): section must be a ModelConfig dataclass")
+    _ENTRIES[name] = ModelEntry(name, target, section, summary)
+    return _ENTRIES[name]
+
+
+def model_names() -> tuple[str, ...]:
+    return tuple(_ENTRIES)
+
+
+def model_entry(name: str) -> ModelEntry:
+    if name not in _ENTRIES:
+        raise ConfigError(f"model {name!r} is unknown; available: {', '.join(_ENTRIES)}")
+    return _ENTRIES[name]
+
+
+def section_class(name: str) -> type[ModelConfig]:
+    """The config section of model ``name`` (the common one for an unknown name)."""
+    return _ENTRIES[name].section if name in _ENTRIES else ModelConfig
+
+
+def model_class(name: str) -> type:
+    """The model class of ``name``, imported on first use."""
+    target = model_entry(name).target
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(import_module(module), attr)
+    return target
+
+
+def as_section(section: ModelConfig) -> ModelConfig:
+    """``section`` as its model's own dataclass (fields it lacks take their defaults)."""
+    cls = section_class(section.name)
+    if type(section) is cls:
+        return section
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in dataclasses.asdict(section).items() if k in names})
+
+
+def model_setup(cfg: Config, width: float | None = None) -> ModelSetup:
+    section = as_section(cfg.model)
+    if width is not None:
+        section = dataclasses.replace(section, width=width)
+    return ModelSetup(section, cfg.augment, cfg.data.image_size, cfg.data.channels,
+                      cfg.train.seed, cfg.backbone)
+
+
+register_model("augintae", "augintae_tf.models.augintae:AugIntAE",
+               summary="AugIntAE: slerp between two augmentations of an image (default)")
+register_model("ae", "augintae_tf.models.ae:AE", summary="autoencoder baseline")
+register_model("intae", "augintae_tf.models.intae:IntAE",
+               summary="interpolative AE baseline (pairs of different images)")
+register_model("augintae-adv", "augintae_tf.models.adversarial:AdversarialAugIntAE",
+               AdversarialConfig, summary="AugIntAE plus an LSGAN discriminator")
+register_model("gaia", "augintae_tf.models.gaia:GAIA", GAIAConfig,
+               summary="GAIA: adversarial interpolative autoencoder")

@@ -1,0 +1,153 @@
+"""The SavedModel's signatures: which ones a model's capabilities allow, and their input checks.
+
+Every signature checks its inputs inside the graph (so TF Serving, which feeds tensors without
+looking at the declared shapes, reports them too) and fails with a message naming the input and
+what it expected.  Image inputs are declared ``[-1, -1, -1, -1]`` float32 for that reason; the
+expected shape is in the messages, in :func:`signature_docs` and in the README.
+
+- ``generate(seed_images [K, H, W, C], num int32 [], seed int64 []) -> images [num, H, W, C]``
+  (capability ``fewshot``; also ``serving_default``): K >= 2, 0 <= num <= ``max_num``;
+- ``sample(num int32 [], seed int64 []) -> images`` (capability ``sample``);
+- ``interpolate(images_a [B, ...], images_b [B, ...], alpha float32 [] or [B]) -> images``,
+  ``encode(images) -> latent [B, D]``, ``decode(latent [B, D]) -> images``,
+  ``reconstruct(images) -> images`` (capability ``latent``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
+
+
+def _fail_unless(condition, message: str, *data):
+    return tf.debugging.Assert(condition, [message, *data], summarize=8)
+
+
+def checked_images(x, name: str, shape: tuple[int, int, int]) -> tf.Tensor:
+    """``x`` with the static shape ``[B, *shape]``, after checking its shape and [0, 1] range."""
+    expected = tf.constant(shape, tf.int32)
+    dims = tf.shape(x)
+    shape_ok = tf.logical_and(tf.equal(tf.size(dims), 4),
+                              tf.reduce_all(tf.equal(dims[1:], expected)))
+    shown = f"[N, {', '.join(map(str, shape))}]"
+    checks = [_fail_unless(shape_ok, f"{name} must have shape {shown} (float32 in [0, 1]); got",
+                           dims)]
+    with tf.control_dependencies(checks):
+        in_range = tf.logical_and(tf.reduce_all(x >= 0.0), tf.reduce_all(x <= 1.0))
+        checks.append(_fail_unless(in_range, f"{name} must hold pixel values in [0, 1]; got min",
+                                   tf.reduce_min(x), "max", tf.reduce_max(x)))
+    with tf.control_dependencies(checks):
+        return tf.ensure_shape(tf.identity(x), [None, *shape])
+
+
+def checked_num(num, max_num: int) -> tf.Tensor:
+    ok = tf.logical_and(num >= 0, num <= max_num)
+    with tf.control_dependencies([_fail_unless(
+            ok, f"num must be an int32 in [0, {max_num}] (the limit chosen at export, "
+                "--max-num); got", num)]):
+        return tf.identity(num)
+
+
+def checked_alpha(alpha, batch) -> tf.Tensor:
+    """A scalar alpha (one for every pair) or one per pair -> ``[B]``; values in [0, 1]."""
+    flat = tf.reshape(alpha, [-1])
+    size_ok = tf.logical_or(tf.equal(tf.size(flat), 1), tf.equal(tf.size(flat), batch))
+    checks = [_fail_unless(size_ok, "alpha must be a scalar or have one value per pair "
+                                    "(the batch size of images_a); got", tf.size(flat),
+                           "values for", batch, "pairs")]
+    with tf.control_dependencies(checks):
+        in_range = tf.logical_and(tf.reduce_all(flat >= 0.0), tf.reduce_all(flat <= 1.0))
+        checks.append(_fail_unless(in_range, "alpha must be in [0, 1] (1 gives images_a); got",
+                                   flat))
+    with tf.control_dependencies(checks):
+        return tf.cond(tf.equal(tf.size(flat), 1), lambda: tf.fill([batch], flat[0]),
+                       lambda: tf.identity(flat))
+
+
+def checked_latent(latent, latent_dim: int) -> tf.Tensor:
+    dims = tf.shape(latent)
+    ok = tf.logical_and(tf.equal(tf.size(dims), 2), tf.equal(dims[-1], latent_dim))
+    with tf.control_dependencies([_fail_unless(
+            ok, f"latent must have shape [N, {latent_dim}] (float32, L2-normalised); got", dims)]):
+        return tf.ensure_shape(tf.identity(latent), [None, latent_dim])
+
+
+def _images_spec(name: str) -> tf.TensorSpec:
+    return tf.TensorSpec([None, None, None, None], tf.float32, name=name)
+
+
+NUM = tf.TensorSpec([], tf.int32, name="num")
+SEED = tf.TensorSpec([], tf.int64, name="seed")
+Endpoint = tuple[str, Callable, list]
+
+
+def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
+              max_num: int = DEFAULT_MAX_NUM) -> list[Endpoint]:
+    """``[(name, fn, input_signature)]`` for the model's capabilities; generate (or sample) first,
+    so ExportArchive makes it ``serving_default``."""
+    out: list[Endpoint] = []
+    if model.has("fewshot"):
+        def generate(seed_images, num, seed):
+            seeds = checked_images(seed_images, "seed_images", shape)
+            return {"images": model.fewshot(seeds, checked_num(num, max_num), seed)}
+
+        out.append(("generate", generate, [_images_spec("seed_images"), NUM, SEED]))
+    if model.has("sample"):
+        def sample(num, seed):
+            return {"images": model.sample(checked_num(num, max_num), seed)}
+
+        out.append(("sample", sample, [NUM, SEED]))
+    if model.has("latent"):
+        out += _latent_endpoints(model, shape, latent_dim)
+    return out
+
+
+def _latent_endpoints(model, shape, latent_dim: int) -> list[Endpoint]:
+    def interpolate(images_a, images_b, alpha):
+        a = checked_images(images_a, "images_a", shape)
+        b = checked_images(images_b, "images_b", shape)
+        same = _fail_unless(tf.equal(tf.shape(a)[0], tf.shape(b)[0]),
+                            "images_a and images_b must hold the same number of images; got",
+                            tf.shape(a)[0], "and", tf.shape(b)[0])
+        with tf.control_dependencies([same]):
+            alpha = checked_alpha(alpha, tf.shape(a)[0])
+        return {"images": model.interpolate(a, b, alpha)}
+
+    def encode(images):
+        return {"latent": model.encode(checked_images(images, "images", shape))}
+
+    def decode(latent):
+        return {"images": model.decode(checked_latent(latent, latent_dim))}
+
+    def reconstruct(images):
+        return {"images": model(checked_images(images, "images", shape), training=False)}
+
+    return [("interpolate", interpolate, [_images_spec("images_a"), _images_spec("images_b"),
+                                          tf.TensorSpec(None, tf.float32, name="alpha")]),
+            ("encode", encode, [_images_spec("images")]),
+            ("decode", decode, [tf.TensorSpec([None, latent_dim], tf.float32, name="latent")]),
+            ("reconstruct", reconstruct, [_images_spec("images")])]
+
+
+def signature_docs(names: list[str], shape: tuple[int, int, int], latent_dim: int | None,
+                   max_num: int) -> str:
+    """Plain-text docs of the signatures ``names`` (written to ``assets.extra/signatures.txt``)."""
+    image = f"float32 [N, {', '.join(map(str, shape))}] in [0, 1]"
+    docs = {
+        "generate": f"generate(seed_images: {image} with N = K >= 2 seeds of one class, num: int32 "
+                    f"scalar in [0, {max_num}], seed: int64 scalar) -> images [num, ...]; "
+                    "deterministic for a seed (the same images as `augintae-tf generate --seed`)",
+        "sample": f"sample(num: int32 scalar in [0, {max_num}], seed: int64 scalar) -> images",
+        "interpolate": f"interpolate(images_a: {image}, images_b: the same shape, alpha: float32 "
+                       "scalar or [N], in [0, 1]; 1 gives images_a) -> images",
+        "encode": f"encode(images: {image}) -> latent float32 [N, {latent_dim}] (unit norm)",
+        "decode": f"decode(latent: float32 [N, {latent_dim}], unit norm) -> images",
+        "reconstruct": f"reconstruct(images: {image}) -> images",
+    }
+    default = next((n for n in ("generate", "sample") if n in names), None)
+    lines = [docs[n] for n in names if n in docs]
+    if default:
+        lines.append(f"serving_default = {default}")
+    return "\n".join(lines) + "\n"
