@@ -98,7 +98,7 @@ def nearest_seed_distance(generated, generated_labels, seeds, seed_labels) -> np
         rows = generated_labels == cls
         own = seeds[seed_labels == cls]
         if not len(own):
-            raise ValueError(f"class {cls!r} has generated rows but no seed")
+            raise ValueError(f"class {cls.item()!r} has generated rows but no seed")
         out[rows] = pairwise_distances(generated[rows], own).min(axis=1)
     return out
 
