@@ -34,6 +34,12 @@ Metrics per row (:data:`METRICS`), in the feature space of ``features_fn`` unles
 * ``realism`` (:mod:`.realism`): held-out accuracy of a CNN trained to tell the comparison set from
   the row, 0.5 = indistinguishable; one pooled test per row (a CNN per class would cost too much).
 
+The feature network should not have been trained on the floor set or the seeds: a classifier
+trained on all novel images scores the floor and the seed copies on images it learnt (on glyphs its
+class accuracy on the floor read 0.94 that way, 0.60 when the floor was unseen), while a model's
+images are always unseen.  Training it on the comparison set only (``real_split(...).comparison``)
+keeps every scored row equally unseen.
+
 Per-class values that cannot be computed (too few images of a class for k-NN or a covariance) are
 ``None``; class means skip them.  Every value is a plain float or ``None``, ready for JSON.
 """
