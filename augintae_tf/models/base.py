@@ -100,8 +100,9 @@ class ModelContract(keras.Model):
         return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
     def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
-        """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores)."""
-        return {name: getattr(self, name) for name in self.optimizer_names}
+        """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores); ``None`` for
+        each before ``compile()`` (a model loaded for inference)."""
+        return {name: getattr(self, name, None) for name in self.optimizer_names}
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
