@@ -63,6 +63,17 @@ def temp_name(path: Path, suffix: str = "") -> Path:
     return Path(tmp)
 
 
+def _create_temporary(path: Path, what: str | None, create) -> Path:
+    """``create()`` a temporary beside ``path`` (parents made first); a full disk is one line."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return create()
+    except OSError as exc:
+        if is_no_space(exc):
+            raise no_space_error(what or path.name, path) from None
+        raise
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, what: str | None = None, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on any error it is removed.
@@ -71,13 +82,7 @@ def atomic_path(path: str | os.PathLike, what: str | None = None, suffix: str = 
     content in a full-disk error (default: the file name).
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(path, suffix)
-    except OSError as exc:
-        if is_no_space(exc):
-            raise no_space_error(what or path.name, path) from None
-        raise
+    tmp = _create_temporary(path, what, lambda: temp_name(path, suffix))
     try:
         yield tmp
         fsync_path(tmp)
@@ -110,13 +115,8 @@ def atomic_dir(path: str | os.PathLike, what: str | None = None,
     """Yield an empty hidden temporary directory beside ``path``; renamed to ``path`` on success
     (replacing an existing one only with ``replace``), removed with its contents on any error."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK))
-    except OSError as exc:
-        if is_no_space(exc):
-            raise no_space_error(what or path.name, path) from None
-        raise
+    tmp = _create_temporary(path, what, lambda: Path(tempfile.mkdtemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK)))
     try:
         yield tmp
         for child in tmp.iterdir():  # data on disk before the rename makes the directory visible
