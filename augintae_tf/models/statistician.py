@@ -17,8 +17,8 @@ N(0, I)) + sum over the set KL(q(z|x,c) || p(z|c))``, both divided by ``sets * s
 ``loss = -(w * recon - kl / w)`` with ``w = 1 + alpha`` and ``alpha = 0.5^(step/anneal_steps)``
 (their alpha starts at 1 and halves every epoch; here every ``anneal_steps`` steps, since a model
 does not know its epoch length); logged ``vlb = recon - kl``.  Gradients are clipped element-wise
-to ``[-clip, clip]`` (their ``--clip-gradients``, 0.5).  Adam at ``train.lr`` (theirs: 1e-3) with
-the project's lr drops.
+to ``[-clip, clip]`` (their ``--clip-gradients``, 0.5).  Adam at a constant ``train.lr``
+(theirs: 1e-3, never dropped).
 
 Differences from their code: the backbone conv encoder/decoder replace their 4-stage conv nets
 (widths follow ``model.width``); no residual connections or BatchNorm in the dense nets; one
@@ -133,6 +133,11 @@ class NeuralStatistician(ModelContract):
 
     def networks(self) -> dict[str, keras.Model]:
         return {**self.serving_networks(), "inference": self.inference}
+
+    @classmethod
+    def lr_policy(cls, train, steps: int) -> float:
+        """A constant learning rate, as their code (Adam 1e-3 for 300 epochs, no drops)."""
+        return train.lr
 
     @property
     def metrics(self):
