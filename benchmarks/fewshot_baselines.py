@@ -15,6 +15,7 @@ whose comparison set has one image per class, a classifier trained on the traini
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -29,11 +30,12 @@ def score_domain(runs, split: str, shots: int, num_images: int, seed: int, epoch
     from augintae_tf.metrics.classifiers import train_classifier
 
     cfg = runs[0].config
-    images, labels = load_arrays(cfg.data, split, limit=None)
+    data = dataclasses.replace(cfg.data, limit=None)  # whole splits, whatever the runs trained on
+    images, labels = load_arrays(data, split)
     plan = sample_fewshot_plan(labels, shots, num_images, seed)
     seeds = sample_seeds(labels, shots, seed)
     if split == "validation":
-        train_images, train_labels = load_arrays(cfg.data, cfg.data.train_split, limit=None)
+        train_images, train_labels = load_arrays(data, cfg.data.train_split)
         classifier = train_classifier(train_images, train_labels, backbone=cfg.backbone,
                                       width=0.5, epochs=epochs, seed=seed)
     else:
