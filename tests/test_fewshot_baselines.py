@@ -3,6 +3,7 @@ on tiny labelled random data, few-shot generation, and the CLI on glyphs (train,
 evaluate, export) through the model contract."""
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -168,3 +169,39 @@ def test_cli_unlabelled_folder_names_the_model_and_labelled_sources(tmp_path):
     assert result.output.strip().splitlines()[-1].startswith(
         f"Error: model 'dagan' trains on class-labelled sets, but '{tmp_path}' has no class "
         "labels (a folder without class subfolders); sources with labels: glyphs, image folders")
+
+
+def test_dry_run_reports_the_sets_and_skipped_classes():
+    result = invoke("train", "--model", "neural-statistician", "--set", "data.limit=1500",
+                    "--set", "model.width=0.25", "--dry-run")
+    assert result.exit_code == 0, result.output
+    # instance-major glyphs: the first 1500 images give 100 classes 6 images and 180 classes 5
+    assert ("train sets: sets of 5 same-class images from 280 classes (1500 images); 0 classes "
+            "with fewer than 5 images skipped") in result.output
+    assert "statistic:" in result.output and "inference:" in result.output
+    short = invoke("train", "--model", "neural-statistician", "--set", "data.limit=1200",
+                   "--set", "model.width=0.25", "--dry-run")
+    assert "from 80 classes (400 images); 200 classes with fewer than 5 images skipped" \
+        in short.output
+
+
+def test_dagan_checkpoint_round_trip_and_resume(tmp_path):
+    from augintae_tf.runs import load_run
+    from augintae_tf.training import train
+
+    from conftest import tiny_config
+
+    cfg = tiny_config(**{"model.name": "dagan", "data.limit": 560, "train.batch_size": 20,
+                         "train.epochs": 2, "train.steps_per_epoch": 3,
+                         "model.critic_updates": 2})
+    run_dir = tmp_path / "run"
+    train(cfg, run_dir, echo=lambda *_: None)
+    seeds = tf.constant(np.random.default_rng(3).uniform(size=(4, 28, 28, 1)), tf.float32)
+    images = load_run(run_dir).model.fewshot(seeds, 5, 1).numpy()
+    again = load_run(run_dir).model  # the weights, not a fresh initialisation, come back
+    np.testing.assert_array_equal(again.fewshot(seeds, 5, 1).numpy(), images)
+    shutil.rmtree(run_dir / "checkpoints" / "epoch-00002")  # lose the last epoch, resume it
+    result = train(cfg, run_dir, resume=True, echo=lambda *_: None)
+    assert result.epochs_done == 2
+    state = json.loads((run_dir / "checkpoints" / "epoch-00002" / "state.json").read_text())
+    assert state["rng_step"] == 6 and state["step"] == 3  # 6 critic steps, 3 generator steps
