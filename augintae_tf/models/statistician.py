@@ -56,7 +56,8 @@ def build_statistic_network(h_dim: int, units: int, depth: int, c_dim: int) -> k
     """Sets ``[B, N, h_dim]`` -> ``(mu_c, logvar_c)`` ``[B, c_dim]``; mean-pooled over N."""
     sets = keras.Input((None, h_dim), name="encodings")
     x = layers.Dense(units, activation="relu")(sets)  # per element (dense acts on the last axis)
-    x = layers.Lambda(lambda t: keras.ops.mean(t, axis=1), name="pool")(x)  # pooling: invariant to the set's order and size
+    # mean pooling over the set: invariant to the set's order and size
+    x = layers.Lambda(lambda t: keras.ops.mean(t, axis=1), name="pool")(x)
     return keras.Model(sets, _gaussian_head(_mlp(x, units, depth), c_dim), name="statistic")
 
 
