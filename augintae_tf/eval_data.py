@@ -200,9 +200,12 @@ def fid(run, data: EvalData, options: EvalOptions) -> dict:
                                 *reference)
 
     fewshot = fid_of(data.fewshot_images, real_stats(data.novel_dataset, data.novel_split, "novel"))
-    samples = random_latent_samples(run.model, data.arrays(cfg.data.train_split)[0],
-                                    options.num_images, options.seed)
-    random = fid_of(samples, real_stats(cfg.data.dataset, cfg.data.test_split, cfg.data.test_split))
+    random = None  # random-latent samples need a latent space (not DAGAN's or the statistician's)
+    if run.model.has("latent"):
+        samples = random_latent_samples(run.model, data.arrays(cfg.data.train_split)[0],
+                                        options.num_images, options.seed)
+        random = fid_of(samples, real_stats(cfg.data.dataset, cfg.data.test_split,
+                                            cfg.data.test_split))
     return {"fid_fewshot": fewshot, "fid_random": random, "fid_network": extractor.name}
 
 

@@ -128,12 +128,30 @@ def test_gaussian_kl_and_bernoulli_likelihood_match_closed_forms():
     np.testing.assert_allclose(bernoulli_log_likelihood(x, p), ll, rtol=1e-5)
 
 
+class _Features:
+    name = "fake"
+
+    def __call__(self, images, progress=False):
+        flat = np.asarray(images, np.float64).reshape(len(images), -1)
+        return np.stack([flat.mean(1), flat.std(1), flat[:, ::5].mean(1)], axis=1)
+
+
+def _fake_fid(run, out, monkeypatch):
+    """The fid metric with a stand-in feature network (no Inception weights offline)."""
+    from augintae_tf import eval_data, evaluation
+
+    monkeypatch.setattr(evaluation, "METRIC_TABLE", dict(evaluation.METRIC_TABLE))
+    evaluation.register_metric("fid", eval_data.fid, default=False,
+                               prepare=lambda options: _Features())
+    return evaluation.evaluate(run, metrics="fid", out=out, num_images=20, progress=False)
+
+
 def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.mark.parametrize("name, limit", [("dagan", 560), ("neural-statistician", 1400)])
-def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit):
+def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, monkeypatch):
     run = tmp_path / "run"
     small = ["--set", "model.width=0.25", "--set", "model.latent_dim=8", "--set",
              f"data.limit={limit}", "--batch-size", "20", "--epochs", "1", "--set",
@@ -152,6 +170,8 @@ def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit):
     assert f"recon: skipped, model {name} has no latent space" in evaluated.output
     record = json.loads((run / "eval" / "metrics.json").read_text())
     assert math.isfinite(record["fd_clf"]) and "recon_test" not in record
+    fid = _fake_fid(run, tmp_path / "fid", monkeypatch)
+    assert fid["fid_fewshot"] >= 0 and fid["fid_random"] is None  # no latent to sample
     exported = invoke("export", "--run-dir", run, "--out", tmp_path / "serving")
     assert exported.exit_code == 0, exported.output
     served = tf.saved_model.load(str(tmp_path / "serving" / "1"))
