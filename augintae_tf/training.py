@@ -188,12 +188,14 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
     chief, lock = is_chief(strategy), None
+    # A source without labels for a model that needs them fails here, before a run directory
+    # exists (for image models this returns at once; set models pay one pass over the labels).
+    sets = labelled_summary(cfg)
     if not dry_run:  # lock before the slow part: a second process must fail at once
         run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root, chief)
         # Only the chief writes, so only the chief locks (workers share the chief's directory).
         lock = runs.RunLock(run_dir).acquire() if chief else None
     try:
-        sets = labelled_summary(cfg)  # a source without labels fails here, before the model
         num_examples = sets[0].images if sets else count_examples(cfg)
         steps = steps_per_epoch(cfg, num_examples)
         with strategy.scope():
