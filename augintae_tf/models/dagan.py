@@ -125,7 +125,8 @@ class DAGAN(AdversarialMixin, ModelContract):
     def call(self, images, training: bool = False):
         """One image per seed image with zero noise (the generator's mode; builds the model)."""
         images = tf.convert_to_tensor(images, tf.float32)
-        return self.generate_from(images, self.noise(tf.shape(images)[0], [0, 0]) * 0.0, training)
+        zeros = tf.zeros(tf.stack([tf.shape(images)[0], self.setup.section.noise_dim]))
+        return self.generate_from(images, zeros, training)
 
     def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
         """``num`` images, each from a random one of the K seeds and fresh noise (module doc)."""
