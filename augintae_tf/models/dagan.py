@@ -164,6 +164,10 @@ class DAGAN(AdversarialMixin, ModelContract):
         replica = context.replica_id_in_sync_group if context is not None else 0
         return derive_seed(self.setup.seed, self.step_counter.value, replica)
 
+    # The steps have no tensor-dependent Python control flow, so autograph need not convert
+    # them (it re-reads the source file to convert; once the file was edited under a running
+    # session it converted the wrong lines: "tf__generator_step() missing ... 'seed'").
+    @tf.autograph.experimental.do_not_convert
     def critic_step(self, seeds, reals, seed) -> dict[str, tf.Tensor]:
         """One critic update (applied); returns its loss, penalty and Wasserstein estimate."""
         m, replicas = self.setup.section, self._replicas()
@@ -181,6 +185,7 @@ class DAGAN(AdversarialMixin, ModelContract):
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
         return {"d_loss": d_loss, "gp": gp, "w_distance": -w_loss}
 
+    @tf.autograph.experimental.do_not_convert
     def generator_step(self, seeds, seed) -> tf.Tensor:
         """One encoder + generator update (applied); returns ``-E[D(seed, G(seed, noise))]``."""
         variables = self.generator_variables
@@ -198,8 +203,13 @@ class DAGAN(AdversarialMixin, ModelContract):
         logs = self.critic_step(seeds, reals, seed)
         n = self.setup.section.critic_updates
         update = tf.equal(self.step_counter.value % n, n - 1)
-        g_loss = tf.cond(update, lambda: self.generator_step(seeds, seed),
-                         lambda: tf.constant(0.0, tf.float32))
+        def generator_update():
+            return self.generator_step(seeds, seed)
+
+        def no_update():
+            return tf.constant(0.0, tf.float32)
+
+        g_loss = tf.cond(update, generator_update, no_update)
         self.trackers["g_loss"].update_state(g_loss, sample_weight=tf.cast(update, tf.float32))
         for name, value in logs.items():
             self.trackers[name].update_state(value)
