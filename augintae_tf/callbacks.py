@@ -64,11 +64,23 @@ class SampleGrids(keras.callbacks.Callback):
         self.directory, self.batches, self.steps = Path(directory), batches, steps
 
     def rows(self) -> list[np.ndarray]:
+        if not self.model.has("latent"):  # e.g. DAGAN: the images, then few-shot rows per pair
+            return self.fewshot_rows()
         rows = []
         for images in self.batches.values():
             rows += [images, self.model(images, training=False).numpy()]
             for a, b in zip(images[0:4:2], images[1:4:2]):  # pairs (0, 1) and (2, 3)
                 rows += [pixel_fade(a, b, self.steps), interpolation_path(self.model, a, b, self.steps)]
+        return rows
+
+    def fewshot_rows(self) -> list[np.ndarray]:
+        """For models with few-shot generation but no latent: per batch the images, then for the
+        pairs (0, 1) and (2, 3) a row generated from the pair as seeds (fixed seed 0)."""
+        rows = []
+        for images in self.batches.values():
+            rows.append(images)
+            rows += [self.model.fewshot(images[i:i + 2], self.steps, 0).numpy() for i in (0, 2)
+                     if i + 2 <= len(images)]
         return rows
 
     def on_epoch_end(self, epoch, logs=None):

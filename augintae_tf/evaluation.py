@@ -189,15 +189,24 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
 
 def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
     """Per pair: a pixel-fade row, then one slerp row per run."""
-    from augintae_tf.generation import interpolation_path, pixel_fade
+    from augintae_tf.generation import pixel_fade
     from augintae_tf.images import save_grid
 
     rows = []
     for a, b in novel_pairs(novel_labels, INTERP_PAIRS, seed):
         rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
-        rows.extend(interpolation_path(r.model, novel_images[a], novel_images[b], INTERP_STEPS)
-                    for r in runs)
+        rows.extend(_pair_row(r.model, novel_images[a], novel_images[b]) for r in runs)
     return save_grid(path, rows)
+
+
+def _pair_row(model, a, b):
+    """The run's row for a same-class pair: its slerp path, or for a model without a latent
+    (DAGAN, Neural Statistician) its few-shot images from the pair as seeds."""
+    from augintae_tf.generation import interpolation_path
+
+    if model.has("latent"):
+        return interpolation_path(model, a, b, INTERP_STEPS)
+    return model.fewshot(np.stack([a, b]), INTERP_STEPS, 0).numpy()
 
 
 def _format(value) -> str:

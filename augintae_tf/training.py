@@ -18,7 +18,8 @@ from augintae_tf import checkpoints, runs
 from augintae_tf.atomic import is_no_space, no_space_error
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
 from augintae_tf.config import Config
-from augintae_tf.data import DataError, load_arrays, load_split, make_dataset, resolve_novel
+from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays, load_split,
+                              make_dataset, make_set_dataset, resolve_novel, set_summary)
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError
 from augintae_tf.optimizers import FusedAdam
@@ -51,6 +52,40 @@ def count_examples(cfg: Config) -> int:
     return n if n >= 0 else int(ds.reduce(0, lambda count, _: count + 1))
 
 
+def batch_kind(cfg: Config) -> str:
+    """What the model trains on (its contract's ``batches``): "images" or "sets"."""
+    from augintae_tf.models import model_class
+
+    return model_class(cfg.model.name).batches
+
+
+def labelled_summary(cfg: Config) -> tuple[SetSummary, dict[int, int]] | None:
+    """For models that train on labelled sets: what the sampler draws from (and the class counts
+    it needs), checked before anything slow; None for models that train on images.  A source
+    without labels is a one-line DataError here."""
+    if batch_kind(cfg) != "sets":
+        return None
+    counts = check_labelled(cfg.data, cfg.data.train_split, cfg.model.name)
+    summary = set_summary(counts, cfg.model.set_size)
+    if cfg.train.batch_size < cfg.model.set_size:
+        raise DataError(f"--batch-size {cfg.train.batch_size} is smaller than one set of "
+                        f"model.set_size={cfg.model.set_size} images")
+    return summary, counts
+
+
+def training_dataset(cfg: Config, seed: int, sets: tuple[SetSummary, dict[int, int]] | None):
+    """The endless, shuffled training batches the model's contract asks for: images, or
+    ``train.batch_size // set_size`` same-class sets per batch."""
+    if sets is None:
+        return make_dataset(cfg.data, cfg.data.train_split, cfg.train.batch_size, shuffle=True,
+                            seed=seed, repeat=True)
+    size = cfg.model.set_size
+    dataset, _ = make_set_dataset(cfg.data, cfg.data.train_split, size,
+                                  cfg.train.batch_size // size, model_name=cfg.model.name,
+                                  seed=seed, counts=sets[1])
+    return dataset
+
+
 def learning_rate(cfg: Config, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """Adam's lr for ``cfg.model.name``: the model class's ``lr_policy`` (``steps`` per epoch)."""
     from augintae_tf.models import model_class
@@ -75,14 +110,16 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
     return model
 
 
-def describe(cfg: Config, model: keras.Model, num_examples: int, steps: int) -> str:
+def describe(cfg: Config, model: keras.Model, num_examples: int, steps: int,
+             sets: SetSummary | None = None) -> str:
     """What --dry-run prints: resolved config, dataset summary, parameter counts."""
     novel = resolve_novel(cfg.data)
     lines = ["# resolved config", cfg.to_yaml().rstrip(), "", "# data",
              f"train: {cfg.data.dataset} [{cfg.data.train_split}] {num_examples} images of "
              f"{cfg.data.image_size}x{cfg.data.image_size}x{cfg.data.channels}; {steps} steps/epoch "
-             f"of {cfg.train.batch_size}",
-             f"novel: {novel[0]} [{novel[1]}]", "", f"# model {cfg.model.name} ({cfg.backbone})"]
+             f"of {cfg.train.batch_size}"]
+    lines += [f"train sets: {sets.line()}"] if sets is not None else []
+    lines += [f"novel: {novel[0]} [{novel[1]}]", "", f"# model {cfg.model.name} ({cfg.backbone})"]
     return "\n".join(lines + model.dry_run_lines())
 
 
@@ -151,25 +188,29 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
     chief, lock = is_chief(strategy), None
+    # A source without labels for a model that needs them fails here, before a run directory
+    # exists (for image models this returns at once; set models pay one pass over the labels).
+    sets = labelled_summary(cfg)
     if not dry_run:  # lock before the slow part: a second process must fail at once
         run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root, chief)
         # Only the chief writes, so only the chief locks (workers share the chief's directory).
         lock = runs.RunLock(run_dir).acquire() if chief else None
     try:
-        num_examples = count_examples(cfg)
+        num_examples = sets[0].images if sets else count_examples(cfg)
         steps = steps_per_epoch(cfg, num_examples)
         with strategy.scope():
             model = build(cfg, steps)
         if dry_run:
-            return describe(cfg, model, num_examples, steps)
-        return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, progress, echo)
+            return describe(cfg, model, num_examples, steps, sets[0] if sets else None)
+        return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, progress, echo, sets)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: int, resume: bool,
-              chief: bool, progress: bool | None, echo: Callable[[str], Any]) -> TrainResult:
+              chief: bool, progress: bool | None, echo: Callable[[str], Any],
+              sets: tuple[SetSummary, dict[int, int]] | None = None) -> TrainResult:
     """The part of :func:`train` that runs holding the run's lock."""
     if chief and resume:
         runs.remove_stale_temporaries(run_dir, echo)
@@ -182,9 +223,9 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
     echo(f"{'resuming' if initial_epoch else 'training'} {cfg.model.name} on {cfg.data.dataset} in "
          f"{run_dir} (epoch {initial_epoch + 1}/{cfg.train.epochs}, {steps} steps/epoch, "
          f"{strategy.num_replicas_in_sync} replica(s))")
-
-    dataset = make_dataset(cfg.data, cfg.data.train_split, cfg.train.batch_size, shuffle=True,
-                           seed=cfg.train.seed + initial_epoch, repeat=True)
+    if sets is not None:
+        echo(f"training on {sets[0].line()}")
+    dataset = training_dataset(cfg, cfg.train.seed + initial_epoch, sets)
     if progress is None:
         progress = sys.stdout.isatty()
     callbacks: list[keras.callbacks.Callback] = []

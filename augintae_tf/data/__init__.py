@@ -7,7 +7,8 @@ from .folder import load_image_files
 from .pipeline import (dataset_splits, is_available_offline, label_names, load_arrays, load_split,
                        make_dataset, resolve_novel)
 from .registry import DataError, DatasetInfo, list_datasets
+from .sets import SetSummary, check_labelled, make_set_dataset, set_summary
 
 __all__ = ["DataError", "DatasetInfo", "dataset_splits", "is_available_offline", "label_names",
            "list_datasets", "load_arrays", "load_image_files", "load_split", "make_dataset",
-           "resolve_novel"]
+           "make_set_dataset", "resolve_novel", "SetSummary", "check_labelled", "set_summary"]

@@ -114,6 +114,8 @@ def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) 
     ``images`` is the array the plan indexes (only the seeds are read).  Each distinct seed is
     encoded once; the rows are interpolated and decoded ``batch_size`` at a time.
     """
+    if hasattr(model, "has") and not model.has("latent"):
+        return _generate_per_class(model, images, plan, batch_size)
     used = np.unique(np.concatenate([plan.index_a, plan.index_b]))
     latents = encode_images(model, np.asarray(images)[used], batch_size)
     pos_a, pos_b = np.searchsorted(used, plan.index_a), np.searchsorted(used, plan.index_b)
@@ -123,6 +125,20 @@ def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) 
         out.append(keras.ops.convert_to_numpy(model.interpolate_latents(
             latents[pos_a[part]], latents[pos_b[part]], plan.alpha[part])))
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _generate_per_class(model, images, plan: FewShotPlan, batch_size: int) -> np.ndarray:
+    """The plan for a few-shot model without a latent (DAGAN, Neural Statistician): per class,
+    as many images as the plan has rows of it from ``model.fewshot`` on that class's seeds (those
+    the plan uses), with the class's position in sorted order as the generation seed."""
+    out = np.zeros((len(plan.alpha),) + np.asarray(images).shape[1:], np.float32)
+    for position, cls in enumerate(np.unique(plan.class_label)):
+        rows = np.flatnonzero(plan.class_label == cls)
+        seeds = np.unique(np.concatenate([plan.index_a[rows], plan.index_b[rows]]))
+        generated = model.fewshot(tf.convert_to_tensor(np.asarray(images)[seeds], tf.float32),
+                                  len(rows), position, batch_size=batch_size)
+        out[rows] = keras.ops.convert_to_numpy(generated)
+    return out
 
 
 def sample_gaussian_latents(latents, n: int, seed: int = 0) -> np.ndarray:

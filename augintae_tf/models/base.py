@@ -75,12 +75,19 @@ class ModelContract(keras.Model):
       ``interpolate_latents``/reconstruction by ``call``), ``"fewshot"``
       (``fewshot(seed_images, num, seed)``), ``"sample"`` (``sample(num, seed)``); generation,
       evaluation and export use exactly these, and export writes the signatures they allow;
+    - ``batches``: ``"images"`` or ``"sets"`` (labelled same-class sets; needs ``set_size`` in
+      the config section), which training asks the data layer for;
     - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves),
       ``dry_run_lines()`` and ``extra_plots`` (``{"file.png": metrics keys}``, drawn into
       ``samples/`` after training).
     """
 
     capabilities: frozenset[str] = frozenset()
+    # What training feeds train_step: "images" (batches of images, labels ignored) or "sets"
+    # (``(images [B, set_size, S, S, C], labels [B])``, same-class sets of distinct images from
+    # :func:`augintae_tf.data.make_set_dataset`; the config section's ``set_size`` field says how
+    # many, and a batch holds ``train.batch_size // set_size`` sets).
+    batches: str = "images"
     optimizer_names: tuple[str, ...] = ("optimizer",)
     extra_plots: dict[str, tuple[str, ...]] = {}
 

@@ -48,6 +48,46 @@ class GAIAConfig(ModelConfig):
                 "a weight >= 0")
 
 
+@dataclass
+class DAGANConfig(ModelConfig):
+    """DAGAN (Antoniou et al. 2017) on this project's backbones; see models/dagan.py."""
+
+    set_size: int = 2  # pairs: (seed, another image of its class)
+    noise_dim: int = 32  # noise concatenated to the seed's code (WGAN-GP: the AE's latent size)
+    critic_updates: int = 5  # critic updates per generator update (WGAN-GP)
+    gp_weight: float = 10.0  # gradient-penalty weight lambda (WGAN-GP, DAGAN's code)
+
+    def check(self) -> None:
+        require(self.set_size == 2, "model.set_size", self.set_size, "2 (DAGAN trains on pairs)")
+        require(self.noise_dim >= 1, "model.noise_dim", self.noise_dim, "an integer >= 1")
+        require(self.critic_updates >= 1, "model.critic_updates", self.critic_updates,
+                "an integer >= 1")
+        require(self.gp_weight >= 0, "model.gp_weight", self.gp_weight, "a weight >= 0")
+
+
+@dataclass
+class StatisticianConfig(ModelConfig):
+    """Neural Statistician (Edwards and Storkey 2016), the omniglot settings of
+    conormdurkan/neural-statistician; see models/statistician.py."""
+
+    set_size: int = 5  # images per set (--sample-size 5)
+    c_dim: int = 512  # context size (--c-dim)
+    z_dim: int = 16  # per-image latent size (--z-dim)
+    hidden_dim: int = 256  # hidden units of the fully connected nets, times width (--hidden-dim)
+    hidden_layers: int = 3  # hidden layers of each fully connected net (--n-hidden)
+    anneal_steps: int = 120  # the reconstruction weight 1 + 0.5^(step / anneal_steps) (alpha
+    # halves every epoch there: ~120 steps of 32 sets on omniglot); 0 keeps the weight at 1
+    clip: float = 0.5  # element-wise gradient clip (--clip-gradients); 0 disables
+
+    def check(self) -> None:
+        require(self.set_size >= 2, "model.set_size", self.set_size, "an integer >= 2")
+        for name in ("c_dim", "z_dim", "hidden_dim", "hidden_layers"):
+            require(getattr(self, name) >= 1, f"model.{name}", getattr(self, name),
+                    "an integer >= 1")
+        require(self.anneal_steps >= 0, "model.anneal_steps", self.anneal_steps, "an integer >= 0")
+        require(self.clip >= 0, "model.clip", self.clip, "a value >= 0 (0 disables)")
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
@@ -135,3 +175,8 @@ register_model("augintae-adv", "augintae_tf.models.adversarial:AdversarialAugInt
                AdversarialConfig, summary="AugIntAE plus an LSGAN discriminator")
 register_model("gaia", "augintae_tf.models.gaia:GAIA", GAIAConfig,
                summary="GAIA: adversarial interpolative autoencoder")
+register_model("dagan", "augintae_tf.models.dagan:DAGAN", DAGANConfig,
+               summary="DAGAN: supervised few-shot WGAN-GP on same-class pairs (needs labels)")
+register_model("neural-statistician", "augintae_tf.models.statistician:NeuralStatistician",
+               StatisticianConfig,
+               summary="Neural Statistician: VAE over same-class sets of 5 (needs labels)")

@@ -1,0 +1,222 @@
+"""DAGAN (Antoniou, Storkey and Edwards 2017), re-implemented as the paper did (appendix A.5).
+
+- **Generator**: the backbone encoder maps a seed image to a code ``[B, latent_dim]``, Gaussian
+  noise ``[B, noise_dim]`` is concatenated, and the backbone generator decodes an image of the
+  seed's class.  The paper (and this module) use the project's backbones instead of DAGAN's
+  UResNet; so there are no skip connections from encoder to decoder and the noise enters only
+  at the bottleneck (DAGAN's code also injects it into the first three decoder layers).
+- **Critic**: WGAN-GP on image pairs, the encoder architecture with ``2 x channels`` inputs and
+  one output: ``D(seed, real)`` for (seed, another image of the seed's class) against
+  ``D(seed, G(seed, noise))``.  Loss ``E[D(fake)] - E[D(real)] + lambda * GP``, generator loss
+  ``-E[D(fake)]`` (DAGAN's ``dagan_networks_wgan.py``).
+- **Gradient penalty** (:func:`gradient_penalty`): as in DAGAN's code the seed channel stays
+  fixed and only the second image is interpolated, ``x = eps * real + (1 - eps) * fake`` with one
+  ``eps ~ U(0, 1)`` per pair; the penalty is ``mean((||dD/dx|| - 1)^2)`` with the norm over all
+  pixels and channels of the pair's second image (DAGAN's code reduces only one axis of a 4-D
+  tensor; Gulrajani et al. take the whole norm, as here).  ``lambda = 10``.
+- **BatchNorm in the critic**: the penalty is per pair, which batch statistics would couple
+  (Gulrajani et al. drop BN from the critic; DAGAN's uses layer norm).  The critic is the encoder
+  architecture, so it is always run with ``training=False``: its BN layers never update their
+  moving statistics (mean 0, variance 1) and act as a learnt per-channel affine map.
+- **Schedule**: every train step is one critic update on a fresh batch of pairs; every
+  ``critic_updates``-th step (5) the generator and encoder are updated too (WGAN-GP's 5:1).  The
+  learning rate is constant (the paper's adversarial models never drop it); Adam as for every
+  model here (the paper: Adam at 1e-3 for all networks; DAGAN's code used 1e-4, beta1 = 0,
+  beta2 = 0.9 -- set ``train.lr`` to change the step size).
+- **Few-shot**: each requested image picks one of the K seeds (the first index of
+  :func:`~augintae_tf.latent.sample_seed_pairs`, the project's one sampler) and fresh noise
+  (stream ``[seed, 4]``), so a seed gives the same images in the CLI, evaluation and the export.
+- DAGAN's code also rotates training pairs by multiples of 90 degrees; not done here.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from augintae_tf.distribute import step_outputs
+from augintae_tf.latent import sample_seed_pairs
+from augintae_tf.models.adversarial import AdversarialMixin
+from augintae_tf.models.base import ModelContract, derive_seed, sub_seed
+from augintae_tf.models.registry import ModelSetup
+from augintae_tf.nets import build_encoder, build_generator
+
+
+def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real, fake, eps) -> tf.Tensor:
+    """WGAN-GP's ``mean_i (||grad_x critic(x)_i|| - 1)^2`` at ``x = eps*real + (1-eps)*fake``.
+
+    ``critic`` maps images ``[B, H, W, C]`` to scores ``[B, 1]`` (or ``[B]``); ``eps`` is ``[B]``
+    in [0, 1]; the norm is over every axis but the batch.  The penalty is differentiable with
+    respect to the critic's variables (the inner gradient is taken under the caller's tape).
+    """
+    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+    eps = tf.reshape(tf.cast(eps, tf.float32), [-1, 1, 1, 1])
+    mixed = eps * real + (1.0 - eps) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        scores = tf.reduce_sum(tf.cast(critic(mixed), tf.float32))  # rows are independent
+    grads = tape.gradient(scores, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def wasserstein_losses(real_scores, fake_scores) -> tuple[tf.Tensor, tf.Tensor]:
+    """(critic loss without the penalty, generator loss): ``E[D(fake)] - E[D(real)]``,
+    ``-E[D(fake)]``, float32."""
+    real_scores, fake_scores = tf.cast(real_scores, tf.float32), tf.cast(fake_scores, tf.float32)
+    return tf.reduce_mean(fake_scores) - tf.reduce_mean(real_scores), -tf.reduce_mean(fake_scores)
+
+
+def pairs_of(data) -> tuple[tf.Tensor, tf.Tensor]:
+    """(seeds, reals) ``[B, S, S, C]`` from a batch of same-class sets ``[B, 2, S, S, C]``."""
+    images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    images = tf.cast(images, tf.float32)
+    return images[:, 0], images[:, 1]
+
+
+class DAGAN(AdversarialMixin, ModelContract):
+    """Seed encoder + generator (``optimizer``) and a pair critic (``d_optimizer``); trains on
+    labelled pairs (``batches = "sets"``, ``set_size`` 2).  ``discriminator`` is the critic."""
+
+    capabilities = frozenset({"fewshot"})
+    batches = "sets"
+    extra_plots = {"critic.png": ("d_loss", "gp", "w_distance")}
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model, critic: keras.Model,
+                 setup: ModelSetup, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.generator, self.discriminator, self.setup = (encoder, generator,
+                                                                        critic, setup)
+        self.step_counter = self.add_weight(
+            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
+            aggregation="only_first_replica")
+        self.trackers = {name: keras.metrics.Mean(name=name)
+                         for name in ("g_loss", "d_loss", "gp", "w_distance")}
+
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "DAGAN":
+        m = setup.section
+        args = (setup.backbone, setup.image_size)
+        return cls(build_encoder(*args, setup.channels, m.latent_dim, m.width, name="encoder"),
+                   build_generator(*args, setup.channels, m.latent_dim + m.noise_dim, m.width,
+                                   name="generator"),
+                   build_encoder(*args, 2 * setup.channels, 1, m.width, name="critic"),
+                   setup, name="dagan")
+
+    def serving_networks(self) -> dict[str, keras.Model]:
+        return {"encoder": self.encoder, "generator": self.generator}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # --- generation ------------------------------------------------------------------------
+    def noise(self, num, seed) -> tf.Tensor:
+        return tf.random.stateless_normal(tf.stack([tf.cast(num, tf.int32),
+                                                    self.setup.section.noise_dim]), seed)
+
+    def generate_from(self, seeds, noise, training: bool = False) -> tf.Tensor:
+        """``G(seed, noise)``: decode the seeds' codes concatenated with the noise, float32."""
+        code = tf.cast(self.encoder(seeds, training=training), tf.float32)
+        return tf.cast(self.generator(tf.concat([code, noise], axis=-1), training=training),
+                       tf.float32)
+
+    def call(self, images, training: bool = False):
+        """One image per seed image with zero noise (the generator's mode; builds the model)."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        zeros = tf.zeros(tf.stack([tf.shape(images)[0], self.setup.section.noise_dim]))
+        return self.generate_from(images, zeros, training)
+
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
+        """``num`` images, each from a random one of the K seeds and fresh noise (module doc)."""
+        first, _, _ = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
+        noise = self.noise(num, tf.stack([tf.cast(seed, tf.int64), tf.constant(4, tf.int64)]))
+        chosen = tf.gather(tf.convert_to_tensor(seed_images, tf.float32), first)
+        if batch_size is None or not tf.executing_eagerly() or int(num) <= batch_size:
+            return self.generate_from(chosen, noise)
+        return tf.concat([self.generate_from(chosen[i:i + batch_size], noise[i:i + batch_size])
+                          for i in range(0, int(num), batch_size)], axis=0)
+
+    # --- training --------------------------------------------------------------------------
+    def critic_scores(self, seeds, others) -> tf.Tensor:
+        """``D(seed, other)`` ``[B, 1]`` float32 on channel-concatenated pairs; BN as a fixed
+        affine map (``training=False``, module doc)."""
+        pairs = tf.concat([tf.cast(seeds, tf.float32), tf.cast(others, tf.float32)], axis=-1)
+        return tf.cast(self.discriminator(pairs, training=False), tf.float32)
+
+    def build_for_training(self) -> None:
+        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
+            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        images = tf.zeros([2, *self.setup.image_shape])
+        self(images)
+        self.critic_scores(images, images)
+        self._build_optimizers()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Everything is built by :meth:`build_for_training`; Keras' own symbolic build would
+        call the model on a batch of pairs, which is not its input."""
+        if not self.built or not self.optimizer.built or not self.d_optimizer.built:
+            raise ValueError("build_for_training() must run before fit()")
+
+    def step_seed(self) -> tf.Tensor:
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        return derive_seed(self.setup.seed, self.step_counter.value, replica)
+
+    # The steps have no tensor-dependent Python control flow, so autograph need not convert
+    # them (it re-reads the source file to convert; once the file was edited under a running
+    # session it converted the wrong lines: "tf__generator_step() missing ... 'seed'").
+    @tf.autograph.experimental.do_not_convert
+    def critic_step(self, seeds, reals, seed) -> dict[str, tf.Tensor]:
+        """One critic update (applied); returns its loss, penalty and Wasserstein estimate."""
+        m, replicas = self.setup.section, self._replicas()
+        fake = tf.stop_gradient(self.generate_from(seeds, self.noise(tf.shape(seeds)[0],
+                                                                     sub_seed(seed, 4)), True))
+        eps = tf.random.stateless_uniform(tf.shape(seeds)[:1], sub_seed(seed, 5))
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            real_scores, fake_scores = (self.critic_scores(seeds, reals),
+                                        self.critic_scores(seeds, fake))
+            w_loss, _ = wasserstein_losses(real_scores, fake_scores)
+            gp = gradient_penalty(lambda x: self.critic_scores(seeds, x), reals, fake, eps)
+            d_loss = w_loss + m.gp_weight * gp
+            scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return {"d_loss": d_loss, "gp": gp, "w_distance": -w_loss}
+
+    @tf.autograph.experimental.do_not_convert
+    def generator_step(self, seeds, seed) -> tf.Tensor:
+        """One encoder + generator update (applied); returns ``-E[D(seed, G(seed, noise))]``."""
+        variables = self.generator_variables
+        with tf.GradientTape() as tape:
+            fake = self.generate_from(seeds, self.noise(tf.shape(seeds)[0], sub_seed(seed, 6)),
+                                      training=True)
+            _, g_loss = wasserstein_losses(tf.zeros([1]), self.critic_scores(seeds, fake))
+            scaled = self.optimizer.scale_loss(g_loss / self._replicas())
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return g_loss
+
+    def train_step(self, data):
+        seeds, reals = pairs_of(data)
+        seed = self.step_seed()
+        logs = self.critic_step(seeds, reals, seed)
+        n = self.setup.section.critic_updates
+        update = tf.equal(self.step_counter.value % n, n - 1)
+        def generator_update():
+            return self.generator_step(seeds, seed)
+
+        def no_update():
+            return tf.constant(0.0, tf.float32)
+
+        g_loss = tf.cond(update, generator_update, no_update)
+        self.trackers["g_loss"].update_state(g_loss, sample_weight=tf.cast(update, tf.float32))
+        for name, value in logs.items():
+            self.trackers[name].update_state(value)
+        self.step_counter.assign_add(1)
+        return self._train_logs()
+
+    def _train_logs(self) -> dict[str, tf.Tensor]:
+        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+        logs["loss"] = logs["d_loss"]
+        return step_outputs(logs)
