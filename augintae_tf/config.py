@@ -316,10 +316,27 @@ def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None =
     Override values may be strings as typed on a command line (``"5"``, ``"null"``, ``"0.35,0.7"``).
     """
     name = preset or DEFAULT_PRESET
-    cfg = from_dict(_read_preset(name), origin=name)
-    for key, value in sorted((overrides or {}).items(), key=lambda item: item[0] != "model.name"):
+    raw = _read_preset(name)
+    cfg = from_dict(raw, origin=name)
+    overrides = overrides or {}
+    for key, value in sorted(overrides.items(), key=lambda item: item[0] != "model.name"):
         _apply(cfg, key, value)
+    _apply_model_train_defaults(cfg, raw, overrides)
     return validate(cfg)
+
+
+def _apply_model_train_defaults(cfg: Config, raw: Mapping[str, Any],
+                                overrides: Mapping[str, Any]) -> None:
+    """A model section's ``TRAIN_DEFAULTS`` (e.g. FastGAN's lr and batch size) replace the
+    preset's training settings, unless the preset names that model itself or the user set them."""
+    from augintae_tf.models.registry import section_class
+
+    defaults = getattr(section_class(cfg.model.name), "TRAIN_DEFAULTS", {})
+    if (raw.get("model") or {}).get("name") == cfg.model.name:
+        return
+    for field_name, value in defaults.items():
+        if f"train.{field_name}" not in overrides:
+            setattr(cfg.train, field_name, value)
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, str]:

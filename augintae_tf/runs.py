@@ -363,6 +363,10 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
                        "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
     check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
     model = build_model(cfg)
-    model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
+    build = getattr(model, "build_for_inference", None)
+    if build is not None:
+        build()
+    else:
+        model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
     checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
     return Run(run_dir, cfg, model, ckpt)

@@ -68,7 +68,8 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
 
     model = build_model(cfg)
     lr = model.lr_policy(cfg.train, steps)
-    optimizers = {name: adam(lr) for name in model.optimizer_names}
+    options = model.optimizer_options()  # e.g. FastGAN's Adam betas
+    optimizers = {name: adam(lr, **options) for name in model.optimizer_names}
     jit = {"auto": "auto", "on": True, "off": False}[cfg.train.jit]
     model.compile(**optimizers, jit_compile=jit)
     model.build_for_training()
