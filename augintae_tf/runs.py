@@ -328,6 +328,13 @@ class Run:
         return generation.generate(self.model, _check_images(seed_images, self.config, "seed images"),
                                    num, seed)
 
+    def sample(self, num: int = 64, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+        """``num`` unconditional samples (capability ``sample``), deterministic for ``seed``:
+        the same images as the exported ``sample(num, seed)``."""
+        from augintae_tf import generation
+
+        return generation.sample(self.model, num, seed, batch_size)
+
     def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
         from augintae_tf import generation
 

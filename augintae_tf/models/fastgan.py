@@ -160,7 +160,7 @@ class FastGAN(ModelContract):
                 + self.decoder_part.trainable_variables)
 
     def build_for_inference(self) -> None:
-        self.generate_from_noise(tf.zeros([1, self.noise_dim]))
+        self(tf.zeros([1, self.noise_dim]))  # through __call__, so Keras marks the model built
         self.generate_from_noise(tf.zeros([1, self.noise_dim]), averaged=False)
 
     def build_for_training(self) -> None:
