@@ -327,16 +327,18 @@ def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None =
 
 def _apply_model_train_defaults(cfg: Config, raw: Mapping[str, Any],
                                 overrides: Mapping[str, Any]) -> None:
-    """A model section's ``TRAIN_DEFAULTS`` (e.g. FastGAN's lr and batch size) replace the
-    preset's training settings, unless the preset names that model itself or the user set them."""
+    """A model section's ``PRESET_DEFAULTS`` (``{"train.lr": ...}``, e.g. FastGAN's lr, batch
+    size and noise size) replace the preset's values, unless the preset names that model itself
+    or the user set them."""
     from augintae_tf.models.registry import section_class
 
-    defaults = getattr(section_class(cfg.model.name), "TRAIN_DEFAULTS", {})
+    defaults = getattr(section_class(cfg.model.name), "PRESET_DEFAULTS", {})
     if (raw.get("model") or {}).get("name") == cfg.model.name:
         return
-    for field_name, value in defaults.items():
-        if f"train.{field_name}" not in overrides:
-            setattr(cfg.train, field_name, value)
+    for key, value in defaults.items():
+        if key not in overrides:
+            section, _, field_name = key.partition(".")
+            setattr(getattr(cfg, section), field_name, value)
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -37,13 +37,13 @@ class ExponentialMovingAverage:
     def update(self, decay) -> None:
         """``shadow = decay * shadow + (1 - decay) * source`` (copy where not averaged)."""
         for source, shadow, average in zip(self.sources, self.shadows, self.averaged):
-            value = tf.cast(source.value if hasattr(source, "value") else source, shadow.dtype)
+            value = tf.cast(tf.convert_to_tensor(source), shadow.dtype)
             if average:
                 d = tf.cast(decay, shadow.dtype)
-                value = d * shadow.value + (1.0 - d) * value
+                value = d * tf.convert_to_tensor(shadow) + (1.0 - d) * value
             shadow.assign(value)
 
     def copy_sources(self) -> None:
         """Set every shadow to its source (the start of training: the average begins at G)."""
         for source, shadow in zip(self.sources, self.shadows):
-            shadow.assign(tf.cast(source.value, shadow.dtype))
+            shadow.assign(tf.cast(tf.convert_to_tensor(source), shadow.dtype))

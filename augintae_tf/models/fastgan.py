@@ -16,7 +16,7 @@ One training step (batch of real images ``x`` in [0, 1], mapped to [-1, 1]):
 
 Optimizers: ``optimizer`` (G) and ``d_optimizer`` (D and both decoders), Adam with the paper's
 betas (0.5, 0.999) at a constant lr (``model.beta_1/2``; lr 2e-4 and batch 8 via
-``FastGANConfig.TRAIN_DEFAULTS``).  ``step_counter`` (saved with the weights) seeds every step, so
+``FastGANConfig.PRESET_DEFAULTS``).  ``step_counter`` (saved with the weights) seeds every step, so
 a resumed run continues its noise and augmentation streams.
 """
 from __future__ import annotations

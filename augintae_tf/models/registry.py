@@ -51,11 +51,12 @@ class GAIAConfig(ModelConfig):
 @dataclass
 class FastGANConfig(ModelConfig):
     """FastGAN (Liu et al. 2021; see models/fastgan.py).  ``latent_dim`` is the noise size
-    (FastGAN: 256); ``TRAIN_DEFAULTS`` replace a preset's training settings (not --set/--lr/
-    --batch-size, nor a preset that names fastgan itself): the paper's Adam lr 2e-4, batch 8,
-    constant lr."""
+    (FastGAN: 256); ``PRESET_DEFAULTS`` replace a preset's settings (not --set/--lr/
+    --batch-size, nor those of a preset that names fastgan itself): the paper's Adam lr 2e-4,
+    batch 8, constant lr, noise size 256."""
 
-    TRAIN_DEFAULTS: ClassVar[dict[str, Any]] = {"lr": 2e-4, "batch_size": 8, "lr_drops": []}
+    PRESET_DEFAULTS: ClassVar[dict[str, Any]] = {"train.lr": 2e-4, "train.batch_size": 8,
+                                                 "train.lr_drops": [], "model.latent_dim": 256}
 
     latent_dim: int = 256
     beta_1: float = 0.5  # FastGAN's Adam betas (0.5, 0.999)
