@@ -40,6 +40,12 @@ class DataConfig:
     shuffle_buffer: int = 10_000
     cache: bool = True
     limit: int | None = None  # use only the first N examples of a split (smoke tests)
+    # Class selection and the Pegasus recipe (augintae_tf/data/classes.py): keep these classes
+    # (names or integer labels; relabelled 0..k-1 in this order), equal images per class in every
+    # training batch, and per-class extra augmentation {class: [p_crop, crop_min, p_rot90]}.
+    classes: list[str] | None = None
+    balanced: bool = False
+    class_augment: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -200,6 +206,16 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
+        if annotation.startswith("list[str]"):
+            if isinstance(value, str):
+                value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            return [str(v) for v in value]
+        if annotation.startswith("dict[str, list[float]]"):
+            if not isinstance(value, dict):
+                raise ValueError
+            return {str(k): [float(x) for x in v] for k, v in value.items()}
         if annotation.startswith("list[float]"):
             if isinstance(value, str):
                 value = [v for v in value.strip("[]").split(",") if v.strip()]
@@ -251,6 +267,14 @@ def validate(cfg: Config) -> Config:
     _check(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
     _check(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
     _check(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
+    _check(d.classes is None or len(d.classes) >= 1, "data.classes", d.classes,
+           "null or a non-empty list of class names or labels")
+    for name, values in (d.class_augment or {}).items():
+        _check(d.classes is not None and name in d.classes, "data.class_augment", name,
+               "a class listed in data.classes")
+        _check(len(values) == 3 and 0 <= values[0] <= 1 and 0 < values[1] <= 1
+               and 0 <= values[2] <= 0.5, f"data.class_augment.{name}", values,
+               "[p_crop in [0, 1], crop_min in (0, 1], p_rot90 in [0, 0.5] per direction]")
     _check(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
     _check(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
            f"pixels in [0, data.image_size={d.image_size}]")

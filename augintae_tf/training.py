@@ -46,7 +46,7 @@ def steps_per_epoch(cfg: Config, num_examples: int) -> int:
 
 def count_examples(cfg: Config) -> int:
     ds = load_split(cfg.data.dataset, cfg.data.train_split, cfg.data.image_size,
-                    cfg.data.channels, cfg.data.data_dir, cfg.data.limit)
+                    cfg.data.channels, cfg.data.data_dir, cfg.data.limit, cfg.data.classes)
     n = int(ds.cardinality())
     return n if n >= 0 else int(ds.reduce(0, lambda count, _: count + 1))
 
