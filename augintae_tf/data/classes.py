@@ -23,8 +23,19 @@ import tensorflow as tf
 from .registry import DataError
 
 
+# Class names of TFDS datasets whose builder may report bare numbers (e.g. metadata not yet read,
+# as under tfds.testing.mock_data); the order is TFDS' label order.
+KNOWN_NAMES = {
+    "stl10": ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                "truck"],
+}
+
+
 def class_ids(requested: Sequence[str], names: Sequence[str] | None, dataset: str) -> list[int]:
     """The labels of ``requested`` (names, or integers as text) given the dataset's class names."""
+    if dataset in KNOWN_NAMES and (names is None or all(str(n).isdigit() for n in names)):
+        names = KNOWN_NAMES[dataset]
     ids = []
     for item in requested:
         text = str(item)
