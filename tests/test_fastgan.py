@@ -195,6 +195,12 @@ def test_checkpoint_round_trip_restores_g_d_ema_optimizers_and_rng(tmp_path):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert int(fresh.d_optimizer.iterations) == 2
     np.testing.assert_array_equal(fresh.sample(2, 3).numpy(), model.sample(2, 3).numpy())
+    # interpolation between noise vectors: the endpoints are the endpoints' images
+    z = tf.random.stateless_normal([2, 16], [1, 2])
+    path = fresh.interpolate_noise(tf.stack([z[0], z[0]]), tf.stack([z[1], z[1]]),
+                                   tf.constant([1.0, 0.0])).numpy()
+    ends = fresh.generate_from_noise(z).numpy()
+    np.testing.assert_allclose(path, ends, atol=1e-5)
 
 
 def test_cli_trains_on_a_folder_resumes_samples_evaluates_and_exports(tmp_path):
