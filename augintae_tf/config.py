@@ -304,7 +304,11 @@ def validate(cfg: Config) -> Config:
     _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
     _check(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
     m.check()
-    if cfg.backbone == "infogan":
+    sizes = getattr(m, "IMAGE_SIZES", None)  # a model with its own networks (e.g. fastgan)
+    if sizes is not None:
+        _check(d.image_size in sizes, "data.image_size", d.image_size,
+               f"one of {', '.join(map(str, sizes))} for model {m.name}")
+    elif cfg.backbone == "infogan":
         _check(d.image_size % 4 == 0, "data.image_size", d.image_size,
                "a multiple of 4 for the infogan backbone")
     else:

@@ -28,6 +28,11 @@ def test_config_section_defaults_train_defaults_and_errors():
                                   "train.lr": "1e-3"})
     assert (mine.train.lr, mine.train.batch_size) == (1e-3, 8)
     assert load_config("glyphs").train.lr == 1e-3  # other models keep the preset's
+    assert load_config("glyphs", {"model.name": "fastgan", "data.image_size": "256"}) \
+        .data.image_size == 256
+    with pytest.raises(ConfigError, match=r"^data.image_size: 28 is not allowed; expected one of "
+                                          r"64, 128, 256 for model fastgan$"):
+        load_config("glyphs", {"model.name": "fastgan"})
     with pytest.raises(ConfigError, match=r"^model.p_flip: 2.0 is not allowed; expected a "
                                           r"probability in \[0, 1\]$"):
         load_config("glyphs", {"model.name": "fastgan", "data.image_size": "64",

@@ -57,6 +57,7 @@ class FastGANConfig(ModelConfig):
 
     PRESET_DEFAULTS: ClassVar[dict[str, Any]] = {"train.lr": 2e-4, "train.batch_size": 8,
                                                  "train.lr_drops": [], "model.latent_dim": 256}
+    IMAGE_SIZES: ClassVar[tuple[int, ...]] = (64, 128, 256)  # its own networks, not a backbone
 
     latent_dim: int = 256
     beta_1: float = 0.5  # FastGAN's Adam betas (0.5, 0.999)
