@@ -265,3 +265,15 @@ def test_cli_trains_on_a_folder_resumes_samples_evaluates_and_exports(tmp_path):
     served = tf.saved_model.load(str(tmp_path / "serving" / "1"))
     images = served.signatures["sample"](num=tf.constant(4), seed=tf.constant(9, tf.int64))
     np.testing.assert_allclose(images["images"].numpy(), run.sample(4, 9), atol=1e-5)
+
+
+def test_networks_at_256_px_have_the_documented_shapes():
+    from augintae_tf.nets.fastgan import build_fastgan_discriminator, build_fastgan_generator
+
+    g = build_fastgan_generator(256, 3, 8, 0.0625, sn=False)
+    assert [layer.name for layer in g.layers if layer.name.startswith("sle")] == \
+        ["sle4_64", "sle8_128", "sle16_256"]  # the paper's pairs
+    images = g(tf.random.stateless_normal([1, 8], [0, 1]))
+    assert images.shape == (1, 256, 256, 3) and float(tf.reduce_max(tf.abs(images))) <= 1
+    logits, f16, f8 = build_fastgan_discriminator(256, 3, 0.0625, sn=False)(images)
+    assert (logits.shape, f16.shape[:3], f8.shape[:3]) == ((1, 5, 5, 1), (1, 16, 16), (1, 8, 8))
