@@ -15,6 +15,14 @@ from typing import Sequence
 import tensorflow as tf
 
 
+def warmup_decay(decay, num_updates) -> tf.Tensor:
+    """``min(decay, (1 + n) / (10 + n))`` after ``n`` updates (``tf.train.ExponentialMovingAverage``'s
+    ``num_updates`` rule): early averages follow the network instead of keeping ``decay^n`` of
+    its random start (0.999^555 = 0.57 after a 555-step run)."""
+    n = tf.cast(num_updates, tf.float32)
+    return tf.minimum(tf.cast(decay, tf.float32), (1.0 + n) / (10.0 + n))
+
+
 class ExponentialMovingAverage:
     """Pairs ``shadows[i]`` with ``sources[i]`` (same shapes; checked here).
 

@@ -56,7 +56,7 @@ def test_one_step_moves_every_variable_and_updates_the_ema(size):
     assert unchanged == []  # every variable of G, D and both decoders got a gradient
     assert int(model.optimizer.iterations) == 1 and int(model.d_optimizer.iterations) == 1
     assert int(model.step_counter) == 1
-    decay = cfg.model.ema_decay
+    decay = min(cfg.model.ema_decay, (1 + 0) / (10 + 0))  # warm-up at step 0: 0.1
     for g, e0, e in zip(model.generator.trainable_variables, ema_before,
                         model.ema_generator.trainable_variables):
         np.testing.assert_allclose(e.numpy(), decay * e0 + (1 - decay) * g.numpy(),
@@ -113,6 +113,14 @@ def test_hinge_losses_against_a_direct_computation():
     d, g = hinge_losses(real, fake)
     want_d = np.mean([0, 0.5, 2.0, 0]) + np.mean([0, 1.3, 1.0, 0.5])
     assert float(d) == pytest.approx(want_d) and float(g) == pytest.approx(-np.mean(fake))
+
+
+def test_ema_warmup_decay():
+    from augintae_tf.ema import warmup_decay
+
+    assert float(warmup_decay(0.999, 0)) == pytest.approx(0.1)
+    assert float(warmup_decay(0.999, 90)) == pytest.approx(91 / 100)
+    assert float(warmup_decay(0.999, 10**6)) == pytest.approx(0.999)
 
 
 def test_ema_update_arithmetic_and_copies():

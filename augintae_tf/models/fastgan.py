@@ -11,8 +11,10 @@ One training step (batch of real images ``x`` in [0, 1], mapped to [-1, 1]):
                                      + |dec_part(crop_q(f16(x_r'))) - up64(crop_q(x_r'))|^2)
              (squared L2 as pixel means; real images only; q one random quadrant per batch)
     G step:  L_G = -mean D(x_f')   with the updated D (as FastGAN-pytorch orders the two steps)
-    EMA:     G_ema <- ema_decay * G_ema + (1 - ema_decay) * G   (trainable weights; BatchNorm
-             statistics copied), the network ``sample`` and export use.
+    EMA:     G_ema <- d * G_ema + (1 - d) * G   (trainable weights; BatchNorm statistics
+             copied), the network ``sample`` and export use; d = ema_decay, or with
+             ``ema_warmup`` (default) min(ema_decay, (1 + t) / (10 + t)) at step t (ours: with
+             FastGAN's plain 0.999 a short run samples from a net still 0.999^t its random init).
 
 Optimizers: ``optimizer`` (G) and ``d_optimizer`` (D and both decoders), Adam with the paper's
 betas (0.5, 0.999) at a constant lr (``model.beta_1/2``; lr 2e-4 and batch 8 via
@@ -27,7 +29,7 @@ import tensorflow as tf
 from augintae_tf.config import TrainConfig
 from augintae_tf.diffaugment import diffaugment
 from augintae_tf.distribute import step_outputs
-from augintae_tf.ema import ExponentialMovingAverage
+from augintae_tf.ema import ExponentialMovingAverage, warmup_decay
 from augintae_tf.latent import slerp
 from augintae_tf.models.adversarial import _check_optimizer
 from augintae_tf.models.base import ModelContract, derive_seed, images_of, sub_seed
@@ -235,7 +237,10 @@ class FastGAN(ModelContract):
     def train_step(self, data):
         step = self.compute_step(images_of(data), self.step_seed())
         self.optimizer.apply_gradients(zip(step["g_grads"], self.generator.trainable_variables))
-        self._ema.update(self.setup.section.ema_decay)
+        decay = self.setup.section.ema_decay
+        if self.setup.section.ema_warmup:
+            decay = warmup_decay(decay, self.step_counter.value)
+        self._ema.update(decay)
         self.step_counter.assign_add(1)
         values = {"d_loss": step["loss"], "g_loss": step["g_loss"], "recon_loss": step["recon"],
                   "d_real": step["d_real"], "d_fake": step["d_fake"]}

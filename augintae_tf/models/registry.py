@@ -63,6 +63,7 @@ class FastGANConfig(ModelConfig):
     beta_1: float = 0.5  # FastGAN's Adam betas (0.5, 0.999)
     beta_2: float = 0.999
     ema_decay: float = 0.999  # generator weight average used for sampling and export
+    ema_warmup: bool = True  # decay min(ema_decay, (1 + t) / (10 + t)) at step t (ours)
     recon_weight: float = 1.0  # weight of the two decoders' squared L2 losses in D's loss
     spectral_norm: bool = True
     p_translation: float = 0.6  # DiffAugment probabilities per image (issue 13)
