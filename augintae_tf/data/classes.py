@@ -61,7 +61,8 @@ def filter_classes(ds: tf.data.Dataset, ids: Sequence[int]) -> tf.data.Dataset:
     def relabel(image, label):
         label = tf.cast(label, tf.int32)
         inside = tf.logical_and(label >= 0, label < tf.size(table))
-        return image, tf.where(inside, tf.gather(table, tf.clip_by_value(label, 0, tf.size(table) - 1)), -1)
+        index = tf.clip_by_value(label, 0, tf.size(table) - 1)
+        return image, tf.where(inside, tf.gather(table, index), -1)
 
     return ds.map(relabel).filter(lambda image, label: label >= 0)
 
