@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from augintae_tf import checkpoints
+from augintae_tf.atomic import atomic_path
 from augintae_tf.errors import TrainingError
 from augintae_tf.generation import interpolation_path, pixel_fade
 from augintae_tf.images import save_grid
@@ -64,8 +65,8 @@ class SampleGrids(keras.callbacks.Callback):
         self.directory, self.batches, self.steps = Path(directory), batches, steps
 
     def rows(self) -> list[np.ndarray]:
-        if not self.model.has("latent"):  # e.g. DAGAN: the images, then few-shot rows per pair
-            return self.fewshot_rows()
+        if not self.model.has("latent"):  # DAGAN: few-shot rows; FastGAN: fixed-noise samples
+            return self.fewshot_rows() if self.model.has("fewshot") else self.sample_rows()
         rows = []
         for images in self.batches.values():
             rows += [images, self.model(images, training=False).numpy()]
@@ -83,8 +84,47 @@ class SampleGrids(keras.callbacks.Callback):
                      if i + 2 <= len(images)]
         return rows
 
+    def sample_rows(self) -> list[np.ndarray]:
+        """For a model without a latent (e.g. FastGAN): 8 rows of 8 samples from fixed noise
+        (the same seed every epoch), so successive grids show the same noise as it trains."""
+        images = self.model.sample(64, SAMPLE_SEED).numpy()
+        return [images[i:i + 8] for i in range(0, 64, 8)]
+
+    def on_train_begin(self, logs=None):
+        self.progress = read_progress(self.directory)
+
     def on_epoch_end(self, epoch, logs=None):
-        save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", self.rows())
+        rows = self.rows()
+        save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows)
+        if not self.model.has("latent") and not self.model.has("fewshot"):
+            # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows
+            # are kept in progress.npz too, so a resumed run keeps the earlier epochs' rows.
+            self.progress = {e: r for e, r in self.progress.items() if e <= epoch}
+            self.progress[epoch + 1] = rows[0]
+            save_progress(self.directory, self.progress)
+            save_grid(self.directory / "progress.png",
+                      [self.progress[e] for e in sorted(self.progress)])
+
+
+SAMPLE_SEED = 1234  # the fixed noise of the sample grids
+PROGRESS_FILE = "progress.npz"
+
+
+def save_progress(directory: Path, rows: dict[int, np.ndarray]) -> Path:
+    path = Path(directory) / PROGRESS_FILE
+    with atomic_path(path, what="the progress rows") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{f"epoch_{e:05d}": r for e, r in rows.items()})
+    return path
+
+
+def read_progress(directory: Path) -> dict[int, np.ndarray]:
+    """``{epoch: row}`` saved by earlier epochs (empty if none or unreadable)."""
+    try:
+        with np.load(Path(directory) / PROGRESS_FILE) as saved:
+            return {int(k.split("_")[1]): saved[k] for k in saved.files}
+    except (OSError, ValueError, KeyError):
+        return {}
 
 
 class Checkpointer(keras.callbacks.Callback):

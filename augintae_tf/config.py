@@ -40,6 +40,12 @@ class DataConfig:
     shuffle_buffer: int = 10_000
     cache: bool = True
     limit: int | None = None  # use only the first N examples of a split (smoke tests)
+    # Class selection and the Pegasus recipe (augintae_tf/data/classes.py): keep these classes
+    # (names or integer labels; relabelled 0..k-1 in this order), equal images per class in every
+    # training batch, and per-class extra augmentation {class: [p_crop, crop_min, p_rot90]}.
+    classes: list[str] | None = None
+    balanced: bool = False
+    class_augment: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -200,6 +206,16 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             return float(value)
+        if annotation.startswith("list[str]"):
+            if isinstance(value, str):
+                value = [v.strip() for v in value.strip("[]").split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            return [str(v) for v in value]
+        if annotation.startswith("dict[str, list[float]]"):
+            if not isinstance(value, dict):
+                raise ValueError
+            return {str(k): [float(x) for x in v] for k, v in value.items()}
         if annotation.startswith("list[float]"):
             if isinstance(value, str):
                 value = [v for v in value.strip("[]").split(",") if v.strip()]
@@ -251,6 +267,14 @@ def validate(cfg: Config) -> Config:
     _check(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
     _check(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
     _check(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
+    _check(d.classes is None or len(d.classes) >= 1, "data.classes", d.classes,
+           "null or a non-empty list of class names or labels")
+    for name, values in (d.class_augment or {}).items():
+        _check(d.classes is not None and name in d.classes, "data.class_augment", name,
+               "a class listed in data.classes")
+        _check(len(values) == 3 and 0 <= values[0] <= 1 and 0 < values[1] <= 1
+               and 0 <= values[2] <= 0.5, f"data.class_augment.{name}", values,
+               "[p_crop in [0, 1], crop_min in (0, 1], p_rot90 in [0, 0.5] per direction]")
     _check(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
     _check(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
            f"pixels in [0, data.image_size={d.image_size}]")
@@ -280,7 +304,11 @@ def validate(cfg: Config) -> Config:
     _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
     _check(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
     m.check()
-    if cfg.backbone == "infogan":
+    sizes = getattr(m, "IMAGE_SIZES", None)  # a model with its own networks (e.g. fastgan)
+    if sizes is not None:
+        _check(d.image_size in sizes, "data.image_size", d.image_size,
+               f"one of {', '.join(map(str, sizes))} for model {m.name}")
+    elif cfg.backbone == "infogan":
         _check(d.image_size % 4 == 0, "data.image_size", d.image_size,
                "a multiple of 4 for the infogan backbone")
     else:
@@ -316,10 +344,29 @@ def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None =
     Override values may be strings as typed on a command line (``"5"``, ``"null"``, ``"0.35,0.7"``).
     """
     name = preset or DEFAULT_PRESET
-    cfg = from_dict(_read_preset(name), origin=name)
-    for key, value in sorted((overrides or {}).items(), key=lambda item: item[0] != "model.name"):
+    raw = _read_preset(name)
+    cfg = from_dict(raw, origin=name)
+    overrides = overrides or {}
+    for key, value in sorted(overrides.items(), key=lambda item: item[0] != "model.name"):
         _apply(cfg, key, value)
+    _apply_model_train_defaults(cfg, raw, overrides)
     return validate(cfg)
+
+
+def _apply_model_train_defaults(cfg: Config, raw: Mapping[str, Any],
+                                overrides: Mapping[str, Any]) -> None:
+    """A model section's ``PRESET_DEFAULTS`` (``{"train.lr": ...}``, e.g. FastGAN's lr, batch
+    size and noise size) replace the preset's values, unless the preset names that model itself
+    or the user set them."""
+    from augintae_tf.models.registry import section_class
+
+    defaults = getattr(section_class(cfg.model.name), "PRESET_DEFAULTS", {})
+    if (raw.get("model") or {}).get("name") == cfg.model.name:
+        return
+    for key, value in defaults.items():
+        if key not in overrides:
+            section, _, field_name = key.partition(".")
+            setattr(getattr(cfg, section), field_name, value)
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, str]:

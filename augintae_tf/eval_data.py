@@ -91,6 +91,10 @@ class EvalData:
             self._arrays[key] = found
         return self._arrays[key]
 
+    def _arrays_loaded(self) -> set[str]:
+        """Which of ``"novel"`` / split names were loaded so far."""
+        return {key.split(":")[0] for key in self._arrays}
+
     @property
     def novel(self) -> tuple[np.ndarray, np.ndarray]:
         return self.arrays("novel")
@@ -112,6 +116,14 @@ class EvalData:
 
         return self.timer("fewshot_generation",
                           lambda: generate_from_plan(self.run.model, self.novel[0], self.plan))
+
+    @cached_property
+    def samples(self) -> np.ndarray:
+        """``num_images`` samples of a model with the ``sample`` capability (seed ``options.seed``)."""
+        from augintae_tf.generation import sample
+
+        o = self.options
+        return self.timer("sampling", lambda: sample(self.run.model, o.num_images, o.seed))
 
     @cached_property
     def classifiers(self):
@@ -199,14 +211,45 @@ def fid(run, data: EvalData, options: EvalOptions) -> dict:
         return frechet_distance(*activation_statistics(extractor(images, progress=progress)),
                                 *reference)
 
-    fewshot = fid_of(data.fewshot_images, real_stats(data.novel_dataset, data.novel_split, "novel"))
-    random = None  # random-latent samples need a latent space (not DAGAN's or the statistician's)
+    out = {"fid_network": extractor.name}
+    if run.model.has("fewshot"):
+        out["fid_fewshot"] = fid_of(data.fewshot_images,
+                                    real_stats(data.novel_dataset, data.novel_split, "novel"))
     if run.model.has("latent"):
         samples = random_latent_samples(run.model, data.arrays(cfg.data.train_split)[0],
                                         options.num_images, options.seed)
-        random = fid_of(samples, real_stats(cfg.data.dataset, cfg.data.test_split,
-                                            cfg.data.test_split))
-    return {"fid_fewshot": fewshot, "fid_random": random, "fid_network": extractor.name}
+    elif run.model.has("sample"):  # a sample-only model (e.g. FastGAN): its noise prior
+        samples = data.samples
+    else:  # DAGAN, the statistician: nothing to sample without seeds
+        out["fid_random"] = None
+        return out
+    out["fid_random"] = fid_of(samples, real_stats(cfg.data.dataset, cfg.data.test_split,
+                                                   cfg.data.test_split))
+    return out
+
+
+def pixel_features(images, size: int = 8) -> np.ndarray:
+    """Images area-resized to ``size`` x ``size``, flattened: a crude, offline feature space."""
+    import tensorflow as tf
+
+    small = tf.image.resize(np.asarray(images, np.float32), (size, size), method="area")
+    return small.numpy().reshape(len(images), -1).astype(np.float64)
+
+
+def samples(run, data: EvalData, options: EvalOptions) -> dict:
+    """Fréchet distance between ``num_images`` samples and the held-out (test split) images in
+    8x8-pixel features (``fd_px8_samples``), beside the floor ``fd_px8_floor`` (training vs
+    held-out images: what a generator that reproduced the training set would score)."""
+    from augintae_tf.metrics import frechet_distance_from_activations
+
+    cfg = data.cfg.data
+    test, _ = data.arrays(cfg.test_split)
+    train, _ = data.arrays(cfg.train_split)
+    reference = pixel_features(test)
+    return {"fd_px8_samples": frechet_distance_from_activations(pixel_features(data.samples),
+                                                                reference),
+            "fd_px8_floor": frechet_distance_from_activations(pixel_features(train), reference),
+            "samples_seed": options.seed, "samples_num": len(data.samples)}
 
 
 def _fid_cache_dir() -> Path:

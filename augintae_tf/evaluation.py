@@ -38,7 +38,7 @@ from augintae_tf.eval_data import EvalData, EvalOptions, Timer
 from augintae_tf.runs import append_metrics
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
-              "fid_fewshot", "fid_random")
+              "fid_fewshot", "fid_random", "fd_px8_samples", "fd_px8_floor")
 INTERP_PAIRS = 8
 INTERP_STEPS = 8
 
@@ -56,15 +56,19 @@ class Metric:
     default: bool = True  # in the CLI's default --metrics
     help: str = ""
     prepare: Callable[[EvalOptions], Any] | None = None
+    needs: frozenset[str] = frozenset()  # model capabilities (any one of them suffices)
 
 
 METRIC_TABLE: dict[str, Metric] = {}
 
 
 def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict], default: bool = True,
-                    help: str = "", prepare: Callable[[EvalOptions], Any] | None = None) -> Metric:
-    """Add (or replace) metric ``name``; the CLI's ``--metrics`` list and defaults follow."""
-    METRIC_TABLE[name] = Metric(name, fn, default, help, prepare)
+                    help: str = "", prepare: Callable[[EvalOptions], Any] | None = None,
+                    needs: Iterable[str] = ()) -> Metric:
+    """Add (or replace) metric ``name``; the CLI's ``--metrics`` list and defaults follow.
+    ``needs``: model capabilities of which the metric uses at least one (empty: any model); a
+    default metric a model cannot do is left out of its defaults, an explicit one refused."""
+    METRIC_TABLE[name] = Metric(name, fn, default, help, prepare, frozenset(needs))
     return METRIC_TABLE[name]
 
 
@@ -72,11 +76,33 @@ def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict],
 # register_metric from your module): one line.
 register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
                 help="few-shot and random-sample FID, Inception-v3 (needs its weights)")
-register_metric("fd-clf", eval_data.fd_clf, help="Fréchet distance in a novel-class classifier")
-register_metric("classifier", eval_data.classifier, help="domain share and class accuracy")
-register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel")
-register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency")
-register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure")
+register_metric("fd-clf", eval_data.fd_clf, help="Fréchet distance in a novel-class classifier",
+                needs={"fewshot"})
+register_metric("classifier", eval_data.classifier, help="domain share and class accuracy",
+                needs={"fewshot"})
+register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel",
+                needs={"latent"})
+register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency",
+                needs={"latent"})
+register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure", needs={"latent"})
+register_metric("samples", eval_data.samples, needs={"sample"},
+                help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
+
+
+def metrics_for(model, names: Sequence[str], explicit: bool) -> tuple[str, ...]:
+    """``names`` the model can do; an explicitly requested one it cannot do is a RunError."""
+    def can(name):
+        needs = METRIC_TABLE[name].needs
+        return not needs or any(model.has(c) for c in needs)
+
+    refused = [n for n in names if not can(n)]
+    if refused and explicit:
+        raise RunError(f"metric(s) {', '.join(refused)} need a capability model {model.name} lacks "
+                       f"(it has: {', '.join(sorted(model.capabilities)) or 'none'})")
+    kept = tuple(n for n in names if can(n))
+    if not kept:
+        raise RunError(f"none of the metrics {', '.join(names)} applies to model {model.name}")
+    return kept
 
 
 def metric_names() -> tuple[str, ...]:
@@ -154,12 +180,14 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
                 for name in names if METRIC_TABLE[name].prepare is not None}
     run = load_run(run_dir)
+    names = metrics_for(run.model, names, explicit=metrics is not None)
     out = Path(out) if out is not None else run.directory / "eval"
     out.mkdir(parents=True, exist_ok=True)
     data = EvalData(run, opts, out, timer, prepared, echo, progress)
     echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
          f"{run.checkpoint.name}): {', '.join(names)}")
-    data.novel  # loaded first: every metric but recon reads it, and an empty split fails early
+    if run.model.has("fewshot"):
+        data.novel  # loaded first: most metrics read it, and an empty split fails early
     result: dict = {}
     for name in names:
         result.update(timer(name, lambda m=METRIC_TABLE[name]: m.fn(run, data, opts)))
@@ -170,13 +198,16 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
 
 def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: dict) -> dict:
     run, o = data.run, data.options
-    images, labels = data.novel
+    novel = None
+    if "novel" in data._arrays_loaded():
+        images, labels = data.novel
+        novel = {"dataset": data.novel_dataset, "split": data.novel_split,
+                 "images": int(len(images)), "classes": int(len(np.unique(labels)))}
     record = {
         "run": str(run.directory), "model": run.config.model.name, "checkpoint": run.checkpoint.name,
         "metrics_requested": list(names), "shots": o.shots, "num_images": o.num_images,
         "noise_trials": o.noise_trials,
-        "novel": {"dataset": data.novel_dataset, "split": data.novel_split,
-                  "images": int(len(images)), "classes": int(len(np.unique(labels)))},
+        "novel": novel,
         "test": {"dataset": data.cfg.data.dataset, "split": data.cfg.data.test_split},
         **result, "timing_s": timing,
     }

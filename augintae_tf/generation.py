@@ -39,6 +39,18 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
     return images.numpy()
 
 
+def sample(model: keras.Model, num: int = 64, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """``num`` samples of a model with the ``sample`` capability; one call (so the images equal
+    the SavedModel's ``sample(num, seed)``) when ``num <= batch_size``, else chunks with seeds
+    ``seed, seed + 1, ...``."""
+    _require(model, "sample", "unconditional sampling")
+    if num <= batch_size:
+        return model.sample(int(num), int(seed)).numpy()
+    parts = [model.sample(min(batch_size, num - start), int(seed) + i).numpy()
+             for i, start in enumerate(range(0, num, batch_size))]
+    return np.concatenate(parts)
+
+
 def interpolation_path(model: keras.Model, a: np.ndarray, b: np.ndarray, steps: int = 8
                        ) -> np.ndarray:
     """The model's slerp path from image ``a`` (first) to ``b`` (last): ``[steps, H, W, C]``."""
@@ -76,7 +88,7 @@ def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images
     for i, image in enumerate(images):
         save_png(out_dir / f"{i:05d}.png", image)
     shown = images[: grid_columns * 8]
-    rows = [seed_images[:grid_columns]] + [shown[i:i + grid_columns]
+    rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [shown[i:i + grid_columns]
                                            for i in range(0, len(shown), grid_columns)]
     return save_grid(out_dir / "grid.png", rows)
 

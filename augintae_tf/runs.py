@@ -328,6 +328,13 @@ class Run:
         return generation.generate(self.model, _check_images(seed_images, self.config, "seed images"),
                                    num, seed)
 
+    def sample(self, num: int = 64, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+        """``num`` unconditional samples (capability ``sample``), deterministic for ``seed``:
+        the same images as the exported ``sample(num, seed)``."""
+        from augintae_tf import generation
+
+        return generation.sample(self.model, num, seed, batch_size)
+
     def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
         from augintae_tf import generation
 
@@ -363,6 +370,10 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
                        "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
     check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
     model = build_model(cfg)
-    model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
+    build = getattr(model, "build_for_inference", None)
+    if build is not None:
+        build()
+    else:
+        model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
     checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
     return Run(run_dir, cfg, model, ckpt)

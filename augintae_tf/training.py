@@ -47,7 +47,7 @@ def steps_per_epoch(cfg: Config, num_examples: int) -> int:
 
 def count_examples(cfg: Config) -> int:
     ds = load_split(cfg.data.dataset, cfg.data.train_split, cfg.data.image_size,
-                    cfg.data.channels, cfg.data.data_dir, cfg.data.limit)
+                    cfg.data.channels, cfg.data.data_dir, cfg.data.limit, cfg.data.classes)
     n = int(ds.cardinality())
     return n if n >= 0 else int(ds.reduce(0, lambda count, _: count + 1))
 
@@ -103,7 +103,8 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
 
     model = build_model(cfg)
     lr = model.lr_policy(cfg.train, steps)
-    optimizers = {name: adam(lr) for name in model.optimizer_names}
+    options = model.optimizer_options()  # e.g. FastGAN's Adam betas
+    optimizers = {name: adam(lr, **options) for name in model.optimizer_names}
     jit = {"auto": "auto", "on": True, "off": False}[cfg.train.jit]
     model.compile(**optimizers, jit_compile=jit)
     model.build_for_training()

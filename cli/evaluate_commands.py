@@ -13,9 +13,10 @@ from augintae_tf.evaluation import METRIC_TABLE, default_metrics
 @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
               help="Novel-domain dataset (default: the run's novel dataset).")
 @click.option("--split", default=None, help="Novel-domain split (default: the run's novel split).")
-@click.option("--metrics", "metrics", default=",".join(default_metrics()), show_default=True,
+@click.option("--metrics", "metrics", default=None,
               help="Comma list (or all) of: " + "; ".join(f"{m.name} ({m.help})"
-                                                      for m in METRIC_TABLE.values()) + ".")
+                                                      for m in METRIC_TABLE.values())
+              + ". Default: " + ",".join(default_metrics()) + " (those the model can do).")
 @click.option("--shots", type=click.IntRange(2), default=5, show_default=True,
               help="Seed images per novel class (K).")
 @click.option("--num-images", type=click.IntRange(1), default=5000, show_default=True,
@@ -37,7 +38,7 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
     from augintae_tf.evaluation import evaluate, parse_metrics
 
     names = parse_metrics(metrics)  # an unknown name fails before the run is loaded
-    record = evaluate(run_dir, metrics=names, shots=shots, num_images=num_images, fid_network=fid_network,
+    record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots, num_images=num_images, fid_network=fid_network,
                       dataset=dataset, split=split, out=out, noise_trials=noise_trials,
                       classifier_epochs=classifier_epochs, classifier_limit=classifier_limit, seed=seed,
                       echo=click.echo)

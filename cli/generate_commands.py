@@ -16,8 +16,9 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out a
 
 @click.command("generate")
 @RUN_DIR
-@click.option("--seeds", type=click.Path(exists=True), required=True,
-              help="A folder of seed images of one class (at least 2), or a single image file.")
+@click.option("--seeds", type=click.Path(exists=True), default=None,
+              help="A folder of seed images of one class (at least 2), or a single image file; "
+                   "omit it for a model that samples without seeds (e.g. fastgan).")
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -37,6 +38,15 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
+    if seeds is None:
+        if not run.model.has("sample"):
+            raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
+                                   "from seed images")
+        images = run.sample(num=num, seed=seed)
+        grid = write_generation(out, images[:0], images, overwrite=overwrite)
+        click.echo(f"wrote {len(images)} samples (seed {seed}) to {out}/ (grid: {grid}; "
+                   f"checkpoint {run.checkpoint.name})")
+        return
     seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
     images = run.generate(seed_images, num=num, seed=seed)
     grid = write_generation(out, seed_images, images, overwrite=overwrite)

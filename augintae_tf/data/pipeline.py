@@ -8,19 +8,32 @@ augmentation runs on the accelerator inside the train step.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from ..config import DataConfig
 from . import folder, glyphs, tfds_source
+from .classes import (augment_table, balanced_batches, class_counts, class_ids, filter_classes,
+                      with_class_augment)
 from .convert import finish, to_float
 from .registry import DataError, check_split, resolve
 
 
 def _source(dataset: str, split: str, image_size: int, channels: int, data_dir: str | None,
-            limit: int | None) -> tf.data.Dataset:
-    """Unbatched (uint8 image [S, S, C], int32 label) elements in a deterministic order."""
+            limit: int | None, classes: Sequence[str] | None = None) -> tf.data.Dataset:
+    """Unbatched (uint8 image [S, S, C], int32 label) elements in a deterministic order; with
+    ``classes``, only those (relabelled 0..k-1, :mod:`augintae_tf.data.classes`)."""
+    ds = _unfiltered(dataset, split, image_size, channels, data_dir, limit)
+    if classes is None:
+        return ds
+    ids = class_ids(classes, label_names(dataset, split, data_dir), dataset)
+    return filter_classes(ds, ids)
+
+
+def _unfiltered(dataset: str, split: str, image_size: int, channels: int, data_dir: str | None,
+                limit: int | None) -> tf.data.Dataset:
     if limit is not None and limit < 1:
         raise DataError(f"limit must be None or >= 1, got {limit}")
     target = resolve(dataset)
@@ -40,14 +53,15 @@ def _source(dataset: str, split: str, image_size: int, channels: int, data_dir: 
 
 
 def load_split(dataset: str, split: str, image_size: int, channels: int,
-               data_dir: str | None = None, limit: int | None = None) -> tf.data.Dataset:
+               data_dir: str | None = None, limit: int | None = None,
+               classes: Sequence[str] | None = None) -> tf.data.Dataset:
     """Unbatched (float32 image [S, S, C] in [0, 1], int32 label) of one split, in a fixed order.
 
     ``dataset`` is a registered name or an existing folder of images; ``limit`` keeps the first
     ``limit`` examples.  Raises DataError for unknown datasets or splits and for TFDS data that
     is not prepared in ``data_dir`` (at once, without network access).
     """
-    return _source(dataset, split, image_size, channels, data_dir, limit).map(
+    return _source(dataset, split, image_size, channels, data_dir, limit, classes).map(
         to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
@@ -63,7 +77,9 @@ def make_dataset(cfg: DataConfig, split: str, batch_size: int, *, dataset: str |
     name = dataset or cfg.dataset
     if batch_size < 1:
         raise DataError(f"batch_size must be >= 1, got {batch_size}")
-    ds = _source(name, split, cfg.image_size, cfg.channels, cfg.data_dir, cfg.limit)
+    ds = _source(name, split, cfg.image_size, cfg.channels, cfg.data_dir, cfg.limit, cfg.classes)
+    if shuffle and repeat and (cfg.balanced or cfg.class_augment):
+        return _recipe_batches(cfg, ds, name, split, batch_size, seed)
     size = int(ds.cardinality())
     if drop_remainder and 0 <= size < batch_size:
         raise DataError(f"dataset {name!r} split {split!r} has {size} images, fewer than one "
@@ -78,12 +94,33 @@ def make_dataset(cfg: DataConfig, split: str, batch_size: int, *, dataset: str |
     return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _recipe_batches(cfg: DataConfig, ds: tf.data.Dataset, name: str, split: str,
+                    batch_size: int, seed: int) -> tf.data.Dataset:
+    """Training batches with ``data.balanced`` and/or ``data.class_augment`` (endless)."""
+    names = cfg.classes or label_names(name, split, cfg.data_dir) or ["0"]
+    if cfg.cache:
+        ds = ds.cache()
+    counts = class_counts(ds, len(names))
+    table = augment_table(cfg.class_augment, names, len(names))
+    if cfg.balanced:
+        empty = [str(n) for n, count in zip(names, counts) if count == 0]
+        if empty:
+            raise DataError(f"data.balanced: no images of class(es) {', '.join(empty)} in "
+                            f"{name!r} split {split!r}")
+        ds = balanced_batches(ds, len(names), batch_size, seed, cfg.shuffle_buffer, table)
+    else:
+        ds = ds.shuffle(cfg.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = with_class_augment(ds, table, seed).batch(batch_size, drop_remainder=True)
+    return ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
 def load_arrays(cfg: DataConfig, split: str, *, dataset: str | None = None,
                 limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(float32 images [N, S, S, C] in [0, 1], int32 labels [N]) of a whole split, in the same
     fixed order as :func:`load_split`; ``limit`` defaults to ``cfg.limit``."""
     ds = _source(dataset or cfg.dataset, split, cfg.image_size, cfg.channels, cfg.data_dir,
-                 limit if limit is not None else cfg.limit)
+                 limit if limit is not None else cfg.limit,
+                 cfg.classes if dataset in (None, cfg.dataset) else None)
     images, labels = [], []
     for batch_images, batch_labels in ds.batch(1024).prefetch(2).as_numpy_iterator():
         images.append(batch_images)

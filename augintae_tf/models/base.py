@@ -106,6 +106,15 @@ class ModelContract(keras.Model):
         values = [train.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
         return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
+    def optimizer_options(self) -> dict:
+        """Extra keyword arguments of every Adam (e.g. ``beta_1``); default: Keras' values."""
+        return {}
+
+    def build_for_inference(self) -> None:
+        """Create the variables inference needs before weights are loaded (images in, by
+        default; a sample-only model overrides it)."""
+        self(tf.zeros([1, *self.setup.image_shape]), training=False)
+
     def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
         """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores); ``None`` for
         each before ``compile()`` (a model loaded for inference)."""
