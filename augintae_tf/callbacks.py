@@ -64,6 +64,9 @@ class SampleGrids(keras.callbacks.Callback):
         self.directory, self.batches, self.steps = Path(directory), batches, steps
 
     def rows(self) -> list[np.ndarray]:
+        if not self.model.has("latent"):  # e.g. wgan-gp: 2 rows of samples (fixed noise)
+            images = self.model.sample(2 * self.steps, 0).numpy()
+            return [images[:self.steps], images[self.steps:]]
         rows = []
         for images in self.batches.values():
             rows += [images, self.model(images, training=False).numpy()]

@@ -149,7 +149,7 @@ def _verification_inputs(model: keras.Model) -> dict[str, dict[str, np.ndarray]]
     """Per signature the model exports, inputs with a different batch size each (the batch
     dimension is dynamic); ``interpolate`` gets a per-pair alpha and ``interpolate_scalar`` one
     alpha for all pairs."""
-    _, size, _, channels = model.encoder.input_shape if model.has("latent") else (0, 0, 0, 0)
+    size, _, channels = model.setup.image_shape  # also for few-shot models without a latent
     img = lambda n, seed: _random_images(n, size, channels, seed)  # noqa: E731
     cases = {}
     if model.has("fewshot"):

@@ -83,6 +83,7 @@ class ModelContract(keras.Model):
     capabilities: frozenset[str] = frozenset()
     optimizer_names: tuple[str, ...] = ("optimizer",)
     extra_plots: dict[str, tuple[str, ...]] = {}
+    stages: tuple[str, ...] = ()  # what runs after fit, in order (e.g. wgan-gp's "inversion")
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "ModelContract":
@@ -98,6 +99,22 @@ class ModelContract(keras.Model):
         boundaries = [max(1, int(round(f * total))) for f in sorted(train.lr_drops)]
         values = [train.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
         return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+    def train_epochs(self, train: TrainConfig) -> int:
+        """Epochs ``fit`` runs for ``train`` (a model may train longer, e.g. wgan-gp twice)."""
+        return train.epochs
+
+    def run_stage(self, name: str, run_dir, cfg, echo) -> None:
+        """Run post-training stage ``name`` (one of :attr:`stages`) on the trained model; it
+        writes its own checkpoint inside ``run_dir``."""
+        raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
+
+    def build_for_inference(self) -> None:
+        """Create every model variable (no optimizer) before restoring weights."""
+        self(tf.zeros([1, *self.setup.image_shape]), training=False)
+
+    def load_stages(self, run_dir, warn=None) -> None:
+        """Restore what the stages saved in ``run_dir`` (called by ``runs.load_run``)."""
 
     def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
         """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores); ``None`` for
