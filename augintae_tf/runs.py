@@ -348,8 +348,9 @@ def _check_images(images: np.ndarray, cfg: Config, what: str) -> np.ndarray:
 
 
 def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
-             warn: Warn | None = warn_stderr) -> Run:
-    """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference."""
+             warn: Warn | None = warn_stderr, stages: bool = True) -> Run:
+    """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference;
+    ``stages=False`` leaves out what post-training stages saved (a stage about to rerun)."""
     from augintae_tf import checkpoints
     from augintae_tf.models import build_model
 
@@ -363,5 +364,6 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
     model = build_model(cfg)
     model.build_for_inference()
     checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
-    model.load_stages(run_dir, warn)  # e.g. wgan-gp's inversion network (its own checkpoint)
+    if stages:
+        model.load_stages(run_dir, warn)  # e.g. wgan-gp's inversion network (its own checkpoint)
     return Run(run_dir, cfg, model, ckpt)

@@ -229,6 +229,6 @@ def run_stage(run_dir: str | os.PathLike, stage: str, echo: Callable[[str], Any]
         raise RunError(f"--stage {stage}: model {cfg.model.name} has "
                        f"{'the stages ' + ', '.join(stages) if stages else 'no stages'}")
     with runs.RunLock(run_dir):
-        run = runs.load_run(run_dir, warn=None)
+        run = runs.load_run(run_dir, warn=None, stages=False)  # a stage starts over
         run.model.run_stage(stage, run_dir, cfg, echo)
     return run_dir
