@@ -19,7 +19,7 @@ def test_help_lists_every_command():
     assert result.exit_code == 0
     commands = result.output.split("Commands:")[1].split()
     for name in ("datasets", "augment-preview", "train", "generate", "interpolate", "export-seeds",
-                 "evaluate", "compare", "export"):
+                 "evaluate", "compare", "export", "reconstruct"):
         assert name in commands, name
 
 
