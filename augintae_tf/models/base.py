@@ -77,7 +77,9 @@ class ModelContract(keras.Model):
       evaluation and export use exactly these, and export writes the signatures they allow;
     - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves),
       ``dry_run_lines()`` and ``extra_plots`` (``{"file.png": metrics keys}``, drawn into
-      ``samples/`` after training).
+      ``samples/`` after training);
+    - optionally ``train_epochs(train)``, ``build_for_inference()`` and post-training ``stages``
+      (``run_stage`` writes a stage's own checkpoint in the run, ``load_stages`` restores it).
     """
 
     capabilities: frozenset[str] = frozenset()
