@@ -65,8 +65,8 @@ class SampleGrids(keras.callbacks.Callback):
         self.directory, self.batches, self.steps = Path(directory), batches, steps
 
     def rows(self) -> list[np.ndarray]:
-        if not self.model.has("latent"):  # DAGAN: few-shot rows; FastGAN: fixed-noise samples
-            return self.fewshot_rows() if self.model.has("fewshot") else self.sample_rows()
+        if not self.model.has("latent"):  # FastGAN, wgan-gp: fixed-noise samples; DAGAN: few-shot
+            return self.sample_rows() if self.model.has("sample") else self.fewshot_rows()
         rows = []
         for images in self.batches.values():
             rows += [images, self.model(images, training=False).numpy()]
@@ -96,7 +96,7 @@ class SampleGrids(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         rows = self.rows()
         save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows)
-        if not self.model.has("latent") and not self.model.has("fewshot"):
+        if not self.model.has("latent") and self.model.has("sample"):
             # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows
             # are kept in progress.npz too, so a resumed run keeps the earlier epochs' rows.
             self.progress = {e: r for e, r in self.progress.items() if e <= epoch}

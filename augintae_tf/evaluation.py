@@ -38,7 +38,9 @@ from augintae_tf.eval_data import EvalData, EvalOptions, Timer
 from augintae_tf.runs import append_metrics
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
-              "fid_fewshot", "fid_random", "fd_px8_samples", "fd_px8_floor")
+              "fid_fewshot", "fid_random", "fd_px8_samples", "fd_px8_floor", "gen_test_mse",
+              "gen_novel_mse", "gen_novel_ratio", "gen_test_fd", "gen_novel_fd",
+              "gen_novel_mse_inverted")
 INTERP_PAIRS = 8
 INTERP_STEPS = 8
 
@@ -87,6 +89,8 @@ register_metric("noise", eval_data.noise, help="noise reconstruction error per f
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure", needs={"latent"})
 register_metric("samples", eval_data.samples, needs={"sample"},
                 help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
+register_metric("generalization", lambda run, data, options: _generalization(run, data, options),
+                default=False, help="reconstruction MSE/FD, held-out vs novel domain (+ figure)")
 
 
 def metrics_for(model, names: Sequence[str], explicit: bool) -> tuple[str, ...]:
@@ -103,6 +107,12 @@ def metrics_for(model, names: Sequence[str], explicit: bool) -> tuple[str, ...]:
     if not kept:
         raise RunError(f"none of the metrics {', '.join(names)} applies to model {model.name}")
     return kept
+
+
+def _generalization(run, data, options) -> dict:
+    from augintae_tf.metrics.generalization import metric
+
+    return metric(run, data, options)
 
 
 def metric_names() -> tuple[str, ...]:
@@ -223,6 +233,7 @@ def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> 
     from augintae_tf.generation import pixel_fade
     from augintae_tf.images import save_grid
 
+    runs = [r for r in runs if r.model.has("latent")]  # e.g. wgan-gp has no latent to slerp
     rows = []
     for a, b in novel_pairs(novel_labels, INTERP_PAIRS, seed):
         rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
@@ -240,6 +251,20 @@ def _pair_row(model, a, b):
     return model.fewshot(np.stack([a, b]), INTERP_STEPS, 0).numpy()
 
 
+def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path:
+    """A row of novel inputs, then one row per run of its reconstructions (wgan-gp: inverted and
+    refined): the paper's generalization figure for several runs."""
+    from augintae_tf.metrics import generalization
+
+    rng = np.random.default_rng([seed, 7])
+    chosen = np.sort(rng.choice(len(novel_images), min(generalization.FIGURE_COLUMNS,
+                                                       len(novel_images)), replace=False))
+    inputs = novel_images[chosen]
+    rows = [generalization.reconstruct_all(fn, inputs)
+            for run in runs for fn in generalization.reconstructors(run.model).values()]
+    return generalization.figure(path, inputs, rows)
+
+
 def _format(value) -> str:
     if value is None:
         return "—"
@@ -250,9 +275,10 @@ def _format(value) -> str:
 
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
             echo: Callable[[str], object] | None = None) -> dict:
-    """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair) and a table
-    of the runs' ``eval/metrics.json`` values -> ``OUT/interpolations.png``, ``OUT/metrics.md``,
-    ``OUT/metrics.json``.  Returns ``{"runs", "table", "markdown", "figure"}``."""
+    """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
+    a latent are left out), the generalization figure (novel inputs, then each run's
+    reconstructions) and a table of the runs' ``eval/metrics.json`` values ->
+    ``OUT/interpolations.png``, ``OUT/generalization.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.  Returns ``{"runs", "table", "markdown", "figure"}``."""
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
@@ -275,6 +301,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     if not len(images):
         raise RunError(f"no images in {novel_dataset}:{novel_split}")
     figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
+    generalization_figure(out / "generalization.png", runs, images, seed)
 
     table = []
     for run in runs:
@@ -292,4 +319,4 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     _write_json(out / "metrics.json", {"runs": table, "figure": str(figure)})
     (echo or print)(markdown.rstrip())
     return {"runs": [str(r.directory) for r in runs], "table": table, "markdown": markdown,
-            "figure": str(figure)}
+            "figure": str(figure), "generalization_figure": str(out / "generalization.png")}

@@ -107,3 +107,31 @@ def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: 
         raise RunError(f"class {label} has {len(chosen)} images, fewer than --num {num}")
     out_dir = Path(out_dir)
     return label, [save_png(out_dir / f"seed-{i:02d}.png", images[j]) for i, j in enumerate(chosen)]
+
+
+def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Each image encoded and decoded (the AE family, the VAE's posterior mean) or inverted and
+    regenerated (wgan-gp: inversion network + refinement): ``[N, H, W, C]``."""
+    if not (model.has("latent") or callable(getattr(model, "invert", None))):
+        raise RunError(f"model {model.name} can neither encode nor invert images (its "
+                       f"capabilities: {', '.join(sorted(model.capabilities)) or 'none'})")
+    images = np.asarray(images, np.float32)
+    parts = [model(tf.convert_to_tensor(images[i:i + batch_size]), training=False).numpy()
+             for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else images[:0]
+
+
+def write_reconstructions(out_dir: str | os.PathLike, images: np.ndarray, recon: np.ndarray,
+                          grid_columns: int = 16, overwrite: bool = False) -> Path:
+    """``out_dir/NNNNN.png`` per reconstruction (the inputs' sorted order) and ``grid.png``
+    with input rows and reconstruction rows alternating; a non-empty folder needs ``overwrite``."""
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(recon):
+        save_png(out_dir / f"{i:05d}.png", image)
+    rows = []
+    for i in range(0, min(len(images), grid_columns * 8), grid_columns):
+        rows += [images[i:i + grid_columns], recon[i:i + grid_columns]]
+    return save_grid(out_dir / "grid.png", rows)

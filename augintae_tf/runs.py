@@ -355,10 +355,9 @@ def _check_images(images: np.ndarray, cfg: Config, what: str) -> np.ndarray:
 
 
 def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
-             warn: Warn | None = warn_stderr) -> Run:
-    """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference."""
-    import tensorflow as tf
-
+             warn: Warn | None = warn_stderr, stages: bool = True) -> Run:
+    """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference;
+    ``stages=False`` leaves out what post-training stages saved (a stage about to rerun)."""
     from augintae_tf import checkpoints
     from augintae_tf.models import build_model
 
@@ -370,10 +369,8 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
                        "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
     check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
     model = build_model(cfg)
-    build = getattr(model, "build_for_inference", None)
-    if build is not None:
-        build()
-    else:
-        model(tf.zeros([1, cfg.data.image_size, cfg.data.image_size, cfg.data.channels]))
+    model.build_for_inference()
     checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+    if stages:
+        model.load_stages(run_dir, warn)  # e.g. wgan-gp's inversion network (its own checkpoint)
     return Run(run_dir, cfg, model, ckpt)

@@ -216,13 +216,14 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
     if chief and resume:
         runs.remove_stale_temporaries(run_dir, echo)
     initial_epoch, elapsed = _resume_point(cfg, run_dir, model, chief, echo) if resume else (0, 0.0)
-    if initial_epoch >= cfg.train.epochs:
-        echo(f"{run_dir} already finished its {cfg.train.epochs} epochs; nothing to do")
+    epochs = model.train_epochs(cfg.train)  # e.g. wgan-gp trains epoch_factor times longer
+    if initial_epoch >= epochs:
+        echo(f"{run_dir} already finished its {epochs} epochs; nothing to do")
         return TrainResult(run_dir, initial_epoch)
     if chief:
         runs.save_config(run_dir, cfg)
     echo(f"{'resuming' if initial_epoch else 'training'} {cfg.model.name} on {cfg.data.dataset} in "
-         f"{run_dir} (epoch {initial_epoch + 1}/{cfg.train.epochs}, {steps} steps/epoch, "
+         f"{run_dir} (epoch {initial_epoch + 1}/{epochs}, {steps} steps/epoch, "
          f"{strategy.num_replicas_in_sync} replica(s))")
     if sets is not None:
         echo(f"training on {sets[0].line()}")
@@ -242,7 +243,7 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
             keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
         ]
     try:
-        history = model.fit(dataset, epochs=cfg.train.epochs, initial_epoch=initial_epoch,
+        history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
                             steps_per_epoch=steps, callbacks=callbacks, verbose=1 if progress else 0,
                             shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
     except Exception as exc:  # the TensorBoard writer's full disk is a ResourceExhaustedError
@@ -251,6 +252,25 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
         raise no_space_error("TensorBoard logs", run_dir / runs.LOGS) from None
     if chief:
         plot_run(model, run_dir)
+        for stage in model.stages:  # e.g. wgan-gp's inversion network, its own checkpoint
+            model.run_stage(stage, run_dir, cfg, echo)
     records = runs.read_metrics(run_dir) if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)
     return TrainResult(run_dir, initial_epoch + epochs_run, records)
+
+
+def run_stage(run_dir: str | os.PathLike, stage: str, echo: Callable[[str], Any] = print) -> Path:
+    """Rerun post-training ``stage`` of a trained run (``augintae-tf train --stage``), holding the
+    run's lock; the stage replaces its earlier checkpoint."""
+    from augintae_tf.models import model_class
+
+    run_dir = Path(run_dir)
+    cfg = runs.read_config(run_dir)
+    stages = model_class(cfg.model.name).stages
+    if stage not in stages:
+        raise RunError(f"--stage {stage}: model {cfg.model.name} has "
+                       f"{'the stages ' + ', '.join(stages) if stages else 'no stages'}")
+    with runs.RunLock(run_dir):
+        run = runs.load_run(run_dir, warn=None, stages=False)  # a stage starts over
+        run.model.run_stage(stage, run_dir, cfg, echo)
+    return run_dir

@@ -26,13 +26,16 @@ from augintae_tf.evaluation import METRIC_TABLE, default_metrics
 @click.option("--classifier-epochs", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--classifier-limit", type=click.IntRange(2), default=10_000, show_default=True,
               help="At most this many real images per domain to train the classifiers on.")
+@click.option("--data-limit", type=click.IntRange(1), default=None,
+              help="At most this many images per split (default: whole splits; the "
+                   "generalization metric uses 256 unless given).")
 @click.option("--fid-network", type=click.Path(), default=None,
               help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @friendly_errors
 def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
-                     classifier_limit, fid_network, out, seed):
+                     classifier_limit, data_limit, fid_network, out, seed):
     """Evaluate a run: few-shot FID / FD-clf / classifier scores, reconstruction, noise curve and
     interpolations -> RUN/eval/metrics.json (+ noise.png, interpolations.png)."""
     from augintae_tf.evaluation import evaluate, parse_metrics
@@ -41,6 +44,7 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
     record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots, num_images=num_images, fid_network=fid_network,
                       dataset=dataset, split=split, out=out, noise_trials=noise_trials,
                       classifier_epochs=classifier_epochs, classifier_limit=classifier_limit, seed=seed,
+                      data_limit=data_limit,
                       echo=click.echo)
     shown = {k: v for k, v in record.items() if isinstance(v, float)}
     click.echo(" ".join(f"{k}={v:.4g}" for k, v in shown.items()))
@@ -53,12 +57,14 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.option("--seed", type=int, default=0, show_default=True)
 @friendly_errors
 def compare_command(run_dirs, out, seed):
-    """Interpolations of several runs on the same novel pairs and a table of their eval metrics
-    (OUT/interpolations.png, OUT/metrics.md, OUT/metrics.json)."""
+    """Interpolations of several runs on the same novel pairs, their reconstructions of the same
+    novel images, and a table of their eval metrics (OUT/interpolations.png,
+    OUT/generalization.png, OUT/metrics.md, OUT/metrics.json)."""
     from augintae_tf.evaluation import compare
 
     result = compare(run_dirs, out, seed=seed, echo=click.echo)
-    click.echo(f"wrote {result['figure']}, {out}/metrics.md and {out}/metrics.json")
+    click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, {out}/metrics.md "
+               f"and {out}/metrics.json")
 
 
 COMMANDS = [evaluate_command, compare_command]

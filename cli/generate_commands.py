@@ -88,4 +88,35 @@ def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint, overw
     click.echo(f"wrote {path}: row 1 pixel fade, row 2 {run.config.model.name} slerp ({steps} steps)")
 
 
-COMMANDS = [generate_command, interpolate_command]
+@click.command("reconstruct")
+@RUN_DIR
+@click.option("--images", type=click.Path(exists=True), required=True,
+              help="A folder of images (recursive) or a single image file.")
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+@CHECKPOINT
+@OVERWRITE
+@friendly_errors
+def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
+    """Reconstruct images through the run's model: the AE family encodes and decodes, wgan-gp
+    inverts (inversion network + refinement) and generates.  Writes OUT/00000.png... (the
+    inputs in sorted order) and grid.png (input rows above reconstruction rows)."""
+    if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:
+        raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
+                                   "--overwrite")
+    import numpy as np
+
+    from augintae_tf.data import load_image_files
+    from augintae_tf.generation import reconstruct, write_reconstructions
+    from augintae_tf.runs import load_run
+
+    run = load_run(run_dir, checkpoint)
+    cfg = run.config.data
+    inputs, paths = load_image_files(images, cfg.image_size, cfg.channels)
+    recon = reconstruct(run.model, inputs)
+    grid = write_reconstructions(out, inputs, recon, overwrite=overwrite)
+    mse = float(np.mean(np.square(recon - inputs)))
+    click.echo(f"wrote {len(recon)} reconstructions to {out}/ (grid: {grid}; MSE per pixel "
+               f"{mse:.4g}; checkpoint {run.checkpoint.name})")
+
+
+COMMANDS = [generate_command, interpolate_command, reconstruct_command]

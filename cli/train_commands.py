@@ -46,13 +46,23 @@ class ModelChoice(click.Choice):
 @click.option("--runs-root", type=click.Path(file_okay=False), default="runs", show_default=True)
 @click.option("--resume", is_flag=True,
               help="Continue --run-dir (default: the newest run) from its last checkpoint.")
+@click.option("--stage", default=None, metavar="NAME",
+              help="Rerun one post-training stage of a trained --run-dir (default: the newest "
+                   "run) and nothing else, e.g. wgan-gp's `inversion`.")
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved config, dataset summary and parameter counts; train nothing.")
 @friendly_errors
 def train_command(model, epochs, batch_size, lr, latent_dim, seed, strategy, precision, jit,
-                  run_dir, runs_root, resume, dry_run, **options):
+                  run_dir, runs_root, resume, stage, dry_run, **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
     from augintae_tf.runs import latest_run_dir
+
+    if stage is not None:
+        from augintae_tf.training import run_stage
+
+        run_stage(run_dir or latest_run_dir(runs_root), stage, echo=click.echo)
+        click.echo(f"done: stage {stage} of {run_dir or latest_run_dir(runs_root)}")
+        return
 
     fields = {"model.name": model, "train.epochs": epochs, "train.batch_size": batch_size,
               "train.lr": lr, "model.latent_dim": latent_dim, "train.seed": seed,

@@ -35,7 +35,7 @@ def test_overrides_are_typed_from_strings():
     ({"train.epochs": "x"}, "train.epochs: 'x' is not a valid int"),
     ({"train.epochs": "0"}, "train.epochs: 0 is not allowed; expected an integer >= 1"),
     ({"augment.fill": "wrap"}, "augment.fill: 'wrap' is not allowed; expected constant or reflect"),
-    ({"model.name": "vae"}, "model.name: 'vae' is not allowed; expected one of augintae, ae"),
+    ({"model.name": "vgg"}, "model.name: 'vgg' is not allowed; expected one of augintae, ae"),
     ({"data.channels": "2"}, "data.channels: 2 is not allowed; expected 1 or 3"),
     ({"data.image_size": "30"}, "data.image_size: 30 is not allowed; expected a multiple of 4"),
     ({"model.backbone": "dcgan", "data.image_size": "28"}, "expected 64 or 128 for the dcgan"),

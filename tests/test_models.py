@@ -150,7 +150,7 @@ def test_compile_and_registry_errors():
     with pytest.raises(ValueError, match="compile"):
         build_model(small_model_config("augintae"), width=WIDTH).build_for_training()
     with pytest.raises(ValueError, match="unknown"):
-        build_model(small_model_config("vae"), width=WIDTH)
+        build_model(small_model_config("no-such-model"), width=WIDTH)
 
 
 MIRRORED = textwrap.dedent("""

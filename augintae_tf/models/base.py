@@ -79,7 +79,9 @@ class ModelContract(keras.Model):
       the config section), which training asks the data layer for;
     - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves),
       ``dry_run_lines()`` and ``extra_plots`` (``{"file.png": metrics keys}``, drawn into
-      ``samples/`` after training).
+      ``samples/`` after training);
+    - optionally ``train_epochs(train)``, ``build_for_inference()`` and post-training ``stages``
+      (``run_stage`` writes a stage's own checkpoint in the run, ``load_stages`` restores it).
     """
 
     capabilities: frozenset[str] = frozenset()
@@ -90,6 +92,7 @@ class ModelContract(keras.Model):
     batches: str = "images"
     optimizer_names: tuple[str, ...] = ("optimizer",)
     extra_plots: dict[str, tuple[str, ...]] = {}
+    stages: tuple[str, ...] = ()  # what runs after fit, in order (e.g. wgan-gp's "inversion")
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "ModelContract":
@@ -114,6 +117,18 @@ class ModelContract(keras.Model):
         """Create the variables inference needs before weights are loaded (images in, by
         default; a sample-only model overrides it)."""
         self(tf.zeros([1, *self.setup.image_shape]), training=False)
+
+    def train_epochs(self, train: TrainConfig) -> int:
+        """Epochs ``fit`` runs for ``train`` (a model may train longer, e.g. wgan-gp twice)."""
+        return train.epochs
+
+    def run_stage(self, name: str, run_dir, cfg, echo) -> None:
+        """Run post-training stage ``name`` (one of :attr:`stages`) on the trained model; it
+        writes its own checkpoint inside ``run_dir``."""
+        raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
+
+    def load_stages(self, run_dir, warn=None) -> None:
+        """Restore what the stages saved in ``run_dir`` (called by ``runs.load_run``)."""
 
     def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
         """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores); ``None`` for
