@@ -17,6 +17,9 @@ CLI its ``--metrics`` list and defaults.  The built-in rows:
 * ``recon``: reconstruction MSE per pixel on training-domain test and on novel images.
 * ``noise``: reconstruction error of uniform noise per frequency (``noise.png``).
 * ``interp``: pixel fade and slerp rows for 8 same-class novel pairs (``interpolations.png``).
+* ``quality``: the few-shot images beside the reference rows (floor, seed copies, pixel
+  cross-fade) on the same plan: FD, class accuracy, precision/recall/density/coverage, seed
+  distance, realism, per class (:mod:`augintae_tf.eval_quality`); ``metrics.json["quality"]``.
 """
 from __future__ import annotations
 
@@ -77,6 +80,15 @@ register_metric("classifier", eval_data.classifier, help="domain share and class
 register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel")
 register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency")
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure")
+register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
+                help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "
+                     "realism beside reference rows (floor, seed copies, pixel cross-fade)")
+
+
+def _eval_quality():
+    from augintae_tf import eval_quality  # imported when the metric runs: the CLI stays TF-free
+
+    return eval_quality
 
 
 def metric_names() -> tuple[str, ...]:
@@ -209,15 +221,21 @@ def _format(value) -> str:
 
 
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
-            echo: Callable[[str], object] | None = None) -> dict:
-    """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair) and a table
-    of the runs' ``eval/metrics.json`` values -> ``OUT/interpolations.png``, ``OUT/metrics.md``,
-    ``OUT/metrics.json``.  Returns ``{"runs", "table", "markdown", "figure"}``."""
+            echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
+            num_images: int = 2000, classifier_epochs: int = 3,
+            classifier_limit: int | None = 10_000) -> dict:
+    """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair), a table of
+    the runs' ``eval/metrics.json`` values and (``quality``) one few-shot quality table: every
+    run's images generated here on one shared plan (``shots``, ``num_images``, ``seed``) beside one
+    set of reference rows -> ``OUT/interpolations.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.
+    Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
     if not run_dirs:
         raise RunError("compare needs at least one run directory")
+    if shots < 2:
+        raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
     runs = [load_run(d) for d in run_dirs]
     first = runs[0].config.data
 
@@ -248,8 +266,19 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
               for name, row in zip(names, table)]
     markdown = "\n".join(lines) + "\n"
+    scores = None
+    if quality:
+        from augintae_tf.eval_quality import compare_quality
+        from augintae_tf.metrics import quality_table
+
+        scores = compare_quality(runs, images, labels, [str(novel_dataset), novel_split], out,
+                                 shots=shots, num_images=num_images, seed=seed,
+                                 classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
+                                 echo=echo or print)
+        markdown += ("\nFew-shot quality, every run generated on one shared plan (seed "
+                     f"{seed}):\n\n" + quality_table(scores))
     atomic.write_text(out / "metrics.md", markdown)
-    _write_json(out / "metrics.json", {"runs": table, "figure": str(figure)})
+    _write_json(out / "metrics.json", {"runs": table, "figure": str(figure), "quality": scores})
     (echo or print)(markdown.rstrip())
     return {"runs": [str(r.directory) for r in runs], "table": table, "markdown": markdown,
-            "figure": str(figure)}
+            "figure": str(figure), "quality": scores}
