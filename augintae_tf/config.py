@@ -81,6 +81,9 @@ class TrainConfig:
     lr_drops: list[float] = field(default_factory=lambda: [0.35, 0.7])
     seed: int = 0
     steps_per_epoch: int | None = None  # None = one pass over the training split
+    # A budget in optimizer steps (images seen / batch_size) that replaces ``epochs``, so runs on
+    # small and large datasets compare; the lr drops stay at their fractions of it.
+    steps: int | None = None
     keep_checkpoints: int = 3
     strategy: str = "auto"
     precision: str = "float32"
@@ -275,6 +278,8 @@ def validate(cfg: Config) -> Config:
            "fractions of training in (0, 1)")
     _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
            t.steps_per_epoch, "null or an integer >= 1")
+    _check(t.steps is None or t.steps >= 1, "train.steps", t.steps,
+           "null or an integer >= 1 (optimizer steps; overrides train.epochs)")
     _check(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
     _check(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
     _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))

@@ -42,6 +42,8 @@ def test_overrides_are_typed_from_strings():
     ({"augment.scale_min": "1.5"}, "augment.scale_min: 1.5 is not allowed; expected a value in (0, "),
     ({"train.colour": "1"}, "train.colour: unknown field; train has: epochs"),
     ({"epochs": "1"}, "epochs: unknown config key; keys look like SECTION.FIELD"),
+    ({"train.steps": "0"}, "train.steps: 0 is not allowed; expected null or an integer >= 1 "
+                           "(optimizer steps; overrides train.epochs)"),
 ])
 def test_bad_values_fail_with_one_line_naming_field_value_and_allowed(overrides, message):
     with pytest.raises(ConfigError) as info:
