@@ -17,6 +17,8 @@ import yaml
 
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
+PIXEL_LOSSES = ("l2", "l1", "l1+l2")  # model.pixel_loss
+UPSAMPLING = ("transpose", "resize")  # model.upsampling
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
@@ -67,6 +69,8 @@ class ModelConfig:
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
     width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
+    pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2
+    upsampling: str = "transpose"  # generator x2 steps: transpose (paper) or resize (nearest + conv)
 
     def check(self) -> None:
         """Validate the family's own fields (raise ConfigError via :func:`require`)."""
@@ -271,6 +275,8 @@ def validate(cfg: Config) -> Config:
     _check(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
     _check(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
     _check(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
+    _check(m.pixel_loss in PIXEL_LOSSES, "model.pixel_loss", m.pixel_loss, " or ".join(PIXEL_LOSSES))
+    _check(m.upsampling in UPSAMPLING, "model.upsampling", m.upsampling, " or ".join(UPSAMPLING))
     _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
     _check(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
     _check(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
