@@ -29,6 +29,8 @@ RECIPES = {
     "augintae-l1": {"model.name": "augintae", "model.pixel_loss": "l1"},
     "augintae-l1l2": {"model.name": "augintae", "model.pixel_loss": "l1+l2"},
     "augintae-resize": {"model.name": "augintae", "model.upsampling": "resize"},
+    "augintae-nodrop": {"model.name": "augintae", "train.lr_drops": []},
+    "ae-nodrop": {"model.name": "ae", "train.lr_drops": []},
     "augintae-b64": {"model.name": "augintae", "train.batch_size": 64},
     "augintae-b32": {"model.name": "augintae", "train.batch_size": 32},
     "augintae-w05": {"model.name": "augintae", "model.width": 0.5},
