@@ -22,7 +22,9 @@ UPSAMPLING = ("transpose", "resize")  # model.upsampling
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
-DEFAULT_PRESET = "glyphs"
+# What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
+# measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
+DEFAULT_PRESET = "recommended"
 
 
 class ConfigError(ValueError):
@@ -131,9 +133,10 @@ def preset_names() -> list[str]:
 
 
 def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
-    """The preset whose values suit ``dataset``: the one that trains on it (``celeb_a`` ->
-    ``celeba``, ``mnist`` -> ``mnist``), else glyphs for 1 channel or cifar10 for 3."""
-    if dataset is None:
+    """The preset whose values suit ``dataset``: the default preset for its own dataset (glyphs ->
+    recommended), else the one that trains on it (``celeb_a`` -> ``celeba``, ``mnist`` ->
+    ``mnist``), else the default preset for 1 channel or cifar10 for 3."""
+    if dataset is None or dataset == (_read_preset(DEFAULT_PRESET).get("data") or {}).get("dataset"):
         return DEFAULT_PRESET
     names = preset_names()
     training_set = {name: (_read_preset(name).get("data") or {}).get("dataset") for name in names}

@@ -78,12 +78,25 @@ def test_yaml_round_trip(tmp_path):
 
 
 def test_dataset_to_preset_and_split_reset():
-    assert preset_for_dataset(None) == "glyphs"
+    assert preset_for_dataset(None) == "recommended"  # the default of `train` (issue 14)
+    assert preset_for_dataset("glyphs") == "recommended"
     assert preset_for_dataset("omniglot") == "omniglot"
     assert preset_for_dataset("celeb_a") == "celeba"
-    assert preset_for_dataset("kmnist") == "glyphs"
+    assert preset_for_dataset("kmnist") == "recommended"
     assert preset_for_dataset("/some/folder", channels=3) == "cifar10"
     assert dataset_overrides("glyphs", "glyphs", ("train", "validation", "test")) == {}
     assert dataset_overrides("glyphs", "kmnist", ("train", "test")) == {
         "data.train_split": "train", "data.test_split": "test", "data.novel_split": "test",
         "data.novel_dataset": None}
+
+
+def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_preset():
+    recommended, paper = load_config(), load_config("glyphs")
+    assert recommended == load_config("recommended")
+    assert recommended.model.pixel_loss == "l1" and paper.model.pixel_loss == "l2"
+    assert paper.model.upsampling == "transpose" and paper.train.steps is None
+    # everything else is the glyphs preset: the recommended recipe differs only in its levers
+    assert load_config("glyphs", {"model.pixel_loss": "l1"}) == recommended
+    for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
+        cfg = load_config(preset)
+        assert (cfg.model.pixel_loss, cfg.model.upsampling) == ("l2", "transpose"), preset
