@@ -117,3 +117,20 @@ def test_compare_without_quality_keeps_the_eval_table(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert "no model" not in result.output
     assert json.loads((tmp_path / "cmp" / "metrics.json").read_text())["quality"] is None
+
+
+def test_benchmark_recipes_share_one_budget_in_images_seen():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "fewshot_quality.py"
+    spec = importlib.util.spec_from_file_location("fewshot_quality_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    paper = bench.recipe_config("augintae", 25_600, {})
+    small = bench.recipe_config("augintae-b32", 25_600, {})
+    assert (paper.train.batch_size, paper.train.steps) == (128, 200)
+    assert (small.train.batch_size, small.train.steps) == (32, 800)
+    assert bench.recipe_config("recommended", 25_600, {}).model.pixel_loss == "l1"
+    assert bench.recipe_config("augintae-l1", 25_600, {}) == bench.recipe_config("recommended", 25_600, {})
+    assert bench.recipe_config("ae", 1000, {"model.width": "0.5"}).model.width == 0.5
