@@ -34,6 +34,7 @@ RECIPES = {
     "augintae-b64": {"model.name": "augintae", "train.batch_size": 64},
     "augintae-b32": {"model.name": "augintae", "train.batch_size": 32},
     "augintae-l1-b32": {"model.name": "augintae", "model.pixel_loss": "l1", "train.batch_size": 32},
+    "augintae-l1-nodrop": {"model.name": "augintae", "model.pixel_loss": "l1", "train.lr_drops": []},
     "augintae-w05": {"model.name": "augintae", "model.width": 0.5},
     "augintae-aug-half": {"model.name": "augintae", "augment.rotation": 10, "augment.translation": 2,
                           "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3},
