@@ -94,10 +94,10 @@ def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_pre
     recommended, paper = load_config(), load_config("glyphs")
     assert recommended == load_config("recommended")
     assert recommended.model.pixel_loss == "l1" and paper.model.pixel_loss == "l2"
-    assert (recommended.train.batch_size, paper.train.batch_size) == (32, 128)
+    assert (recommended.train.lr_drops, paper.train.lr_drops) == ([], [0.35, 0.7])
     assert paper.model.upsampling == "transpose" and paper.train.steps is None
     # everything else is the glyphs preset: the recommended recipe differs only in its levers
-    assert load_config("glyphs", {"model.pixel_loss": "l1", "train.batch_size": 32}) == recommended
+    assert load_config("glyphs", {"model.pixel_loss": "l1", "train.lr_drops": "[]"}) == recommended
     for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
         cfg = load_config(preset)
         assert (cfg.model.pixel_loss, cfg.model.upsampling) == ("l2", "transpose"), preset
