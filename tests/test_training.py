@@ -96,7 +96,7 @@ def test_resume_after_sigkill_finishes_the_run(tmp_path):
     """Kill a CLI training run with SIGKILL after its first checkpoint, then resume it."""
     run_dir = tmp_path / "killed"
     cli = os.path.join(os.path.dirname(sys.executable), "augintae-tf")
-    args = [cli, "train", "--run-dir", str(run_dir),
+    args = [cli, "train", "--run-dir", str(run_dir), "--config", "glyphs",  # as tiny_config below
             "--epochs", "4", "--batch-size", "32", "--latent-dim", "8", "--set", "model.width=0.25",
             "--set", "data.limit=128", "--set", "train.steps_per_epoch=12"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
