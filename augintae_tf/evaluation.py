@@ -193,7 +193,10 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
         **result, "timing_s": timing,
     }
     _write_json(data.out / "metrics.json", record)
-    line = {"eval": {k: v for k, v in record.items() if k != "noise"},
+    summary = {k: v for k, v in record.items() if k != "noise"}
+    if "quality" in summary:  # per-class values (~100 KB for 150 classes) stay in metrics.json
+        summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
+    line = {"eval": summary,
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     append_metrics(run.directory, line)
     return record

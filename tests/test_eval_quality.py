@@ -85,6 +85,9 @@ def test_evaluate_command_prints_the_reference_rows(run_copy):
     assert "5 seeds per class, 60 generated images" in result.output
     last = json.loads((run_copy / "metrics.jsonl").read_text().splitlines()[-1])
     assert list(last["eval"]["quality"]["rows"]) == ROWS
+    assert "per_class" not in last["eval"]["quality"]  # the log line stays small
+    record = json.loads((run_copy / "eval" / "metrics.json").read_text())
+    assert set(record["quality"]["per_class"]) == set(ROWS)
 
 
 def test_quality_is_a_default_metric():
