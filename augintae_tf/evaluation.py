@@ -223,6 +223,22 @@ def _format(value) -> str:
     return str(value)
 
 
+def _eval_table(runs) -> tuple[list[dict], str]:
+    """(rows of the runs' ``eval/metrics.json`` values for :data:`TABLE_KEYS`, markdown table)."""
+    table = []
+    for run in runs:
+        path = run.directory / "eval" / "metrics.json"
+        values = json.loads(path.read_text()) if path.is_file() else {}
+        table.append({"run": str(run.directory), "model": run.config.model.name,
+                      **{k: values.get(k) for k in TABLE_KEYS}})
+    keys = [k for k in TABLE_KEYS if any(row[k] is not None for row in table)] or list(TABLE_KEYS[:5])
+    names = [Path(row["run"]).name for row in table]
+    lines = ["| run | model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
+              for name, row in zip(names, table)]
+    return table, "\n".join(lines) + "\n"
+
+
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
             echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
             num_images: int = 2000, classifier_epochs: int = 3,
@@ -257,18 +273,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
         raise RunError(f"no images in {novel_dataset}:{novel_split}")
     figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
 
-    table = []
-    for run in runs:
-        path = run.directory / "eval" / "metrics.json"
-        values = json.loads(path.read_text()) if path.is_file() else {}
-        table.append({"run": str(run.directory), "model": run.config.model.name,
-                      **{k: values.get(k) for k in TABLE_KEYS}})
-    keys = [k for k in TABLE_KEYS if any(row[k] is not None for row in table)] or list(TABLE_KEYS[:5])
-    names = [Path(row["run"]).name for row in table]
-    lines = ["| run | model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
-    lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
-              for name, row in zip(names, table)]
-    markdown = "\n".join(lines) + "\n"
+    table, markdown = _eval_table(runs)
     scores = None
     if quality:
         from augintae_tf.eval_quality import compare_quality
