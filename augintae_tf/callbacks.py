@@ -20,7 +20,9 @@ from augintae_tf.runs import append_metrics
 def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
     """The learning rate the optimizer applies at its current iteration (schedules resolved)."""
     lr = optimizer.learning_rate
-    return float(lr(optimizer.iterations) if callable(lr) else lr)
+    value = lr(optimizer.iterations) if callable(lr) else lr
+    # A constant lr is a variable, under MirroredStrategy a MirroredVariable that float() refuses.
+    return float(keras.ops.convert_to_numpy(value))
 
 
 class MetricsLog(keras.callbacks.Callback):

@@ -17,10 +17,14 @@ import yaml
 
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
+PIXEL_LOSSES = ("l2", "l1", "l1+l2")  # model.pixel_loss
+UPSAMPLING = ("transpose", "resize")  # model.upsampling
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
-DEFAULT_PRESET = "glyphs"
+# What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
+# measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
+DEFAULT_PRESET = "recommended"
 
 
 class ConfigError(ValueError):
@@ -73,6 +77,8 @@ class ModelConfig:
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
     width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
+    pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2
+    upsampling: str = "transpose"  # generator x2 steps: transpose (paper) or resize (nearest + conv)
 
     def check(self) -> None:
         """Validate the family's own fields (raise ConfigError via :func:`require`)."""
@@ -87,6 +93,9 @@ class TrainConfig:
     lr_drops: list[float] = field(default_factory=lambda: [0.35, 0.7])
     seed: int = 0
     steps_per_epoch: int | None = None  # None = one pass over the training split
+    # A budget in optimizer steps (images seen / batch_size) that replaces ``epochs``, so runs on
+    # small and large datasets compare; the lr drops stay at their fractions of it.
+    steps: int | None = None
     keep_checkpoints: int = 3
     strategy: str = "auto"
     precision: str = "float32"
@@ -130,9 +139,10 @@ def preset_names() -> list[str]:
 
 
 def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
-    """The preset whose values suit ``dataset``: the one that trains on it (``celeb_a`` ->
-    ``celeba``, ``mnist`` -> ``mnist``), else glyphs for 1 channel or cifar10 for 3."""
-    if dataset is None:
+    """The preset whose values suit ``dataset``: the default preset for its own dataset (glyphs ->
+    recommended), else the one that trains on it (``celeb_a`` -> ``celeba``, ``mnist`` ->
+    ``mnist``), else the default preset for 1 channel or cifar10 for 3."""
+    if dataset is None or dataset == (_read_preset(DEFAULT_PRESET).get("data") or {}).get("dataset"):
         return DEFAULT_PRESET
     names = preset_names()
     training_set = {name: (_read_preset(name).get("data") or {}).get("dataset") for name in names}
@@ -292,6 +302,8 @@ def validate(cfg: Config) -> Config:
     _check(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
     _check(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
     _check(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
+    _check(m.pixel_loss in PIXEL_LOSSES, "model.pixel_loss", m.pixel_loss, " or ".join(PIXEL_LOSSES))
+    _check(m.upsampling in UPSAMPLING, "model.upsampling", m.upsampling, " or ".join(UPSAMPLING))
     _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
     _check(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
     _check(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
@@ -299,6 +311,8 @@ def validate(cfg: Config) -> Config:
            "fractions of training in (0, 1)")
     _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
            t.steps_per_epoch, "null or an integer >= 1")
+    _check(t.steps is None or t.steps >= 1, "train.steps", t.steps,
+           "null or an integer >= 1 (optimizer steps; overrides train.epochs)")
     _check(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
     _check(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
     _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))

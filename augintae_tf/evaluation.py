@@ -17,6 +17,9 @@ CLI its ``--metrics`` list and defaults.  The built-in rows:
 * ``recon``: reconstruction MSE per pixel on training-domain test and on novel images.
 * ``noise``: reconstruction error of uniform noise per frequency (``noise.png``).
 * ``interp``: pixel fade and slerp rows for 8 same-class novel pairs (``interpolations.png``).
+* ``quality``: the few-shot images beside the reference rows (floor, seed copies, pixel
+  cross-fade) on the same plan: FD, class accuracy, precision/recall/density/coverage, seed
+  distance, realism, per class (:mod:`augintae_tf.eval_quality`); ``metrics.json["quality"]``.
 """
 from __future__ import annotations
 
@@ -87,6 +90,10 @@ register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and
 register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency",
                 needs={"latent"})
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure", needs={"latent"})
+register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
+                needs={"fewshot"},
+                help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "
+                     "realism beside reference rows (floor, seed copies, pixel cross-fade)")
 register_metric("samples", eval_data.samples, needs={"sample"},
                 help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
 register_metric("generalization", lambda run, data, options: _generalization(run, data, options),
@@ -113,6 +120,12 @@ def _generalization(run, data, options) -> dict:
     from augintae_tf.metrics.generalization import metric
 
     return metric(run, data, options)
+
+
+def _eval_quality():
+    from augintae_tf import eval_quality  # imported when the metric runs: the CLI stays TF-free
+
+    return eval_quality
 
 
 def metric_names() -> tuple[str, ...]:
@@ -222,7 +235,10 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
         **result, "timing_s": timing,
     }
     _write_json(data.out / "metrics.json", record)
-    line = {"eval": {k: v for k, v in record.items() if k != "noise"},
+    summary = {k: v for k, v in record.items() if k != "noise"}
+    if "quality" in summary:  # per-class values (~100 KB for 150 classes) stay in metrics.json
+        summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
+    line = {"eval": summary,
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     append_metrics(run.directory, line)
     return record
@@ -273,17 +289,40 @@ def _format(value) -> str:
     return str(value)
 
 
+def _eval_table(runs) -> tuple[list[dict], str]:
+    """(rows of the runs' ``eval/metrics.json`` values for :data:`TABLE_KEYS`, markdown table)."""
+    table = []
+    for run in runs:
+        path = run.directory / "eval" / "metrics.json"
+        values = json.loads(path.read_text()) if path.is_file() else {}
+        table.append({"run": str(run.directory), "model": run.config.model.name,
+                      **{k: values.get(k) for k in TABLE_KEYS}})
+    keys = [k for k in TABLE_KEYS if any(row[k] is not None for row in table)] or list(TABLE_KEYS[:5])
+    names = [Path(row["run"]).name for row in table]
+    lines = ["| run | model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
+              for name, row in zip(names, table)]
+    return table, "\n".join(lines) + "\n"
+
+
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
-            echo: Callable[[str], object] | None = None) -> dict:
+            echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
+            num_images: int = 2000, classifier_epochs: int = 3,
+            classifier_limit: int | None = 10_000) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
     a latent are left out), the generalization figure (novel inputs, then each run's
-    reconstructions) and a table of the runs' ``eval/metrics.json`` values ->
-    ``OUT/interpolations.png``, ``OUT/generalization.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.  Returns ``{"runs", "table", "markdown", "figure"}``."""
+    reconstructions -> ``OUT/generalization.png``), a table of
+    the runs' ``eval/metrics.json`` values and (``quality``) one few-shot quality table: every
+    run's images generated here on one shared plan (``shots``, ``num_images``, ``seed``) beside one
+    set of reference rows -> ``OUT/interpolations.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.
+    Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
     if not run_dirs:
         raise RunError("compare needs at least one run directory")
+    if shots < 2:
+        raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
     runs = [load_run(d) for d in run_dirs]
     first = runs[0].config.data
 
@@ -303,20 +342,21 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
     generalization_figure(out / "generalization.png", runs, images, seed)
 
-    table = []
-    for run in runs:
-        path = run.directory / "eval" / "metrics.json"
-        values = json.loads(path.read_text()) if path.is_file() else {}
-        table.append({"run": str(run.directory), "model": run.config.model.name,
-                      **{k: values.get(k) for k in TABLE_KEYS}})
-    keys = [k for k in TABLE_KEYS if any(row[k] is not None for row in table)] or list(TABLE_KEYS[:5])
-    names = [Path(row["run"]).name for row in table]
-    lines = ["| run | model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
-    lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
-              for name, row in zip(names, table)]
-    markdown = "\n".join(lines) + "\n"
+    table, markdown = _eval_table(runs)
+    scores = None
+    if quality:
+        from augintae_tf.eval_quality import compare_quality
+        from augintae_tf.metrics import quality_table
+
+        scores = compare_quality(runs, images, labels, [str(novel_dataset), novel_split], out,
+                                 shots=shots, num_images=num_images, seed=seed,
+                                 classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
+                                 echo=echo or print)
+        markdown += ("\nFew-shot quality, every run generated on one shared plan (seed "
+                     f"{seed}):\n\n" + quality_table(scores))
     atomic.write_text(out / "metrics.md", markdown)
-    _write_json(out / "metrics.json", {"runs": table, "figure": str(figure)})
+    _write_json(out / "metrics.json", {"runs": table, "figure": str(figure), "quality": scores})
     (echo or print)(markdown.rstrip())
     return {"runs": [str(r.directory) for r in runs], "table": table, "markdown": markdown,
-            "figure": str(figure), "generalization_figure": str(out / "generalization.png")}
+            "figure": str(figure), "generalization_figure": str(out / "generalization.png"),
+            "quality": scores}

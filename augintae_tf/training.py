@@ -5,6 +5,8 @@ The run directory (layout, lock, config, metrics log, checkpoint choice) belongs
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import sys
 from dataclasses import dataclass, field
@@ -43,6 +45,25 @@ def steps_per_epoch(cfg: Config, num_examples: int) -> int:
         raise DataError(f"split {cfg.data.train_split!r} of {cfg.data.dataset} has {num_examples} "
                         f"images, fewer than one batch (--batch-size {cfg.train.batch_size})")
     return num_examples // cfg.train.batch_size
+
+
+def apply_step_budget(cfg: Config, steps: int) -> tuple[Config, int]:
+    """(config, steps per epoch) with ``train.steps`` turned into epochs; unchanged without it.
+
+    ``epochs = ceil(train.steps / steps_per_epoch)``.  With an explicit ``train.steps_per_epoch``
+    that is kept (the run may pass the budget by less than one epoch); otherwise the epoch is
+    shortened to ``ceil(train.steps / epochs)`` steps, so the run does the budget to within
+    ``epochs - 1`` steps.  Applying it again gives the same result (a resumed run agrees).  The lr
+    policy then sees ``epochs * steps_per_epoch`` total steps, so its drops scale to the budget.
+    """
+    budget = cfg.train.steps
+    if budget is None:
+        return cfg, steps
+    epochs = -(-budget // steps)
+    if not cfg.train.steps_per_epoch:
+        steps = -(-budget // epochs)
+    train = dataclasses.replace(cfg.train, epochs=epochs)
+    return dataclasses.replace(cfg, train=train), steps
 
 
 def count_examples(cfg: Config) -> int:
@@ -198,7 +219,7 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
         lock = runs.RunLock(run_dir).acquire() if chief else None
     try:
         num_examples = sets[0].images if sets else count_examples(cfg)
-        steps = steps_per_epoch(cfg, num_examples)
+        cfg, steps = apply_step_budget(cfg, steps_per_epoch(cfg, num_examples))
         with strategy.scope():
             model = build(cfg, steps)
         if dry_run:

@@ -36,8 +36,8 @@ from augintae_tf.evaluation import METRIC_TABLE, default_metrics
 @friendly_errors
 def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
                      classifier_limit, data_limit, fid_network, out, seed):
-    """Evaluate a run: few-shot FID / FD-clf / classifier scores, reconstruction, noise curve and
-    interpolations -> RUN/eval/metrics.json (+ noise.png, interpolations.png)."""
+    """Evaluate a run: few-shot FID / FD-clf / classifier scores, few-shot quality beside reference
+    rows, reconstruction, noise curve and interpolations -> RUN/eval/metrics.json (+ noise.png, interpolations.png)."""
     from augintae_tf.evaluation import evaluate, parse_metrics
 
     names = parse_metrics(metrics)  # an unknown name fails before the run is loaded
@@ -55,16 +55,27 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quality/--no-quality", default=True, show_default=True,
+              help="Generate every run's few-shot images on one shared plan and score them beside "
+                   "the reference rows (floor, seed copies, pixel cross-fade).")
+@click.option("--shots", type=click.IntRange(2), default=5, show_default=True,
+              help="Seed images per novel class (K) of the shared plan.")
+@click.option("--num-images", type=click.IntRange(1), default=2000, show_default=True,
+              help="Few-shot images per run on the shared plan.")
+@click.option("--classifier-epochs", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--classifier-limit", type=click.IntRange(2), default=10_000, show_default=True)
 @friendly_errors
-def compare_command(run_dirs, out, seed):
-    """Interpolations of several runs on the same novel pairs, their reconstructions of the same
-    novel images, and a table of their eval metrics (OUT/interpolations.png,
-    OUT/generalization.png, OUT/metrics.md, OUT/metrics.json)."""
+def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_epochs, classifier_limit):
+    """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
+    a few-shot quality table with reference rows (OUT/interpolations.png,
+    OUT/generalization.png, OUT/metrics.md,
+    OUT/metrics.json)."""
     from augintae_tf.evaluation import compare
 
-    result = compare(run_dirs, out, seed=seed, echo=click.echo)
-    click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, {out}/metrics.md "
-               f"and {out}/metrics.json")
+    result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
+                     num_images=num_images, classifier_epochs=classifier_epochs,
+                     classifier_limit=classifier_limit)
+    click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, {out}/metrics.md and {out}/metrics.json")
 
 
 COMMANDS = [evaluate_command, compare_command]

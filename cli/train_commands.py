@@ -33,6 +33,8 @@ class ModelChoice(click.Choice):
               help="A registered model (default augintae); its own config fields are set with "
                    "--set model.FIELD=VALUE.")
 @click.option("--epochs", type=int, default=None, help="Passes over the training split (paper: 100).")
+@click.option("--steps", type=click.IntRange(1), default=None,
+              help="Budget in optimizer steps (images seen / batch size); overrides --epochs.")
 @click.option("--batch-size", type=int, default=None, help="Global batch size (default 128).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
 @click.option("--latent-dim", type=int, default=None)
@@ -52,7 +54,7 @@ class ModelChoice(click.Choice):
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved config, dataset summary and parameter counts; train nothing.")
 @friendly_errors
-def train_command(model, epochs, batch_size, lr, latent_dim, seed, strategy, precision, jit,
+def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strategy, precision, jit,
                   run_dir, runs_root, resume, stage, dry_run, **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
     from augintae_tf.runs import latest_run_dir
@@ -64,7 +66,7 @@ def train_command(model, epochs, batch_size, lr, latent_dim, seed, strategy, pre
         click.echo(f"done: stage {stage} of {run_dir or latest_run_dir(runs_root)}")
         return
 
-    fields = {"model.name": model, "train.epochs": epochs, "train.batch_size": batch_size,
+    fields = {"model.name": model, "train.epochs": epochs, "train.steps": steps, "train.batch_size": batch_size,
               "train.lr": lr, "model.latent_dim": latent_dim, "train.seed": seed,
               "train.strategy": strategy, "train.precision": precision,
               "train.jit": None if jit is None else ("on" if jit else "off")}

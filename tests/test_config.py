@@ -42,6 +42,11 @@ def test_overrides_are_typed_from_strings():
     ({"augment.scale_min": "1.5"}, "augment.scale_min: 1.5 is not allowed; expected a value in (0, "),
     ({"train.colour": "1"}, "train.colour: unknown field; train has: epochs"),
     ({"epochs": "1"}, "epochs: unknown config key; keys look like SECTION.FIELD"),
+    ({"model.pixel_loss": "l3"}, "model.pixel_loss: 'l3' is not allowed; expected l2 or l1 or l1+l2"),
+    ({"model.upsampling": "pixelshuffle"}, "model.upsampling: 'pixelshuffle' is not allowed; "
+                                           "expected transpose or resize"),
+    ({"train.steps": "0"}, "train.steps: 0 is not allowed; expected null or an integer >= 1 "
+                           "(optimizer steps; overrides train.epochs)"),
 ])
 def test_bad_values_fail_with_one_line_naming_field_value_and_allowed(overrides, message):
     with pytest.raises(ConfigError) as info:
@@ -73,12 +78,26 @@ def test_yaml_round_trip(tmp_path):
 
 
 def test_dataset_to_preset_and_split_reset():
-    assert preset_for_dataset(None) == "glyphs"
+    assert preset_for_dataset(None) == "recommended"  # the default of `train` (issue 14)
+    assert preset_for_dataset("glyphs") == "recommended"
     assert preset_for_dataset("omniglot") == "omniglot"
     assert preset_for_dataset("celeb_a") == "celeba"
-    assert preset_for_dataset("kmnist") == "glyphs"
+    assert preset_for_dataset("kmnist") == "recommended"
     assert preset_for_dataset("/some/folder", channels=3) == "cifar10"
     assert dataset_overrides("glyphs", "glyphs", ("train", "validation", "test")) == {}
     assert dataset_overrides("glyphs", "kmnist", ("train", "test")) == {
         "data.train_split": "train", "data.test_split": "test", "data.novel_split": "test",
         "data.novel_dataset": None}
+
+
+def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_preset():
+    recommended, paper = load_config(), load_config("glyphs")
+    assert recommended == load_config("recommended")
+    assert recommended.model.pixel_loss == "l1" and paper.model.pixel_loss == "l2"
+    assert (recommended.train.lr_drops, paper.train.lr_drops) == ([], [0.35, 0.7])
+    assert paper.model.upsampling == "transpose" and paper.train.steps is None
+    # everything else is the glyphs preset: the recommended recipe differs only in its levers
+    assert load_config("glyphs", {"model.pixel_loss": "l1", "train.lr_drops": "[]"}) == recommended
+    for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
+        cfg = load_config(preset)
+        assert (cfg.model.pixel_loss, cfg.model.upsampling) == ("l2", "transpose"), preset

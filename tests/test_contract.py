@@ -119,7 +119,7 @@ def test_a_registered_metric_runs_and_is_listed(tiny_run, tmp_path, monkeypatch)
     assert evaluation.parse_metrics("all")[-1] == "brightness"
     refused = invoke("evaluate", "--run-dir", tiny_run, "--metrics", "bogus")
     assert refused.output.strip().endswith("choose from fid, fd-clf, classifier, recon, noise, "
-                                           "interp, samples, generalization, brightness")
+                                           "interp, quality, samples, generalization, brightness")
     record = evaluation.evaluate(run, metrics="brightness,fid", out=tmp_path / "eval",
                                  num_images=30, progress=False)
     assert 0 < record["mean_brightness"] < 1 and len(seen["plan"].alpha) == 30

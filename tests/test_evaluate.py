@@ -92,12 +92,12 @@ def test_unknown_metric_is_a_one_line_error(run_copy):
     result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "recon,bogus")
     assert result.exit_code == 1
     assert result.output.strip() == ("Error: unknown metric(s) bogus; choose from "
-                                     "fid, fd-clf, classifier, recon, noise, interp, samples, generalization")
+                                     "fid, fd-clf, classifier, recon, noise, interp, quality, samples, generalization")
 
 
 def test_compare_run_with_itself(tiny_run, tmp_path):
     out = tmp_path / "cmp"
-    result = invoke("compare", tiny_run, tiny_run, "--out", out)
+    result = invoke("compare", tiny_run, tiny_run, "--out", out, "--no-quality")  # quality: test_eval_quality
     assert result.exit_code == 0, result.output
     assert (out / "interpolations.png").stat().st_size > 0
     table = (out / "metrics.md").read_text()
@@ -114,7 +114,7 @@ def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_
 
     (run_copy / "eval").mkdir()
     (run_copy / "eval" / "metrics.json").write_text(json.dumps({"fd_clf": 1.5, "class_accuracy": 0.25}))
-    result = compare([run_copy, tiny_run], tmp_path / "cmp", echo=lambda *_: None)
+    result = compare([run_copy, tiny_run], tmp_path / "cmp", echo=lambda *_: None, quality=False)
     assert "| run | augintae | 1.5 | 0.25 |" in result["markdown"]
     assert "| tiny | augintae | — | — |" in result["markdown"]
     height = Image.open(result["figure"]).height

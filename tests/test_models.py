@@ -180,3 +180,49 @@ def test_mirrored_strategy_two_replicas():
     (a subprocess: logical devices must be configured before TensorFlow initialises)."""
     result = run_python(MIRRORED)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_pixel_losses_match_numpy():
+    from augintae_tf.models.base import pixel_loss
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((2, 4, 4, 1), np.float32), rng.random((2, 4, 4, 1), np.float32)
+    l1, l2 = np.mean(np.abs(x - y)), np.mean((x - y) ** 2)
+    assert float(pixel_loss(x, y, "l2")) == pytest.approx(l2, rel=1e-6)
+    assert float(pixel_loss(x, y, "l1")) == pytest.approx(l1, rel=1e-6)
+    assert float(pixel_loss(x, y, "l1+l2")) == pytest.approx(l1 + l2, rel=1e-6)
+    with pytest.raises(ValueError, match="pixel loss must be l2, l1 or l1\\+l2, got 'l3'"):
+        pixel_loss(x, y, "l3")
+
+
+@pytest.mark.parametrize("backbone, size", [("infogan", 28), ("dcgan", 64)])
+def test_resize_upsampling_generator_has_no_transposed_convolutions(backbone, size):
+    import keras
+
+    from augintae_tf.nets import build_generator
+
+    paper = build_generator(backbone, size, 3, 8, width=0.25)
+    resize = build_generator(backbone, size, 3, 8, width=0.25, upsampling="resize")
+    kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
+    assert "Conv2DTranspose" in kinds(paper) and "Conv2DTranspose" not in kinds(resize)
+    assert kinds(resize).count("UpSampling2D") == kinds(paper).count("Conv2DTranspose")
+    images = resize(np.zeros((2, 8), np.float32))
+    assert images.shape == (2, size, size, 3)
+    values = keras.ops.convert_to_numpy(images)
+    assert values.min() >= 0 and values.max() <= 1
+
+
+def test_pixel_loss_option_trains_the_model_on_l1(monkeypatch):
+    from augintae_tf.models import base, build_model
+
+    cfg = small_model_config("ae")
+    cfg.model.pixel_loss = "l1"
+    model = build_model(cfg)
+    assert model.pixel_loss_kind == "l1"
+    seen = []
+    original = base.pixel_loss
+    monkeypatch.setattr(base, "pixel_loss", lambda p, t, kind="l2": seen.append(kind) or original(p, t, kind))
+    import keras
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    model.fit(np.random.default_rng(0).random((4, 12, 12, 1), np.float32), batch_size=4, epochs=1, verbose=0)
+    assert seen == ["l1"]

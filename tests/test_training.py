@@ -96,7 +96,7 @@ def test_resume_after_sigkill_finishes_the_run(tmp_path):
     """Kill a CLI training run with SIGKILL after its first checkpoint, then resume it."""
     run_dir = tmp_path / "killed"
     cli = os.path.join(os.path.dirname(sys.executable), "augintae-tf")
-    args = [cli, "train", "--run-dir", str(run_dir),
+    args = [cli, "train", "--run-dir", str(run_dir), "--config", "glyphs",  # as tiny_config below
             "--epochs", "4", "--batch-size", "32", "--latent-dim", "8", "--set", "model.width=0.25",
             "--set", "data.limit=128", "--set", "train.steps_per_epoch=12"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -116,3 +116,40 @@ def test_resume_after_sigkill_finishes_the_run(tmp_path):
     assert [r["epoch"] for r in lines(run_dir / "metrics.jsonl")] == [1, 2, 3, 4]
     final = checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))
     assert final["epoch"] == 4 and final["step"] == final["rng_step"] == 4 * 12
+
+
+@pytest.mark.parametrize("budget, explicit, natural, expected", [
+    (None, None, 4, (2, 4)),  # no budget: epochs and steps/epoch as configured
+    (7, None, 4, (2, 4)),  # ceil(7/4) = 2 epochs of ceil(7/2) = 4 steps: 8 steps
+    (1000, None, 80, (13, 77)),  # 13 epochs of 77: 1001 steps, within epochs - 1 of the budget
+    (10, 3, 3, (4, 3)),  # an explicit steps_per_epoch is kept: 4 epochs of 3 = 12 steps
+    (3, None, 43, (1, 3)),  # a budget below one pass: one short epoch
+])
+def test_step_budget_gives_epochs_and_is_idempotent(budget, explicit, natural, expected):
+    from augintae_tf.training import apply_step_budget
+
+    cfg = tiny_config()
+    cfg.train.steps, cfg.train.steps_per_epoch = budget, explicit
+    resolved, steps = apply_step_budget(cfg, natural)
+    assert (resolved.train.epochs, steps) == expected
+    assert resolved.train.steps == budget
+    if budget is not None:
+        assert abs(resolved.train.epochs * steps - budget) < max(resolved.train.epochs, steps)
+        assert apply_step_budget(resolved, steps) == (resolved, steps)  # a resumed run agrees
+
+
+def test_train_steps_budget_runs_that_many_steps_and_scales_the_lr_drops(tmp_path):
+    """data.limit 128 / batch 32 = 4 steps per pass; a budget of 6 steps and --epochs 50 ignored."""
+    from augintae_tf.runs import load_run
+
+    run_dir = tmp_path / "budget"
+    result = train(tiny_config(**{"train.steps": 6, "train.epochs": 50}), run_dir, echo=lambda *_: None)
+    assert result.epochs_done == 2  # ceil(6 / 4) epochs of ceil(6 / 2) = 3 steps
+    final = checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))
+    assert final["step"] == 6
+    run = load_run(run_dir)
+    assert (run.config.train.epochs, run.config.train.steps) == (2, 6)
+    # drops after round(0.35 * 6) = 2 and round(0.7 * 6) = 4 steps (PiecewiseConstantDecay: a
+    # boundary step still uses the earlier value)
+    schedule = run.model.lr_policy(run.config.train, 3)
+    assert [float(schedule(s)) for s in range(6)] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5])

@@ -55,7 +55,7 @@ import tensorflow as tf
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
-from augintae_tf.models.base import encoder_and_generator, images_of, pixel_mse
+from augintae_tf.models.base import encoder_and_generator, images_of, pixel_loss
 from augintae_tf.models.registry import AdversarialConfig, ModelSetup
 from augintae_tf.nets import build_encoder
 
@@ -251,7 +251,7 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         with tf.GradientTape(persistent=True) as tape:
             fake, target = self.training_batch(images, seed)
             target = tf.stop_gradient(target)
-            recon = pixel_mse(fake, target)
+            recon = pixel_loss(fake, target, self.pixel_loss_kind)
             real_scores, fake_scores = self.discriminator_scores(target, fake, training=True)
             d_loss, adv = lsgan_losses(real_scores, fake_scores)
             # Scaled so the backward pass through a float16 discriminator cannot underflow;

@@ -42,6 +42,20 @@ def pixel_mse(prediction, target) -> tf.Tensor:
     return tf.reduce_mean(tf.square(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)))
 
 
+def pixel_loss(prediction, target, kind: str = "l2") -> tf.Tensor:
+    """The training pixel loss ``model.pixel_loss``, float32: ``l2`` = mean (x - y)^2 (the
+    paper's), ``l1`` = mean |x - y| (a median, not a mean, of plausible pixels: less blur),
+    ``l1+l2`` = their sum."""
+    if kind == "l2":
+        return pixel_mse(prediction, target)
+    l1 = tf.reduce_mean(tf.abs(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)))
+    if kind == "l1":
+        return l1
+    if kind == "l1+l2":
+        return l1 + pixel_mse(prediction, target)
+    raise ValueError(f"pixel loss must be l2, l1 or l1+l2, got {kind!r}")
+
+
 def blend(x1, x2, alpha) -> tf.Tensor:
     """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (the training target)."""
     alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
@@ -52,8 +66,9 @@ def encoder_and_generator(setup: ModelSetup, prefix: str = "") -> tuple[keras.Mo
     """(encoder, generator) for the setup's backbone, image shape, latent size and width."""
     m = setup.section
     args = (setup.backbone, setup.image_size, setup.channels, m.latent_dim, m.width)
+    upsampling = getattr(m, "upsampling", "transpose")
     return (build_encoder(*args, name=f"{prefix}encoder"),
-            build_generator(*args, name=f"{prefix}generator"))
+            build_generator(*args, name=f"{prefix}generator", upsampling=upsampling))
 
 
 def images_of(data) -> tf.Tensor:
@@ -185,6 +200,11 @@ class Autoencoder(ModelContract):
             aggregation="only_first_replica")
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
 
+    @property
+    def pixel_loss_kind(self) -> str:
+        """``model.pixel_loss`` (sections built before the field existed: the paper's l2)."""
+        return getattr(self.setup.section, "pixel_loss", "l2")
+
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "Autoencoder":
         return cls(*encoder_and_generator(setup), setup,
@@ -294,7 +314,7 @@ class Autoencoder(ModelContract):
         seed = self.step_seed()
         with tf.GradientTape() as tape:
             prediction, target = self.training_batch(images, seed)
-            loss = pixel_mse(prediction, target)
+            loss = pixel_loss(prediction, target, self.pixel_loss_kind)
             # apply_gradients SUMS the replicas' gradients, so each replica contributes 1/N of
             # its mean loss; scale_loss is the identity unless this is a LossScaleOptimizer
             # (mixed_float16), which unscales the gradients again inside apply_gradients.

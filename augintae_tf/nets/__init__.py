@@ -41,6 +41,10 @@ def build_encoder(backbone: str, image_size: int, channels: int, outputs: int,
 
 
 def build_generator(backbone: str, image_size: int, channels: int, latent_dim: int,
-                    width: float = 1.0, name: str = "generator") -> keras.Model:
-    """Latents ``[B, latent_dim]`` -> images ``[B, S, S, C]`` float32 in [0, 1] (sigmoid)."""
-    return _lookup(_GENERATORS, backbone)(image_size, channels, latent_dim, width, name)
+                    width: float = 1.0, name: str = "generator",
+                    upsampling: str = "transpose") -> keras.Model:
+    """Latents ``[B, latent_dim]`` -> images ``[B, S, S, C]`` float32 in [0, 1] (sigmoid);
+    ``upsampling``: ``transpose`` (the paper's 4x4 stride-2 transposed convolutions) or
+    ``resize`` (nearest x2 + 3x3 convolution), see :func:`augintae_tf.nets.blocks.upsample`."""
+    return _lookup(_GENERATORS, backbone)(image_size, channels, latent_dim, width, name,
+                                          upsampling=upsampling)

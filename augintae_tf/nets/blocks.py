@@ -4,6 +4,8 @@ from __future__ import annotations
 import tensorflow as tf
 from keras import layers
 
+from augintae_tf.config import UPSAMPLING  # TF-free: config validation reads it too
+
 # Keras' default BN momentum (0.99) averages over ~100 steps; 0.9 (PyTorch's default, which the
 # paper's networks used) makes inference statistics usable after a few hundred steps of training.
 BN_MOMENTUM = 0.9
@@ -44,9 +46,22 @@ def conv(x, filters: int, batch_norm: bool, slope: float):
     return layers.LeakyReLU(negative_slope=slope)(x)
 
 
-def deconv(x, filters: int):
-    """4x4 stride-2 transposed convolution, BN, ReLU (the generator block)."""
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False)(x)
+
+
+def upsample(x, filters: int, upsampling: str, use_bias: bool):
+    """Double the side: a 4x4 stride-2 transposed convolution (the paper's), or ``resize``:
+    nearest-neighbour x2, then a 3x3 convolution (no checkerboard from uneven kernel overlap)."""
+    if upsampling == "transpose":
+        return layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias)(x)
+    if upsampling != "resize":
+        raise ValueError(f"upsampling must be one of {', '.join(UPSAMPLING)}, got {upsampling!r}")
+    x = layers.UpSampling2D(2, interpolation="nearest")(x)
+    return layers.Conv2D(filters, 3, padding="same", use_bias=use_bias)(x)
+
+
+def deconv(x, filters: int, upsampling: str = "transpose"):
+    """x2 upsampling (:func:`upsample`), BN, ReLU (the generator block)."""
+    x = upsample(x, filters, upsampling, use_bias=False)
     x = batch_normalization()(x)
     return layers.ReLU()(x)
 
@@ -65,9 +80,9 @@ def encoder_head(x, outputs: int):
     return layers.Dense(outputs, dtype="float32", name="out")(x)
 
 
-def image_head(x, channels: int):
-    """Last 4x4 stride-2 transposed convolution to ``channels``, sigmoid in float32 (images in
+def image_head(x, channels: int, upsampling: str = "transpose"):
+    """Last x2 upsampling (:func:`upsample`) to ``channels``, sigmoid in float32 (images in
     [0, 1] and a float32 pixel loss whatever the compute precision)."""
-    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same")(x)
+    x = upsample(x, channels, upsampling, use_bias=True)
     return layers.Activation("sigmoid", dtype="float32", name="image")(x)
 

@@ -28,15 +28,16 @@ def _encoder(backbone: str, channel_list, image_size, channels, outputs, width, 
     return keras.Model(inputs, blocks.encoder_head(x, outputs), name=name)
 
 
-def _generator(backbone: str, channel_list, image_size, channels, latent_dim, width, name):
+def _generator(backbone: str, channel_list, image_size, channels, latent_dim, width, name,
+               upsampling="transpose"):
     side = blocks.check_size(backbone, image_size, len(channel_list))
     top, *rest = [blocks.scaled(c, width) for c in reversed(channel_list)]
     inputs = keras.Input((latent_dim,), name="latents")
     x = blocks.dense(inputs, side * side * top, layers.ReLU())
     x = layers.Reshape((side, side, top))(x)
     for filters in rest:
-        x = blocks.deconv(x, filters)
-    return keras.Model(inputs, blocks.image_head(x, channels), name=name)
+        x = blocks.deconv(x, filters, upsampling)
+    return keras.Model(inputs, blocks.image_head(x, channels, upsampling), name=name)
 
 
 def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1.0,
@@ -45,8 +46,8 @@ def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1
 
 
 def build_generator(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
-                    name: str = "generator") -> keras.Model:
-    return _generator("dcgan", CHANNELS, image_size, channels, latent_dim, width, name)
+                    name: str = "generator", upsampling: str = "transpose") -> keras.Model:
+    return _generator("dcgan", CHANNELS, image_size, channels, latent_dim, width, name, upsampling)
 
 
 def build_encoder_128(image_size: int, channels: int, outputs: int, width: float = 1.0,
@@ -55,5 +56,6 @@ def build_encoder_128(image_size: int, channels: int, outputs: int, width: float
 
 
 def build_generator_128(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
-                        name: str = "generator") -> keras.Model:
-    return _generator("dcgan128", CHANNELS_128, image_size, channels, latent_dim, width, name)
+                        name: str = "generator", upsampling: str = "transpose") -> keras.Model:
+    return _generator("dcgan128", CHANNELS_128, image_size, channels, latent_dim, width, name,
+                      upsampling)

@@ -27,12 +27,12 @@ def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1
 
 
 def build_generator(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
-                    name: str = "generator") -> keras.Model:
+                    name: str = "generator", upsampling: str = "transpose") -> keras.Model:
     side = blocks.check_size("infogan", image_size, 2)
     base = blocks.scaled(128, width)
     inputs = keras.Input((latent_dim,), name="latents")
     x = blocks.dense(inputs, blocks.scaled(1024, width), layers.ReLU())
     x = blocks.dense(x, side * side * base, layers.ReLU())
     x = layers.Reshape((side, side, base))(x)
-    x = blocks.deconv(x, blocks.scaled(64, width))
-    return keras.Model(inputs, blocks.image_head(x, channels), name=name)
+    x = blocks.deconv(x, blocks.scaled(64, width), upsampling)
+    return keras.Model(inputs, blocks.image_head(x, channels, upsampling), name=name)

@@ -1,0 +1,111 @@
+"""Few-shot quality with reference rows in ``evaluate`` (metric ``quality``) and ``compare``.
+
+Both score a model's few-shot images beside the floor, the seed copies and the pixel cross-fade
+(:mod:`augintae_tf.metrics.quality`) built on exactly the same plan: seeds are
+``sample_seeds(labels, shots, seed)`` -- the seeds the plan itself was drawn with -- and the real
+images split into a *comparison* half and a *floor* half (``real_split``).
+
+The feature/class network is a classifier trained on the comparison half only: trained on every
+novel image it would have learnt the floor set and the seeds (on glyphs its class accuracy on the
+floor read 0.94 that way, 0.60 unseen), flattering the floor and seed-copy rows while a model's
+images are always unseen.  It is cached like the other classifiers (``RUN/eval/classifiers``,
+``OUT/classifiers`` for ``compare``) under a key that includes a digest of the comparison indices.
+
+``compare`` regenerates every run's few-shot images itself on one shared plan instead of reading
+each run's ``eval/metrics.json``: evaluations may have used other shots, image counts or seeds,
+and reference rows only mean something when every row shares the plan, the split and the scorer.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, split, *,
+                       epochs: int, limit: int | None, seed: int, echo: Callable[[str], object]):
+    """The class classifier of the quality rows, trained on ``images[split.comparison]`` (at most
+    ``limit`` of them) and cached in ``cache_dir/quality.*`` under a key naming that split."""
+    from augintae_tf.eval_data import _subsample
+    from augintae_tf.metrics.classifiers import cached_classifier
+
+    size, channels = cfg.data.image_size, cfg.data.channels
+    digest = hashlib.sha256(np.asarray(split.comparison, np.int64).tobytes()).hexdigest()[:16]
+    key = {"novel": novel_key, "split": "comparison", "comparison": [int(len(split.comparison)), digest],
+           "image_size": size, "channels": channels, "backbone": cfg.backbone,
+           "width": cfg.model.width, "epochs": epochs, "limit": limit}
+
+    def comparison_data():
+        echo("  training the quality classifier on the comparison split")
+        return _subsample(images[split.comparison], labels[split.comparison], limit, seed)
+
+    return cached_classifier(cache_dir, "quality", key, comparison_data, backbone=cfg.backbone,
+                             image_size=size, channels=channels, width=cfg.model.width,
+                             epochs=epochs, seed=seed)
+
+
+def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int) -> dict:
+    """:func:`~augintae_tf.metrics.quality.fewshot_quality` of ``generated`` (``{name: images}``)
+    plus the reference rows, seeds = the plan's own ``sample_seeds(labels, shots, seed)``."""
+    from augintae_tf.metrics import fewshot_quality, sample_seeds
+
+    seeds = sample_seeds(labels, shots, seed)
+    result = fewshot_quality(generated, plan, images, labels, classifier.embed,
+                             classify_fn=classifier.predict, seeds=seeds, seed=seed)
+    result["counts"]["classifier_accuracy"] = classifier.accuracy  # on its held-out comparison images
+    return result
+
+
+def _split(labels, plan, shots: int, seed: int):
+    from augintae_tf.metrics import real_split, sample_seeds
+
+    return real_split(labels, plan, seeds=sample_seeds(labels, shots, seed), seed=seed)
+
+
+def quality(run, data, options) -> dict:
+    """The ``quality`` metric: the run's few-shot images and the reference rows, one table
+    (echoed), ``{"quality": {"rows", "per_class", "counts"}}`` in ``metrics.json``."""
+    from augintae_tf.metrics import quality_table
+
+    images, labels = data.novel
+    plan = data.plan
+    split = _split(labels, plan, options.shots, options.seed)
+    classifier = data.timer("quality_classifier", lambda: quality_classifier(
+        run.directory / "eval" / "classifiers", data.cfg, [str(data.novel_dataset), data.novel_split],
+        images, labels, split, epochs=options.classifier_epochs, limit=options.classifier_limit,
+        seed=options.seed, echo=data.echo))
+    name = run.config.model.name
+    result = data.timer("quality_rows", lambda: score(
+        {name: data.fewshot_images}, plan, images, labels, classifier, shots=options.shots,
+        seed=options.seed))
+    data.echo(quality_table(result))
+    return {"quality": result}
+
+
+def unique_names(runs) -> list[str]:
+    """Row names for runs: the directory name, with ``-2``, ``-3`` ... where names repeat."""
+    names, seen = [], {}
+    for run in runs:
+        base = run.directory.name
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
+
+
+def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,
+                    seed: int, classifier_epochs: int, classifier_limit: int | None,
+                    echo: Callable[[str], object]) -> dict[str, Any]:
+    """Every run's few-shot images on one shared plan, scored with one classifier and one set of
+    reference rows; the classifier is built as the first run's config would build it."""
+    from augintae_tf.metrics import generate_from_plan, sample_fewshot_plan
+
+    plan = sample_fewshot_plan(labels, shots, num_images, seed)
+    split = _split(labels, plan, shots, seed)
+    classifier = quality_classifier(out / "classifiers", runs[0].config, novel_key, images, labels,
+                                    split, epochs=classifier_epochs, limit=classifier_limit,
+                                    seed=seed, echo=echo)
+    generated = {name: generate_from_plan(run.model, images, plan)
+                 for name, run in zip(unique_names(runs), runs)}
+    return score(generated, plan, images, labels, classifier, shots=shots, seed=seed)

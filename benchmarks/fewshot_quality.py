@@ -1,0 +1,150 @@
+"""Few-shot quality of several models/recipes at one budget in images seen, beside reference rows.
+
+Trains each recipe on glyphs (the preset: full width, background alphabets) for the same number of
+images seen (``train.steps = images / batch size``, lr drops scaled to it), then generates every
+run's few-shot images of the evaluation alphabets on ONE shared plan (5 seeds per character, slerp
+paths at alpha 0.25/0.5/0.75) and scores them with :mod:`augintae_tf.metrics.quality` beside the
+floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.eval_quality``:
+the feature/class network is trained on the comparison half of the real images only).
+
+    python benchmarks/fewshot_quality.py --images 38400 --recipes ae,intae,augintae
+    python benchmarks/fewshot_quality.py --images 38400 --recipes augintae,augintae-l1 --reuse
+
+Prints one table (the quality rows, then training cost per recipe) and writes JSON (``--out``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+# name -> config overrides on top of the glyphs preset (paper recipe = no override)
+RECIPES = {
+    "ae": {"model.name": "ae"},
+    "intae": {"model.name": "intae"},
+    "augintae": {"model.name": "augintae"},
+    "augintae-adv": {"model.name": "augintae-adv"},
+    "augintae-l1": {"model.name": "augintae", "model.pixel_loss": "l1"},
+    "augintae-l1l2": {"model.name": "augintae", "model.pixel_loss": "l1+l2"},
+    "augintae-resize": {"model.name": "augintae", "model.upsampling": "resize"},
+    "augintae-nodrop": {"model.name": "augintae", "train.lr_drops": []},
+    "ae-nodrop": {"model.name": "ae", "train.lr_drops": []},
+    "augintae-b64": {"model.name": "augintae", "train.batch_size": 64},
+    "augintae-b32": {"model.name": "augintae", "train.batch_size": 32},
+    "augintae-l1-b32": {"model.name": "augintae", "model.pixel_loss": "l1", "train.batch_size": 32},
+    "augintae-l1-nodrop": {"model.name": "augintae", "model.pixel_loss": "l1", "train.lr_drops": []},
+    "augintae-w05": {"model.name": "augintae", "model.width": 0.5},
+    "augintae-aug-half": {"model.name": "augintae", "augment.rotation": 10, "augment.translation": 2,
+                          "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3},
+    "ae-l1": {"model.name": "ae", "model.pixel_loss": "l1"},
+    "ae-b32": {"model.name": "ae", "train.batch_size": 32},
+    "ae-l1-b32": {"model.name": "ae", "model.pixel_loss": "l1", "train.batch_size": 32},
+    "recommended": {"config": "recommended"},
+}
+
+
+def recipe_config(name: str, images: int, extra: dict):
+    """The glyphs preset (or the recipe's own preset) + the recipe's overrides, ``train.steps``
+    set so that ``steps * batch_size`` is the budget of ``images`` seen."""
+    from augintae_tf.config import load_config
+
+    overrides = dict(RECIPES[name])
+    preset = overrides.pop("config", "glyphs")
+    cfg = load_config(preset, {**overrides, **extra})
+    steps = max(1, round(images / cfg.train.batch_size))
+    return load_config(preset, {**overrides, **extra, "train.steps": steps})
+
+
+def finished(run_dir: Path) -> bool:
+    from augintae_tf import checkpoints
+    from augintae_tf.runs import load_run
+
+    latest = checkpoints.latest_checkpoint(run_dir / "checkpoints") if run_dir.is_dir() else None
+    if latest is None:
+        return False
+    return checkpoints.read_state(latest)["epoch"] >= load_run(run_dir).config.train.epochs
+
+
+def train_recipe(name: str, images: int, extra: dict, root: Path, reuse: bool) -> dict:
+    from augintae_tf.runs import read_metrics
+    from augintae_tf.training import train
+
+    cfg = recipe_config(name, images, extra)
+    run_dir = root / f"{name}-{images}img"
+    if not (reuse and finished(run_dir)):
+        if run_dir.exists():
+            raise SystemExit(f"{run_dir} exists; pass --reuse to score a finished run or remove it")
+        start = time.perf_counter()
+        train(cfg, run_dir, echo=print)
+        print(f"{name}: trained in {time.perf_counter() - start:.0f} s")
+    history = read_metrics(run_dir)
+    timed = history[1:] or history  # the first epoch includes tracing, unless it is the only one
+    rates = sorted(r["images_per_s"] for r in timed if "images_per_s" in r) or [0.0]
+    return {"run_dir": str(run_dir), "overrides": RECIPES[name], "model": cfg.model.name,
+            "batch_size": cfg.train.batch_size, "steps": cfg.train.steps,
+            "images_seen": cfg.train.steps * cfg.train.batch_size,
+            "train_s": round(float(history[-1].get("elapsed_s", 0.0)), 1) if history else None,
+            "images_per_s": round(float(rates[len(rates) // 2]), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=38_400, help="budget in images seen per recipe")
+    parser.add_argument("--recipes", default="ae,intae,augintae,augintae-adv",
+                        help="comma list of: " + ", ".join(RECIPES))
+    parser.add_argument("--num-images", type=int, default=2000, help="few-shot images per recipe")
+    parser.add_argument("--shots", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--classifier-epochs", type=int, default=10,
+                        help="the comparison set has ~8 images per character: a few more passes")
+    parser.add_argument("--runs-root", default="runs/fewshot_quality")
+    parser.add_argument("--out", default="benchmarks/results/fewshot_quality.json")
+    parser.add_argument("--reuse", action="store_true", help="score finished runs instead of retraining")
+    parser.add_argument("--set", action="append", default=[], help="extra overrides for every recipe")
+    args = parser.parse_args()
+    unknown = [r for r in args.recipes.split(",") if r not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+
+    from augintae_tf.config import parse_overrides
+    from augintae_tf.data import load_arrays, resolve_novel
+    from augintae_tf.eval_quality import compare_quality
+    from augintae_tf.metrics import quality_table
+    from augintae_tf.runs import load_run
+
+    extra = parse_overrides(args.set)
+    recipes = {name: train_recipe(name, args.images, extra, Path(args.runs_root), args.reuse)
+               for name in args.recipes.split(",")}
+    runs = [load_run(r["run_dir"]) for r in recipes.values()]
+    data = dataclasses.replace(runs[0].config.data, limit=None)  # data.limit caps training only
+    dataset, split = resolve_novel(data)
+    images, labels = load_arrays(data, split, dataset=dataset)
+    start = time.perf_counter()
+    # Row names are the run directory names; map them back to the recipe names for the table.
+    result = compare_quality(runs, images, labels, [str(dataset), split], Path(args.runs_root) / "scoring",
+                             shots=args.shots, num_images=args.num_images, seed=args.seed,
+                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print)
+    rename = {Path(r["run_dir"]).name: name for name, r in recipes.items()}
+    for key in ("rows", "per_class"):
+        result[key] = {rename.get(k, k): v for k, v in result[key].items()}
+    scoring_s = time.perf_counter() - start
+    print(f"\nBudget: {args.images} images seen per recipe; device: see RESULTS.md\n")
+    print(quality_table(result))
+    header = ["recipe", "model", "batch", "steps", "images seen", "train s", "img/s"]
+    print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for name, r in recipes.items():
+        print(f"| {name} | {r['model']} | {r['batch_size']} | {r['steps']} | {r['images_seen']} | "
+              f"{r['train_s']} | {r['images_per_s']} |")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"budget_images": args.images, "shots": args.shots,
+                               "num_images": args.num_images, "seed": args.seed,
+                               "extra_overrides": extra, "recipes": recipes,
+                               "scoring_s": round(scoring_s, 1), "quality": result}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
