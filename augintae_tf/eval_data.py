@@ -274,21 +274,10 @@ def classifier(run, data: EvalData, options: EvalOptions) -> dict:
             "class_accuracy": values["class_accuracy"]}
 
 
-def _without_latent(run, data: EvalData, name: str) -> bool:
-    """Models without a latent (DAGAN, Neural Statistician) do not reconstruct or interpolate:
-    the metric is skipped with a note instead of failing the evaluation."""
-    if run.model.has("latent"):
-        return False
-    data.echo(f"  {name}: skipped, model {run.config.model.name} has no latent space")
-    return True
-
-
 def recon(run, data: EvalData, options: EvalOptions) -> dict:
     """Reconstruction MSE per pixel on novel images and on the training domain's test split."""
     from augintae_tf.metrics import reconstruction_error
 
-    if _without_latent(run, data, "recon"):
-        return {}
     test_images, _ = data.arrays(data.cfg.data.test_split)
     return {"recon_novel": data.recon_novel,
             "recon_test": reconstruction_error(data.reconstruct, test_images)}
@@ -298,8 +287,6 @@ def noise(run, data: EvalData, options: EvalOptions) -> dict:
     """Reconstruction error of uniform noise per frequency (``noise.png``, novel error dotted)."""
     from augintae_tf.metrics import noise_reconstruction_curve, plot_noise_curve
 
-    if _without_latent(run, data, "noise"):
-        return {}
     cfg = data.cfg
     curve = noise_reconstruction_curve(data.reconstruct, cfg.data.image_size, cfg.data.channels,
                                        trials=options.noise_trials, seed=options.seed)

@@ -89,7 +89,8 @@ register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and
                 needs={"latent"})
 register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency",
                 needs={"latent"})
-register_metric("interp", eval_data.interp, help="pixel fade vs slerp figure", needs={"latent"})
+register_metric("interp", eval_data.interp, help="pixel fade vs slerp (or few-shot) figure",
+                needs={"latent", "fewshot"})
 register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
                 needs={"fewshot"},
                 help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "

@@ -164,10 +164,13 @@ def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, mon
     generated = invoke("generate", "--run-dir", run, "--seeds", tmp_path / "seeds", "--num", 6,
                        "--out", tmp_path / "gen")
     assert generated.exit_code == 0 and len(list((tmp_path / "gen").glob("0*.png"))) == 6
-    evaluated = invoke("evaluate", "--run-dir", run, "--metrics", "fd-clf,recon,interp",
+    refused = invoke("evaluate", "--run-dir", run, "--metrics", "recon")
+    assert refused.exit_code == 1
+    assert refused.output.strip().endswith("need a capability model "
+                                           f"{name.replace('-', '_')} lacks (it has: fewshot)")
+    evaluated = invoke("evaluate", "--run-dir", run, "--metrics", "fd-clf,interp",
                        "--num-images", 30, "--classifier-epochs", 1, "--classifier-limit", 300)
     assert evaluated.exit_code == 0, evaluated.output
-    assert f"recon: skipped, model {name} has no latent space" in evaluated.output
     record = json.loads((run / "eval" / "metrics.json").read_text())
     assert math.isfinite(record["fd_clf"]) and "recon_test" not in record
     fid = _fake_fid(run, tmp_path / "fid", monkeypatch)
