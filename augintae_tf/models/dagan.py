@@ -9,8 +9,8 @@
   one output: ``D(seed, real)`` for (seed, another image of the seed's class) against
   ``D(seed, G(seed, noise))``.  Loss ``E[D(fake)] - E[D(real)] + lambda * GP``, generator loss
   ``-E[D(fake)]`` (DAGAN's ``dagan_networks_wgan.py``).
-- **Gradient penalty** (:func:`gradient_penalty`): as in DAGAN's code the seed channel stays
-  fixed and only the second image is interpolated, ``x = eps * real + (1 - eps) * fake`` with one
+- **Gradient penalty** (:func:`~augintae_tf.models.wgan_gp.gradient_penalty`, shared with
+  wgan-gp): as in DAGAN's code the seed channel stays fixed and only the second image is interpolated, ``x = eps * real + (1 - eps) * fake`` with one
   ``eps ~ U(0, 1)`` per pair; the penalty is ``mean((||dD/dx|| - 1)^2)`` with the norm over all
   pixels and channels of the pair's second image (DAGAN's code reduces only one axis of a 4-D
   tensor; Gulrajani et al. take the whole norm, as here).  ``lambda = 10``.
@@ -30,7 +30,6 @@
 """
 from __future__ import annotations
 
-from typing import Callable
 
 import keras
 import tensorflow as tf
@@ -40,25 +39,8 @@ from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.models.adversarial import AdversarialMixin
 from augintae_tf.models.base import ModelContract, derive_seed, sub_seed
 from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.wgan_gp import gradient_penalty  # noqa: F401 (also this module's API)
 from augintae_tf.nets import build_encoder, build_generator
-
-
-def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor], real, fake, eps) -> tf.Tensor:
-    """WGAN-GP's ``mean_i (||grad_x critic(x)_i|| - 1)^2`` at ``x = eps*real + (1-eps)*fake``.
-
-    ``critic`` maps images ``[B, H, W, C]`` to scores ``[B, 1]`` (or ``[B]``); ``eps`` is ``[B]``
-    in [0, 1]; the norm is over every axis but the batch.  The penalty is differentiable with
-    respect to the critic's variables (the inner gradient is taken under the caller's tape).
-    """
-    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
-    eps = tf.reshape(tf.cast(eps, tf.float32), [-1, 1, 1, 1])
-    mixed = eps * real + (1.0 - eps) * fake
-    with tf.GradientTape() as tape:
-        tape.watch(mixed)
-        scores = tf.reduce_sum(tf.cast(critic(mixed), tf.float32))  # rows are independent
-    grads = tape.gradient(scores, mixed)
-    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
-    return tf.reduce_mean(tf.square(norms - 1.0))
 
 
 def wasserstein_losses(real_scores, fake_scores) -> tuple[tf.Tensor, tf.Tensor]:

@@ -45,13 +45,15 @@ def sphere_noise(num, latent_dim: int, seed) -> tf.Tensor:
 
 def gradient_penalty(critic, real, fake, eps) -> tf.Tensor:
     """``mean_i (||d critic(x_hat)/d x_hat_i|| - 1)^2`` at ``x_hat = eps*real + (1-eps)*fake``
-    (``eps`` ``[B]``); differentiable with respect to the critic's variables (nested tape)."""
+    (``eps`` ``[B]``; the norm over every axis but the batch); differentiable with respect to the
+    critic's variables (nested tape).  ``critic`` maps images to scores ``[B]`` or ``[B, 1]``
+    (wgan-gp passes its discriminator, DAGAN a closure over the pair's seed)."""
     real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
     eps = tf.reshape(tf.cast(eps, tf.float32), [-1, 1, 1, 1])
     x_hat = eps * real + (1.0 - eps) * fake
     with tf.GradientTape() as tape:
         tape.watch(x_hat)
-        total = tf.reduce_sum(tf.cast(critic(x_hat, training=True), tf.float32))
+        total = tf.reduce_sum(tf.cast(critic(x_hat), tf.float32))  # rows are independent
     grads = tape.gradient(total, x_hat)
     norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
     return tf.reduce_mean(tf.square(norms - 1.0))
@@ -166,7 +168,7 @@ class WGANGP(AdversarialMixin, Autoencoder):
         scores = tf.cast(self.discriminator(tf.concat([real, fake], 0), training=True), tf.float32)
         d_real, d_fake = tf.split(scores, 2, axis=0)
         eps = tf.random.stateless_uniform(tf.reshape(batch, [1]), sub_seed(seed, 6))
-        gp = gradient_penalty(self.discriminator, real, fake, eps)
+        gp = gradient_penalty(lambda x: self.discriminator(x, training=True), real, fake, eps)
         wasserstein = tf.reduce_mean(d_real) - tf.reduce_mean(d_fake)
         return {"d_loss": -wasserstein + m.gp_weight * gp, "gp": gp, "wasserstein": wasserstein}
 
