@@ -151,7 +151,8 @@ def invoke(*args):
 
 
 @pytest.mark.parametrize("name, limit", [("dagan", 560), ("neural-statistician", 1400)])
-def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, monkeypatch):
+def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, monkeypatch,
+                                                       tiny_run):
     run = tmp_path / "run"
     small = ["--set", "model.width=0.25", "--set", "model.latent_dim=8", "--set",
              f"data.limit={limit}", "--batch-size", "20", "--epochs", "1", "--set",
@@ -179,6 +180,11 @@ def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, mon
     assert exported.exit_code == 0, exported.output
     served = tf.saved_model.load(str(tmp_path / "serving" / "1"))
     assert set(served.signatures) == {"generate", "serving_default"}
+    compared = invoke("compare", run, tiny_run, "--out", tmp_path / "cmp", "--num-images", 30,
+                      "--classifier-epochs", 1, "--classifier-limit", 300)
+    assert compared.exit_code == 0, compared.output
+    table = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    assert [row["model"] for row in table["runs"]] == [name, "augintae"]
 
 
 def test_cli_unlabelled_folder_names_the_model_and_labelled_sources(tmp_path):
