@@ -145,6 +145,37 @@ class ModelContract(keras.Model):
     def load_stages(self, run_dir, warn=None) -> None:
         """Restore what the stages saved in ``run_dir`` (called by ``runs.load_run``)."""
 
+    def add_step_counter(self):
+        """The model's RNG step counter ``rng_step``: a model variable (not a Python int) so it
+        is saved with the weights and a resumed run continues the RNG streams instead of
+        replaying step 0's draws.  Every replica adds 1 per step; "only_first_replica" keeps one
+        increment, not N."""
+        return self.add_weight(
+            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
+            aggregation="only_first_replica")
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skip Keras' pre-fit symbolic build when there is nothing left to build.
+
+        Under a strategy, Keras 3 (3.15) first all-reduces a distributed input batch just to read
+        its shapes; under MultiWorkerMirroredStrategy with more than one worker that reduce fails
+        on any structured batch ("Attempt to convert a value (PerReplica ...)",
+        keras-team/keras#20585), so multi-worker ``fit`` never starts.  These models have no
+        compiled loss or metrics, so once their layers and optimizers are built (as
+        ``build_for_training`` leaves them) Keras' own build would do nothing.
+        """
+        optimizers = [getattr(self, name, None) for name in self.optimizer_names]
+        if all(layer.built for layer in self._flatten_layers()) and \
+                all(opt is not None and opt.built for opt in optimizers):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def step_seed(self) -> tf.Tensor:
+        """This step's seed on this replica (see :func:`derive_seed`)."""
+        context = tf.distribute.get_replica_context()
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        return derive_seed(self.setup.seed, self.step_counter.value, replica)
+
     def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
         """The compiled optimizers by ``optimizer_names`` (what a checkpoint stores); ``None`` for
         each before ``compile()`` (a model loaded for inference)."""
@@ -192,12 +223,7 @@ class Autoencoder(ModelContract):
         self.encoder = encoder
         self.generator = generator
         self.setup = setup
-        # A model variable (not a Python int) so it is saved with the weights: a resumed run
-        # continues the RNG streams instead of replaying step 0's alphas and augmentations.
-        # Every replica adds 1 per step; "only_first_replica" keeps one increment, not N.
-        self.step_counter = self.add_weight(
-            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
-            aggregation="only_first_replica")
+        self.step_counter = self.add_step_counter()
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
 
     @property
@@ -273,28 +299,6 @@ class Autoencoder(ModelContract):
             raise ValueError("build_for_training() needs a compiled model: call compile() first")
         self(tf.zeros([2, *self.setup.image_shape]), training=False)
         self.optimizer.build(self.trainable_variables)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Skip Keras' pre-fit symbolic build when there is nothing left to build.
-
-        Under a strategy, Keras 3 (3.15) first all-reduces a distributed input batch just to read
-        its shapes; under MultiWorkerMirroredStrategy with more than one worker that reduce fails
-        on any structured batch ("Attempt to convert a value (PerReplica ...)",
-        keras-team/keras#20585), so multi-worker ``fit`` never starts.  These models have no
-        compiled loss or metrics, so once their layers and optimizers are built (as
-        ``build_for_training`` leaves them) Keras' own build would do nothing.
-        """
-        optimizers = [getattr(self, name, None) for name in self.optimizer_names]
-        if all(layer.built for layer in self._flatten_layers()) and \
-                all(opt is not None and opt.built for opt in optimizers):
-            return
-        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
-    def step_seed(self) -> tf.Tensor:
-        """This step's seed on this replica (see :func:`derive_seed`)."""
-        context = tf.distribute.get_replica_context()
-        replica = context.replica_id_in_sync_group if context is not None else 0
-        return derive_seed(self.setup.seed, self.step_counter.value, replica)
 
     def augment(self, images, seed, index: int) -> tf.Tensor:
         """One random augmentation per image from sub-seed ``index`` of the step seed."""

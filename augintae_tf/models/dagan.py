@@ -37,7 +37,7 @@ import tensorflow as tf
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.models.adversarial import AdversarialMixin
-from augintae_tf.models.base import ModelContract, derive_seed, sub_seed
+from augintae_tf.models.base import ModelContract, sub_seed
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.models.wgan_gp import gradient_penalty  # noqa: F401 (also this module's API)
 from augintae_tf.nets import build_encoder, build_generator
@@ -70,9 +70,7 @@ class DAGAN(AdversarialMixin, ModelContract):
         super().__init__(**kwargs)
         self.encoder, self.generator, self.discriminator, self.setup = (encoder, generator,
                                                                         critic, setup)
-        self.step_counter = self.add_weight(
-            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
-            aggregation="only_first_replica")
+        self.step_counter = self.add_step_counter()
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("g_loss", "d_loss", "gp", "w_distance")}
 
@@ -140,11 +138,6 @@ class DAGAN(AdversarialMixin, ModelContract):
         call the model on a batch of pairs, which is not its input."""
         if not self.built or not self.optimizer.built or not self.d_optimizer.built:
             raise ValueError("build_for_training() must run before fit()")
-
-    def step_seed(self) -> tf.Tensor:
-        context = tf.distribute.get_replica_context()
-        replica = context.replica_id_in_sync_group if context is not None else 0
-        return derive_seed(self.setup.seed, self.step_counter.value, replica)
 
     # The steps have no tensor-dependent Python control flow, so autograph need not convert
     # them (it re-reads the source file to convert; once the file was edited under a running

@@ -32,7 +32,7 @@ from augintae_tf.distribute import step_outputs
 from augintae_tf.ema import ExponentialMovingAverage, warmup_decay
 from augintae_tf.latent import slerp
 from augintae_tf.models.adversarial import _check_optimizer
-from augintae_tf.models.base import ModelContract, derive_seed, images_of, sub_seed
+from augintae_tf.models.base import ModelContract, images_of, sub_seed
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.nets.fastgan import (DECODER_SIZE, build_decoder, build_fastgan_discriminator,
                                       build_fastgan_generator)
@@ -87,9 +87,7 @@ class FastGAN(ModelContract):
         self.decoder_big, self.decoder_part = decoder_big, decoder_part
         self.setup = setup
         self.noise_dim = setup.section.latent_dim
-        self.step_counter = self.add_weight(
-            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
-            aggregation="only_first_replica")
+        self.step_counter = self.add_step_counter()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in
                          ("d_loss", "g_loss", "recon_loss", "d_real", "d_fake")}
         self._ema = ExponentialMovingAverage(
@@ -175,20 +173,7 @@ class FastGAN(ModelContract):
         if not self.d_optimizer.built:
             self.d_optimizer.build(self.d_variables)
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        """Nothing to build once build_for_training ran (see Autoencoder._maybe_symbolic_build)."""
-        if all(layer.built for layer in self._flatten_layers()) and \
-                all(getattr(self, n, None) is not None and getattr(self, n).built
-                    for n in self.optimizer_names):
-            return
-        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-
     # --- training ----------------------------------------------------------------------------
-    def step_seed(self) -> tf.Tensor:
-        context = tf.distribute.get_replica_context()
-        replica = context.replica_id_in_sync_group if context is not None else 0
-        return derive_seed(self.setup.seed, self.step_counter.value, replica)
-
     def augment(self, images, seed, index: int) -> tf.Tensor:
         probabilities = self.setup.section.diffaugment_probabilities()
         return diffaugment(images, sub_seed(seed, index), probabilities)

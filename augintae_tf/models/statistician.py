@@ -34,7 +34,7 @@ import tensorflow as tf
 from keras import layers
 
 from augintae_tf.distribute import step_outputs
-from augintae_tf.models.base import ModelContract, derive_seed, sub_seed
+from augintae_tf.models.base import ModelContract, sub_seed
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 from augintae_tf.nets.blocks import scaled
@@ -107,9 +107,7 @@ class NeuralStatistician(ModelContract):
         self.encoder, self.statistic = nets["encoder"], nets["statistic"]
         self.inference, self.prior, self.decoder = nets["inference"], nets["prior"], nets["decoder"]
         self.setup = setup
-        self.step_counter = self.add_weight(
-            name="rng_step", shape=(), dtype="int64", initializer="zeros", trainable=False,
-            aggregation="only_first_replica")
+        self.step_counter = self.add_step_counter()
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("loss", "vlb", "recon_ll", "kl")}
 
@@ -205,11 +203,6 @@ class NeuralStatistician(ModelContract):
         if not steps:
             return tf.constant(1.0, tf.float32)
         return 1.0 + tf.pow(0.5, tf.cast(self.step_counter.value, tf.float32) / steps)
-
-    def step_seed(self) -> tf.Tensor:
-        context = tf.distribute.get_replica_context()
-        replica = context.replica_id_in_sync_group if context is not None else 0
-        return derive_seed(self.setup.seed, self.step_counter.value, replica)
 
     def build_for_training(self) -> None:
         if getattr(self, "optimizer", None) is None:
