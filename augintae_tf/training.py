@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from augintae_tf import checkpoints, runs
+from augintae_tf import checkpoints, cpu, runs
 from augintae_tf.atomic import is_no_space, no_space_error
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
 from augintae_tf.config import Config
@@ -194,6 +195,16 @@ def plot_run(model: keras.Model, run_dir: Path) -> None:
         plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / name, list(keys))
 
 
+def warn_slow_settings(cfg: Config, echo: Callable[[str], Any]) -> None:
+    """Say which asked-for settings are slow on this CPU (:func:`cpu.slow_setting_warnings`)."""
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    for line in cpu.slow_setting_warnings(cfg.train.precision, cfg.train.jit, gpu,
+                                          native_bf16=cpu.has_native_bf16(),
+                                          onednn=cpu.onednn_enabled(),
+                                          onednn_env=os.environ.get(cpu.ONEDNN_ENV)):
+        echo(f"warning: {line}")
+
+
 def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
           runs_root: str | os.PathLike = "runs", dry_run: bool = False, progress: bool | None = None,
           echo: Callable[[str], Any] = print) -> TrainResult | str:
@@ -210,6 +221,8 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
     chief, lock = is_chief(strategy), None
+    if chief:
+        warn_slow_settings(cfg, echo)
     # A source without labels for a model that needs them fails here, before a run directory
     # exists (for image models this returns at once; set models pay one pass over the labels).
     sets = labelled_summary(cfg)

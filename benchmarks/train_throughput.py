@@ -20,6 +20,11 @@ for the whole matrix grows past 14 GB and its memory figures would mean nothing.
     python benchmarks/train_throughput.py            # the full matrix
     python benchmarks/train_throughput.py --quick    # augintae only, float32, fewer steps
     python benchmarks/train_throughput.py --precisions float32 --adam keras,fused   # Adam before/after
+    python benchmarks/train_throughput.py --vs-torch /path/to/torch-venv/bin/python  # benchmarks/vs_torch.py
+
+Runs on any CPU: where TensorFlow keeps no allocator statistics (oneDNN off) memory is "n/a";
+every JSON records the CPU model, its vector extensions, native bf16 and oneDNN
+(``augintae_tf.cpu.describe``).  Where the step's time goes: ``benchmarks/profile_step.py``.
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from augintae_tf import cpu
 
 MODELS = ("ae", "intae", "augintae", "augintae-adv", "gaia")
 SHAPES = {"28x28x1": ("glyphs", 128), "64x64x3": ("cifar10", 64)}  # preset, batch size
@@ -56,9 +63,19 @@ if "--group" in sys.argv:  # only the measuring processes (see run_group) pay fo
     DEVICE = "GPU:0" if GPU else "CPU:0"
 
 
+def allocator_stats_reset() -> bool:
+    """Reset TensorFlow's allocator statistics of the step's device; False where this build
+    keeps none (TF 2.21 keeps them for the CPU only with oneDNN on: "Cannot reset memory stats
+    for device 'CPU:0'" otherwise), so memory is then reported as n/a."""
+    try:
+        tf.config.experimental.reset_memory_stats(DEVICE)
+        return True
+    except (ValueError, tf.errors.OpError):
+        return False
+
+
 def allocator_mb(key: str) -> float:
-    """TensorFlow's allocator statistics ("current" or "peak") of the device the step runs on;
-    TF 2.21 keeps them for the CPU too."""
+    """TensorFlow's allocator statistics ("current" or "peak") of the step's device."""
     return tf.config.experimental.get_memory_info(DEVICE)[key] / 2 ** 20
 
 
@@ -66,7 +83,7 @@ def device_name() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    return f"{os.cpu_count()}-core CPU (no GPU)"
+    return f"{os.cpu_count()}-core {cpu.cpu_model()} (no GPU)"
 
 
 def versions() -> str:
@@ -86,8 +103,8 @@ class Bench:
         keras.utils.set_random_seed(0)
         # This configuration's memory: weights, optimizer slots and one step's activations and
         # workspace, i.e. the allocator peak up to its first step above what was allocated before.
-        tf.config.experimental.reset_memory_stats(DEVICE)
-        self.baseline_mb = allocator_mb("current")
+        self.stats = allocator_stats_reset()
+        self.baseline_mb = allocator_mb("current") if self.stats else None
         with self.policy():
             self.model = build(self.cfg, steps=1000, adam=ADAMS[adam])
         size, channels = self.cfg.data.image_size, self.cfg.data.channels
@@ -97,7 +114,7 @@ class Bench:
         self.model.make_train_function()
         self.rates: list[float] = []
         self.first_step_s = self.run(1)  # tracing (+ XLA compilation)
-        self.peak_mb = allocator_mb("peak") - self.baseline_mb
+        self.peak_mb = allocator_mb("peak") - self.baseline_mb if self.stats else None
 
     @contextlib.contextmanager
     def policy(self):
@@ -128,7 +145,7 @@ class Bench:
                 "min_images_per_s": round(min(self.rates), 1),
                 "max_images_per_s": round(max(self.rates), 1),
                 "step_ms": round(1000.0 * self.batch / median, 1),
-                "first_step_s": round(self.first_step_s, 2), "peak_mb": round(self.peak_mb),
+                "first_step_s": round(self.first_step_s, 2), "peak_mb": None if self.peak_mb is None else round(self.peak_mb),
                 "windows": [round(r, 1) for r in self.rates]}
 
 
@@ -178,7 +195,7 @@ def measure_in_process(args) -> dict:
     from augintae_tf.models import build_model
 
     name, shape = args.group.split(":")
-    out = {"device": device_name(), "gpu": GPU, "versions": versions(), "results": [],
+    out = {"device": device_name(), "gpu": GPU, "machine": cpu.describe(), "versions": versions(), "results": [],
            "augmentation": [], "skipped": None}
     try:  # the adversarial models may not be registered yet
         build_model(load_config("glyphs", {"model.name": name, "model.width": 0.05}))
@@ -218,13 +235,17 @@ def report(args, groups: list[dict], seconds: float, load: tuple[float, float]) 
     device = groups[0]["device"]
     print(f"\n{device}, {groups[0]['versions']}; median of {args.windows} windows; load average "
           f"{load[0]:.1f} -> {load[1]:.1f}; {seconds:.0f} s")
+    machine = groups[0]["machine"]
+    print(f"vector extensions: {' '.join(machine['vector_extensions'] or ['unknown'])}; native bf16: "
+          f"{machine['native_bf16']}; oneDNN: {machine['onednn']} (TF default here: "
+          f"{machine['onednn_default']}, {cpu.ONEDNN_ENV}={machine['onednn_env']})")
     print(f"{'model':<14}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'adam':<7}{'img/s':>8}"
           f"{'min':>8}{'max':>8}{'ms/step':>9}{'1st step s':>11}{'step MB':>9}")
     for r in results:
         print(f"{r['model']:<14}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
               f"{r['precision']:<16}{r['adam']:<7}{r['images_per_s']:>8.0f}{r['min_images_per_s']:>8.0f}"
               f"{r['max_images_per_s']:>8.0f}{r['step_ms']:>9.0f}{r['first_step_s']:>11.1f}"
-              f"{r['peak_mb']:>9}")
+              f"{'n/a' if r['peak_mb'] is None else r['peak_mb']:>9}")
     print("\naugmentation alone (two views per image):")
     for r in augmentation:
         print(f"  {r['shape']:<9} batch {r['batch']:>4}  xla {'on ' if r['xla'] else 'off'}"
@@ -238,7 +259,8 @@ def report(args, groups: list[dict], seconds: float, load: tuple[float, float]) 
     if not groups[0]["gpu"] and not args.precisions:
         print("mixed_float16: GPU only (on a CPU TensorFlow falls back to slow Eigen float16 "
               "kernels; pass --precisions to time it anyway)")
-    return {"device": device, "versions": groups[0]["versions"], "platform": platform.platform(),
+    return {"device": device, "machine": groups[0]["machine"], "versions": groups[0]["versions"],
+            "platform": platform.platform(),
             "settings": vars(args), "seconds": round(seconds), "load_average_before_after": [round(x, 2) for x in load],
             "results": results, "augmentation": augmentation, "skipped": skipped,
             "peak_rss_mb": {f"{g['name']} {g['shape']}": g.get("peak_rss_mb") for g in groups}}
@@ -263,12 +285,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="augintae, float32, 2 windows: a smoke run in about a minute")
     parser.add_argument("--out", default="benchmarks/results/train_throughput.json")
+    parser.add_argument("--vs-torch", metavar="PYTHON", default=None,
+                        help="instead: the augintae step beside its PyTorch twin run by PYTHON "
+                             "(benchmarks/vs_torch.py, which takes more options)")
     parser.add_argument("--group", help=argparse.SUPPRESS)  # internal: MODEL:SHAPE in-process
     parser.add_argument("--augmentation", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.group:
         print(json.dumps(measure_in_process(args)))
         return
+    if args.vs_torch:
+        script = str(Path(__file__).with_name("vs_torch.py"))
+        os.execv(sys.executable, [sys.executable, script, "--python", args.vs_torch])
     if args.quick:
         args.models, args.precisions, args.windows = "augintae", "float32", 2
 

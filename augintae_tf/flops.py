@@ -1,0 +1,104 @@
+"""FLOPs of a traced train step, counted from its graph, and a CPU's nominal peak.
+
+Counted: matrix products and convolutions, forward and backward, as 2 x multiply-adds:
+``MatMul``/``BatchMatMul*`` 2·M·N·K; ``Conv2D`` 2·|output|·kh·kw·c_in; ``Conv2DBackpropInput``
+(also the forward of a transposed convolution) and ``Conv2DBackpropFilter`` 2·|out_backprop|·kh·kw·c_in
+of the convolution they differentiate.  Element-wise ops, normalisation, the augmentation's
+gathers and the optimizer update are left out (a few % of the total for these backbones), so the
+count is a lower bound of the work and the achieved fraction is a lower bound too.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from augintae_tf import cpu
+
+CONV_BACKPROP = ("Conv2DBackpropInput", "Conv2DBackpropFilter")
+
+
+def _shape(tensor) -> list[int] | None:
+    dims = tensor.shape.as_list() if tensor.shape.rank is not None else None
+    return None if dims is None or any(d is None for d in dims) else dims
+
+
+def op_flops(op) -> int:
+    """FLOPs of one graph op (0 for the op types not counted, or unknown shapes)."""
+    kind = op.type
+    if kind == "MatMul":
+        a, b = _shape(op.inputs[0]), _shape(op.inputs[1])
+        if a is None or b is None:
+            return 0
+        m, k = (a[1], a[0]) if op.get_attr("transpose_a") else (a[0], a[1])
+        n = b[0] if op.get_attr("transpose_b") else b[1]
+        return 2 * m * n * k
+    if kind.startswith("BatchMatMul"):
+        out, a = _shape(op.outputs[0]), _shape(op.inputs[0])
+        if out is None or a is None:
+            return 0
+        k = a[-2] if op.get_attr("adj_x") else a[-1]
+        return 2 * int(np.prod(out)) * k
+    if kind == "Conv2D":
+        out, kernel = _shape(op.outputs[0]), _shape(op.inputs[1])
+        if out is None or kernel is None:
+            return 0
+        return 2 * int(np.prod(out)) * kernel[0] * kernel[1] * kernel[2]
+    if kind in CONV_BACKPROP:
+        grad = _shape(op.inputs[2])  # out_backprop: the differentiated convolution's output
+        # the kernel: an input of BackpropInput, the output (its gradient) of BackpropFilter
+        kernel = _shape(op.inputs[1] if kind == "Conv2DBackpropInput" else op.outputs[0])
+        c_in = None if kernel is None else kernel[2]
+        taps = None if kernel is None else kernel[0] * kernel[1]
+        if grad is None or c_in is None or taps is None:
+            return 0
+        return 2 * int(np.prod(grad)) * taps * c_in
+    return 0
+
+
+def graph_flops(graph) -> int:
+    """Sum of :func:`op_flops` over a graph and the functions it calls."""
+    total = sum(op_flops(op) for op in graph.get_operations())
+    for function in getattr(graph, "_functions", {}).values():
+        body = getattr(function, "graph", None)
+        if body is not None and body is not graph:
+            total += graph_flops(body)
+    return total
+
+
+def count_flops(model, batch) -> int:
+    """FLOPs of ``model.train_step`` on one batch shaped like ``batch`` (traced, not run)."""
+    spec = tf.TensorSpec(batch.shape, batch.dtype)
+    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    return graph_flops(graph)
+
+
+def clock_ghz() -> float | None:
+    """The first processor's clock from /proc/cpuinfo ("cpu MHz"), else None."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":")[1]) / 1000
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def flops_per_cycle() -> int:
+    """float32 FLOPs one core retires per cycle with two FMA pipes of its widest vector: 64 with
+    AVX-512, 32 with AVX2+FMA, 16 with AVX alone, 8 otherwise (an upper bound: some CPUs run
+    AVX-512 on 256-bit pipes)."""
+    ext = set(cpu.vector_extensions() or [])
+    if "avx512f" in ext:
+        return 64
+    if "avx2" in ext and "fma" in ext:
+        return 32
+    return 16 if "avx" in ext else 8
+
+
+def nominal_peak_gflops() -> float:
+    """Logical CPUs x clock x :func:`flops_per_cycle` (an upper bound: logical CPUs that are
+    SMT siblings share one core's pipes)."""
+    return (os.cpu_count() or 1) * (clock_ghz() or 2.0) * flops_per_cycle()

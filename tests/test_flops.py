@@ -1,0 +1,90 @@
+"""augintae_tf.flops: FLOPs counted from a traced graph, against hand-computed counts."""
+import tensorflow as tf
+
+from augintae_tf.flops import count_flops, graph_flops
+
+
+def traced(fn, *specs):
+    return tf.function(fn).get_concrete_function(*specs).graph
+
+
+def test_matmul_and_transposes():
+    a, b = tf.TensorSpec([3, 5]), tf.TensorSpec([7, 5])
+    assert graph_flops(traced(lambda x, y: tf.matmul(x, y, transpose_b=True), a, b)) == 2 * 3 * 7 * 5
+    at = tf.TensorSpec([5, 3])
+    assert graph_flops(traced(lambda x, y: tf.matmul(x, y, transpose_a=True, transpose_b=True),
+                              at, b)) == 2 * 3 * 7 * 5
+
+
+def test_convolution_forward_and_both_gradients():
+    """A 3x3 SAME convolution, batch 2, 8x8x3 -> 8x8x4: forward 2*N*H*W*C_out*9*C_in; its input
+    and kernel gradients each cost the same again (the rule the backward count relies on)."""
+    forward = 2 * (2 * 8 * 8 * 4) * 9 * 3
+    kernel = tf.Variable(tf.random.normal([3, 3, 3, 4]))
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, kernel, 1, "SAME")
+        return tape.gradient(y, [x, kernel])
+
+    x = tf.TensorSpec([2, 8, 8, 3])
+    assert graph_flops(traced(lambda v: tf.nn.conv2d(v, kernel, 1, "SAME"), x)) == forward
+    assert graph_flops(traced(step, x)) == 3 * forward
+
+
+def test_transposed_convolution_counts_as_the_convolution_it_inverts():
+    """conv2d_transpose 7x7x8 -> 14x14x2 (4x4, stride 2): 2 * |input| * 16 * C_out."""
+    kernel = tf.Variable(tf.random.normal([4, 4, 2, 8]))  # [h, w, out, in]
+    fn = lambda v: tf.nn.conv2d_transpose(v, kernel, [1, 14, 14, 2], 2, "SAME")
+    assert graph_flops(traced(fn, tf.TensorSpec([1, 7, 7, 8]))) == 2 * (7 * 7 * 8) * 16 * 2
+
+
+def test_train_step_of_a_dense_model():
+    """Dense 6 -> 5 -> 3 with an MSE loss: forward 2B(6*5 + 5*3), the same for the kernel
+    gradients, and the second layer's input gradient 2B*5*3 (the first layer's is not needed)."""
+    import keras
+
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    batch = 4
+    x, y = tf.zeros([batch, 6]), tf.zeros([batch, 3])
+    spec = (tf.TensorSpec(x.shape), tf.TensorSpec(y.shape))
+    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    forward = 2 * batch * (6 * 5 + 5 * 3)
+    assert graph_flops(graph) == 2 * forward + 2 * batch * 5 * 3
+
+
+def forward_flops(net, n: int) -> int:
+    """Hand count of one forward pass of ``n`` images through a Functional net's kernels."""
+    import keras
+
+    total = 0
+    for layer in net.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            _, h, w, c_in = layer.input.shape
+            kh, kw, c_out, _ = layer.kernel.shape
+            total += 2 * n * h * w * c_in * kh * kw * c_out
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw, c_in, _ = layer.kernel.shape
+            total += 2 * n * h * w * c_out * kh * kw * c_in
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * n * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return total
+
+
+def test_count_flops_of_the_augintae_step():
+    """The whole AugIntAE step (both views through the encoder, one decode, backward): three
+    times the forward, as the hand count from the layer shapes gives it.  (TensorFlow computes
+    the first convolution's input gradient too, so nothing is subtracted.)"""
+    from augintae_tf.training import build
+    from tests.conftest import tiny_config
+
+    cfg = tiny_config()
+    model = build(cfg, steps=10)
+    n, size = 4, cfg.data.image_size
+    counted = count_flops(model, tf.zeros([n, size, size, cfg.data.channels]))
+    forward = forward_flops(model.encoder, 2 * n) + forward_flops(model.generator, n)
+    assert forward > 0
+    assert counted == 3 * forward

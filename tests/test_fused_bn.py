@@ -1,0 +1,45 @@
+"""nets.blocks.FusedBatchNormalization against Keras' own BatchNormalization: same outputs,
+moving statistics and gradients in training; the same inference path."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from augintae_tf.nets.blocks import BN_MOMENTUM, FusedBatchNormalization
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3), (7, 9), (1, 4)])
+def test_fused_bn_matches_keras_bn(shape):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(1.5, 2.0, size=shape), tf.float32)
+    fused = FusedBatchNormalization(momentum=BN_MOMENTUM)
+    plain = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)
+    fused.build(x.shape), plain.build(x.shape)
+    for layer in (fused, plain):  # non-trivial gamma/beta, identical in both layers
+        layer.gamma.assign(np.linspace(0.5, 1.5, shape[-1]))
+        layer.beta.assign(np.linspace(-0.2, 0.3, shape[-1]))
+    upstream = tf.constant(rng.normal(size=shape), tf.float32)
+    results = []
+    for layer in (fused, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * upstream)
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance,
+                        layer(x, training=False)])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=2e-5)
+    # Against numpy too: batch statistics over every axis but the last, biased variance.
+    axes = tuple(range(len(shape) - 1))
+    mean, var = x.numpy().mean(axis=axes), x.numpy().var(axis=axes)
+    np.testing.assert_allclose(fused.moving_mean.numpy(), (1 - BN_MOMENTUM) * mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused.moving_variance.numpy(), BN_MOMENTUM + (1 - BN_MOMENTUM) * var,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_fused_bn_takes_keras_path_for_bfloat16():
+    layer = FusedBatchNormalization(dtype="mixed_bfloat16")
+    x = tf.cast(tf.random.normal([4, 3, 3, 2]), tf.bfloat16)
+    y = layer(x, training=True)
+    assert y.dtype == tf.bfloat16 and y.shape == x.shape
