@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 
 def score_domain(runs, split: str, shots: int, num_images: int, seed: int, epochs: int) -> dict:
