@@ -1,18 +1,18 @@
-"""nets.blocks.FusedBatchNormalization against Keras' own BatchNormalization: same outputs,
+"""nets.blocks.BatchNormalization (fused) against Keras' own BatchNormalization: same outputs,
 moving statistics and gradients in training; the same inference path."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf.nets.blocks import BN_MOMENTUM, FusedBatchNormalization
+from augintae_tf.nets.blocks import BN_MOMENTUM, BatchNormalization as FusedBN
 
 
 @pytest.mark.parametrize("shape", [(6, 5, 4, 3), (7, 9), (1, 4)])
 def test_fused_bn_matches_keras_bn(shape):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(1.5, 2.0, size=shape), tf.float32)
-    fused = FusedBatchNormalization(momentum=BN_MOMENTUM)
+    fused = FusedBN(momentum=BN_MOMENTUM)
     plain = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)
     fused.build(x.shape), plain.build(x.shape)
     for layer in (fused, plain):  # non-trivial gamma/beta, identical in both layers
@@ -39,7 +39,20 @@ def test_fused_bn_matches_keras_bn(shape):
 
 
 def test_fused_bn_takes_keras_path_for_bfloat16():
-    layer = FusedBatchNormalization(dtype="mixed_bfloat16")
+    layer = FusedBN(dtype="mixed_bfloat16")
     x = tf.cast(tf.random.normal([4, 3, 3, 2]), tf.bfloat16)
     y = layer(x, training=True)
     assert y.dtype == tf.bfloat16 and y.shape == x.shape
+
+
+def test_weights_saved_with_keras_bn_load_into_the_fused_layer(tmp_path):
+    """Checkpoints from before the fused layer (Keras' BatchNormalization) still load."""
+    def model(bn):
+        x = keras.Input((4, 4, 2))
+        return keras.Model(x, bn()(keras.layers.Conv2D(3, 3)(x)))
+
+    old, new = model(keras.layers.BatchNormalization), model(FusedBN)
+    old.layers[-1].moving_mean.assign([1.0, 2.0, 3.0])
+    old.save_weights(tmp_path / "old.weights.h5")
+    new.load_weights(tmp_path / "old.weights.h5")
+    np.testing.assert_array_equal(new.layers[-1].moving_mean.numpy(), [1.0, 2.0, 3.0])
