@@ -42,6 +42,18 @@ RECIPES = {
     "ae-b32": {"model.name": "ae", "train.batch_size": 32},
     "ae-l1-b32": {"model.name": "ae", "model.pixel_loss": "l1", "train.batch_size": 32},
     "recommended": {"config": "recommended"},
+    # levers on top of the recommended recipe (glyphs + L1 + constant lr)
+    "rec-l1l2": {"config": "recommended", "model.pixel_loss": "l1+l2"},
+    "rec-bce": {"config": "recommended", "model.pixel_loss": "bce"},
+    "rec-ema": {"config": "recommended", "model.ema": True},
+    "rec-w05": {"config": "recommended", "model.width": 0.5},
+    "rec-w15": {"config": "recommended", "model.width": 1.5},
+    "rec-aug-weak": {"config": "recommended", "augment.rotation": 10, "augment.translation": 2,
+                     "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3},
+    "rec-aug-strong": {"config": "recommended", "augment.rotation": 30, "augment.translation": 6,
+                       "augment.scale_min": 0.7, "augment.scale_max": 1.3, "augment.shear": 9},
+    "rec-ae": {"config": "recommended", "model.name": "ae"},
+    "rec-intae": {"config": "recommended", "model.name": "intae"},
 }
 
 

@@ -42,7 +42,7 @@ def test_overrides_are_typed_from_strings():
     ({"augment.scale_min": "1.5"}, "augment.scale_min: 1.5 is not allowed; expected a value in (0, "),
     ({"train.colour": "1"}, "train.colour: unknown field; train has: epochs"),
     ({"epochs": "1"}, "epochs: unknown config key; keys look like SECTION.FIELD"),
-    ({"model.pixel_loss": "l3"}, "model.pixel_loss: 'l3' is not allowed; expected l2 or l1 or l1+l2"),
+    ({"model.pixel_loss": "l3"}, "model.pixel_loss: 'l3' is not allowed; expected l2 or l1 or l1+l2 or bce"),
     ({"model.upsampling": "pixelshuffle"}, "model.upsampling: 'pixelshuffle' is not allowed; "
                                            "expected transpose or resize"),
     ({"train.steps": "0"}, "train.steps: 0 is not allowed; expected null or an integer >= 1 "
