@@ -14,6 +14,7 @@ from augintae_tf.augment import augment as augment_images
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_seed_pairs, slerp
+from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 
@@ -246,6 +247,8 @@ class Autoencoder(ModelContract):
         self.setup = setup
         self.step_counter = self.add_step_counter()
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
+        # model.ema: an averaged encoder/generator pair for inference (models/averaged.py)
+        attach_average(self, encoder_and_generator)
 
     @property
     def pixel_loss_kind(self) -> str:
@@ -257,17 +260,24 @@ class Autoencoder(ModelContract):
         return cls(*encoder_and_generator(setup), setup,
                    name=setup.section.name.replace("-", "_"))
 
-    def serving_networks(self) -> dict[str, keras.Model]:
+    def networks(self) -> dict[str, keras.Model]:
         return {"encoder": self.encoder, "generator": self.generator}
+
+    def serving_networks(self) -> dict[str, keras.Model]:
+        """The averaged pair under ``model.ema``, else the trained one."""
+        encoder, generator = inference_networks(self, training=False)
+        return {"encoder": encoder, "generator": generator}
 
     # --- inference -------------------------------------------------------------------------
     def encode(self, images, training: bool = False) -> tf.Tensor:
-        """Images ``[B, H, W, C]`` in [0, 1] -> L2-normalised float32 latents ``[B, D]``."""
-        return l2_normalize(self.encoder(images, training=training))
+        """Images ``[B, H, W, C]`` in [0, 1] -> L2-normalised float32 latents ``[B, D]``
+        (the averaged encoder outside training under ``model.ema``)."""
+        return l2_normalize(inference_networks(self, training)[0](images, training=training))
 
     def decode(self, z, training: bool = False) -> tf.Tensor:
-        """Latents ``[B, D]`` -> float32 images ``[B, H, W, C]`` in [0, 1]."""
-        return tf.cast(self.generator(z, training=training), tf.float32)
+        """Latents ``[B, D]`` -> float32 images ``[B, H, W, C]`` in [0, 1] (the averaged
+        generator outside training under ``model.ema``)."""
+        return tf.cast(inference_networks(self, training)[1](z, training=training), tf.float32)
 
     def interpolate_latents(self, z_a, z_b, alpha, training: bool = False) -> tf.Tensor:
         """Decode ``slerp(z_a, z_b, alpha)``: the one place latents become interpolated images."""
@@ -348,6 +358,7 @@ class Autoencoder(ModelContract):
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
+        update_average(self, self.step_counter.value)
         self.step_counter.assign_add(1)
         self.recon_tracker.update_state(loss)
         return self._logs()
