@@ -5,7 +5,10 @@ images seen (``train.steps = images / batch size``, lr drops scaled to it), then
 run's few-shot images of the evaluation alphabets on ONE shared plan (5 seeds per character, slerp
 paths at alpha 0.25/0.5/0.75) and scores them with :mod:`augintae_tf.metrics.quality` beside the
 floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.eval_quality``:
-the feature/class network is trained on the comparison half of the real images only).
+the feature/class network is trained on the comparison half of the real images only).  Each
+recipe also gets a diagnostic row ``NAME: seed reconstructions`` (decode(encode(seed)) of the
+seed-copies row's seeds, no interpolation): beside the seed copies it measures the decoder's blur,
+beside the recipe's own row what interpolation adds.
 
     python benchmarks/fewshot_quality.py --images 38400 --recipes ae,intae,augintae
     python benchmarks/fewshot_quality.py --images 38400 --recipes augintae,augintae-l1 --reuse
@@ -122,7 +125,7 @@ def main() -> None:
 
     from augintae_tf.config import parse_overrides
     from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.eval_quality import compare_quality
+    from augintae_tf.eval_quality import RECONSTRUCTIONS, compare_quality
     from augintae_tf.metrics import quality_table
     from augintae_tf.runs import load_run
 
@@ -137,8 +140,10 @@ def main() -> None:
     # Row names are the run directory names; map them back to the recipe names for the table.
     result = compare_quality(runs, images, labels, [str(dataset), split], Path(args.runs_root) / "scoring",
                              shots=args.shots, num_images=args.num_images, seed=args.seed,
-                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print)
+                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print,
+                             reconstructions=True)
     rename = {Path(r["run_dir"]).name: name for name, r in recipes.items()}
+    rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
     for key in ("rows", "per_class"):
         result[key] = {rename.get(k, k): v for k, v in result[key].items()}
     scoring_s = time.perf_counter() - start

@@ -108,3 +108,30 @@ def test_ema_options_are_validated(overrides, message):
     with pytest.raises(ConfigError) as info:
         load_config("recommended", overrides)
     assert str(info.value) == message
+
+
+def test_export_serves_the_averaged_weights(tmp_path):
+    """A run with model.ema exported: the served reconstruct/decode are the averaged pair's,
+    not the trained pair's (the checkpoint holds both)."""
+    from augintae_tf import checkpoints
+    from augintae_tf.export import export_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": 8, "model.width": 0.25,
+                                 "model.ema": True, "model.ema_decay": 0.5, "model.ema_warmup": False})
+    cfg.save(run / "config.yaml")
+    model = build_model(cfg)
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.build_for_training()
+    for t in range(2):
+        model.train_step(batch(t))
+    checkpoints.save(run / "checkpoints", model, 1, {"step": 2})
+    result = export_run(run, tmp_path / "serving", verify=False)
+    served = tf.saved_model.load(str(result.path)).signatures
+    x = batch(5).numpy()
+    recon = served["reconstruct"](images=tf.constant(x))["images"].numpy()
+    averaged = model.ema_generator(tf.math.l2_normalize(model.ema_encoder(x), -1)).numpy()
+    trained = model.generator(tf.math.l2_normalize(model.encoder(x), -1)).numpy()
+    np.testing.assert_allclose(recon, averaged, atol=1e-5)
+    assert not np.allclose(recon, trained, atol=1e-4)

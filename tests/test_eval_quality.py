@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from augintae_tf.cli.main import main
 
 FAST = {"num_images": 60, "classifier_epochs": 1, "classifier_limit": 600}
-ROWS = ["augintae", "floor", "seed_copies", "crossfade"]
+ROWS = ["augintae", "augintae: seed reconstructions", "floor", "seed_copies", "crossfade"]
 
 
 def invoke(*args):
@@ -88,6 +88,34 @@ def test_evaluate_command_prints_the_reference_rows(run_copy):
     assert "per_class" not in last["eval"]["quality"]  # the log line stays small
     record = json.loads((run_copy / "eval" / "metrics.json").read_text())
     assert set(record["quality"]["per_class"]) == set(ROWS)
+
+
+def test_seed_reconstructions_decode_the_alpha_nearer_seed_of_every_plan_row():
+    """Row i = the model's reconstruction of image index_a[i] if alpha[i] >= 0.5 else index_b[i],
+    each checked against the model called on that one image; models without a latent: None."""
+    from augintae_tf.eval_quality import seed_reconstructions, with_reconstructions
+    from augintae_tf.metrics import sample_fewshot_plan
+    from augintae_tf.models import build_model
+    from conftest import small_model_config
+
+    model = build_model(small_model_config("ae", 12))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(30, 12, 12, 1)).astype(np.float32)
+    labels = np.repeat(np.arange(3), 10)
+    plan = sample_fewshot_plan(labels, 4, 25, 0)
+    recon = seed_reconstructions(model, images, plan, batch_size=3)
+    assert recon.shape == (25, 12, 12, 1)
+    for i in range(25):
+        index = plan.index_a[i] if plan.alpha[i] >= 0.5 else plan.index_b[i]
+        np.testing.assert_allclose(recon[i], model(images[index:index + 1]).numpy()[0], atol=1e-5)
+
+    class NoLatent:
+        def has(self, capability):
+            return False
+
+    assert seed_reconstructions(NoLatent(), images, plan) is None
+    rows = with_reconstructions({"m": recon, "n": recon}, {"m": model, "n": NoLatent()}, images, plan)
+    assert list(rows) == ["m", "m: seed reconstructions", "n"]
 
 
 def test_quality_is_a_default_metric():
