@@ -55,6 +55,8 @@ RECIPES = {
                      "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3},
     "rec-aug-strong": {"config": "recommended", "augment.rotation": 30, "augment.translation": 6,
                        "augment.scale_min": 0.7, "augment.scale_max": 1.3, "augment.shear": 9},
+    "rec-z64": {"config": "recommended", "model.latent_dim": 64},
+    "rec-z128": {"config": "recommended", "model.latent_dim": 128},
     "rec-ae": {"config": "recommended", "model.name": "ae"},
     "rec-intae": {"config": "recommended", "model.name": "intae"},
 }

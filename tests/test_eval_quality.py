@@ -166,3 +166,11 @@ def test_benchmark_recipes_share_one_budget_in_images_seen():
     assert bench.recipe_config("augintae-l1-nodrop", 25_600, {}) == bench.recipe_config("recommended", 25_600, {})
     assert bench.recipe_config("recommended", 25_600, {}).train.steps == 200
     assert bench.recipe_config("ae", 1000, {"model.width": "0.5"}).model.width == 0.5
+    # every recipe is a valid config whose overrides took effect on its preset
+    for name, overrides in bench.RECIPES.items():
+        cfg = bench.recipe_config(name, 25_600, {})
+        flat = {f"{section}.{key}": value for section, values in cfg.to_dict().items()
+                for key, value in values.items()}
+        assert all(flat[key] == value for key, value in overrides.items() if key != "config"), name
+    ema = bench.recipe_config("rec-ema", 25_600, {})
+    assert ema.model.ema and ema.model.pixel_loss == "l1" and ema.train.lr_drops == []
