@@ -8,7 +8,9 @@ floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.
 the feature/class network is trained on the comparison half of the real images only).  Each
 recipe also gets a diagnostic row ``NAME: seed reconstructions`` (decode(encode(seed)) of the
 seed-copies row's seeds, no interpolation): beside the seed copies it measures the decoder's blur,
-beside the recipe's own row what interpolation adds.
+beside the recipe's own row what interpolation adds.  A recipe with ``model.ema`` is scored
+twice from its one run: with the averaged weights (its name) and with the trained weights
+(``NAME (trained weights)``; training is identical with or without the average).
 
     python benchmarks/fewshot_quality.py --images 38400 --recipes ae,intae,augintae
     python benchmarks/fewshot_quality.py --images 38400 --recipes augintae,augintae-l1 --reuse
@@ -60,6 +62,9 @@ RECIPES = {
     "rec-ae": {"config": "recommended", "model.name": "ae"},
     "rec-intae": {"config": "recommended", "model.name": "intae"},
 }
+
+
+TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
 
 
 def recipe_config(name: str, images: int, extra: dict):
@@ -134,7 +139,14 @@ def main() -> None:
     extra = parse_overrides(args.set)
     recipes = {name: train_recipe(name, args.images, extra, Path(args.runs_root), args.reuse)
                for name in args.recipes.split(",")}
-    runs = [load_run(r["run_dir"]) for r in recipes.values()]
+    runs, rename = [], {}
+    for name, r in recipes.items():
+        runs.append(load_run(r["run_dir"]))
+        rename[Path(r["run_dir"]).name] = name
+        if getattr(runs[-1].config.model, "ema", False):  # also score its trained weights
+            runs.append(load_run(r["run_dir"]))
+            runs[-1].model.use_average = False
+            rename[Path(r["run_dir"]).name + "-2"] = name + TRAINED
     data = dataclasses.replace(runs[0].config.data, limit=None)  # data.limit caps training only
     dataset, split = resolve_novel(data)
     images, labels = load_arrays(data, split, dataset=dataset)
@@ -144,7 +156,6 @@ def main() -> None:
                              shots=args.shots, num_images=args.num_images, seed=args.seed,
                              classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print,
                              reconstructions=True)
-    rename = {Path(r["run_dir"]).name: name for name, r in recipes.items()}
     rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
     for key in ("rows", "per_class"):
         result[key] = {rename.get(k, k): v for k, v in result[key].items()}

@@ -72,6 +72,9 @@ def test_inference_and_serving_use_the_averaged_pair_training_the_trained_one():
                                model.generator(z, training=True).numpy(), atol=1e-6)
     assert model.serving_networks() == {"encoder": model.ema_encoder,
                                         "generator": model.ema_generator}
+    model.use_average = False  # the trained pair, e.g. to score both from one run
+    np.testing.assert_allclose(model.decode(z).numpy(), model.generator(z).numpy(), atol=1e-6)
+    model.use_average = True
     assert model.networks() == {"encoder": model.encoder, "generator": model.generator}
     # the averaged pair gets no gradients and no optimizer slots
     names = {v.path for v in model.trainable_variables}

@@ -26,6 +26,7 @@ def attach_average(model, encoder_and_generator) -> None:
     built by ``encoder_and_generator(setup, prefix)`` and set to the trained weights."""
     model.ema_encoder = model.ema_generator = None
     model._weight_average = None
+    model.use_average = True  # False: inference on the trained pair (e.g. to score both)
     if not averaging_enabled(model.setup):
         return
     model.ema_encoder, model.ema_generator = encoder_and_generator(model.setup, "ema_")
@@ -49,7 +50,8 @@ def update_average(model, step) -> None:
 
 
 def inference_networks(model, training: bool):
-    """(encoder, generator) a forward pass uses: the averaged pair outside training when on."""
-    if model.ema_encoder is not None and not training:
+    """(encoder, generator) a forward pass uses: the averaged pair outside training when on
+    (and ``model.use_average``)."""
+    if model.ema_encoder is not None and model.use_average and not training:
         return model.ema_encoder, model.ema_generator
     return model.encoder, model.generator
