@@ -25,6 +25,9 @@ import json
 import time
 from pathlib import Path
 
+# half the paper's handwritten-character ranges (appendix A.1)
+WEAK_AUGMENT = {"augment.rotation": 10, "augment.translation": 2, "augment.scale_min": 0.9,
+                "augment.scale_max": 1.1, "augment.shear": 3}
 # name -> config overrides on top of the glyphs preset (paper recipe = no override)
 RECIPES = {
     "ae": {"model.name": "ae"},
@@ -53,12 +56,13 @@ RECIPES = {
     "rec-ema": {"config": "recommended", "model.ema": True},
     "rec-w05": {"config": "recommended", "model.width": 0.5},
     "rec-w15": {"config": "recommended", "model.width": 1.5},
-    "rec-aug-weak": {"config": "recommended", "augment.rotation": 10, "augment.translation": 2,
-                     "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3},
+    "rec-aug-weak": {"config": "recommended", **WEAK_AUGMENT},
     "rec-aug-strong": {"config": "recommended", "augment.rotation": 30, "augment.translation": 6,
                        "augment.scale_min": 0.7, "augment.scale_max": 1.3, "augment.shear": 9},
     "rec-z64": {"config": "recommended", "model.latent_dim": 64},
     "rec-z128": {"config": "recommended", "model.latent_dim": 128},
+    "rec-z128-aw": {"config": "recommended", "model.latent_dim": 128, **WEAK_AUGMENT},
+    "rec-z256-aw": {"config": "recommended", "model.latent_dim": 256, **WEAK_AUGMENT},
     "rec-ae": {"config": "recommended", "model.name": "ae"},
     "rec-intae": {"config": "recommended", "model.name": "intae"},
 }
