@@ -28,6 +28,7 @@ from pathlib import Path
 # half the paper's handwritten-character ranges (appendix A.1)
 WEAK_AUGMENT = {"augment.rotation": 10, "augment.translation": 2, "augment.scale_min": 0.9,
                 "augment.scale_max": 1.1, "augment.shear": 3}
+L1C = {"config": "glyphs", "model.pixel_loss": "l1", "train.lr_drops": []}
 # name -> config overrides on top of the glyphs preset (paper recipe = no override)
 RECIPES = {
     "ae": {"model.name": "ae"},
@@ -50,21 +51,29 @@ RECIPES = {
     "ae-b32": {"model.name": "ae", "train.batch_size": 32},
     "ae-l1-b32": {"model.name": "ae", "model.pixel_loss": "l1", "train.batch_size": 32},
     "recommended": {"config": "recommended"},
-    # levers on top of the recommended recipe (glyphs + L1 + constant lr)
-    "rec-l1l2": {"config": "recommended", "model.pixel_loss": "l1+l2"},
-    "rec-bce": {"config": "recommended", "model.pixel_loss": "bce"},
-    "rec-ema": {"config": "recommended", "model.ema": True},
-    "rec-w05": {"config": "recommended", "model.width": 0.5},
-    "rec-w15": {"config": "recommended", "model.width": 1.5},
-    "rec-aug-weak": {"config": "recommended", **WEAK_AUGMENT},
-    "rec-aug-strong": {"config": "recommended", "augment.rotation": 30, "augment.translation": 6,
+    "l1c": dict(L1C),
+    # the paper's ordering on the recommended recipe; the -ema runs are scored with and without
+    # their weight average (one training run each)
+    "recommended-ae": {"config": "recommended", "model.name": "ae"},
+    "recommended-intae": {"config": "recommended", "model.name": "intae"},
+    **{f"rec-{m}-ema": {"config": "recommended", "model.name": m, "model.ema": True}
+       for m in ("augintae", "ae", "intae")},
+    # levers measured on the L1 + constant lr recipe (L1C: the recommended one before issue 14's
+    # third round); pinned to it so their rows stay reproducible whatever recommended.yaml holds
+    "rec-l1l2": {**L1C, "model.pixel_loss": "l1+l2"},
+    "rec-bce": {**L1C, "model.pixel_loss": "bce"},
+    "rec-ema": {**L1C, "model.ema": True},
+    "rec-w05": {**L1C, "model.width": 0.5},
+    "rec-w15": {**L1C, "model.width": 1.5},
+    "rec-aug-weak": {**L1C, **WEAK_AUGMENT},
+    "rec-aug-strong": {**L1C, "augment.rotation": 30, "augment.translation": 6,
                        "augment.scale_min": 0.7, "augment.scale_max": 1.3, "augment.shear": 9},
-    "rec-z64": {"config": "recommended", "model.latent_dim": 64},
-    "rec-z128": {"config": "recommended", "model.latent_dim": 128},
-    "rec-z128-aw": {"config": "recommended", "model.latent_dim": 128, **WEAK_AUGMENT},
-    "rec-z256-aw": {"config": "recommended", "model.latent_dim": 256, **WEAK_AUGMENT},
-    "rec-ae": {"config": "recommended", "model.name": "ae"},
-    "rec-intae": {"config": "recommended", "model.name": "intae"},
+    "rec-z64": {**L1C, "model.latent_dim": 64},
+    "rec-z128": {**L1C, "model.latent_dim": 128},
+    "rec-z128-aw": {**L1C, "model.latent_dim": 128, **WEAK_AUGMENT},
+    "rec-z256-aw": {**L1C, "model.latent_dim": 256, **WEAK_AUGMENT},
+    "rec-ae": {**L1C, "model.name": "ae"},
+    "rec-intae": {**L1C, "model.name": "intae"},
 }
 
 
