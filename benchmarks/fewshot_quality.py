@@ -124,6 +124,22 @@ def train_recipe(name: str, images: int, extra: dict, root: Path, reuse: bool) -
             "images_per_s": round(float(rates[len(rates) // 2]), 1)}
 
 
+def load_runs(recipes: dict) -> tuple[list, dict[str, str]]:
+    """The recipes' runs (an EMA recipe's twice: averaged, then trained weights) and the map from
+    compare's row names (run directory names, ``-2`` for the repeat) to recipe row names."""
+    from augintae_tf.runs import load_run
+
+    runs, rename = [], {}
+    for name, r in recipes.items():
+        runs.append(load_run(r["run_dir"]))
+        rename[Path(r["run_dir"]).name] = name
+        if getattr(runs[-1].config.model, "ema", False):  # also score its trained weights
+            runs.append(load_run(r["run_dir"]))
+            runs[-1].model.use_average = False
+            rename[Path(r["run_dir"]).name + "-2"] = name + TRAINED
+    return runs, rename
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=38_400, help="budget in images seen per recipe")
@@ -147,19 +163,11 @@ def main() -> None:
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.eval_quality import RECONSTRUCTIONS, compare_quality
     from augintae_tf.metrics import quality_table
-    from augintae_tf.runs import load_run
 
     extra = parse_overrides(args.set)
     recipes = {name: train_recipe(name, args.images, extra, Path(args.runs_root), args.reuse)
                for name in args.recipes.split(",")}
-    runs, rename = [], {}
-    for name, r in recipes.items():
-        runs.append(load_run(r["run_dir"]))
-        rename[Path(r["run_dir"]).name] = name
-        if getattr(runs[-1].config.model, "ema", False):  # also score its trained weights
-            runs.append(load_run(r["run_dir"]))
-            runs[-1].model.use_average = False
-            rename[Path(r["run_dir"]).name + "-2"] = name + TRAINED
+    runs, rename = load_runs(recipes)
     data = dataclasses.replace(runs[0].config.data, limit=None)  # data.limit caps training only
     dataset, split = resolve_novel(data)
     images, labels = load_arrays(data, split, dataset=dataset)
