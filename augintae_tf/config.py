@@ -17,7 +17,7 @@ import yaml
 
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
-PIXEL_LOSSES = ("l2", "l1", "l1+l2")  # model.pixel_loss
+PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
 UPSAMPLING = ("transpose", "resize")  # model.upsampling
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -77,7 +77,7 @@ class ModelConfig:
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
     width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
-    pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2
+    pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2, bce
     upsampling: str = "transpose"  # generator x2 steps: transpose (paper) or resize (nearest + conv)
 
     def check(self) -> None:

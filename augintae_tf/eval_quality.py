@@ -58,6 +58,40 @@ def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed
     return result
 
 
+RECONSTRUCTIONS = ": seed reconstructions"  # suffix of a model's diagnostic row
+
+
+def seed_reconstructions(model, images, plan, batch_size: int = 256) -> np.ndarray | None:
+    """Per plan row, the model's reconstruction ``decode(encode(x))`` of the seed that row's alpha
+    weights more (:func:`~augintae_tf.metrics.quality.nearer_seed`, the seed-copies row's image):
+    no interpolation, so beside the seed copies it shows what the decoder alone loses (blur), and
+    beside the model's own row what interpolating adds.  ``None`` for a model without a latent."""
+    import keras
+
+    from augintae_tf.metrics.quality import nearer_seed
+
+    if hasattr(model, "has") and not model.has("latent"):
+        return None
+    nearer = nearer_seed(plan)
+    used = np.unique(nearer)
+    seeds = np.asarray(images, np.float32)[used]
+    recon = np.concatenate([keras.ops.convert_to_numpy(model(seeds[i:i + batch_size], training=False))
+                            for i in range(0, len(seeds), batch_size)])
+    return recon.astype(np.float32, copy=False)[np.searchsorted(used, nearer)]
+
+
+def with_reconstructions(generated: dict, models: dict, images, plan) -> dict:
+    """``generated`` plus a ``NAME: seed reconstructions`` row after each model that has a latent
+    (``models``: ``{name: model}``, the same names)."""
+    out = {}
+    for name, array in generated.items():
+        out[name] = array
+        recon = seed_reconstructions(models[name], images, plan)
+        if recon is not None:
+            out[name + RECONSTRUCTIONS] = recon
+    return out
+
+
 def _split(labels, plan, shots: int, seed: int):
     from augintae_tf.metrics import real_split, sample_seeds
 
@@ -77,9 +111,9 @@ def quality(run, data, options) -> dict:
         images, labels, split, epochs=options.classifier_epochs, limit=options.classifier_limit,
         seed=options.seed, echo=data.echo))
     name = run.config.model.name
+    generated = with_reconstructions({name: data.fewshot_images}, {name: run.model}, images, plan)
     result = data.timer("quality_rows", lambda: score(
-        {name: data.fewshot_images}, plan, images, labels, classifier, shots=options.shots,
-        seed=options.seed))
+        generated, plan, images, labels, classifier, shots=options.shots, seed=options.seed))
     data.echo(quality_table(result))
     return {"quality": result}
 
@@ -96,9 +130,10 @@ def unique_names(runs) -> list[str]:
 
 def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,
                     seed: int, classifier_epochs: int, classifier_limit: int | None,
-                    echo: Callable[[str], object]) -> dict[str, Any]:
+                    echo: Callable[[str], object], reconstructions: bool = False) -> dict[str, Any]:
     """Every run's few-shot images on one shared plan, scored with one classifier and one set of
-    reference rows; the classifier is built as the first run's config would build it."""
+    reference rows; the classifier is built as the first run's config would build it.
+    ``reconstructions``: also each run's :func:`seed_reconstructions` row."""
     from augintae_tf.metrics import generate_from_plan, sample_fewshot_plan
 
     plan = sample_fewshot_plan(labels, shots, num_images, seed)
@@ -106,6 +141,8 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: 
     classifier = quality_classifier(out / "classifiers", runs[0].config, novel_key, images, labels,
                                     split, epochs=classifier_epochs, limit=classifier_limit,
                                     seed=seed, echo=echo)
-    generated = {name: generate_from_plan(run.model, images, plan)
-                 for name, run in zip(unique_names(runs), runs)}
+    models = dict(zip(unique_names(runs), (run.model for run in runs)))
+    generated = {name: generate_from_plan(model, images, plan) for name, model in models.items()}
+    if reconstructions:
+        generated = with_reconstructions(generated, models, images, plan)
     return score(generated, plan, images, labels, classifier, shots=shots, seed=seed)

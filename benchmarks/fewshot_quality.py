@@ -5,7 +5,12 @@ images seen (``train.steps = images / batch size``, lr drops scaled to it), then
 run's few-shot images of the evaluation alphabets on ONE shared plan (5 seeds per character, slerp
 paths at alpha 0.25/0.5/0.75) and scores them with :mod:`augintae_tf.metrics.quality` beside the
 floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.eval_quality``:
-the feature/class network is trained on the comparison half of the real images only).
+the feature/class network is trained on the comparison half of the real images only).  Each
+recipe also gets a diagnostic row ``NAME: seed reconstructions`` (decode(encode(seed)) of the
+seed-copies row's seeds, no interpolation): beside the seed copies it measures the decoder's blur,
+beside the recipe's own row what interpolation adds.  A recipe with ``model.ema`` is scored
+twice from its one run: with the averaged weights (its name) and with the trained weights
+(``NAME (trained weights)``; training is identical with or without the average).
 
     python benchmarks/fewshot_quality.py --images 38400 --recipes ae,intae,augintae
     python benchmarks/fewshot_quality.py --images 38400 --recipes augintae,augintae-l1 --reuse
@@ -20,6 +25,10 @@ import json
 import time
 from pathlib import Path
 
+# half the paper's handwritten-character ranges (appendix A.1)
+WEAK_AUGMENT = {"augment.rotation": 10, "augment.translation": 2, "augment.scale_min": 0.9,
+                "augment.scale_max": 1.1, "augment.shear": 3}
+L1C = {"config": "glyphs", "model.pixel_loss": "l1", "train.lr_drops": []}
 # name -> config overrides on top of the glyphs preset (paper recipe = no override)
 RECIPES = {
     "ae": {"model.name": "ae"},
@@ -42,7 +51,33 @@ RECIPES = {
     "ae-b32": {"model.name": "ae", "train.batch_size": 32},
     "ae-l1-b32": {"model.name": "ae", "model.pixel_loss": "l1", "train.batch_size": 32},
     "recommended": {"config": "recommended"},
+    "l1c": dict(L1C),
+    # the paper's ordering on the recommended recipe; the -ema runs are scored with and without
+    # their weight average (one training run each)
+    "recommended-ae": {"config": "recommended", "model.name": "ae"},
+    "recommended-intae": {"config": "recommended", "model.name": "intae"},
+    **{f"rec-{m}-ema": {"config": "recommended", "model.name": m, "model.ema": True}
+       for m in ("augintae", "ae", "intae")},
+    # levers measured on the L1 + constant lr recipe (L1C: the recommended one before issue 14's
+    # third round); pinned to it so their rows stay reproducible whatever recommended.yaml holds
+    "rec-l1l2": {**L1C, "model.pixel_loss": "l1+l2"},
+    "rec-bce": {**L1C, "model.pixel_loss": "bce"},
+    "rec-ema": {**L1C, "model.ema": True},
+    "rec-w05": {**L1C, "model.width": 0.5},
+    "rec-w15": {**L1C, "model.width": 1.5},
+    "rec-aug-weak": {**L1C, **WEAK_AUGMENT},
+    "rec-aug-strong": {**L1C, "augment.rotation": 30, "augment.translation": 6,
+                       "augment.scale_min": 0.7, "augment.scale_max": 1.3, "augment.shear": 9},
+    "rec-z64": {**L1C, "model.latent_dim": 64},
+    "rec-z128": {**L1C, "model.latent_dim": 128},
+    "rec-z128-aw": {**L1C, "model.latent_dim": 128, **WEAK_AUGMENT},
+    "rec-z256-aw": {**L1C, "model.latent_dim": 256, **WEAK_AUGMENT},
+    "rec-ae": {**L1C, "model.name": "ae"},
+    "rec-intae": {**L1C, "model.name": "intae"},
 }
+
+
+TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
 
 
 def recipe_config(name: str, images: int, extra: dict):
@@ -89,6 +124,22 @@ def train_recipe(name: str, images: int, extra: dict, root: Path, reuse: bool) -
             "images_per_s": round(float(rates[len(rates) // 2]), 1)}
 
 
+def load_runs(recipes: dict) -> tuple[list, dict[str, str]]:
+    """The recipes' runs (an EMA recipe's twice: averaged, then trained weights) and the map from
+    compare's row names (run directory names, ``-2`` for the repeat) to recipe row names."""
+    from augintae_tf.runs import load_run
+
+    runs, rename = [], {}
+    for name, r in recipes.items():
+        runs.append(load_run(r["run_dir"]))
+        rename[Path(r["run_dir"]).name] = name
+        if getattr(runs[-1].config.model, "ema", False):  # also score its trained weights
+            runs.append(load_run(r["run_dir"]))
+            runs[-1].model.use_average = False
+            rename[Path(r["run_dir"]).name + "-2"] = name + TRAINED
+    return runs, rename
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=38_400, help="budget in images seen per recipe")
@@ -110,14 +161,13 @@ def main() -> None:
 
     from augintae_tf.config import parse_overrides
     from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.eval_quality import compare_quality
+    from augintae_tf.eval_quality import RECONSTRUCTIONS, compare_quality
     from augintae_tf.metrics import quality_table
-    from augintae_tf.runs import load_run
 
     extra = parse_overrides(args.set)
     recipes = {name: train_recipe(name, args.images, extra, Path(args.runs_root), args.reuse)
                for name in args.recipes.split(",")}
-    runs = [load_run(r["run_dir"]) for r in recipes.values()]
+    runs, rename = load_runs(recipes)
     data = dataclasses.replace(runs[0].config.data, limit=None)  # data.limit caps training only
     dataset, split = resolve_novel(data)
     images, labels = load_arrays(data, split, dataset=dataset)
@@ -125,8 +175,9 @@ def main() -> None:
     # Row names are the run directory names; map them back to the recipe names for the table.
     result = compare_quality(runs, images, labels, [str(dataset), split], Path(args.runs_root) / "scoring",
                              shots=args.shots, num_images=args.num_images, seed=args.seed,
-                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print)
-    rename = {Path(r["run_dir"]).name: name for name, r in recipes.items()}
+                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print,
+                             reconstructions=True)
+    rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
     for key in ("rows", "per_class"):
         result[key] = {rename.get(k, k): v for k, v in result[key].items()}
     scoring_s = time.perf_counter() - start

@@ -30,7 +30,8 @@ class ModelChoice(click.Choice):
 @click.command("train")
 @data_options
 @click.option("--model", type=ModelChoice(), default=None,
-              help="A registered model (default augintae); its own config fields are set with "
+              help="A registered model (default: the preset's; the recommended preset's is ae, "
+                   "the paper presets' augintae); its own config fields are set with "
                    "--set model.FIELD=VALUE.")
 @click.option("--epochs", type=int, default=None, help="Passes over the training split (paper: 100).")
 @click.option("--steps", type=click.IntRange(1), default=None,

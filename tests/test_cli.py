@@ -79,7 +79,8 @@ def test_train_dry_run_prints_config_data_and_parameters():
     result = invoke("train", "--model", "intae", "--dry-run", "--set", "data.limit=256")
     assert result.exit_code == 0, result.output
     assert "name: intae" in result.output and "train: glyphs [train] 256 images" in result.output
-    assert "encoder: 6,592,096 parameters" in result.output
+    # the default (recommended) preset's latent 128: the paper's 6,592,096 + 1024 x 96 + 96
+    assert "encoder: 6,690,496 parameters" in result.output
 
 
 def test_train_on_a_folder_of_pngs(tmp_path):

@@ -42,7 +42,7 @@ def test_overrides_are_typed_from_strings():
     ({"augment.scale_min": "1.5"}, "augment.scale_min: 1.5 is not allowed; expected a value in (0, "),
     ({"train.colour": "1"}, "train.colour: unknown field; train has: epochs"),
     ({"epochs": "1"}, "epochs: unknown config key; keys look like SECTION.FIELD"),
-    ({"model.pixel_loss": "l3"}, "model.pixel_loss: 'l3' is not allowed; expected l2 or l1 or l1+l2"),
+    ({"model.pixel_loss": "l3"}, "model.pixel_loss: 'l3' is not allowed; expected l2 or l1 or l1+l2 or bce"),
     ({"model.upsampling": "pixelshuffle"}, "model.upsampling: 'pixelshuffle' is not allowed; "
                                            "expected transpose or resize"),
     ({"train.steps": "0"}, "train.steps: 0 is not allowed; expected null or an integer >= 1 "
@@ -97,7 +97,10 @@ def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_pre
     assert (recommended.train.lr_drops, paper.train.lr_drops) == ([], [0.35, 0.7])
     assert paper.model.upsampling == "transpose" and paper.train.steps is None
     # everything else is the glyphs preset: the recommended recipe differs only in its levers
-    assert load_config("glyphs", {"model.pixel_loss": "l1", "train.lr_drops": "[]"}) == recommended
+    levers = {"model.name": "ae", "model.pixel_loss": "l1", "train.lr_drops": "[]",
+              "model.latent_dim": 128, "augment.rotation": 10, "augment.translation": 2,
+              "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3}
+    assert load_config("glyphs", levers) == recommended
     for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
         cfg = load_config(preset)
         assert (cfg.model.pixel_loss, cfg.model.upsampling) == ("l2", "transpose"), preset

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from augintae_tf.cli.main import main
 
 FAST = {"num_images": 60, "classifier_epochs": 1, "classifier_limit": 600}
-ROWS = ["augintae", "floor", "seed_copies", "crossfade"]
+ROWS = ["augintae", "augintae: seed reconstructions", "floor", "seed_copies", "crossfade"]
 
 
 def invoke(*args):
@@ -90,6 +90,34 @@ def test_evaluate_command_prints_the_reference_rows(run_copy):
     assert set(record["quality"]["per_class"]) == set(ROWS)
 
 
+def test_seed_reconstructions_decode_the_alpha_nearer_seed_of_every_plan_row():
+    """Row i = the model's reconstruction of image index_a[i] if alpha[i] >= 0.5 else index_b[i],
+    each checked against the model called on that one image; models without a latent: None."""
+    from augintae_tf.eval_quality import seed_reconstructions, with_reconstructions
+    from augintae_tf.metrics import sample_fewshot_plan
+    from augintae_tf.models import build_model
+    from conftest import small_model_config
+
+    model = build_model(small_model_config("ae", 12))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(30, 12, 12, 1)).astype(np.float32)
+    labels = np.repeat(np.arange(3), 10)
+    plan = sample_fewshot_plan(labels, 4, 25, 0)
+    recon = seed_reconstructions(model, images, plan, batch_size=3)
+    assert recon.shape == (25, 12, 12, 1)
+    for i in range(25):
+        index = plan.index_a[i] if plan.alpha[i] >= 0.5 else plan.index_b[i]
+        np.testing.assert_allclose(recon[i], model(images[index:index + 1]).numpy()[0], atol=1e-5)
+
+    class NoLatent:
+        def has(self, capability):
+            return False
+
+    assert seed_reconstructions(NoLatent(), images, plan) is None
+    rows = with_reconstructions({"m": recon, "n": recon}, {"m": model, "n": NoLatent()}, images, plan)
+    assert list(rows) == ["m", "m: seed reconstructions", "n"]
+
+
 def test_quality_is_a_default_metric():
     from augintae_tf.evaluation import default_metrics
 
@@ -135,6 +163,16 @@ def test_benchmark_recipes_share_one_budget_in_images_seen():
     assert (paper.train.batch_size, paper.train.steps) == (128, 200)
     assert (small.train.batch_size, small.train.steps) == (32, 800)
     assert bench.recipe_config("recommended", 25_600, {}).model.pixel_loss == "l1"
-    assert bench.recipe_config("augintae-l1-nodrop", 25_600, {}) == bench.recipe_config("recommended", 25_600, {})
+    assert bench.recipe_config("augintae-l1-nodrop", 25_600, {}) == bench.recipe_config("l1c", 25_600, {})
+    assert bench.recipe_config("rec-z128-aw", 25_600, {"model.name": "ae"}) == \
+        bench.recipe_config("recommended", 25_600, {})
     assert bench.recipe_config("recommended", 25_600, {}).train.steps == 200
     assert bench.recipe_config("ae", 1000, {"model.width": "0.5"}).model.width == 0.5
+    # every recipe is a valid config whose overrides took effect on its preset
+    for name, overrides in bench.RECIPES.items():
+        cfg = bench.recipe_config(name, 25_600, {})
+        flat = {f"{section}.{key}": value for section, values in cfg.to_dict().items()
+                for key, value in values.items()}
+        assert all(flat[key] == value for key, value in overrides.items() if key != "config"), name
+    ema = bench.recipe_config("rec-ema", 25_600, {})
+    assert ema.model.ema and ema.model.pixel_loss == "l1" and ema.train.lr_drops == []

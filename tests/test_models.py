@@ -191,8 +191,32 @@ def test_pixel_losses_match_numpy():
     assert float(pixel_loss(x, y, "l2")) == pytest.approx(l2, rel=1e-6)
     assert float(pixel_loss(x, y, "l1")) == pytest.approx(l1, rel=1e-6)
     assert float(pixel_loss(x, y, "l1+l2")) == pytest.approx(l1 + l2, rel=1e-6)
-    with pytest.raises(ValueError, match="pixel loss must be l2, l1 or l1\\+l2, got 'l3'"):
+    with pytest.raises(ValueError, match="pixel loss must be l2, l1, l1\\+l2 or bce, got 'l3'"):
         pixel_loss(x, y, "l3")
+
+
+def test_bce_pixel_loss_matches_the_logit_form():
+    """bce on sigmoid(z) equals the logit form mean(softplus(z) - y z) (an independent formula,
+    no clipping involved for moderate logits), soft targets included."""
+    from augintae_tf.models.base import pixel_loss
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(scale=3.0, size=(3, 5, 5, 1))
+    y = np.where(rng.random(z.shape) < 0.3, rng.random(z.shape), (rng.random(z.shape) < 0.5) * 1.0)
+    reference = np.mean(np.logaddexp(0.0, z) - y * z)
+    p = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    assert float(pixel_loss(p, y.astype(np.float32), "bce")) == pytest.approx(reference, rel=1e-5)
+
+
+def test_bce_pixel_loss_clips_saturated_predictions():
+    """p = 0 or 1 exactly: finite, clipped to [1e-7, 1 - 1e-7] (in float32: 1 - 1.19e-7)."""
+    from augintae_tf.models.base import pixel_loss
+
+    p = np.array([0.0, 1.0, 0.0, 1.0], np.float32).reshape(1, 2, 2, 1)
+    y = np.array([1.0, 0.0, 0.0, 1.0], np.float32).reshape(1, 2, 2, 1)
+    low, high = np.float64(np.float32(1e-7)), np.float64(np.float32(1 - 1e-7))
+    expected = (-np.log(low) - np.log(1 - high) - np.log(1 - low) - np.log(high)) / 4
+    assert float(pixel_loss(p, y, "bce")) == pytest.approx(expected, rel=1e-4)
 
 
 @pytest.mark.parametrize("backbone, size", [("infogan", 28), ("dcgan", 64)])

@@ -14,6 +14,7 @@ from augintae_tf.augment import augment as augment_images
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_seed_pairs, slerp
+from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 
@@ -42,18 +43,39 @@ def pixel_mse(prediction, target) -> tf.Tensor:
     return tf.reduce_mean(tf.square(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)))
 
 
+BCE_EPSILON = 1e-7  # Keras' epsilon: predictions are clipped to [eps, 1 - eps] for bce
+
+
+def pixel_bce(prediction, target) -> tf.Tensor:
+    """Mean Bernoulli cross-entropy per pixel, float32:
+    ``-mean(y log p + (1 - y) log(1 - p))`` with ``p`` clipped to ``[1e-7, 1 - 1e-7]``.
+
+    Computed from the clipped probabilities, not from logits: every generator ends in a float32
+    sigmoid layer that generation, evaluation and export share, and the logits Keras attaches to a
+    sigmoid's output (``_keras_logits``) do not survive a Functional model's output.  The clip only
+    bites on pixels already saturated within 1e-7 of 0 or 1, where the sigmoid's gradient is ~0
+    anyway.  Targets may be soft (a blended target): the minimum is then the target's entropy,
+    not 0."""
+    p = tf.clip_by_value(tf.cast(prediction, tf.float32), BCE_EPSILON, 1.0 - BCE_EPSILON)
+    y = tf.cast(target, tf.float32)
+    return -tf.reduce_mean(y * tf.math.log(p) + (1.0 - y) * tf.math.log(1.0 - p))
+
+
 def pixel_loss(prediction, target, kind: str = "l2") -> tf.Tensor:
     """The training pixel loss ``model.pixel_loss``, float32: ``l2`` = mean (x - y)^2 (the
     paper's), ``l1`` = mean |x - y| (a median, not a mean, of plausible pixels: less blur),
-    ``l1+l2`` = their sum."""
+    ``l1+l2`` = their sum, ``bce`` = Bernoulli cross-entropy (:func:`pixel_bce`; for near-binary
+    images such as glyphs, whose pixels it models as coin flips instead of Gaussian values)."""
     if kind == "l2":
         return pixel_mse(prediction, target)
+    if kind == "bce":
+        return pixel_bce(prediction, target)
     l1 = tf.reduce_mean(tf.abs(tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)))
     if kind == "l1":
         return l1
     if kind == "l1+l2":
         return l1 + pixel_mse(prediction, target)
-    raise ValueError(f"pixel loss must be l2, l1 or l1+l2, got {kind!r}")
+    raise ValueError(f"pixel loss must be l2, l1, l1+l2 or bce, got {kind!r}")
 
 
 def blend(x1, x2, alpha) -> tf.Tensor:
@@ -225,6 +247,8 @@ class Autoencoder(ModelContract):
         self.setup = setup
         self.step_counter = self.add_step_counter()
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
+        # model.ema: an averaged encoder/generator pair for inference (models/averaged.py)
+        attach_average(self, encoder_and_generator)
 
     @property
     def pixel_loss_kind(self) -> str:
@@ -236,17 +260,24 @@ class Autoencoder(ModelContract):
         return cls(*encoder_and_generator(setup), setup,
                    name=setup.section.name.replace("-", "_"))
 
-    def serving_networks(self) -> dict[str, keras.Model]:
+    def networks(self) -> dict[str, keras.Model]:
         return {"encoder": self.encoder, "generator": self.generator}
+
+    def serving_networks(self) -> dict[str, keras.Model]:
+        """The averaged pair under ``model.ema``, else the trained one."""
+        encoder, generator = inference_networks(self, training=False)
+        return {"encoder": encoder, "generator": generator}
 
     # --- inference -------------------------------------------------------------------------
     def encode(self, images, training: bool = False) -> tf.Tensor:
-        """Images ``[B, H, W, C]`` in [0, 1] -> L2-normalised float32 latents ``[B, D]``."""
-        return l2_normalize(self.encoder(images, training=training))
+        """Images ``[B, H, W, C]`` in [0, 1] -> L2-normalised float32 latents ``[B, D]``
+        (the averaged encoder outside training under ``model.ema``)."""
+        return l2_normalize(inference_networks(self, training)[0](images, training=training))
 
     def decode(self, z, training: bool = False) -> tf.Tensor:
-        """Latents ``[B, D]`` -> float32 images ``[B, H, W, C]`` in [0, 1]."""
-        return tf.cast(self.generator(z, training=training), tf.float32)
+        """Latents ``[B, D]`` -> float32 images ``[B, H, W, C]`` in [0, 1] (the averaged
+        generator outside training under ``model.ema``)."""
+        return tf.cast(inference_networks(self, training)[1](z, training=training), tf.float32)
 
     def interpolate_latents(self, z_a, z_b, alpha, training: bool = False) -> tf.Tensor:
         """Decode ``slerp(z_a, z_b, alpha)``: the one place latents become interpolated images."""
@@ -327,6 +358,7 @@ class Autoencoder(ModelContract):
         variables = self.trainable_variables
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
+        update_average(self, self.step_counter.value)
         self.step_counter.assign_add(1)
         self.recon_tracker.update_state(loss)
         return self._logs()

@@ -21,6 +21,22 @@ from augintae_tf.config import AugmentConfig, Config, ConfigError, ModelConfig, 
 
 
 @dataclass
+class AutoencoderConfig(ModelConfig):
+    """ae / intae / augintae: an optional average of the weights for inference
+    (models/averaged.py; FastGAN's decay and warm-up)."""
+
+    ema: bool = False  # generate/evaluate/export with an EMA of the encoder and generator
+    ema_decay: float = 0.999
+    ema_warmup: bool = True  # decay min(ema_decay, (1 + t) / (10 + t)) at step t
+
+    def check(self) -> None:
+        require(isinstance(self.ema, bool), "model.ema", self.ema, "true or false")
+        require(isinstance(self.ema_warmup, bool), "model.ema_warmup", self.ema_warmup,
+                "true or false")
+        require(0 <= self.ema_decay < 1, "model.ema_decay", self.ema_decay, "a value in [0, 1)")
+
+
+@dataclass
 class AdversarialConfig(ModelConfig):
     """augintae-adv (appendix A.1)."""
 
@@ -251,10 +267,11 @@ def model_setup(cfg: Config, width: float | None = None) -> ModelSetup:
                       cfg.train.seed, cfg.backbone)
 
 
-register_model("augintae", "augintae_tf.models.augintae:AugIntAE",
+register_model("augintae", "augintae_tf.models.augintae:AugIntAE", AutoencoderConfig,
                summary="AugIntAE: slerp between two augmentations of an image (default)")
-register_model("ae", "augintae_tf.models.ae:AE", summary="autoencoder baseline")
-register_model("intae", "augintae_tf.models.intae:IntAE",
+register_model("ae", "augintae_tf.models.ae:AE", AutoencoderConfig,
+               summary="autoencoder baseline")
+register_model("intae", "augintae_tf.models.intae:IntAE", AutoencoderConfig,
                summary="interpolative AE baseline (pairs of different images)")
 register_model("augintae-adv", "augintae_tf.models.adversarial:AdversarialAugIntAE",
                AdversarialConfig, summary="AugIntAE plus an LSGAN discriminator")
