@@ -268,9 +268,10 @@ def model_setup(cfg: Config, width: float | None = None) -> ModelSetup:
 
 
 register_model("augintae", "augintae_tf.models.augintae:AugIntAE", AutoencoderConfig,
-               summary="AugIntAE: slerp between two augmentations of an image (default)")
+               summary="AugIntAE: slerp between two augmentations of an image "
+                       "(the paper presets' model)")
 register_model("ae", "augintae_tf.models.ae:AE", AutoencoderConfig,
-               summary="autoencoder baseline")
+               summary="autoencoder baseline (the recommended preset's model)")
 register_model("intae", "augintae_tf.models.intae:IntAE", AutoencoderConfig,
                summary="interpolative AE baseline (pairs of different images)")
 register_model("augintae-adv", "augintae_tf.models.adversarial:AdversarialAugIntAE",
