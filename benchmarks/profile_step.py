@@ -38,8 +38,11 @@ SHAPES = {"28x28x1": ("glyphs", 128), "64x64x3": ("cifar10", 64)}
 ENCLOSING = {"Process", "ParallelFor"}
 
 
-def build_step(model_name: str, shape: str, jit: bool):
-    preset, batch = SHAPES[shape]
+def build_step(model_name: str, shape: str, jit: bool, batch: int | None = None):
+    """The model as ``augintae-tf train`` builds it, its compiled train function, and an
+    iterator over one random batch (``batch``: the shape's default when None)."""
+    preset, default_batch = SHAPES[shape]
+    batch = batch or default_batch
     cfg = load_config(preset, {"model.name": model_name, "train.batch_size": batch,
                                "train.jit": "on" if jit else "off"})
     model = build(cfg, steps=1000)
@@ -51,6 +54,9 @@ def build_step(model_name: str, shape: str, jit: bool):
 
 
 def run_steps(model, iterator, steps: int) -> float:
+    """Seconds for ``steps`` train steps, synchronised on the last loss."""
+    if steps < 1:
+        return 0.0
     start = time.perf_counter()
     for _ in range(steps):
         logs = model.train_function(iterator)
@@ -58,12 +64,11 @@ def run_steps(model, iterator, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def op_times(logdir: str) -> tuple[dict[str, float], float]:
-    """Seconds per op type summed over the host's threads, and the traced span in seconds."""
+def op_times(logdir: str) -> dict[str, float]:
+    """Seconds per op type summed over the host's op threads."""
     path = next(Path(logdir).rglob("*.xplane.pb"))
     space = xplane_pb2.XSpace.FromString(path.read_bytes())
     totals: dict[str, float] = collections.defaultdict(float)
-    span_lo, span_hi = float("inf"), 0.0
     for plane in space.planes:
         if not plane.name.startswith("/host:CPU"):
             continue
@@ -75,12 +80,9 @@ def op_times(logdir: str) -> tuple[dict[str, float], float]:
             for event in line.events:
                 name = names.get(event.metadata_id, "?")
                 op_type = name.split(":")[-1] if ":" in name else name
-                if op_type in ENCLOSING:
-                    continue
-                totals[op_type] += event.duration_ps * 1e-12
-                start = line.timestamp_ns * 1e-9 + event.offset_ps * 1e-12
-                span_lo, span_hi = min(span_lo, start), max(span_hi, start + event.duration_ps * 1e-12)
-    return dict(totals), max(span_hi - span_lo, 0.0)
+                if op_type not in ENCLOSING:
+                    totals[op_type] += event.duration_ps * 1e-12
+    return dict(totals)
 
 
 def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
@@ -111,7 +113,7 @@ def main() -> None:
         tf.profiler.experimental.start(logdir)
         traced = run_steps(model, iterator, args.steps)
         tf.profiler.experimental.stop()
-        totals, _ = op_times(logdir)
+        totals = op_times(logdir)
     flops = count_flops(model, images)
     step_s = untraced / args.steps
     achieved = flops / step_s / 1e9

@@ -22,7 +22,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,28 +33,16 @@ ISA = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY
 def tf_window(batch: int, steps: int, warmup: int, jit: bool) -> dict:
     """In this process: build the step, warm up, time ``steps`` steps; one JSON-able dict."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from augintae_tf import cpu  # before TensorFlow: oneDNN setup
+    # profile_step (this folder) imports augintae_tf before TensorFlow: the oneDNN setup applies
+    from profile_step import build_step, run_steps
 
-    import numpy as np
     import tensorflow as tf
 
-    from augintae_tf.config import load_config
-    from augintae_tf.training import build
+    from augintae_tf import cpu
 
-    cfg = load_config("glyphs", {"model.name": "augintae", "train.batch_size": batch,
-                                 "train.jit": "on" if jit else "off"})
-    model = build(cfg, steps=1000)
-    images = np.random.default_rng(0).uniform(size=(batch, 28, 28, 1)).astype(np.float32)
-    iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
-    model.make_train_function()
-    for _ in range(warmup):
-        logs = model.train_function(iterator)
-    float(logs["loss"])
-    start = time.perf_counter()
-    for _ in range(steps):
-        logs = model.train_function(iterator)
-    float(logs["loss"])
-    rate = batch * steps / (time.perf_counter() - start)
+    model, iterator, _, _ = build_step("augintae", "28x28x1", jit, batch=batch)
+    run_steps(model, iterator, warmup)
+    rate = batch * steps / run_steps(model, iterator, steps)
     return {"images_per_s": round(rate, 1), "tf": tf.__version__, "machine": cpu.describe()}
 
 

@@ -39,6 +39,20 @@ def small_model_config(name: str, size: int = 12):
     return cfg
 
 
+def build_small(cfg, steps: int = 10):
+    """``training.build`` of a small config (the model and every optimizer, compiled)."""
+    from augintae_tf.training import build
+
+    return build(cfg, steps=steps)
+
+
+def random_images(n: int = 4, size: int = 12, seed: int = 0):
+    """``n`` uniform single-channel ``size`` x ``size`` images in [0, 1), float32."""
+    import numpy as np
+
+    return np.random.default_rng(seed).uniform(size=(n, size, size, 1)).astype(np.float32)
+
+
 @contextlib.contextmanager
 def dtype_policy(name: str):
     """Build layers under Keras' ``name`` policy, then restore float32 even if building fails."""

@@ -8,7 +8,7 @@ import tensorflow as tf
 from augintae_tf import checkpoints
 from augintae_tf.config import ConfigError, TrainConfig, load_config
 from augintae_tf.models.registry import WGANGPConfig
-from tests.conftest import small_model_config
+from tests.conftest import build_small as built, random_images as images, small_model_config
 
 
 def wgan_config(**fields):
@@ -16,15 +16,6 @@ def wgan_config(**fields):
     cfg.model = WGANGPConfig(name="wgan-gp", latent_dim=8, width=0.25, **fields)
     return cfg
 
-
-def built(cfg):
-    from augintae_tf.training import build
-
-    return build(cfg, steps=10)
-
-
-def images(n=4, size=12, seed=0):
-    return np.random.default_rng(seed).uniform(size=(n, size, size, 1)).astype(np.float32)
 
 
 def test_section_has_the_papers_values_and_one_line_errors():
