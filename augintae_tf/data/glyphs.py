@@ -4,7 +4,9 @@ The project must train and be tested without internet, so its default dataset is
 locally: letters of 15 writing systems, white on black at 28x28 like MNIST.  As in Omniglot, the
 alphabets are split into *background* alphabets (``train`` and ``validation``) and held-out
 *evaluation* alphabets (``test``), so few-shot generation is measured on classes and scripts the
-model never saw.
+model never saw.  A fourth split, ``far``, holds symbols that are no letters at all (arrows,
+mathematical operators, technical symbols, box drawing, geometric shapes, dingbats;
+:mod:`augintae_tf.data.glyph_sets`): a far novel domain rendered the same way.
 
 What makes two instances of a character differ (a printed font alone would give identical
 copies): the font face (DejaVu / STIX, regular / bold, sans / serif), the stroke width, the size
@@ -36,14 +38,15 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 from augintae_tf.atomic import atomic_path
+from augintae_tf.data.glyph_sets import FAR, FAR_CATEGORIES, FAR_DUPLICATE, FAR_PER_SET, far_name
 from augintae_tf.errors import RunError
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # bump whenever the rendering changes, so stale caches are not reused
+VERSION = 2  # v2 added the far split; bump whenever the rendering changes, so stale caches are not reused
 DEFAULT_SEED = 0
 SIZE = 28
-INSTANCES = {"train": 20, "validation": 4, "test": 20}  # per character
+INSTANCES = {"train": 20, "validation": 4, "test": 20, "far": 20}  # per character
 SPLITS = tuple(INSTANCES)
 MAX_PER_ALPHABET = 32  # keeps the large Canadian syllabary from dominating the class list
 
@@ -72,6 +75,7 @@ EVALUATION = (
 _FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
                "STIXGeneral.ttf", "STIXGeneralBol.ttf")
 _CATEGORIES = ("Lu", "Ll", "Lt", "Lo", "So")  # letters; So for Braille patterns. No marks.
+_FAR_SETS = frozenset(name for name, _ in FAR)
 
 _RENDER = 4  # render at 4x for antialiased strokes ...
 _WARP = 2  # ... warp at 2x, where the bilinear resampling blur is halved by the final reduction
@@ -136,9 +140,10 @@ def _pool(images: np.ndarray) -> np.ndarray:
     return images.reshape(n, s, 2, s, 2).mean(axis=(2, 4))
 
 
-def _candidates(ranges: tuple[tuple[int, int], ...]) -> list[str]:
+def _candidates(ranges: tuple[tuple[int, int], ...],
+                categories: tuple[str, ...] = _CATEGORIES) -> list[str]:
     return [chr(cp) for lo, hi in ranges for cp in range(lo, hi + 1)
-            if unicodedata.category(chr(cp)) in _CATEGORIES]
+            if unicodedata.category(chr(cp)) in categories]
 
 
 class _Distinct:
@@ -158,11 +163,12 @@ class _Distinct:
     def _blocks(image: np.ndarray) -> np.ndarray:
         return image.reshape(7, 4, 7, 4).mean(axis=(1, 3)).reshape(-1)
 
-    def add(self, image: np.ndarray) -> bool:
-        """Keep ``image`` [784] and return True unless it looks like a kept one."""
+    def add(self, image: np.ndarray, duplicate: float = _DUPLICATE) -> bool:
+        """Keep ``image`` [784] and return True unless it looks like a kept one (relative
+        difference below ``duplicate``)."""
         image, blocks = image.reshape(-1), self._blocks(image)
         kept, kept_blocks = self.images[:self.count], self.blocks[:self.count]
-        limit = _DUPLICATE * np.maximum(kept_blocks.mean(axis=1), image.mean())
+        limit = duplicate * np.maximum(kept_blocks.mean(axis=1), image.mean())
         close = np.flatnonzero(np.abs(kept_blocks - blocks).mean(axis=1) < limit)
         if np.any(np.abs(kept[close] - image).mean(axis=1) < limit[close]):
             return False
@@ -172,11 +178,13 @@ class _Distinct:
 
 
 def _alphabet(alphabet: str, ranges: tuple[tuple[int, int], ...], fonts: list[str],
-              distinct: _Distinct) -> list[_Char]:
-    """Up to MAX_PER_ALPHABET covered, visible, new characters of one alphabet, spread evenly
-    over its codepoints."""
+              distinct: _Distinct, categories: tuple[str, ...] = _CATEGORIES,
+              limit: int = MAX_PER_ALPHABET, duplicate: float = _DUPLICATE) -> list[_Char]:
+    """Up to ``limit`` covered, visible, new characters of one alphabet (of the Unicode
+    ``categories``; look-alikes: relative difference below ``duplicate``), spread evenly over
+    its codepoints."""
     found = []
-    for text in _candidates(ranges):
+    for text in _candidates(ranges, categories):
         covering = tuple(f for f in fonts if ord(text) in _cmap(f))
         if covering and _ink_box(covering[0], text):
             found.append((text, covering))
@@ -188,27 +196,44 @@ def _alphabet(alphabet: str, ranges: tuple[tuple[int, int], ...], fonts: list[st
     for text, covering in found:
         char = _Char(alphabet, text, covering, min_side)
         canon = _pool(_render(char, covering[0], 20.0, SIZE / 2, SIZE / 2, 0)[None])[0]
-        if canon.sum() >= _MIN_INK and distinct.add(canon):
+        if canon.sum() >= _MIN_INK and distinct.add(canon, duplicate):
             chars.append(char)
-    take = np.unique(np.linspace(0, len(chars) - 1, MAX_PER_ALPHABET).round().astype(int))
+    take = np.unique(np.linspace(0, len(chars) - 1, limit).round().astype(int))
     # Every face used for instances must draw the character, not only the first one.
     return [_Char(c.alphabet, c.text, tuple(f for f in c.fonts if _ink_box(f, c.text)),
                   c.min_side) for c in (chars[i] for i in take)]
 
 
 @functools.lru_cache(maxsize=1)
-def _select() -> tuple[tuple[_Char, ...], tuple[_Char, ...]]:
-    """The (background, evaluation) characters; deterministic, independent of the seed.
-    Background alphabets go first, so look-alikes are removed from the evaluation ones."""
+def _selection() -> tuple[tuple[_Char, ...], tuple[_Char, ...], tuple[_Char, ...]]:
+    """The (background, evaluation, far) characters; deterministic, independent of the seed.
+    Background alphabets go first, so look-alikes are removed from the evaluation ones, and
+    the far symbols last, so none of them looks like a letter of either."""
     fonts = [str(_font_dir() / name) for name in _FONT_FILES if (_font_dir() / name).is_file()]
-    distinct = _Distinct(sum(len(_candidates(r)) for _, r in BACKGROUND + EVALUATION))
+    distinct = _Distinct(sum(len(_candidates(r)) for _, r in BACKGROUND + EVALUATION)
+                         + sum(len(_candidates(r, FAR_CATEGORIES)) for _, r in FAR))
     background = tuple(c for a, r in BACKGROUND for c in _alphabet(a, r, fonts, distinct))
     evaluation = tuple(c for a, r in EVALUATION for c in _alphabet(a, r, fonts, distinct))
-    return background, evaluation
+    far = tuple(c for a, r in FAR
+                for c in _alphabet(a, r, fonts, distinct, FAR_CATEGORIES, FAR_PER_SET,
+                                   FAR_DUPLICATE))
+    return background, evaluation, far
+
+
+def _select() -> tuple[tuple[_Char, ...], tuple[_Char, ...]]:
+    """The (background, evaluation) characters (see :func:`_selection`)."""
+    return _selection()[:2]
+
+
+def _select_far() -> tuple[_Char, ...]:
+    """The far symbols (see :func:`_selection`)."""
+    return _selection()[2]
 
 
 def _name(char: _Char) -> str:
     """``alphabet/short-name`` from the Unicode name: "greek/capital-alpha", "braille/dots-14"."""
+    if char.alphabet in _FAR_SETS:
+        return far_name(char.alphabet, char.text)
     name = unicodedata.name(char.text, f"U{ord(char.text):04X}")
     if " LETTER " in name:
         prefix, rest = name.split(" LETTER ", 1)
@@ -220,7 +245,8 @@ def _name(char: _Char) -> str:
 
 
 def class_names(seed: int = DEFAULT_SEED) -> list[str]:
-    """Names indexed by label: background characters first, then evaluation characters."""
+    """Names indexed by label: background characters first, then evaluation characters, then
+    the far symbols."""
     return [str(n) for n in load(seed)["class_names"]]
 
 
@@ -276,14 +302,18 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, np.ndarray]:
     ``class_names`` [C].  Each split draws from its own random stream, so validation instances
     are fresh draws and not copies of training instances."""
     start = time.perf_counter()
-    background, evaluation = _select()
-    names = [_name(c) for c in background + evaluation]
+    background, evaluation, far = _selection()
+    every = background + evaluation + far
+    names = [_name(c) for c in every]
     if len(set(names)) != len(names):  # Unicode names are unique; short ones almost always are
-        names = [f"{n}-u{ord(c.text):04x}" for n, c in zip(names, background + evaluation)]
+        names = [f"{n}-u{ord(c.text):04x}" for n, c in zip(names, every)]
     data = {"class_names": np.array(names)}
-    for index, split in enumerate(SPLITS):
+    # Labels: background, then evaluation, then far (far's continue after test's).
+    parts = {"train": (background, 0), "validation": (background, 0),
+             "test": (evaluation, len(background)), "far": (far, len(background) + len(evaluation))}
+    for index, split in enumerate(SPLITS):  # far is last: the other splits' streams are unchanged
         rng = np.random.default_rng([seed, index])
-        chars, first = (evaluation, len(background)) if split == "test" else (background, 0)
+        chars, first = parts[split]
         data[f"{split}_images"], data[f"{split}_labels"] = _render_split(
             chars, first, INSTANCES[split], rng)
     log.info("generated glyphs (seed %d, %d classes) in %.1f s", seed, len(data["class_names"]),

@@ -29,9 +29,10 @@ class DatasetInfo:
 _HANDWRITTEN = "white strokes on black"
 
 _DATASETS = (
-    DatasetInfo("glyphs", 28, 1, ("train", "validation", "test"), "embedded",
+    DatasetInfo("glyphs", 28, 1, ("train", "validation", "test", "far"), "embedded",
                 "characters of 15 writing systems rendered from matplotlib's fonts, offline; "
-                "train/validation = 10 background alphabets, test = 5 held-out alphabets"),
+                "train/validation = 10 background alphabets, test = 5 held-out alphabets, "
+                "far = 6 sets of symbols unlike letters (arrows, math, box drawing, shapes...)"),
     DatasetInfo("omniglot", 28, 1, ("train", "test", "small1", "small2"), "tfds",
                 f"1,623 handwritten characters of 50 alphabets, {_HANDWRITTEN}; train = background "
                 "alphabets, test = evaluation alphabets (inverted, resized from 105x105)"),
