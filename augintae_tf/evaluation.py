@@ -45,7 +45,7 @@ TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_n
               "gen_novel_mse", "gen_novel_ratio", "gen_test_fd", "gen_novel_fd",
               "gen_novel_mse_inverted")
 INTERP_PAIRS = 8
-INTERP_STEPS = 8
+INTERP_STEPS = 9  # alpha 1, 7/8, ..., 0: the middle column is alpha 0.5
 
 
 @dataclass(frozen=True)
@@ -246,16 +246,21 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
 
 
 def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
-    """Per pair: a pixel-fade row, then one slerp row per run."""
+    """The paper's appendix A.6 figure: per same-class novel pair (the same pairs for every
+    run), a block of rows, the pixel fade ``alpha * a + (1 - alpha) * b`` and then each run's
+    slerp path, at INTERP_STEPS alphas from 1 to 0; every row is labelled in a left margin
+    ("pixel fade" or the run's name).  Runs without a latent (wgan-gp) are left out."""
+    from augintae_tf.eval_quality import unique_names
     from augintae_tf.generation import pixel_fade
-    from augintae_tf.images import save_grid
+    from augintae_tf.images import save_labelled_grid
 
-    runs = [r for r in runs if r.model.has("latent")]  # e.g. wgan-gp has no latent to slerp
-    rows = []
-    for a, b in novel_pairs(novel_labels, INTERP_PAIRS, seed):
+    named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has("latent")]
+    rows, labels = [], []
+    for k, (a, b) in enumerate(novel_pairs(novel_labels, INTERP_PAIRS, seed), start=1):
         rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
-        rows.extend(_pair_row(r.model, novel_images[a], novel_images[b]) for r in runs)
-    return save_grid(path, rows)
+        rows.extend(_pair_row(run.model, novel_images[a], novel_images[b]) for _, run in named)
+        labels += [f"{k}. pixel fade"] + [name for name, _ in named]
+    return save_labelled_grid(path, rows, labels)
 
 
 def _pair_row(model, a, b):
@@ -309,14 +314,15 @@ def _eval_table(runs) -> tuple[list[dict], str]:
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
             echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
             num_images: int = 2000, classifier_epochs: int = 3,
-            classifier_limit: int | None = 10_000) -> dict:
+            classifier_limit: int | None = 10_000, novel_split: str | None = None) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
     a latent are left out), the generalization figure (novel inputs, then each run's
     reconstructions -> ``OUT/generalization.png``), a table of
     the runs' ``eval/metrics.json`` values and (``quality``) one few-shot quality table: every
     run's images generated here on one shared plan (``shots``, ``num_images``, ``seed``) beside one
     set of reference rows -> ``OUT/interpolations.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.
-    Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
+    ``novel_split``: score on this split of the runs' novel dataset instead of their
+    ``data.novel_split`` (glyphs: ``far`` for the symbol classes).  Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
@@ -328,7 +334,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     first = runs[0].config.data
 
     def signature(cfg):
-        return cfg.image_size, cfg.channels, cfg.dataset, resolve_novel(cfg)
+        dataset, split = resolve_novel(cfg)
+        return cfg.image_size, cfg.channels, cfg.dataset, (dataset, novel_split or split)
 
     for run in runs[1:]:
         if signature(run.config.data) != signature(first):
@@ -336,7 +343,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
                            f"{signature(first)}, {run.directory} has {signature(run.config.data)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    novel_dataset, novel_split = resolve_novel(first)
+    novel_dataset, split = resolve_novel(first)
+    novel_split = novel_split or split
     images, labels = load_arrays(dataclasses.replace(first, limit=None), novel_split, dataset=novel_dataset)
     if not len(images):
         raise RunError(f"no images in {novel_dataset}:{novel_split}")

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from augintae_tf.atomic import atomic_path
 from augintae_tf.errors import RunError
 
 # What an output file's suffix asks for (Pillow's format names); other suffixes are refused.
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+LABEL_WIDTH = 150  # pixels of the left margin of a labelled grid (a run name of ~20 characters)
 
 
 def image_format(path: str | os.PathLike, option: str = "--out") -> str:
@@ -50,25 +51,64 @@ def make_grid(rows: Sequence[np.ndarray], pad: int = 2, pad_value: float = 0.5) 
     return grid
 
 
-def save_png(path: str | os.PathLike, image: np.ndarray, upscale: int = 1) -> Path:
-    """Write a float ``[H, W, C]`` image in [0, 1], atomically, in the format its suffix names."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _picture(image: np.ndarray, upscale: int = 1) -> Image.Image:
+    """A float ``[H, W, C]`` image in [0, 1] as a Pillow image, nearest-neighbour upscaled."""
     pixels = to_uint8(image)
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     picture = Image.fromarray(pixels)
     if upscale > 1:
         picture = picture.resize((picture.width * upscale, picture.height * upscale), Image.NEAREST)
+    return picture
+
+
+def _write(path: str | os.PathLike, picture: Image.Image) -> Path:
+    """Write ``picture`` atomically, in the format the suffix of ``path`` names."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = image_format(path, "image")
     with atomic_path(path, what="an image") as tmp:
         picture.save(tmp, format=fmt)
     return path
 
 
+def save_png(path: str | os.PathLike, image: np.ndarray, upscale: int = 1) -> Path:
+    """Write a float ``[H, W, C]`` image in [0, 1], atomically, in the format its suffix names."""
+    return _write(path, _picture(image, upscale))
+
+
+def _grid_upscale(rows: Sequence[np.ndarray]) -> int:
+    return max(1, 96 // rows[0].shape[1])  # small images are upscaled so a grid is readable
+
+
 def save_grid(path: str | os.PathLike, rows: Sequence[np.ndarray], upscale: int | None = None) -> Path:
     """Save rows of images as one grid image (format from the suffix); small images are upscaled so a grid is readable."""
-    grid = make_grid(rows)
-    if upscale is None:
-        upscale = max(1, 96 // rows[0].shape[1])
-    return save_png(path, grid, upscale=upscale)
+    return save_png(path, make_grid(rows), upscale=upscale or _grid_upscale(rows))
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    """``text``, cut with an ellipsis until it is at most ``width`` pixels long."""
+    while len(text) > 1 and draw.textlength(text, font=font) > width:
+        text = text[:-2] + "…"
+    return text
+
+
+def save_labelled_grid(path: str | os.PathLike, rows: Sequence[np.ndarray], labels: Sequence[str],
+                       upscale: int | None = None, pad: int = 2) -> Path:
+    """:func:`save_grid` with a white left margin of :data:`LABEL_WIDTH` pixels that names each
+    row: ``labels[i]`` is written (black, cut with "…" if too long) beside ``rows[i]``.  The grid
+    part is pixel for pixel what :func:`save_grid` writes, so the figure is
+    ``LABEL_WIDTH + grid width`` wide and as tall as the grid."""
+    if len(labels) != len(rows):
+        raise ValueError(f"save_labelled_grid got {len(labels)} labels for {len(rows)} rows")
+    upscale = upscale or _grid_upscale(rows)
+    grid = _picture(make_grid(rows, pad=pad), upscale)
+    canvas = Image.new(grid.mode, (LABEL_WIDTH + grid.width, grid.height), "white")
+    canvas.paste(grid, (LABEL_WIDTH, 0))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=14)
+    cell = (rows[0].shape[1] + pad) * upscale
+    for i, label in enumerate(labels):
+        middle = pad * upscale + i * cell + rows[0].shape[1] * upscale // 2
+        draw.text((4, middle), _fit(draw, str(label), font, LABEL_WIDTH - 8), fill="black",
+                  font=font, anchor="lm")
+    return _write(path, canvas)

@@ -154,6 +154,9 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/fewshot_quality.json")
     parser.add_argument("--reuse", action="store_true", help="score finished runs instead of retraining")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for every recipe")
+    parser.add_argument("--novel-split", default=None,
+                        help="score on this split of the novel dataset (default: the preset's "
+                             "data.novel_split; glyphs: test = held-out alphabets, far = symbols)")
     args = parser.parse_args()
     unknown = [r for r in args.recipes.split(",") if r not in RECIPES]
     if unknown:
@@ -170,6 +173,7 @@ def main() -> None:
     runs, rename = load_runs(recipes)
     data = dataclasses.replace(runs[0].config.data, limit=None)  # data.limit caps training only
     dataset, split = resolve_novel(data)
+    split = args.novel_split or split
     images, labels = load_arrays(data, split, dataset=dataset)
     start = time.perf_counter()
     # Row names are the run directory names; map them back to the recipe names for the table.
@@ -190,7 +194,8 @@ def main() -> None:
               f"{r['train_s']} | {r['images_per_s']} |")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"budget_images": args.images, "shots": args.shots,
+    out.write_text(json.dumps({"budget_images": args.images, "novel": [str(dataset), split],
+                               "shots": args.shots,
                                "num_images": args.num_images, "seed": args.seed,
                                "extra_overrides": extra, "recipes": recipes,
                                "scoring_s": round(scoring_s, 1), "quality": result}, indent=2))

@@ -12,7 +12,9 @@ from augintae_tf.evaluation import METRIC_TABLE, default_metrics
               help="A directory written by `augintae-tf train`.")
 @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
               help="Novel-domain dataset (default: the run's novel dataset).")
-@click.option("--split", default=None, help="Novel-domain split (default: the run's novel split).")
+@click.option("--split", default=None,
+              help="Novel-domain split (default: the run's novel split; glyphs: test = held-out "
+                   "alphabets, far = symbols unlike letters).")
 @click.option("--metrics", "metrics", default=None,
               help="Comma list (or all) of: " + "; ".join(f"{m.name} ({m.help})"
                                                       for m in METRIC_TABLE.values())
@@ -64,8 +66,12 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
               help="Few-shot images per run on the shared plan.")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--classifier-limit", type=click.IntRange(2), default=10_000, show_default=True)
+@click.option("--split", default=None,
+              help="Novel-domain split of the runs' novel dataset (default: their data.novel_split; "
+                   "glyphs: test = held-out alphabets, far = symbols unlike letters).")
 @friendly_errors
-def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_epochs, classifier_limit):
+def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_epochs, classifier_limit,
+                    split):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md,
@@ -74,7 +80,7 @@ def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_
 
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
-                     classifier_limit=classifier_limit)
+                     classifier_limit=classifier_limit, novel_split=split)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, {out}/metrics.md and {out}/metrics.json")
 
 

@@ -39,6 +39,7 @@ def test_datasets_lists_glyphs_as_offline():
     assert result.exit_code == 0
     glyphs = next(line for line in result.output.splitlines() if line.startswith("glyphs"))
     assert "28x28" in glyphs and glyphs.split()[-1] == "yes"
+    assert "train,validation,test,far" in glyphs.split()
     assert any(line.startswith("omniglot") for line in result.output.splitlines())
 
 

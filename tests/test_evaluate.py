@@ -110,16 +110,66 @@ def test_compare_run_with_itself(tiny_run, tmp_path):
 def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_path):
     from PIL import Image
 
-    from augintae_tf.evaluation import INTERP_PAIRS, compare
+    from augintae_tf.evaluation import INTERP_PAIRS, INTERP_STEPS, compare
+    from augintae_tf.images import LABEL_WIDTH
 
     (run_copy / "eval").mkdir()
     (run_copy / "eval" / "metrics.json").write_text(json.dumps({"fd_clf": 1.5, "class_accuracy": 0.25}))
     result = compare([run_copy, tiny_run], tmp_path / "cmp", echo=lambda *_: None, quality=False)
     assert "| run | augintae | 1.5 | 0.25 |" in result["markdown"]
     assert "| tiny | augintae | — | — |" in result["markdown"]
-    height = Image.open(result["figure"]).height
     rows = INTERP_PAIRS * 3  # pixel fade + one slerp row per run, per pair
-    assert height == (2 + rows * (28 + 2)) * (96 // 28)
+    assert Image.open(result["figure"]).size == (LABEL_WIDTH + (2 + INTERP_STEPS * 30) * 3,
+                                                 (2 + rows * (28 + 2)) * 3)
+
+
+def test_compare_on_the_far_split_draws_the_pixel_fade_of_far_pairs(tiny_run, tmp_path):
+    """The A.6 figure on ``--split far``: per pair, the first row is the NumPy cross-fade of a
+    same-class far pair (alpha 1 -> 0), then the run's row; the margin is labelled."""
+    import numpy as np
+    from PIL import Image
+
+    from augintae_tf.data import glyphs
+    from augintae_tf.evaluation import INTERP_PAIRS, INTERP_STEPS, novel_pairs
+    from augintae_tf.images import LABEL_WIDTH
+
+    result = invoke("compare", tiny_run, "--out", tmp_path / "cmp", "--no-quality", "--split", "far")
+    assert result.exit_code == 0, result.output
+    figure = np.asarray(Image.open(tmp_path / "cmp" / "interpolations.png").convert("L"), np.float32)
+    assert figure.shape == ((2 + INTERP_PAIRS * 2 * 30) * 3, LABEL_WIDTH + (2 + INTERP_STEPS * 30) * 3)
+    assert figure[:, :LABEL_WIDTH].min() == 0 and figure[:, :LABEL_WIDTH].mean() > 200  # text on white
+    images, labels = glyphs.split_arrays("far")
+    images = images.astype(np.float32) / 255.0
+    assert labels.min() >= len(glyphs.class_names()) - len(glyphs._select_far())
+    alphas = np.arange(INTERP_STEPS - 1, -1, -1) / (INTERP_STEPS - 1)
+    for k, (a, b) in enumerate(novel_pairs(labels, INTERP_PAIRS, 0)):
+        assert labels[a] == labels[b] and a != b
+        y = (2 + 2 * k * 30) * 3
+        for j, alpha in enumerate(alphas):
+            x = LABEL_WIDTH + (2 + j * 30) * 3
+            cell = figure[y:y + 84:3, x:x + 84:3]  # nearest-neighbour x3: every third pixel
+            fade = alpha * images[a, ..., 0] + (1 - alpha) * images[b, ..., 0]
+            np.testing.assert_allclose(cell, np.round(fade * 255), atol=1.0)
+
+
+def test_evaluation_reads_the_far_split_when_asked(tiny_run):
+    import dataclasses
+
+    from augintae_tf.data import glyphs
+    from augintae_tf.eval_data import EvalData, EvalOptions, Timer
+    from augintae_tf.runs import load_run
+
+    run = load_run(tiny_run)
+    far = set(range(len(glyphs.class_names()) - len(glyphs._select_far()), len(glyphs.class_names())))
+    asked = EvalData(run, EvalOptions(split="far", data_limit=300), tiny_run, Timer(lambda *_: None))
+    assert (asked.novel_dataset, asked.novel_split) == ("glyphs", "far")
+    assert set(asked.novel[1]) <= far and len(set(asked.novel[1])) == len(far)
+    config = dataclasses.replace(run.config, data=dataclasses.replace(run.config.data, novel_split="far"))
+    configured = EvalData(dataclasses.replace(run, config=config), EvalOptions(data_limit=300), tiny_run,
+                          Timer(lambda *_: None))
+    assert configured.novel_split == "far" and set(configured.novel[1]) <= far
+    default = EvalData(run, EvalOptions(data_limit=300), tiny_run, Timer(lambda *_: None))
+    assert not set(default.novel[1]) & far
 
 
 def test_parse_metrics():
