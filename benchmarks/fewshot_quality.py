@@ -14,6 +14,7 @@ twice from its one run: with the averaged weights (its name) and with the traine
 
     python benchmarks/fewshot_quality.py --images 38400 --recipes ae,intae,augintae
     python benchmarks/fewshot_quality.py --images 38400 --recipes augintae,augintae-l1 --reuse
+    python benchmarks/fewshot_quality.py --images 38400 --reuse --novel-split far  # far domain
 
 Prints one table (the quality rows, then training cost per recipe) and writes JSON (``--out``).
 """

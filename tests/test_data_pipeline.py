@@ -101,7 +101,7 @@ def test_registry_lists_every_source_and_split():
     assert infos["glyphs"].source == "embedded" and infos["mnist"].source == "tfds"
     assert (infos["celeb_a"].image_size, infos["celeb_a"].channels) == (128, 3)
     assert all(info.description and info.splits for info in infos.values())
-    assert dataset_splits("glyphs") == ("train", "validation", "test")
+    assert dataset_splits("glyphs") == ("train", "validation", "test", "far") == glyphs.SPLITS
     with pytest.raises(DataError, match="has no split 'valid'"):
         load_split("glyphs", "valid", 28, 1)
     with pytest.raises(DataError, match="'nope' is neither"):
