@@ -204,9 +204,16 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
                 for name in names if METRIC_TABLE[name].prepare is not None}
     run = load_run(run_dir)
+    atomic.refuse_link(run.directory / "metrics.jsonl")  # at once, not after the slow part
     names = metrics_for(run.model, names, explicit=metrics is not None)
     out = Path(out) if out is not None else run.directory / "eval"
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before the slow part: a read-only run (default --out RUN/eval) fails at once
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = atomic.read_only_error(exc, out, "; pass --out ELSEWHERE")
+        if problem is None:
+            raise
+        raise problem from None
     data = EvalData(run, opts, out, timer, prepared, echo, progress)
     echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
          f"{run.checkpoint.name}): {', '.join(names)}")
@@ -241,7 +248,13 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
         summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
     line = {"eval": summary,
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    append_metrics(run.directory, line)
+    try:
+        append_metrics(run.directory, line)
+    except OSError as exc:  # a read-only run: the record is in OUT/metrics.json all the same
+        if exc.errno not in atomic.READ_ONLY:
+            raise
+        data.echo(f"warning: {run.directory} is read-only ({exc.strerror}): the record was not "
+                  f"appended to {run.directory}/metrics.jsonl; it is in {data.out}/metrics.json")
     return record
 
 

@@ -29,13 +29,15 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from augintae_tf.atomic import is_no_space, no_space_error, write_text
+from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, read_only_error,
+                               refuse_link, write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.errors import RunError
 
 CONFIG, METRICS, LOCK = "config.yaml", "metrics.jsonl", ".lock"
 CHECKPOINTS, SAMPLES, LOGS = "checkpoints", "samples", "logs"
 RUN_NAME = re.compile(r"^(\d{5})-")
+ROTATION_RETRIES = 3  # load_run: checkpoints removed by a training run while being read
 Warn = Callable[[str], Any]
 
 
@@ -99,8 +101,15 @@ class RunLock:
         self.fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)  # a linked .lock: refused
+        except OSError as exc:
+            problem = read_only_error(exc, self.path, "; copy the run to a writable place to "
+                                      "continue it")
+            if problem:
+                raise problem from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -114,6 +123,24 @@ class RunLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
         return self
+
+    @staticmethod
+    def check_free(run_dir: str | os.PathLike) -> None:
+        """RunError at once when another process holds ``run_dir``'s lock; creates and writes
+        nothing (the CLI calls it before importing TensorFlow, training takes the lock later)."""
+        path = Path(run_dir) / LOCK
+        try:
+            fd = open_nofollow(path, os.O_RDONLY)
+        except OSError:
+            return  # no lock file yet (or unreadable): training's own acquire reports it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RunError(f"run directory {path.parent} is in use by process {holder} "
+                           f"(it holds {path}); wait for it to finish or stop it") from None
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self.fd is not None:
@@ -240,7 +267,7 @@ def append_metrics(run_dir_or_file: str | os.PathLike, record: dict,
     path = metrics_path(run_dir_or_file)
     data = (json.dumps(record, default=float) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # released by os.close below, also on any error
         size = os.fstat(fd).st_size
@@ -275,6 +302,7 @@ def truncate_metrics(run_dir: str | os.PathLike, epoch: int, warn: Warn | None =
     """Keep the records of epochs up to ``epoch`` (and evaluation records), rewritten atomically:
     what resuming from the checkpoint of ``epoch`` needs. Returns the kept records."""
     path = Path(run_dir) / METRICS
+    refuse_link(path)
     records = read_metrics(path, warn)
     kept = [r for r in records if r.get("epoch", 0) <= epoch]
     if path.exists():
@@ -295,10 +323,13 @@ def choose_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike 
         if problem:
             raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
         return checkpoint
+    refuse_link(Path(run_dir) / CHECKPOINTS, "directory")
     found = list_checkpoints(Path(run_dir) / CHECKPOINTS)
     damaged = []
     for candidate in reversed(found):
         problem = verify(candidate)
+        if problem is not None and not candidate.exists():
+            continue  # rotated away by a training run between listing and reading: not damage
         if problem is None:
             if damaged and warn:
                 names = "; ".join(f"{p} ({why})" for p, why in damaged)
@@ -363,14 +394,23 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    ckpt = choose_checkpoint(run_dir, checkpoint, warn)
-    if ckpt is None:
-        raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
-                       "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
-    check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
-    model = build_model(cfg)
-    model.build_for_inference()
-    checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+    for attempt in range(ROTATION_RETRIES + 1):
+        ckpt = choose_checkpoint(run_dir, checkpoint, warn)
+        if ckpt is None:
+            raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
+                           "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
+        try:
+            check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
+            model = build_model(cfg)
+            model.build_for_inference()
+            checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+            break
+        except (RunError, OSError):
+            if checkpoint is not None or ckpt.exists() or attempt == ROTATION_RETRIES:
+                raise
+            if warn:  # a run training meanwhile (train.keep_checkpoints) removed it
+                warn(f"checkpoint {ckpt} was rotated while reading (the run is training); "
+                     "retrying on its newest intact checkpoint")
     if stages:
         model.load_stages(run_dir, warn)  # e.g. wgan-gp's inversion network (its own checkpoint)
     return Run(run_dir, cfg, model, ckpt)
