@@ -60,11 +60,11 @@ def refuse_link(path: str | os.PathLike, kind: str = "file") -> None:
     except FileNotFoundError:
         return
     if stat.S_ISLNK(mode):
-        raise RunError(f"{path} is a symbolic link; augintae-tf writes only its own {kind}s there "
+        raise RunError(f"{path} is a symbolic link; augintae-tf writes only its own files there "
                        "and does not follow links (remove the link)")
     wanted = stat.S_ISDIR if kind == "directory" else stat.S_ISREG
     if not wanted(mode):
-        raise RunError(f"{path} is not a regular {kind}; augintae-tf writes only its own {kind}s "
+        raise RunError(f"{path} is not a regular {kind}; augintae-tf writes only its own files "
                        "there (remove it)")
 
 
@@ -92,6 +92,20 @@ def read_only_error(exc: OSError, path: str | os.PathLike, hint: str = "") -> Ru
         return None
     return RunError(f"cannot write {path}: {exc.strerror or exc} (a read-only run directory or "
                     f"disk){hint}")
+
+
+def read_only_problem(folder: str | os.PathLike) -> OSError | None:
+    """The error a write into ``folder`` gets when it is read-only (probed by creating and
+    removing a temporary file: ``os.access`` says yes to root on a chmod'd folder), else None."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=TEMP_MARK)
+    except OSError as exc:
+        if exc.errno in READ_ONLY:
+            return exc
+        raise
+    os.close(fd)
+    os.unlink(tmp)
+    return None
 
 
 def fsync_path(path: str | os.PathLike) -> None:

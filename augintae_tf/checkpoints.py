@@ -129,8 +129,8 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
     directory = Path(directory)
     final = directory / f"epoch-{epoch:05d}"
     tmp = directory / f".tmp-epoch-{epoch:05d}-{os.getpid()}"
-    contents = _contents(model, epoch, state)  # everything in memory before the disk is touched
     refuse_link(directory, "directory")  # rotation below must not delete through a link
+    contents = _contents(model, epoch, state)  # everything in memory before the disk is touched
     try:
         directory.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
