@@ -236,3 +236,19 @@ def test_set_models_name_the_per_class_shortfall_of_data_limit(tmp_path):
         "(0 images), fewer than one batch (--batch-size 128): its 280 classes hold 1-2 images "
         "each under data.limit=512; raise data.limit or lower model.set_size")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_100_megapixel_seed_loads_without_pillows_raw_warning(tmp_path):
+    import warnings
+
+    from PIL import Image
+
+    from augintae_tf.data import load_image_files
+
+    path = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((10_000, 10_000), np.uint8)).save(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images, paths = load_image_files([path], 28, 1)
+    assert images.shape == (1, 28, 28, 1) and paths == [path]
+    assert [str(w.message) for w in caught if issubclass(w.category, Image.DecompressionBombWarning)] == []
