@@ -1,5 +1,6 @@
 """The run directory's one owner: layout, creating/finding a run, its lock, its config, its
-metrics log, choosing an intact checkpoint, and loading a run for inference.
+metrics log, choosing an intact checkpoint, and loading a run for inference (its lock:
+augintae_tf.runlock, re-exported here).
 
 Layout of ``RUN/``::
 
@@ -29,12 +30,13 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, read_only_error,
-                               refuse_link, write_text)
+from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refuse_link,
+                               write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.errors import RunError
+from augintae_tf.runlock import LOCK, RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
-CONFIG, METRICS, LOCK = "config.yaml", "metrics.jsonl", ".lock"
+CONFIG, METRICS = "config.yaml", "metrics.jsonl"
 CHECKPOINTS, SAMPLES, LOGS = "checkpoints", "samples", "logs"
 RUN_NAME = re.compile(r"^(\d{5})-")
 ROTATION_RETRIES = 3  # load_run: checkpoints removed by a training run while being read
@@ -87,72 +89,6 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
         raise RunError(f"run directory {run_dir} already exists and is not empty; pass --resume to "
                        "continue it, or choose another --run-dir")
     return run_dir
-
-
-class RunLock:
-    """An exclusive ``fcntl.flock`` on ``RUN/.lock``, which holds the owner's PID.
-
-    The kernel drops the lock when the process dies (even by kill -9), so it is never stale; a
-    second process fails at once with the holder's PID.
-    """
-
-    def __init__(self, run_dir: str | os.PathLike):
-        self.path = Path(run_dir) / LOCK
-        self.fd: int | None = None
-
-    def acquire(self) -> "RunLock":
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT)  # a linked .lock: refused
-        except OSError as exc:
-            problem = read_only_error(exc, self.path, "; copy the run to a writable place to "
-                                      "continue it")
-            if problem:
-                raise problem from None
-            raise
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            raise RunError(f"run directory {self.path.parent} is in use by process {holder} "
-                           f"(it holds {self.path}); wait for it to finish or stop it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
-        return self
-
-    @staticmethod
-    def check_free(run_dir: str | os.PathLike) -> None:
-        """RunError at once when another process holds ``run_dir``'s lock; creates and writes
-        nothing (the CLI calls it before importing TensorFlow, training takes the lock later)."""
-        path = Path(run_dir) / LOCK
-        try:
-            fd = open_nofollow(path, os.O_RDONLY)
-        except OSError:
-            return  # no lock file yet (or unreadable): training's own acquire reports it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise RunError(f"run directory {path.parent} is in use by process {holder} "
-                           f"(it holds {path}); wait for it to finish or stop it") from None
-        finally:
-            os.close(fd)
-
-    def release(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self) -> "RunLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stderr) -> list[Path]:
