@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -46,6 +47,67 @@ def no_space_error(what: str, path: str | os.PathLike, extra: str = "") -> RunEr
     return RunError(f"no space left on device while writing {what} to {path}{extra}")
 
 
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)  # a write the filesystem or mode refuses
+
+
+def refuse_link(path: str | os.PathLike, kind: str = "file") -> None:
+    """RunError when ``path`` is a symbolic link, or exists and is not a regular ``kind``
+    ("file" or "directory"). The run directory, an output folder and a model base hold the
+    project's own files: writing through a link would change a file outside them (a linked
+    ``metrics.jsonl`` lost its target's last line), so links are refused rather than followed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise RunError(f"{path} is a symbolic link; augintae-tf writes only its own files there "
+                       "and does not follow links (remove the link)")
+    wanted = stat.S_ISDIR if kind == "directory" else stat.S_ISREG
+    if not wanted(mode):
+        raise RunError(f"{path} is not a regular {kind}; augintae-tf writes only its own files "
+                       "there (remove it)")
+
+
+def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` of a regular file that refuses links (``O_NOFOLLOW``, checked again on the
+    open descriptor, so a link swapped in after the check is refused too)."""
+    refuse_link(path)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)  # a FIFO must not block
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        refuse_link(path)
+        raise RunError(f"{path} is not a regular file; augintae-tf writes only its own files there")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_only_error(exc: OSError, path: str | os.PathLike, hint: str = "") -> RunError | None:
+    """The one line for a write refused by a read-only filesystem or directory, else None."""
+    if getattr(exc, "errno", None) not in READ_ONLY:
+        return None
+    return RunError(f"cannot write {path}: {exc.strerror or exc} (a read-only run directory or "
+                    f"disk){hint}")
+
+
+def read_only_problem(folder: str | os.PathLike) -> OSError | None:
+    """The error a write into ``folder`` gets when it is read-only (probed by creating and
+    removing a temporary file: ``os.access`` says yes to root on a chmod'd folder), else None."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=TEMP_MARK)
+    except OSError as exc:
+        if exc.errno in READ_ONLY:
+            return exc
+        raise
+    os.close(fd)
+    os.unlink(tmp)
+    return None
+
+
 def fsync_path(path: str | os.PathLike) -> None:
     """Flush a file (or a directory entry list) to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -71,6 +133,8 @@ def _create_temporary(path: Path, what: str | None, create) -> Path:
     except OSError as exc:
         if is_no_space(exc):
             raise no_space_error(what or path.name, path) from None
+        if read_only_error(exc, path.parent):
+            raise read_only_error(exc, path.parent) from None
         raise
 
 
@@ -82,6 +146,7 @@ def atomic_path(path: str | os.PathLike, what: str | None = None, suffix: str = 
     content in a full-disk error (default: the file name).
     """
     path = Path(path)
+    refuse_link(path)  # os.replace would swap out a link (or fail on a folder) the user made
     tmp = _create_temporary(path, what, lambda: temp_name(path, suffix))
     try:
         yield tmp

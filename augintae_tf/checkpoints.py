@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -33,7 +34,7 @@ import keras
 import numpy as np
 from keras.src.saving import saving_lib
 
-from augintae_tf.atomic import fsync_path, is_no_space, no_space_error
+from augintae_tf.atomic import fsync_path, is_no_space, no_space_error, refuse_link
 from augintae_tf.errors import RunError
 
 NAME = re.compile(r"^epoch-(\d{5,})$")
@@ -128,6 +129,7 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
     directory = Path(directory)
     final = directory / f"epoch-{epoch:05d}"
     tmp = directory / f".tmp-epoch-{epoch:05d}-{os.getpid()}"
+    refuse_link(directory, "directory")  # rotation below must not delete through a link
     contents = _contents(model, epoch, state)  # everything in memory before the disk is touched
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -174,6 +176,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# state.json's fields: (type, smallest value); a crafted file is refused, never interpreted.
+STATE_FIELDS = {"epoch": (int, 0), "step": (int, 0), "rng_step": (int, 0), "format": (int, 1),
+                "optimizers": (list, None), "config": (dict, None)}
+
+
+def state_problem(state: Any) -> str | None:
+    """What is wrong with a loaded ``state.json`` (one phrase), or None. ``epoch`` is required;
+    the others are checked when present: integers >= their minimum (not bools), ``optimizers``
+    a list of names, ``config`` a mapping."""
+    if not isinstance(state, dict) or "epoch" not in state:
+        return "state.json has no epoch"
+    for key, (kind, low) in STATE_FIELDS.items():
+        if key not in state:
+            continue
+        value = state[key]
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                low is not None and value < low):
+            wanted = f"an integer >= {low}" if kind is int else f"a {kind.__name__}"
+            return f"state.json field {key!r} must be {wanted}, got {json.dumps(value)[:60]}"
+    if not all(isinstance(name, str) for name in state.get("optimizers", [])):
+        return "state.json field 'optimizers' must list optimizer names"
+    return None
+
+
 def verify(checkpoint: str | os.PathLike) -> str | None:
     """None when ``checkpoint`` is complete and intact, else what is wrong with it (one phrase).
 
@@ -183,8 +209,8 @@ def verify(checkpoint: str | os.PathLike) -> str | None:
     checkpoint = Path(checkpoint)
     try:
         state = _read_json(checkpoint / "state.json")
-        if not isinstance(state, dict) or "epoch" not in state:
-            return "state.json has no epoch"
+        if state_problem(state):
+            return state_problem(state)
         if state.get("format", 1) < FORMAT:
             missing = [n for n in FILES if not (checkpoint / n).is_file()]
             return f"{', '.join(missing)} missing" if missing else None
@@ -211,9 +237,12 @@ def read_state(checkpoint: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise RunError(f"checkpoint {checkpoint} has no state.json; it is not a complete checkpoint")
     try:
-        return _read_json(path)
+        state = _read_json(path)
     except RunError as exc:
         raise RunError(f"checkpoint {checkpoint}: {exc}") from None
+    if state_problem(state):
+        raise RunError(f"checkpoint {checkpoint}: {state_problem(state)}")
+    return state
 
 
 def restore(checkpoint: str | os.PathLike, model: keras.Model, with_optimizers: bool = True,
@@ -237,10 +266,21 @@ def restore(checkpoint: str | os.PathLike, model: keras.Model, with_optimizers: 
     return state
 
 
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, read without pickle (an object array is refused, never run);
+    anything unreadable is one RunError naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return {key: saved[key] for key in saved.files}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise RunError(f"{path} cannot be read as plain arrays ({reason})") from None
+
+
 def _restore_optimizers(checkpoint: Path, model: keras.Model) -> None:
-    saved = np.load(checkpoint / "optimizers.npz")
+    saved = _load_npz(checkpoint / "optimizers.npz")
     for name, opt in optimizers_of(model).items():
-        keys = sorted(k for k in saved.files if k.startswith(f"{name}/"))
+        keys = sorted(k for k in saved if k.startswith(f"{name}/"))
         if len(keys) != len(opt.variables):
             raise RunError(f"checkpoint {checkpoint}: optimizer {name!r} has {len(keys)} saved "
                            f"variables but the model's has {len(opt.variables)}; was the model "

@@ -15,6 +15,13 @@ class TrainingError(RuntimeError):
     """Training stopped for a reason the user must act on (e.g. a NaN loss)."""
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (the CLI's handler raises it): unwinds like KeyboardInterrupt, releasing
+    the run's lock; ``run_dir`` is set by training so the CLI can name the last checkpoint."""
+
+    run_dir = None
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """The exception types the CLI reports as one line. DataError and FidNetworkError live in
     modules that load TensorFlow; they are only included once those modules are loaded (nothing

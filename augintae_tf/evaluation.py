@@ -204,9 +204,23 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
                 for name in names if METRIC_TABLE[name].prepare is not None}
     run = load_run(run_dir)
+    atomic.refuse_link(run.directory / "metrics.jsonl")  # at once, not after the slow part
     names = metrics_for(run.model, names, explicit=metrics is not None)
     out = Path(out) if out is not None else run.directory / "eval"
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before the slow part: a read-only run (default --out RUN/eval) fails at once
+        out.mkdir(parents=True, exist_ok=True)
+        refused = atomic.read_only_problem(out)
+        if refused:
+            raise refused
+    except OSError as exc:
+        problem = atomic.read_only_error(exc, out, "; pass --out ELSEWHERE")
+        if problem is None:
+            raise
+        raise problem from None
+    refused = atomic.read_only_problem(run.directory)
+    if refused:  # a shared results disk: evaluate all the same, writing only under --out
+        echo(f"warning: {run.directory} is read-only ({refused.strerror}): the record is not "
+             f"appended to {run.directory}/metrics.jsonl; it goes to {out}/metrics.json")
     data = EvalData(run, opts, out, timer, prepared, echo, progress)
     echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
          f"{run.checkpoint.name}): {', '.join(names)}")
@@ -217,10 +231,11 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
         result.update(timer(name, lambda m=METRIC_TABLE[name]: m.fn(run, data, opts)))
     timer.timing["total"] = round(time.perf_counter() - start, 3)
     echo(f"  total: {timer.timing['total']:.1f} s")
-    return _write_record(data, names, result, timer.timing)
+    return _write_record(data, names, result, timer.timing, append=refused is None)
 
 
-def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: dict) -> dict:
+def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: dict,
+                  append: bool = True) -> dict:
     run, o = data.run, data.options
     novel = None
     if "novel" in data._arrays_loaded():
@@ -241,7 +256,8 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
         summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
     line = {"eval": summary,
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    append_metrics(run.directory, line)
+    if append:  # not on a read-only run (evaluate said so before it started)
+        append_metrics(run.directory, line)
     return record
 
 

@@ -13,8 +13,10 @@ its version number: TF Serving watches MODEL_BASE and must never see a half-writ
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,7 @@ TOLERANCE = 1e-5  # max |SavedModel - Keras| accepted by the verification
 REQUEST_FILE = "assets.extra/generate_request.json"  # TF Serving's directory for extra files
 DOCS_FILE = "assets.extra/signatures.txt"
 VERIFY_TIMEOUT_S = 600
+VERIFY_PREFIX = "augintae-export-"  # + the exporting PID: a dead exporter's folder is removable
 
 
 @dataclass
@@ -83,6 +86,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
     base = Path(out)
     if base.exists() and not base.is_dir():
         raise RunError(f"--out {base} is a file; give the model base directory TF Serving watches")
+    explicit = version is not None
     version = next_version(base) if version is None else int(version)
     if version < 1:
         raise RunError(f"--version {version}: TF Serving versions are integers >= 1")
@@ -92,6 +96,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
                        f"next free one ({next_version(base)})")
     run = _load_float32(run_dir, checkpoint)
     base.mkdir(parents=True, exist_ok=True)
+    remove_stale_exports(base)
     # Hidden and not a number: TF Serving ignores it until the rename below.
     tmp = base / f".tmp-{version}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -99,10 +104,66 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
         docs = _write(run, tmp, int(max_num))
         diffs = verify_export(run.model, tmp) if verify else {}
         summary = signature_summary(tmp)
-        os.replace(tmp, final)
+        version = publish(tmp, base, version, explicit)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    final = base / str(version)
     return ExportResult(final, version, run.checkpoint, summary, final / REQUEST_FILE, diffs, docs)
+
+
+PUBLISH_RETRIES = 100
+
+
+def publish(tmp: Path, base: Path, version: int, explicit: bool) -> int:
+    """Rename the finished export ``tmp`` to ``base/VERSION``; returns the version used.
+
+    ``rename(2)`` of a directory fails when the target is a non-empty directory, so the version
+    is taken atomically: when another export to the same base took ``version`` meanwhile, the
+    next free number is tried (an explicit ``--version`` is refused instead).  An export is never
+    empty, so two racing renames cannot replace each other; only an empty folder of that number
+    (which holds nothing to lose) would be replaced.
+    """
+    for _ in range(PUBLISH_RETRIES):
+        target = base / str(version)
+        try:
+            os.rename(tmp, target)  # atomic; refused when target is a non-empty directory
+            return version
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+        if explicit:
+            raise RunError(f"{target} already exists and versions are immutable; omit --version "
+                           f"for the next free one ({next_version(base)})")
+        version = max(version + 1, next_version(base))
+    raise RunError(f"could not take a free version in {base} after {PUBLISH_RETRIES} tries")
+
+
+STALE = re.compile(r"^\.tmp-\d+-(\d+)$")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_exports(base: Path) -> list[Path]:
+    """Remove ``.tmp-VERSION-PID`` folders (in ``base``) and ``augintae-export-PID-*`` verification
+    folders (in the temp dir) whose exporting process is dead: a killed export's leftovers.
+    Folders of live exports (another export running now) are kept."""
+    found = [p for p in base.iterdir() if (m := STALE.match(p.name)) and p.is_dir()
+             and not p.is_symlink() and not pid_alive(int(m.group(1)))]
+    scratch = Path(tempfile.gettempdir())
+    found += [p for p in scratch.glob(f"{VERIFY_PREFIX}*")
+              if (m := re.match(rf"^{VERIFY_PREFIX}(\d+)-", p.name)) and p.is_dir()
+              and not p.is_symlink() and not pid_alive(int(m.group(1)))]
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
 
 
 def _load_float32(run_dir, checkpoint):
@@ -227,14 +288,14 @@ def verify_export(model: keras.Model, path: str | os.PathLike) -> dict[str, floa
     path = Path(path)
     cases = _verification_inputs(model)
     request = json.loads((path / REQUEST_FILE).read_text())["inputs"]
-    with tempfile.TemporaryDirectory(prefix="augintae-export-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{VERIFY_PREFIX}{os.getpid()}-") as tmp:
         inputs, outputs = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(inputs, **{f"{sig}/{key}": v for sig, args in cases.items()
                             for key, v in args.items()})
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
         try:
-            proc = subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, str(path), str(inputs),
-                                   str(outputs)], capture_output=True, text=True, env=env,
+            proc = subprocess.run([sys.executable, "-c", WATCHDOG + _RELOAD_SCRIPT, str(os.getpid()),
+                                   tmp, str(path), str(inputs), str(outputs)], capture_output=True, text=True, env=env,
                                   timeout=VERIFY_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise RunError(f"reloading the export took over {VERIFY_TIMEOUT_S} s; nothing was "
@@ -260,8 +321,23 @@ def verify_export(model: keras.Model, path: str | os.PathLike) -> dict[str, floa
     return diffs
 
 
+# Prepended to the verification script: argv[1] is the exporting PID, argv[2] the scratch folder.
+# The child must not outlive its parent (a killed export left it running for minutes with its
+# folder): a daemon thread polls the parent and, once it is gone, removes the folder and exits.
+# (Polling, not PR_SET_PDEATHSIG: that fires when the *thread* that started the child exits,
+# which would kill a verification started from a worker thread of a live process.)
+WATCHDOG = r'''
+import os, sys, shutil, threading, time
+def _watch(parent=int(sys.argv[1])):
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    shutil.rmtree(sys.argv[2], ignore_errors=True)
+    os._exit(1)
+threading.Thread(target=_watch, daemon=True).start()
+'''
+
 # Runs in a fresh interpreter: TensorFlow and NumPy only, never augintae_tf, so the export is
-# proven self-contained.  argv: SAVED_MODEL INPUTS.npz OUTPUTS.npz.  Inputs are keyed
+# proven self-contained.  argv: PARENT_PID SCRATCH SAVED_MODEL INPUTS.npz OUTPUTS.npz.  Inputs are keyed
 # "signature/input"; each signature's single output is saved as "signature/output".  The REST
 # example body is fed the way TF Serving parses columnar "inputs": JSON lists -> the spec's dtype.
 _RELOAD_SCRIPT = r'''
@@ -269,7 +345,7 @@ import json, sys
 import numpy as np
 import tensorflow as tf
 
-path, inputs_path, outputs_path = sys.argv[1:4]
+path, inputs_path, outputs_path = sys.argv[3:6]
 loaded = tf.saved_model.load(path)
 cases = {}
 with np.load(inputs_path) as inputs:

@@ -7,6 +7,7 @@ pair's L2-normalised latents and decode.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from augintae_tf import atomic
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_png
 
@@ -67,26 +69,73 @@ def pixel_fade(a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
     return alpha * a[None] + (1.0 - alpha) * b[None]
 
 
-GENERATED = re.compile(r"^(\d{5}|grid)\.png$")  # what write_generation puts in a folder
+GENERATED = re.compile(r"^(\d{5}|grid)\.png$")  # the names write_generation uses
+MANIFEST = ".generated.json"  # OUT's files an earlier generation wrote: all --overwrite removes
+
+
+def prepare_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -> Path:
+    """Make ``out_dir`` ready for a generation that writes ``names``; returns it.
+
+    A non-empty folder is refused unless ``overwrite``; then the files an earlier generation
+    recorded in ``OUT/.generated.json`` are removed, and a folder holding a file of a generated
+    name that no generation recorded (a user's own ``00000.png``) is refused, naming it: only
+    this tool's own files are ever removed or replaced. The new manifest is written (atomically)
+    before any image, so a killed generation's files are recorded too.
+    """
+    out_dir = Path(out_dir)
+    for name in check_out(out_dir, overwrite, names):
+        atomic.refuse_link(out_dir / name)
+        (out_dir / name).unlink(missing_ok=True)
+    atomic.write_json(out_dir / MANIFEST, {"files": sorted(names)}, what="the generation manifest")
+    return out_dir
+
+
+def check_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -> list[str]:
+    """The checks of :func:`prepare_out` (nothing is changed); returns the recorded names it
+    would remove. The CLI calls it before loading the run."""
+    out_dir = Path(out_dir)
+    atomic.refuse_link(out_dir, "directory")
+    if not (out_dir.is_dir() and any(out_dir.iterdir())):
+        return []
+    if not overwrite:
+        raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
+    recorded = _recorded(out_dir)
+    for path in sorted(out_dir.iterdir()):
+        if (GENERATED.match(path.name) or path.name in names) and path.name not in recorded:
+            raise RunError(f"--out {out_dir}: --overwrite refuses to replace {path}, which no "
+                           f"earlier generation wrote (not listed in {out_dir / MANIFEST}); "
+                           "choose another folder or move it")
+    return recorded
+
+
+def _recorded(out_dir: Path) -> list[str]:
+    """The plain file names ``OUT/.generated.json`` lists ([] without one); a damaged manifest
+    is a RunError naming it (nothing is removed on a guess)."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return []
+    atomic.refuse_link(path)
+    try:
+        files = json.loads(path.read_text())["files"]
+        if not all(isinstance(f, str) and f == Path(f).name and f != MANIFEST for f in files):
+            raise ValueError("not a list of file names")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"{path} is damaged ({exc}); delete it, or choose an empty --out") from None
+    return files
 
 
 def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images: np.ndarray,
                      grid_columns: int = 16, overwrite: bool = False) -> Path:
     """``out_dir/00000.png``... one file per generated image, and ``grid.png`` with seeds on top.
 
-    A non-empty ``out_dir`` is refused unless ``overwrite``; then this tool's own earlier files
-    (``NNNNN.png``, ``grid.png``) are removed first, so no older image stays beside the new ones.
+    A non-empty ``out_dir`` is refused unless ``overwrite``; then only the files an earlier
+    generation recorded are removed (:func:`prepare_out`), so no older image stays beside the new
+    ones and no file of the user's is lost.
     """
-    out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
-        for old in out_dir.iterdir():
-            if old.is_file() and GENERATED.match(old.name):
-                old.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for i, image in enumerate(images):
-        save_png(out_dir / f"{i:05d}.png", image)
+    names = [f"{i:05d}.png" for i in range(len(images))] + ["grid.png"]
+    out_dir = prepare_out(out_dir, overwrite, names)
+    for name, image in zip(names, images):
+        save_png(out_dir / name, image)
     shown = images[: grid_columns * 8]
     rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [shown[i:i + grid_columns]
                                            for i in range(0, len(shown), grid_columns)]
@@ -124,13 +173,12 @@ def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -
 def write_reconstructions(out_dir: str | os.PathLike, images: np.ndarray, recon: np.ndarray,
                           grid_columns: int = 16, overwrite: bool = False) -> Path:
     """``out_dir/NNNNN.png`` per reconstruction (the inputs' sorted order) and ``grid.png``
-    with input rows and reconstruction rows alternating; a non-empty folder needs ``overwrite``."""
-    out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for i, image in enumerate(recon):
-        save_png(out_dir / f"{i:05d}.png", image)
+    with input rows and reconstruction rows alternating; a non-empty folder needs ``overwrite``
+    (which replaces only what an earlier generation recorded: :func:`prepare_out`)."""
+    names = [f"{i:05d}.png" for i in range(len(recon))] + ["grid.png"]
+    out_dir = prepare_out(out_dir, overwrite, names)
+    for name, image in zip(names, recon):
+        save_png(out_dir / name, image)
     rows = []
     for i in range(0, min(len(images), grid_columns * 8), grid_columns):
         rows += [images[i:i + grid_columns], recon[i:i + grid_columns]]

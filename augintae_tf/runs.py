@@ -1,5 +1,6 @@
 """The run directory's one owner: layout, creating/finding a run, its lock, its config, its
-metrics log, choosing an intact checkpoint, and loading a run for inference.
+metrics log, choosing an intact checkpoint, and loading a run for inference (its lock:
+augintae_tf.runlock, re-exported here).
 
 Layout of ``RUN/``::
 
@@ -29,13 +30,16 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from augintae_tf.atomic import is_no_space, no_space_error, write_text
+from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refuse_link,
+                               write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.errors import RunError
+from augintae_tf.runlock import LOCK, RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
-CONFIG, METRICS, LOCK = "config.yaml", "metrics.jsonl", ".lock"
+CONFIG, METRICS = "config.yaml", "metrics.jsonl"
 CHECKPOINTS, SAMPLES, LOGS = "checkpoints", "samples", "logs"
 RUN_NAME = re.compile(r"^(\d{5})-")
+ROTATION_RETRIES = 3  # load_run: checkpoints removed by a training run while being read
 Warn = Callable[[str], Any]
 
 
@@ -85,47 +89,6 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
         raise RunError(f"run directory {run_dir} already exists and is not empty; pass --resume to "
                        "continue it, or choose another --run-dir")
     return run_dir
-
-
-class RunLock:
-    """An exclusive ``fcntl.flock`` on ``RUN/.lock``, which holds the owner's PID.
-
-    The kernel drops the lock when the process dies (even by kill -9), so it is never stale; a
-    second process fails at once with the holder's PID.
-    """
-
-    def __init__(self, run_dir: str | os.PathLike):
-        self.path = Path(run_dir) / LOCK
-        self.fd: int | None = None
-
-    def acquire(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            raise RunError(f"run directory {self.path.parent} is in use by process {holder} "
-                           f"(it holds {self.path}); wait for it to finish or stop it") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self) -> "RunLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stderr) -> list[Path]:
@@ -240,7 +203,7 @@ def append_metrics(run_dir_or_file: str | os.PathLike, record: dict,
     path = metrics_path(run_dir_or_file)
     data = (json.dumps(record, default=float) + "\n").encode()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # never through a link
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # released by os.close below, also on any error
         size = os.fstat(fd).st_size
@@ -275,6 +238,7 @@ def truncate_metrics(run_dir: str | os.PathLike, epoch: int, warn: Warn | None =
     """Keep the records of epochs up to ``epoch`` (and evaluation records), rewritten atomically:
     what resuming from the checkpoint of ``epoch`` needs. Returns the kept records."""
     path = Path(run_dir) / METRICS
+    refuse_link(path)
     records = read_metrics(path, warn)
     kept = [r for r in records if r.get("epoch", 0) <= epoch]
     if path.exists():
@@ -295,10 +259,13 @@ def choose_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike 
         if problem:
             raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
         return checkpoint
+    refuse_link(Path(run_dir) / CHECKPOINTS, "directory")
     found = list_checkpoints(Path(run_dir) / CHECKPOINTS)
     damaged = []
     for candidate in reversed(found):
         problem = verify(candidate)
+        if problem is not None and not candidate.exists():
+            continue  # rotated away by a training run between listing and reading: not damage
         if problem is None:
             if damaged and warn:
                 names = "; ".join(f"{p} ({why})" for p, why in damaged)
@@ -363,14 +330,23 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    ckpt = choose_checkpoint(run_dir, checkpoint, warn)
-    if ckpt is None:
-        raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
-                       "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
-    check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
-    model = build_model(cfg)
-    model.build_for_inference()
-    checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+    for attempt in range(ROTATION_RETRIES + 1):
+        ckpt = choose_checkpoint(run_dir, checkpoint, warn)
+        if ckpt is None:
+            raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
+                           "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
+        try:
+            check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
+            model = build_model(cfg)
+            model.build_for_inference()
+            checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+            break
+        except (RunError, OSError):
+            if checkpoint is not None or ckpt.exists() or attempt == ROTATION_RETRIES:
+                raise
+            if warn:  # a run training meanwhile (train.keep_checkpoints) removed it
+                warn(f"checkpoint {ckpt} was rotated while reading (the run is training); "
+                     "retrying on its newest intact checkpoint")
     if stages:
         model.load_stages(run_dir, warn)  # e.g. wgan-gp's inversion network (its own checkpoint)
     return Run(run_dir, cfg, model, ckpt)

@@ -29,8 +29,11 @@ def checked_images(x, name: str, shape: tuple[int, int, int]) -> tf.Tensor:
     """``x`` with the static shape ``[B, *shape]``, after checking its shape and [0, 1] range."""
     expected = tf.constant(shape, tf.int32)
     dims = tf.shape(x)
+    # Padded to rank >= 4 before comparing: a rank-3 or rank-5 input must reach the message
+    # below, not fail comparing [3] with [2] dims (logical_and evaluates both sides).
+    padded = tf.concat([dims, tf.zeros([4], tf.int32)], 0)[1:4]
     shape_ok = tf.logical_and(tf.equal(tf.size(dims), 4),
-                              tf.reduce_all(tf.equal(dims[1:], expected)))
+                              tf.reduce_all(tf.equal(padded, expected)))
     shown = f"[N, {', '.join(map(str, shape))}]"
     checks = [_fail_unless(shape_ok, f"{name} must have shape {shown} (float32 in [0, 1]); got",
                            dims)]
@@ -69,9 +72,20 @@ def checked_alpha(alpha, batch) -> tf.Tensor:
 def checked_latent(latent, latent_dim: int) -> tf.Tensor:
     dims = tf.shape(latent)
     ok = tf.logical_and(tf.equal(tf.size(dims), 2), tf.equal(dims[-1], latent_dim))
-    with tf.control_dependencies([_fail_unless(
-            ok, f"latent must have shape [N, {latent_dim}] (float32, L2-normalised); got", dims)]):
+    checks = [_fail_unless(ok, f"latent must have shape [N, {latent_dim}] (float32, "
+                               "L2-normalised); got", dims)]
+    with tf.control_dependencies(checks):  # NaN/inf would decode to NaN images, silently
+        checks.append(_fail_unless(tf.reduce_all(tf.math.is_finite(latent)),
+                                   "latent must hold finite values (no NaN or inf)"))
+    with tf.control_dependencies(checks):
         return tf.ensure_shape(tf.identity(latent), [None, latent_dim])
+
+
+def batched(fn: Callable, x, empty_shape) -> tf.Tensor:
+    """``fn(x)``, or an empty ``[0, *empty_shape]`` result for an empty batch (convolutions
+    refuse a batch of 0; the signatures promise any batch size)."""
+    return tf.cond(tf.equal(tf.shape(x)[0], 0),
+                   lambda: tf.zeros([0, *empty_shape], tf.float32), lambda: tf.cast(fn(x), tf.float32))
 
 
 def _images_spec(name: str) -> tf.TensorSpec:
@@ -116,13 +130,15 @@ def _latent_endpoints(model, shape, latent_dim: int) -> list[Endpoint]:
         return {"images": model.interpolate(a, b, alpha)}
 
     def encode(images):
-        return {"latent": model.encode(checked_images(images, "images", shape))}
+        return {"latent": batched(model.encode, checked_images(images, "images", shape),
+                                  [latent_dim])}
 
     def decode(latent):
-        return {"images": model.decode(checked_latent(latent, latent_dim))}
+        return {"images": batched(model.decode, checked_latent(latent, latent_dim), shape)}
 
     def reconstruct(images):
-        return {"images": model(checked_images(images, "images", shape), training=False)}
+        return {"images": batched(lambda x: model(x, training=False),
+                                  checked_images(images, "images", shape), shape)}
 
     return [("interpolate", interpolate, [_images_spec("images_a"), _images_spec("images_b"),
                                           tf.TensorSpec(None, tf.float32, name="alpha")]),

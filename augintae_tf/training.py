@@ -24,7 +24,7 @@ from augintae_tf.config import Config
 from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays, load_split,
                               make_dataset, make_set_dataset, resolve_novel, set_summary)
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
-from augintae_tf.errors import RunError
+from augintae_tf.errors import RunError, Terminated
 from augintae_tf.optimizers import FusedAdam
 from augintae_tf.plots import plot_metrics
 # Re-exported: the run-directory helpers used to live here.
@@ -89,6 +89,15 @@ def labelled_summary(cfg: Config) -> tuple[SetSummary, dict[int, int]] | None:
         return None
     counts = check_labelled(cfg.data, cfg.data.train_split, cfg.model.name)
     summary = set_summary(counts, cfg.model.set_size)
+    if summary.images < cfg.train.batch_size:  # e.g. data.limit left every class too small
+        sizes = sorted(counts.values())
+        raise DataError(
+            f"split {cfg.data.train_split!r} of {cfg.data.dataset} has {summary.classes} classes "
+            f"with at least model.set_size={cfg.model.set_size} images ({summary.images} images), "
+            f"fewer than one batch (--batch-size {cfg.train.batch_size}): its {len(counts)} "
+            f"classes hold {sizes[0] if sizes else 0}-{sizes[-1] if sizes else 0} images each"
+            + (f" under data.limit={cfg.data.limit}" if cfg.data.limit else "")
+            + "; raise data.limit or lower model.set_size")
     if cfg.train.batch_size < cfg.model.set_size:
         raise DataError(f"--batch-size {cfg.train.batch_size} is smaller than one set of "
                         f"model.set_size={cfg.model.set_size} images")
@@ -226,8 +235,10 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     # A source without labels for a model that needs them fails here, before a run directory
     # exists (for image models this returns at once; set models pay one pass over the labels).
     sets = labelled_summary(cfg)
+    created: list[Path] = []
     if not dry_run:  # lock before the slow part: a second process must fail at once
         run_dir = prepare_run_dir(cfg, run_dir, resume, runs_root, chief)
+        created = [] if resume or not chief else missing_dirs(run_dir)
         # Only the chief writes, so only the chief locks (workers share the chief's directory).
         lock = runs.RunLock(run_dir).acquire() if chief else None
     try:
@@ -238,9 +249,40 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
         if dry_run:
             return describe(cfg, model, num_examples, steps, sets[0] if sets else None)
         return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, progress, echo, sets)
+    except BaseException as exc:
+        if isinstance(exc, Terminated):
+            exc.run_dir = run_dir
+        if lock is not None and not resume:
+            undo_failed_start(run_dir, created, lock)
+        raise
     finally:
         if lock is not None:
             lock.release()
+
+
+def missing_dirs(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first: what creating
+    ``path`` makes (and all a failed start may remove)."""
+    missing = []
+    for folder in [Path(path), *Path(path).parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def undo_failed_start(run_dir: Path, created: list[Path], lock: runs.RunLock) -> None:
+    """A new run that failed before writing its config (a batch larger than the data, a bad
+    data option...): remove its lock file and the folders the start created, if still empty,
+    so the same command can be retried. A run with a config.yaml is kept: --resume continues it."""
+    if (Path(run_dir) / runs.CONFIG).exists():
+        return
+    lock.path.unlink(missing_ok=True)  # while holding it: no other process can own it
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (something else wrote there) or gone: keep it
+            break
 
 
 def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: int, resume: bool,

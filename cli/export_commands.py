@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import click
 
@@ -59,9 +60,9 @@ def export_command(run_dir, checkpoint, model_base, version, verify, max_num):
     click.echo(f"a complete body with {count} seed images: {result.request_path.resolve()}")
     click.echo("\nserve and query it:\n"
                f"  tensorflow_model_server --rest_api_port=8501 --model_name=augintae "
-               f"--model_base_path={base}\n"
+               f"--model_base_path={shlex.quote(str(base))}\n"
                f"  curl -s -X POST http://localhost:8501/v1/models/augintae:predict "
-               f"-d @{result.request_path.resolve()}")
+               f"-d {shlex.quote('@' + str(result.request_path.resolve()))}")
 
 
 COMMANDS = [export_command]

@@ -28,12 +28,15 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out a
 def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
     """Few-shot generation: new images of the seeds' class, written as OUT/00000.png... and a
     grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
-    removes the NNNNN.png and grid.png files an earlier generation wrote there)."""
+    removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
+    folder holding an NNNNN.png or grid.png that no generation wrote)."""
     if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:  # before the slow part
         raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
                                    "--overwrite")
     from augintae_tf.data import load_image_files
-    from augintae_tf.generation import write_generation
+    from augintae_tf.generation import check_out, write_generation
+
+    check_out(out, overwrite, [f"{i:05d}.png" for i in range(num)] + ["grid.png"])
     from augintae_tf.runs import load_run
 
     run = load_run(run_dir, checkpoint)

@@ -1,6 +1,9 @@
 """`augintae-tf train`."""
 from __future__ import annotations
 
+import shlex
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -8,6 +11,7 @@ import click
 from augintae_tf.cli.main import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 from augintae_tf.config import PRECISIONS, STRATEGIES
+from augintae_tf.errors import RunError, Terminated
 from augintae_tf.models.registry import model_names
 
 
@@ -58,7 +62,7 @@ class ModelChoice(click.Choice):
 def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strategy, precision, jit,
                   run_dir, runs_root, resume, stage, dry_run, **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
-    from augintae_tf.runs import latest_run_dir
+    from augintae_tf.runs import RunLock, latest_run_dir
 
     if stage is not None:
         from augintae_tf.training import run_stage
@@ -71,14 +75,23 @@ def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strate
               "train.lr": lr, "model.latent_dim": latent_dim, "train.seed": seed,
               "train.strategy": strategy, "train.precision": precision,
               "train.jit": None if jit is None else ("on" if jit else "off")}
+    if resume:
+        run_dir = run_dir or str(latest_run_dir(runs_root))
+        RunLock.check_free(run_dir)  # "in use" at once, not after importing TensorFlow
     if resume and options["config_path"] is None:
         # Resuming starts from the run's own config; options given on top must agree with it.
-        run_dir = run_dir or str(latest_run_dir(runs_root))
         options["config_path"] = str(Path(run_dir) / "config.yaml")
     cfg = config_from_options(**options, **fields)
     from augintae_tf.training import train  # TensorFlow: only once the options are known good
 
-    result = train(cfg, run_dir, resume=resume, runs_root=runs_root, dry_run=dry_run, echo=click.echo)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        result = train(cfg, run_dir, resume=resume, runs_root=runs_root, dry_run=dry_run,
+                       echo=click.echo)
+    except Terminated as exc:
+        _report_terminated(exc.run_dir)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if dry_run:
         click.echo(result)
         return
@@ -86,6 +99,27 @@ def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strate
     losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith("loss"))
     click.echo(f"done: {result.epochs_done} epochs in {result.run_dir}"
                + (f" ({losses}; {last.get('elapsed_s', 0):.0f} s)" if last else ""))
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _report_terminated(run_dir) -> None:
+    """One line on stderr naming the checkpoint a resume starts from, then exit 143 (the shell's
+    code for SIGTERM, as without the handler)."""
+    from augintae_tf.runs import choose_checkpoint
+
+    last = None
+    if run_dir is not None:
+        try:
+            last = choose_checkpoint(run_dir, warn=None)
+        except RunError:
+            pass
+    where = (f"the last checkpoint is {last}; continue with `augintae-tf train --resume "
+             f"--run-dir {shlex.quote(str(run_dir))}`") if last else "no checkpoint was written yet"
+    click.echo(f"stopped by SIGTERM: {where}", err=True)
+    sys.exit(143)
 
 
 COMMANDS = [train_command]

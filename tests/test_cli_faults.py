@@ -35,8 +35,9 @@ def test_generate_refuses_a_non_empty_out_unless_overwrite(tiny_run, seeds, tmp_
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "4", "--out", out,
                     "--overwrite")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == [
-        "00000.png", "00001.png", "00002.png", "00003.png", "grid.png", "notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [  # the manifest: what --overwrite removes
+        ".generated.json", "00000.png", "00001.png", "00002.png", "00003.png", "grid.png",
+        "notes.txt"]
 
 
 def test_seeds_from_a_generation_folder_skip_its_grid(tiny_run, seeds, tmp_path):

@@ -43,11 +43,13 @@ def run_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(run_dir, tmp_path_factory):
     """(SavedModel loaded in this process, the run's Keras model), exported without the check."""
-    base = tmp_path_factory.mktemp("serving")
+    base = tmp_path_factory.mktemp("serving base")  # a space: the printed commands quote it
     (base / "4").mkdir()  # an older version: the export becomes the next one
     result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
                                        "--no-verify", "--max-num", str(MAX_NUM)])
     assert result.exit_code == 0 and "as version 5" in result.output, result.output
+    assert f"--model_base_path='{base.resolve()}'\n" in result.output
+    assert f"-d '@{base.resolve()}/5/assets.extra/generate_request.json'" in result.output
     assert "verified in a fresh" not in result.output
     docs = (base / "5" / "assets.extra" / "signatures.txt").read_text()
     assert f"num: int32 scalar in [0, {MAX_NUM}], seed: int64 scalar" in docs
@@ -235,3 +237,25 @@ def test_served_interpolate_takes_a_scalar_or_a_per_pair_alpha(exported):
     np.testing.assert_allclose(scalar, per_pair, atol=1e-6)
     np.testing.assert_allclose(scalar, model.interpolate(a, b, 0.3).numpy(), atol=1e-5)
     assert not np.allclose(scalar, model.interpolate(a, b, 0.7).numpy(), atol=1e-3)
+
+
+def test_served_rank_errors_empty_batches_and_non_finite_latents(exported):
+    """Issue 21, case 8: a rank-3 or rank-5 input is named (it used to fail comparing [3] with
+    [2] dims), an empty batch gives an empty output, a NaN/inf latent is refused."""
+    sig, model = exported[0].signatures, exported[1]
+    for bad in (np.zeros((SIZE, SIZE, 1), np.float32), np.zeros((2, 1, SIZE, SIZE, 1), np.float32)):
+        assert f"seed_images must have shape [N, {SIZE}, {SIZE}, 1] (float32 in [0, 1]); got" in \
+            served_error(sig["generate"], seed_images=bad, num=np.int32(2), seed=np.int64(0))
+        assert f"images must have shape [N, {SIZE}, {SIZE}, 1]" in served_error(
+            sig["reconstruct"], images=bad)
+    empty = tf.zeros([0, SIZE, SIZE, 1])
+    assert sig["encode"](images=empty)["latent"].shape == (0, LATENT)
+    assert sig["reconstruct"](images=empty)["images"].shape == (0, SIZE, SIZE, 1)
+    assert sig["decode"](latent=tf.zeros([0, LATENT]))["images"].shape == (0, SIZE, SIZE, 1)
+    for value in (np.nan, np.inf):
+        latent = np.full((2, LATENT), value, np.float32)
+        assert "latent must hold finite values (no NaN or inf)" in served_error(
+            sig["decode"], latent=latent)
+    one = images(3, 4)  # a non-empty batch still goes through the model unchanged
+    np.testing.assert_allclose(sig["encode"](images=tf.constant(one))["latent"].numpy(),
+                               model.encode(one).numpy(), atol=1e-5)
