@@ -233,3 +233,25 @@ def test_old_run_config_without_target_loads_as_the_blend_it_trained(tmp_path):
     data["model"]["target"] = "augmentation"  # a new run keeps what it wrote
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(data))
     assert read_config(tmp_path).model.target == "augmentation"
+
+
+def test_benchmark_target_matrix_recipes():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "fewshot_quality.py"
+    spec = importlib.util.spec_from_file_location("fewshot_quality_t20", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    matrix = {n for n in bench.RECIPES if n.startswith("t20-")}
+    assert len(matrix) == 16 and "t20-intae-critic-full" in matrix
+    full = bench.recipe_config("t20-augintae-aug-full", 25_600, {})
+    half = bench.recipe_config("t20-augintae-blend-half", 25_600, {})
+    recommended = load_config("recommended")
+    assert (full.model.target, half.model.target) == ("augmentation", "blend")
+    assert full.augment == load_config("glyphs").augment and half.augment == recommended.augment
+    assert full.model.latent_dim == 128 and full.model.pixel_loss == "l1"
+    assert full.train.lr_drops == [] and full.train.steps == 200
+    # the recipes from before issue 20 keep training the blend they were measured with
+    assert all(bench.RECIPES[n]["model.target"] == "blend" for n in bench.RECIPES
+               if not n.startswith("t20-"))
