@@ -255,3 +255,22 @@ def test_benchmark_target_matrix_recipes():
     # the recipes from before issue 20 keep training the blend they were measured with
     assert all(bench.RECIPES[n]["model.target"] == "blend" for n in bench.RECIPES
                if not n.startswith("t20-"))
+
+
+def test_augintae_adv_section_carries_the_autoencoder_fields_and_averages():
+    import keras
+
+    cfg = configured("augintae-adv")
+    cfg.model = load_config(overrides={"model.name": "augintae-adv", "model.ema": "true"}).model
+    cfg.model.latent_dim, cfg.model.width = 8, 0.25
+    model = build_model(cfg, width=0.25)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
+    model.build_for_training()
+    before = [w.numpy().copy() for w in model.ema_generator.weights]
+    model.fit(random_images(8), batch_size=8, epochs=1, verbose=0)
+    trainable = {id(v) for v in model.generator.trainable_weights}
+    # warm-up decay at step 0 is 0.1: averaged weights move 90% of the way to the trained ones
+    # (BatchNorm's moving statistics are copied: see test_averaged.py)
+    for old, w, ema in zip(before, model.generator.weights, model.ema_generator.weights):
+        expected = 0.1 * old + 0.9 * w.numpy() if id(w) in trainable else w.numpy()
+        np.testing.assert_allclose(ema.numpy(), expected, atol=1e-6)

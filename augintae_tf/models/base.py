@@ -72,7 +72,9 @@ def pixel_loss(prediction, target, kind: str = "l2") -> tf.Tensor:
 
 
 def blend(x1, x2, alpha) -> tf.Tensor:
-    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (the training target)."""
+    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (``model.target:
+    blend``, the student report's training target; the default is the interpolated
+    augmentation, :func:`augintae_tf.augment.interpolation_batch`)."""
     alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
     return alpha * x1 + (1.0 - alpha) * x2
 
