@@ -324,10 +324,10 @@ def fill_legacy_fields(data: dict) -> dict:
     """A saved config mapping with :data:`LEGACY_MODEL_FIELDS` added where its model's section
     has the field and the mapping lacks it (a copy; other mappings are returned as they are)."""
     model = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(model, dict) or model.get("name", ModelConfig.name) not in _ENTRIES:
+    # A saved config always names its model; without a name the section's fields are unknown.
+    if not isinstance(model, dict) or model.get("name") not in _ENTRIES:
         return data
-    fields = {f.name for f in dataclasses.fields(section_class(model.get("name",
-                                                                         ModelConfig.name)))}
+    fields = {f.name for f in dataclasses.fields(section_class(model["name"]))}
     missing = {k: v for k, v in LEGACY_MODEL_FIELDS.items() if k in fields and k not in model}
     return {**data, "model": {**model, **missing}} if missing else data
 
