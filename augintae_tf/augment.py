@@ -15,6 +15,11 @@ Conventions (pixel coordinates, x = column, y = row, pixel centres at integers a
 Randomness is stateless: the same ``seed`` (shape [2]) gives the same augmentation, so callers fold
 step and replica ids into it (XLA and TF kernels draw different streams: see :func:`sample_params`).
 Images are floats in [0, 1], channels last.
+
+:func:`interpolation_batch` is AugIntAE's training data: two views ``T(x; rho1)``,
+``T(x; rho2)``, the weight alpha, and the target ``T(x; alpha * rho1 + (1 - alpha) * rho2)``
+(or the pixel blend of the views, the student report's reading); :func:`sample_params` and
+:func:`apply_params` split :func:`augment` so that parameters can be drawn once and reused.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf.config import FILL_MODES, AugmentConfig
+from augintae_tf.latent import sample_alpha
 
 PARAM_NAMES = ("rotation", "tx", "ty", "scale", "shear",
                "brightness", "contrast", "saturation", "hue")
@@ -198,10 +204,11 @@ def color_jitter(images, params) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(x, 0.0, 1.0), dtype)
 
 
-def augment(images, cfg: AugmentConfig, seed) -> tf.Tensor:
-    """Random per-example augmentation of ``[B, H, W, C]`` images in [0, 1]; same shape and dtype.
-
-    Stages whose ranges are all zero are left out of the graph, so an identity config costs nothing.
+def apply_params(images, params, cfg: AugmentConfig) -> tf.Tensor:
+    """``T(x; params)``: warp then colour jitter ``[B, H, W, C]`` images in [0, 1] with the given
+    per-example parameters (``[B]`` each, as :func:`sample_params` returns them); same shape and
+    dtype.  Stages whose ranges are all zero in ``cfg`` are left out of the graph (an identity
+    config returns ``images`` itself), so what runs does not depend on the parameters' values.
     """
     images = tf.convert_to_tensor(images)
     enabled = _enabled(cfg)
@@ -212,7 +219,6 @@ def augment(images, cfg: AugmentConfig, seed) -> tf.Tensor:
         raise ValueError(f"augment needs square images of static size; got {images.shape}")
     dtype = images.dtype
     x = tf.cast(images, tf.float32)
-    params = sample_params(seed, tf.shape(x)[0], cfg)
     if enabled & set(_GEOMETRIC):
         x = warp(x, affine_transforms(params, size), cfg.fill)
     colour = {name: params[name] for name in _COLOUR if name in enabled}
@@ -220,6 +226,73 @@ def augment(images, cfg: AugmentConfig, seed) -> tf.Tensor:
         x = color_jitter(x, colour)
     # Bilinear weights can sum to 1 + ulp; keep the promised [0, 1] range exactly.
     return tf.cast(tf.clip_by_value(x, 0.0, 1.0), dtype)
+
+
+def augment(images, cfg: AugmentConfig, seed) -> tf.Tensor:
+    """Random per-example augmentation of ``[B, H, W, C]`` images in [0, 1]; same shape and dtype:
+    :func:`apply_params` with parameters drawn by :func:`sample_params` from ``seed``.
+
+    Stages whose ranges are all zero are left out of the graph, so an identity config costs nothing.
+    """
+    images = tf.convert_to_tensor(images)
+    if is_identity(cfg):
+        return images
+    return apply_params(images, sample_params(seed, tf.shape(images)[0], cfg), cfg)
+
+
+TARGETS = ("augmentation", "blend")  # what interpolation_batch can return as the target
+
+
+def sub_seed(seed, index: int) -> tf.Tensor:
+    """An independent stream of a step's ``seed`` for one purpose.
+
+    Indices in use: 0 alpha, 1 and 2 the two augmentations, 3 IntAE's pairing.
+    """
+    return tf.random.experimental.stateless_fold_in(seed, tf.constant(index, tf.int64))
+
+
+def interpolate_params(params1, params2, alpha) -> dict[str, tf.Tensor]:
+    """``rho_alpha = alpha * rho1 + (1 - alpha) * rho2`` for EVERY parameter (rotation, tx, ty,
+    scale, shear, brightness, contrast, saturation, hue), with one alpha ``[B]`` per example:
+    alpha = 1 gives ``params1`` exactly and alpha = 0 ``params2`` (``0 * p == 0``)."""
+    alpha = tf.cast(alpha, tf.float32)
+    return {name: alpha * params1[name] + (1.0 - alpha) * params2[name] for name in params1}
+
+
+def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augmentation"
+                        ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``(view1, view2, alpha, target_images)`` of one training step: the one place that samples
+    rho1, rho2 and alpha and says what the decoded slerp should look like.
+
+    ``view1 = T(x; rho1)``, ``view2 = T(x; rho2)`` (sub-seeds 1 and 2 of the step ``seed``),
+    ``alpha`` ``[B]`` from :func:`~augintae_tf.latent.sample_alpha` (sub-seed 0), the weight of
+    ``view1`` as in :func:`~augintae_tf.latent.slerp`.  ``target``:
+
+    - ``augmentation`` (the paper's reading: "a novel training procedure based on recovering an
+      image from data augmentations"): ``T(x; alpha * rho1 + (1 - alpha) * rho2)``, the same image
+      under the interpolated transformation, every parameter interpolated with the latents' alpha;
+      always a real-looking image, never a double exposure;
+    - ``blend`` (the student report's reading, this package's target before issue 20):
+      ``alpha * view1 + (1 - alpha) * view2``, the pixel blend of the two views.
+
+    The streams are those of ``augment(images, cfg, sub_seed(seed, 1 | 2))``, so ``blend``
+    reproduces the earlier training exactly.  Plain TensorFlow ops, per example: XLA-compilable.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r} is not allowed; expected one of {', '.join(TARGETS)}")
+    images = tf.convert_to_tensor(images)
+    batch = tf.shape(images)[0]
+    alpha = sample_alpha(sub_seed(seed, 0), batch[None])
+    if is_identity(cfg):  # every view and target is the image itself
+        return images, images, alpha, images
+    params1 = sample_params(sub_seed(seed, 1), batch, cfg)
+    params2 = sample_params(sub_seed(seed, 2), batch, cfg)
+    view1, view2 = apply_params(images, params1, cfg), apply_params(images, params2, cfg)
+    if target == "blend":
+        weight = tf.reshape(tf.cast(alpha, view1.dtype), [-1, 1, 1, 1])
+        return view1, view2, alpha, weight * view1 + (1.0 - weight) * view2
+    middle = apply_params(images, interpolate_params(params1, params2, alpha), cfg)
+    return view1, view2, alpha, middle
 
 
 def preview_rows(images: np.ndarray, cfg: AugmentConfig, copies: int = 7,

@@ -1,9 +1,9 @@
 """Latent-space utilities: L2 normalisation, spherical interpolation, the interpolation weight.
 
 The paper L2-normalises latents and interpolates along the great circle (SLERP).  Convention used
-everywhere in this package: ``alpha`` weights the FIRST argument, exactly like the pixel blend
-``alpha * x1 + (1 - alpha) * x2`` that AugIntAE reconstructs, so ``slerp(z1, z2, 1) == z1`` and
-``slerp(z1, z2, 0) == z2``.
+everywhere in this package: ``alpha`` weights the FIRST argument, exactly like AugIntAE's target
+``T(x; alpha * rho1 + (1 - alpha) * rho2)`` (and the pixel blend ``alpha * x1 + (1 - alpha) * x2``
+of ``model.target: blend``), so ``slerp(z1, z2, 1) == z1`` and ``slerp(z1, z2, 0) == z2``.
 """
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refu
                                write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.errors import RunError
+from augintae_tf.models.registry import fill_legacy_fields
 from augintae_tf.runlock import LOCK, RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
 CONFIG, METRICS = "config.yaml", "metrics.jsonl"
@@ -130,7 +131,7 @@ def read_config(run_dir: str | os.PathLike) -> Config:
     if not isinstance(data, dict):
         raise RunError(f"{path} must be a mapping of config sections, got {type(data).__name__}")
     try:
-        return validate(from_dict(data, origin=str(path)))
+        return validate(from_dict(fill_legacy_fields(data), origin=str(path)))
     except ConfigError as exc:
         raise RunError(f"{path}: {exc}") from None
 
@@ -150,7 +151,7 @@ def check_checkpoint_config(run_dir: str | os.PathLike, cfg: Config, checkpoint:
     if not isinstance(saved, dict):
         return  # checkpoints from before state.json carried the config
     try:
-        old = from_dict(saved, origin=f"{checkpoint}/state.json")
+        old = from_dict(fill_legacy_fields(saved), origin=f"{checkpoint}/state.json")
     except ConfigError:
         return
     shape = [d for d in config_diff(old, cfg)

@@ -9,14 +9,20 @@ import tensorflow as tf
 from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.base import blend
 from augintae_tf.models.intae import partner_offset
+from augintae_tf.models.registry import as_section
 from conftest import dtype_policy, run_python, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 
 
-def tiny_model(name="augintae", size=SIZE, lr=1e-3, **compile_kwargs):
-    model = build_model(small_model_config(name, size), width=WIDTH)
-    model.compile(keras.optimizers.Adam(lr), **compile_kwargs)
+def tiny_model(name="augintae", size=SIZE, lr=1e-3, target=None, **compile_kwargs):
+    cfg = small_model_config(name, size)
+    if target is not None:  # model.target of the model's own section
+        cfg.model = as_section(cfg.model)
+        cfg.model.target = target
+    model = build_model(cfg, width=WIDTH)
+    optimizers = {name: keras.optimizers.Adam(lr) for name in model.optimizer_names}
+    model.compile(**optimizers, **compile_kwargs)
     return model
 
 
@@ -34,9 +40,11 @@ def blobs(n, size, seed=0):
     return np.exp(-d2 / (2 * radius ** 2))[..., None].astype("float32")
 
 
-@pytest.mark.parametrize("name,jit", [("augintae", False), ("ae", True), ("intae", True)])
-def test_one_training_step_updates_both_networks(name, jit):
-    model = tiny_model(name, jit_compile=jit)
+@pytest.mark.parametrize("name,jit,target", [
+    ("augintae", False, None), ("ae", True, None), ("intae", True, None),
+    ("augintae", True, "blend"), ("intae", False, "blend")])
+def test_one_training_step_updates_both_networks(name, jit, target):
+    model = tiny_model(name, jit_compile=jit, target=target)
     before = [[w.numpy().copy() for w in net.trainable_weights]
               for net in (model.encoder, model.generator)]
     data = tf.data.Dataset.from_tensor_slices((images(), np.zeros(BATCH))).batch(BATCH)
@@ -83,6 +91,8 @@ def test_inference_api_call_decode_and_interpolation_endpoints():
 @pytest.mark.parametrize("name", ["augintae", "ae", "intae"])
 def test_training_targets_are_alpha_blends(name):
     cfg = small_model_config(name)
+    cfg.model = as_section(cfg.model)
+    cfg.model.target = "blend"  # ae/augintae: both targets are the image here (test_targets.py)
     cfg.augment.rotation = cfg.augment.translation = cfg.augment.shear = 0.0
     cfg.augment.scale_min = cfg.augment.scale_max = 1.0  # identity: the targets become predictable
     model = build_model(cfg, width=WIDTH)

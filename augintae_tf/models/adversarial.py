@@ -9,8 +9,12 @@ Appendix A.1 of the paper, equations 1-5:
 How this module reads them:
 
 - **Discriminator**: the encoder architecture with one output (``build_encoder(..., outputs=1)``),
-  least-squares GAN.  Real images are the AugIntAE training targets (the alpha-blend of two
-  augmentations of each image), fake images are the decoded slerps ``x'``.  D minimises
+  least-squares GAN.  Real images are the AugIntAE training targets of
+  :meth:`AugIntAE.training_batch` (:func:`augintae_tf.augment.interpolation_batch` under
+  ``model.target``: by default the image under the interpolated augmentation
+  ``T(x; alpha * rho1 + (1 - alpha) * rho2)``, a real-looking image; under ``blend`` the pixel
+  blend of two augmentations, the student report's reading), fake images are the decoded
+  slerps ``x'``.  D minimises
   ``((D(real) - 1)^2 + D(fake)^2) / 2``; the generator's adversarial loss is
   ``L_adv = (D(fake) - 1)^2 / 2`` (batch means).  D sees real and fake in ONE call (one
   concatenated batch), so its BatchNorm statistics are those of the mixed batch (our choice: it
@@ -55,6 +59,7 @@ import tensorflow as tf
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
+from augintae_tf.models.averaged import update_average
 from augintae_tf.models.base import encoder_and_generator, images_of, pixel_loss
 from augintae_tf.models.registry import AdversarialConfig, ModelSetup
 from augintae_tf.nets import build_encoder
@@ -282,6 +287,7 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         d_real, d_fake = replica_mean(step["d_real"]), replica_mean(step["d_fake"])
         new_k = update_k(self.adv_k.value, d_real, d_fake, self.setup.section.k_rate)
         self.adv_k.assign(new_k)
+        update_average(self, self.step_counter.value)  # model.ema (no-op when off)
         self.step_counter.assign_add(1)
         self.recon_tracker.update_state(step["recon_loss"])
         self.adv_tracker.update_state(step["adv_loss"])

@@ -1,13 +1,18 @@
-"""AE baseline: a plain autoencoder trained on AugIntAE's targets (appendix A.1: baselines see the
-alpha-weighted blend of two augmentations as their training image, so only the latent
-interpolation differs from AugIntAE)."""
+"""AE baseline: a plain autoencoder trained on AugIntAE's data (appendix A.1: "we use the
+alpha-weighted interpolated image as the training image", so that only the latent interpolation
+differs from AugIntAE).
+
+Input and target are the same image, :func:`augintae_tf.augment.interpolation_batch`'s target:
+under ``model.target: augmentation`` the image under the interpolated augmentation
+``T(x; alpha * rho1 + (1 - alpha) * rho2)`` (no double exposure ever enters the network); under
+``blend`` the pixel blend of the two views (the student report's reading, the earlier default).
+"""
 from __future__ import annotations
 
-from augintae_tf.models.base import Autoencoder, blend
+from augintae_tf.models.base import Autoencoder
 
 
 class AE(Autoencoder):
     def training_batch(self, images, seed):
-        a1, a2 = self.augment(images, seed, 1), self.augment(images, seed, 2)
-        target = blend(a1, a2, self.alphas(images, seed))
+        _, _, _, target = self.interpolation_batch(images, seed)
         return self(target, training=True), target

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.augment import augment as augment_images
+from augintae_tf.augment import interpolation_batch, sub_seed  # noqa: F401 (sub_seed: re-exported)
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_seed_pairs, slerp
@@ -28,14 +29,6 @@ def derive_seed(base_seed: int, step, replica_id) -> tf.Tensor:
     seed = tf.constant([base_seed, 0], tf.int64)
     seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int64))
     return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
-
-
-def sub_seed(seed, index: int) -> tf.Tensor:
-    """An independent stream of ``seed`` for one purpose.
-
-    Indices in use: 0 alpha, 1 and 2 the two augmentations, 3 IntAE's pairing.
-    """
-    return tf.random.experimental.stateless_fold_in(seed, tf.constant(index, tf.int64))
 
 
 def pixel_mse(prediction, target) -> tf.Tensor:
@@ -79,7 +72,9 @@ def pixel_loss(prediction, target, kind: str = "l2") -> tf.Tensor:
 
 
 def blend(x1, x2, alpha) -> tf.Tensor:
-    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (the training target)."""
+    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (``model.target:
+    blend``, the student report's training target; the default is the interpolated
+    augmentation, :func:`augintae_tf.augment.interpolation_batch`)."""
     alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
     return alpha * x1 + (1.0 - alpha) * x2
 
@@ -334,6 +329,16 @@ class Autoencoder(ModelContract):
     def augment(self, images, seed, index: int) -> tf.Tensor:
         """One random augmentation per image from sub-seed ``index`` of the step seed."""
         return augment_images(images, self.setup.augment, sub_seed(seed, index))
+
+    @property
+    def target_kind(self) -> str:
+        """``model.target`` (sections without the field: the paper's ``augmentation``)."""
+        return getattr(self.setup.section, "target", "augmentation")
+
+    def interpolation_batch(self, images, seed):
+        """``(view1, view2, alpha, target)`` of this step under ``model.target``
+        (:func:`augintae_tf.augment.interpolation_batch`)."""
+        return interpolation_batch(images, self.setup.augment, seed, self.target_kind)
 
     @staticmethod
     def alphas(images, seed) -> tf.Tensor:

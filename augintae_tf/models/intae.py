@@ -1,16 +1,47 @@
-"""IntAE baseline: interpolate between the latents of two DIFFERENT images (Sainburg et al. 2018,
-Berthelot et al. 2018) and reconstruct their pixel blend.
+"""IntAE baseline: interpolate between the latents of two DIFFERENT images (Berthelot et al. 2018,
+Sainburg et al. 2018), the interpolative autoencoder the paper compares AugIntAE with.
 
 Each image is augmented once (sub-seed 1) before pairing, so IntAE trains on the same augmented
-data distribution as AugIntAE and AE (appendix A.1); what differs is only that the two ends of the
-interpolation are different images instead of two views of one image.
+data distribution as AugIntAE and AE (appendix A.1); the two ends of an interpolation are two
+different images (a partner from the same batch, :func:`partner_offset`'s roll), never two views
+of one image.  ``model.target`` says what the decoded interpolation is trained toward:
+
+- ``critic`` (default): ACAI, "Understanding and Improving Interpolation in Autoencoders via an
+  Adversarial Regularizer" (Berthelot et al. 2018; public code brain-research/acai, acai.py, read
+  for the details, this is our own implementation).  The autoencoder reconstructs each augmented
+  image ``x`` (``model.pixel_loss``) and decodes ``x_alpha = G(slerp(z_i, z_partner, alpha))``
+  with alpha ~ U[0, 0.5] (ACAI's ``0.5 - |u - 0.5|``; we slerp where ACAI mixes linearly, as
+  every interpolation in this package does).  A critic C (the encoder architecture with one
+  output, built like augintae-adv's discriminator) learns to recover alpha:
+
+      L_C  = mean((C(x_alpha) - alpha)^2) + mean(C(gamma * x + (1 - gamma) * x_hat)^2)
+      L_AE = L_recon(x_hat, x) + lambda * mean(C(x_alpha)^2)
+
+  lambda = ``model.critic_weight`` (ACAI's advweight 0.5), gamma = ``model.critic_gamma``
+  (ACAI's reg 0.2).  The second critic term shows it near-real images as alpha 0 so it cannot
+  just score reconstructions' blur.  ``optimizer`` trains encoder + generator on L_AE,
+  ``critic_optimizer`` the critic on L_C, from one forward pass (ACAI updates both each step
+  too).  Learning rate: the project's ``lr_policy`` (``train.lr_drops``; the recommended preset's
+  is constant) rather than ACAI's fixed Adam 1e-4, so every model of a study shares one schedule.
+- ``blend``: regress the decoded interpolation onto the pixel blend ``alpha * x + (1 - alpha) *
+  x_partner`` with the triangular alpha of :func:`~augintae_tf.latent.sample_alpha` (this
+  package's intae before issue 20; no critic, one optimizer).
+
+Distribution and precision follow models/adversarial.py: both losses are divided by
+``num_replicas_in_sync`` and passed through their optimizer's ``scale_loss`` (mixed_float16: a
+LossScaleOptimizer each); the critic is trained and checkpointed but never served.
 """
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 
+from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import slerp
-from augintae_tf.models.base import Autoencoder, blend, sub_seed
+from augintae_tf.models.averaged import update_average
+from augintae_tf.models.base import (Autoencoder, blend, encoder_and_generator, images_of,
+                                     pixel_loss, sub_seed)
+from augintae_tf.nets import build_encoder
 
 
 def partner_offset(batch_size, seed) -> tf.Tensor:
@@ -20,16 +51,183 @@ def partner_offset(batch_size, seed) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed=seed, minval=1, maxval=upper, dtype=tf.int32)
 
 
+# --- pure functions (tested directly) ----------------------------------------------------------
+def critic_alphas(seed, batch_size) -> tf.Tensor:
+    """ACAI's interpolation weights ``[B]``: ``0.5 - |u - 0.5|`` with u ~ U(0, 1), i.e. U[0, 0.5]."""
+    u = tf.random.stateless_uniform(tf.reshape(tf.cast(batch_size, tf.int32), [1]), seed=seed)
+    return 0.5 - tf.abs(u - 0.5)
+
+
+def critic_losses(mix_scores, alpha, real_scores) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(L_C, L_fool)``, float32 means: the critic's loss
+    ``mean((C(x_alpha) - alpha)^2) + mean(C(gamma x + (1 - gamma) x_hat)^2)`` and the
+    autoencoder's critic term ``mean(C(x_alpha)^2)``.  Scores ``[B]`` or ``[B, 1]``; alpha ``[B]``.
+    """
+    mix = tf.reshape(tf.cast(mix_scores, tf.float32), [-1])
+    real = tf.reshape(tf.cast(real_scores, tf.float32), [-1])
+    alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1])
+    critic = tf.reduce_mean(tf.square(mix - alpha)) + tf.reduce_mean(tf.square(real))
+    return critic, tf.reduce_mean(tf.square(mix))
+
+
+def autoencoder_loss(recon, fool, weight) -> tf.Tensor:
+    """ACAI's autoencoder loss ``L_recon + lambda * mean(C(x_alpha)^2)``."""
+    return tf.cast(recon, tf.float32) + tf.cast(weight, tf.float32) * tf.cast(fool, tf.float32)
+
+
+def _check_optimizer(optimizer, name: str) -> None:
+    if optimizer is None or isinstance(optimizer, str):
+        raise ValueError(f"compile() needs {name} as an optimizer instance, e.g. "
+                         "keras.optimizers.Adam(1e-3)")
+
+
 class IntAE(Autoencoder):
+    """``setup.section`` is an :class:`~augintae_tf.models.registry.IntAEConfig`; ``critic`` is
+    ``None`` unless ``model.target`` is ``critic``."""
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model, setup, critic=None,
+                 **kwargs):
+        super().__init__(encoder, generator, setup, **kwargs)
+        self.critic = critic
+        self.critic_loss_tracker = keras.metrics.Mean(name="critic_loss")
+        self.fool_tracker = keras.metrics.Mean(name="critic_fool_loss")
+
+    @property
+    def uses_critic(self) -> bool:
+        return self.target_kind == "critic"
+
+    @property
+    def optimizer_names(self) -> tuple[str, ...]:
+        return ("optimizer", "critic_optimizer") if self.uses_critic else ("optimizer",)
+
+    @property
+    def metrics(self):
+        if not self.uses_critic:
+            return [self.recon_tracker]
+        return [self.recon_tracker, self.critic_loss_tracker, self.fool_tracker]
+
+    def networks(self) -> dict[str, keras.Model]:
+        critic = {"critic": self.critic} if self.critic is not None else {}
+        return {**super().networks(), **critic}
+
+    @classmethod
+    def from_setup(cls, setup) -> "IntAE":
+        """Encoder, generator and, under ``target: critic``, a one-output encoder-architecture
+        critic (as augintae-adv's discriminator)."""
+        m = setup.section
+        critic = None
+        if getattr(m, "target", "critic") == "critic":
+            critic = build_encoder(setup.backbone, setup.image_size, setup.channels, 1, m.width,
+                                   name="critic")
+        return cls(*encoder_and_generator(setup), setup, critic,
+                   name=m.name.replace("-", "_"))
+
+    # --- compile / build: models/adversarial.py's two-optimizer conventions -----------------
+    def compile(self, optimizer=None, critic_optimizer=None, **kwargs):
+        """``critic_optimizer`` is required under ``target: critic`` (an instance; mixed_float16
+        wraps it in a LossScaleOptimizer as Keras wraps ``optimizer``).  Both are built on their
+        own variables at once, so ``fit`` never builds ``optimizer`` on the critic's too."""
+        _check_optimizer(optimizer, "optimizer")
+        super().compile(optimizer=optimizer, **kwargs)
+        if not self.uses_critic:
+            return
+        _check_optimizer(critic_optimizer, "critic_optimizer")
+        if (kwargs.get("auto_scale_loss", True) and self.dtype_policy.name == "mixed_float16"
+                and not isinstance(critic_optimizer, keras.optimizers.LossScaleOptimizer)):
+            critic_optimizer = keras.optimizers.LossScaleOptimizer(
+                critic_optimizer, name="critic_loss_scale_optimizer")
+        self.critic_optimizer = critic_optimizer
+        self._build_optimizers()
+
+    @property
+    def generator_variables(self) -> list:
+        return self.encoder.trainable_variables + self.generator.trainable_variables
+
+    def _build_optimizers(self) -> None:
+        if not self.optimizer.built:
+            self.optimizer.build(self.generator_variables)
+        if not self.critic_optimizer.built:
+            self.critic_optimizer.build(self.critic.trainable_variables)
+
+    def build_for_training(self) -> None:
+        if not self.uses_critic:
+            return super().build_for_training()
+        if getattr(self, "optimizer", None) is None or \
+                getattr(self, "critic_optimizer", None) is None:
+            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        images = tf.zeros([2, *self.setup.image_shape])
+        self(images, training=False)
+        self.critic(images, training=False)
+        self._build_optimizers()
+
+    # --- training -------------------------------------------------------------------------
     @staticmethod
     def partners(images, seed) -> tf.Tensor:
         """This step's roll offset (sub-seed 3; 0 is alpha, 1 and 2 are augmentations)."""
         return partner_offset(tf.shape(images)[0], sub_seed(seed, 3))
 
     def training_batch(self, images, seed):
+        """``target: blend``: (decoded interpolation, pixel blend of the two images);
+        ``critic``: (reconstruction, augmented image), the pixel term of L_AE."""
         views = self.augment(images, seed, 1)
+        z = self.encode(views, training=True)
+        if self.uses_critic:
+            return self.decode(z, training=True), views
         alpha = self.alphas(images, seed)
         offset = self.partners(images, seed)
-        z = self.encode(views, training=True)
         prediction = self.decode(slerp(z, tf.roll(z, offset, axis=0), alpha), training=True)
         return prediction, blend(views, tf.roll(views, offset, axis=0), alpha)
+
+    def critic_batch(self, images, seed) -> dict[str, tf.Tensor]:
+        """One forward pass of ACAI (module doc): views, reconstruction, interpolation, alpha,
+        the critic's scores and the losses; runs under the tape."""
+        section = self.setup.section
+        views = self.augment(images, seed, 1)
+        z = self.encode(views, training=True)
+        alpha = critic_alphas(sub_seed(seed, 0), tf.shape(images)[0])
+        offset = self.partners(images, seed)
+        reconstruction = self.decode(z, training=True)
+        mix = self.decode(slerp(z, tf.roll(z, offset, axis=0), alpha), training=True)
+        gamma = section.critic_gamma
+        near_real = gamma * views + (1.0 - gamma) * reconstruction
+        # One critic call on both halves, as augintae-adv's discriminator: one pass per step.
+        scores = tf.cast(self.critic(tf.concat([mix, near_real], axis=0), training=True),
+                         tf.float32)
+        mix_scores, real_scores = tf.split(scores, 2, axis=0)
+        recon = pixel_loss(reconstruction, views, self.pixel_loss_kind)
+        critic_loss, fool = critic_losses(mix_scores, alpha, real_scores)
+        return {"views": views, "reconstruction": reconstruction, "mix": mix, "alpha": alpha,
+                "mix_scores": mix_scores, "real_scores": real_scores, "recon_loss": recon,
+                "critic_loss": critic_loss, "fool_loss": fool,
+                "ae_loss": autoencoder_loss(recon, fool, section.critic_weight)}
+
+    def train_step(self, data):
+        if not self.uses_critic:
+            return super().train_step(data)
+        images = images_of(data)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.critic_batch(images, self.step_seed())
+            # apply_gradients sums replicas: each contributes 1/N of its mean (base.train_step).
+            scaled_ae = self.optimizer.scale_loss(out["ae_loss"] / replicas)
+            scaled_critic = self.critic_optimizer.scale_loss(out["critic_loss"] / replicas)
+        generator_variables = self.generator_variables
+        critic_variables = self.critic.trainable_variables
+        ae_gradients = tape.gradient(scaled_ae, generator_variables)
+        critic_gradients = tape.gradient(scaled_critic, critic_variables)
+        del tape
+        self.optimizer.apply_gradients(zip(ae_gradients, generator_variables))
+        self.critic_optimizer.apply_gradients(zip(critic_gradients, critic_variables))
+        update_average(self, self.step_counter.value)
+        self.step_counter.assign_add(1)
+        self.recon_tracker.update_state(out["recon_loss"])
+        self.critic_loss_tracker.update_state(out["critic_loss"])
+        self.fool_tracker.update_state(out["fool_loss"])
+        return self._critic_logs()
+
+    def _critic_logs(self) -> dict[str, tf.Tensor]:
+        """Every tracker, plus ``loss`` = the pixel reconstruction loss (as augintae-adv logs)."""
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        logs["loss"] = logs["recon_loss"]
+        return step_outputs(logs)
+

@@ -22,14 +22,30 @@ from augintae_tf.config import AugmentConfig, Config, ConfigError, ModelConfig, 
 
 @dataclass
 class AutoencoderConfig(ModelConfig):
-    """ae / intae / augintae: an optional average of the weights for inference
-    (models/averaged.py; FastGAN's decay and warm-up)."""
+    """ae / augintae: what the decoder is trained to produce, and an optional average of the
+    weights for inference (models/averaged.py; FastGAN's decay and warm-up).
 
+    ``target`` (issue 20; :func:`augintae_tf.augment.interpolation_batch`):
+
+    - ``augmentation`` (default; the paper's "recovering an image from data augmentations"):
+      the image under the interpolated augmentation ``T(x; alpha * rho1 + (1 - alpha) * rho2)``.
+      ``augintae`` decodes ``slerp(E(T(x; rho1)), E(T(x; rho2)), alpha)`` onto it; ``ae``
+      reconstructs it (input = target: appendix A.1's baselines on AugIntAE's data);
+    - ``blend``: the pixel blend ``alpha * T(x; rho1) + (1 - alpha) * T(x; rho2)``, the student
+      report's reading and this package's target before issue 20 (``ae`` then reconstructs the
+      blend).  Runs saved before the field existed trained this and load with it.
+    """
+
+    TARGETS: ClassVar[tuple[str, ...]] = ("augmentation", "blend")
+
+    target: str = "augmentation"
     ema: bool = False  # generate/evaluate/export with an EMA of the encoder and generator
     ema_decay: float = 0.999
     ema_warmup: bool = True  # decay min(ema_decay, (1 + t) / (10 + t)) at step t
 
     def check(self) -> None:
+        require(self.target in self.TARGETS, "model.target", self.target,
+                " or ".join(self.TARGETS))
         require(isinstance(self.ema, bool), "model.ema", self.ema, "true or false")
         require(isinstance(self.ema_warmup, bool), "model.ema_warmup", self.ema_warmup,
                 "true or false")
@@ -37,12 +53,40 @@ class AutoencoderConfig(ModelConfig):
 
 
 @dataclass
-class AdversarialConfig(ModelConfig):
-    """augintae-adv (appendix A.1)."""
+class IntAEConfig(AutoencoderConfig):
+    """intae: interpolations between DIFFERENT images (models/intae.py).
+
+    ``target``: ``critic`` (default; ACAI, Berthelot et al. 2018, the interpolative autoencoder the
+    paper compares with): reconstruct each augmented image, and a critic trained to recover alpha
+    from decoded interpolations is made to answer 0, weight ``critic_weight`` (ACAI's lambda);
+    the critic also sees ``critic_gamma * x + (1 - critic_gamma) * x_hat`` (ACAI's gamma) as
+    alpha 0.  ``blend``: regress the decoded interpolation onto the pixel blend of the two images
+    (this package's intae before issue 20).
+    """
+
+    TARGETS: ClassVar[tuple[str, ...]] = ("critic", "blend")
+
+    target: str = "critic"
+    critic_weight: float = 0.5  # ACAI's advweight (lambda)
+    critic_gamma: float = 0.2  # ACAI's reg (gamma)
+
+    def check(self) -> None:
+        super().check()
+        require(self.critic_weight >= 0, "model.critic_weight", self.critic_weight,
+                "a weight >= 0")
+        require(0 <= self.critic_gamma <= 1, "model.critic_gamma", self.critic_gamma,
+                "a value in [0, 1]")
+
+
+@dataclass
+class AdversarialConfig(AutoencoderConfig):
+    """augintae-adv (appendix A.1): augintae's fields (``target``: the discriminator's real
+    images are the target) and eq. 4's step size."""
 
     k_rate: float = 0.001  # eq. 4's step size for the adversarial weight k
 
     def check(self) -> None:
+        super().check()
         require(0 < self.k_rate <= 1, "model.k_rate", self.k_rate, "a step size in (0, 1]")
 
 
@@ -250,13 +294,42 @@ def model_class(name: str) -> type:
     return target
 
 
+# Fields whose default depends on the model: switching models (``--model``) keeps their value
+# only if it was set, not if it was the previous model's default (augintae's ``augmentation``
+# target is not allowed for intae, whose default is ``critic``).
+_PER_MODEL_DEFAULTS = ("target",)
+
+
 def as_section(section: ModelConfig) -> ModelConfig:
     """``section`` as its model's own dataclass (fields it lacks take their defaults)."""
     cls = section_class(section.name)
     if type(section) is cls:
         return section
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in dataclasses.asdict(section).items() if k in names})
+    values = {k: v for k, v in dataclasses.asdict(section).items() if k in names}
+    old_defaults = {f.name: f.default for f in dataclasses.fields(section)}
+    for name in _PER_MODEL_DEFAULTS:
+        if name in values and values[name] == old_defaults.get(name):
+            del values[name]
+    return cls(**values)
+
+
+# What a run saved before a field existed trained with (issue 20: every autoencoder regressed
+# the pixel blend), filled into its config.yaml so that loading or resuming it rebuilds the same
+# model; a new run always writes the field.
+LEGACY_MODEL_FIELDS = {"target": "blend"}
+
+
+def fill_legacy_fields(data: dict) -> dict:
+    """A saved config mapping with :data:`LEGACY_MODEL_FIELDS` added where its model's section
+    has the field and the mapping lacks it (a copy; other mappings are returned as they are)."""
+    model = data.get("model") if isinstance(data, dict) else None
+    # A saved config always names its model; without a name the section's fields are unknown.
+    if not isinstance(model, dict) or model.get("name") not in _ENTRIES:
+        return data
+    fields = {f.name for f in dataclasses.fields(section_class(model["name"]))}
+    missing = {k: v for k, v in LEGACY_MODEL_FIELDS.items() if k in fields and k not in model}
+    return {**data, "model": {**model, **missing}} if missing else data
 
 
 def model_setup(cfg: Config, width: float | None = None) -> ModelSetup:
@@ -272,8 +345,8 @@ register_model("augintae", "augintae_tf.models.augintae:AugIntAE", AutoencoderCo
                        "(the paper presets' model)")
 register_model("ae", "augintae_tf.models.ae:AE", AutoencoderConfig,
                summary="autoencoder baseline (the recommended preset's model)")
-register_model("intae", "augintae_tf.models.intae:IntAE", AutoencoderConfig,
-               summary="interpolative AE baseline (pairs of different images)")
+register_model("intae", "augintae_tf.models.intae:IntAE", IntAEConfig,
+               summary="interpolative AE baseline (pairs of different images; ACAI's critic)")
 register_model("augintae-adv", "augintae_tf.models.adversarial:AdversarialAugIntAE",
                AdversarialConfig, summary="AugIntAE plus an LSGAN discriminator")
 register_model("gaia", "augintae_tf.models.gaia:GAIA", GAIAConfig,
