@@ -38,6 +38,8 @@ Choices, calibrated on the reference rows of :mod:`.quality` on glyphs (real hel
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 # per-pixel MSE at or below this is an exact match (images in [0, 1]); the float32 expansion of a
@@ -102,26 +104,43 @@ def _blend_errors(x_norms, dots_u, dots_w, gram, norms_u, norms_w, alpha_range) 
     return (to_w[:, None, :] + a * (a * d - 2 * b)).reshape(len(x_norms), -1).min(axis=1)
 
 
-def exposure_errors(images, seeds, *, shift: int = DEFAULT_SHIFT, alpha_range=DEFAULT_ALPHA_RANGE,
-                    blur: bool = True, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """``(e1, e2)``, each ``[N]`` per-pixel MSE (float64 of float32 sums), of ``images`` against one class's ``seeds``
-    (module doc): ``e1`` the best single seed (a variant, or a smear of two variants of it), ``e2``
-    the best blend of two distinct seeds (``inf`` with fewer than two seeds).  ``chunk`` images at
-    a time bound the memory (``chunk x V^2`` floats)."""
-    _check(DEFAULT_RATIO, shift, alpha_range)
+class SeedTable(NamedTuple):
+    """One class's seed variants and every dot product among them (what each image reuses)."""
+
+    flat: np.ndarray  # [S * V, P] float32 variants, seed-major
+    gram: np.ndarray  # [S, S, V, V]: gram[i, j] holds u . w for u in V(s_i), w in V(s_j)
+    norms: np.ndarray  # [S, V]: |u|^2
+
+
+def seed_table(seeds, shift: int = DEFAULT_SHIFT, blur: bool = True) -> SeedTable:
+    """The :class:`SeedTable` of one class's ``seeds`` (:func:`variants`)."""
     moved = variants(seeds, shift, blur)  # [S, V, P]
-    pixels = moved.shape[2]
+    num_seeds, num_variants, pixels = moved.shape
+    flat = moved.reshape(num_seeds * num_variants, pixels)
+    gram = (flat @ flat.T).reshape(num_seeds, num_variants, num_seeds, num_variants).transpose(0, 2, 1, 3)
+    return SeedTable(flat, gram, np.einsum("ivp,ivp->iv", moved, moved))
+
+
+def exposure_errors(images, seeds, *, shift: int = DEFAULT_SHIFT, alpha_range=DEFAULT_ALPHA_RANGE,
+                    blur: bool = True, table: SeedTable | None = None,
+                    chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``(e1, e2)``, each ``[N]`` per-pixel MSE (float64 of float32 sums), of ``images`` against one
+    class's ``seeds`` (module doc): ``e1`` the best single seed (a variant, or a smear of two
+    variants of it), ``e2`` the best blend of two distinct seeds (``inf`` with fewer than two
+    seeds).  ``table``: the seeds' :func:`seed_table`, when already built (``seeds`` is then
+    unused); ``chunk`` images at a time bound the memory (``chunk x V^2`` floats)."""
+    _check(DEFAULT_RATIO, shift, alpha_range)
+    table = seed_table(seeds, shift, blur) if table is None else table
+    num_seeds, num_variants = table.norms.shape
+    pixels = table.flat.shape[1]
     x = np.asarray(images, np.float32).reshape(len(images), -1)
     if x.shape[1] != pixels:
         raise ValueError(f"images have {x.shape[1]} pixels, seeds {pixels}")
-    num_seeds, num_variants = moved.shape[:2]
-    flat = moved.reshape(num_seeds * num_variants, pixels)
-    gram = (flat @ flat.T).reshape(num_seeds, num_variants, num_seeds, num_variants).transpose(0, 2, 1, 3)
-    norms = np.einsum("ivp,ivp->iv", moved, moved)  # [S, V]; gram[i, j]: [V, V] of u . w
+    gram, norms = table.gram, table.norms
     e1, e2 = np.empty(len(x), np.float32), np.full(len(x), np.inf, np.float32)
     for start in range(0, len(x), chunk):
         rows = x[start:start + chunk]
-        dots = (rows @ flat.T).reshape(len(rows), num_seeds, num_variants).transpose(1, 0, 2)  # g . u
+        dots = (rows @ table.flat.T).reshape(len(rows), num_seeds, num_variants).transpose(1, 0, 2)
         x_norms = np.einsum("np,np->n", rows, rows)
         best = [(x_norms[:, None] - 2 * dots[i] + norms[i]).min(axis=1) for i in range(num_seeds)]
         best += [_blend_errors(x_norms, dots[i], dots[i], gram[i, i], norms[i], norms[i], alpha_range)
@@ -136,10 +155,13 @@ def exposure_errors(images, seeds, *, shift: int = DEFAULT_SHIFT, alpha_range=DE
 
 
 def double_exposures(images, labels, seed_images, seed_labels, *, ratio: float = DEFAULT_RATIO,
-                     shift: int = DEFAULT_SHIFT, alpha_range=DEFAULT_ALPHA_RANGE,
-                     blur: bool = True) -> np.ndarray:
+                     shift: int = DEFAULT_SHIFT, alpha_range=DEFAULT_ALPHA_RANGE, blur: bool = True,
+                     tables: dict | None = None) -> np.ndarray:
     """``[N]`` bool: image ``n`` is a double exposure of the seeds of its class ``labels[n]``,
-    ``e2 < ratio * e1`` and ``e1 > EXACT`` (module doc).  Images of a class without two seeds: False."""
+    ``e2 < ratio * e1`` and ``e1 > EXACT`` (module doc).  Images of a class without two seeds: False.
+
+    ``tables``: a dict that caches each class's :func:`seed_table` across calls (most of the cost);
+    pass the same one only with the same seeds, ``shift`` and ``blur``."""
     _check(ratio, shift, alpha_range)
     images = np.asarray(images)
     labels, seed_labels = np.asarray(labels).reshape(-1), np.asarray(seed_labels).reshape(-1)
@@ -147,13 +169,16 @@ def double_exposures(images, labels, seed_images, seed_labels, *, ratio: float =
     if len(labels) != len(images) or len(seed_labels) != len(seed_images):
         raise ValueError(f"{len(labels)} labels for {len(images)} images, "
                          f"{len(seed_labels)} seed labels for {len(seed_images)} seeds")
+    tables = {} if tables is None else tables
     flags = np.zeros(len(images), bool)
     for cls in np.unique(labels):
         mine, own = labels == cls, seed_labels == cls
         if own.sum() < 2:
             continue
-        e1, e2 = exposure_errors(images[mine], seed_images[own], shift=shift, alpha_range=alpha_range,
-                                 blur=blur)
+        if cls.item() not in tables:
+            tables[cls.item()] = seed_table(seed_images[own], shift, blur)
+        e1, e2 = exposure_errors(images[mine], None, shift=shift, alpha_range=alpha_range,
+                                 table=tables[cls.item()])
         flags[mine] = (e1 > EXACT) & (e2 < ratio * e1)
     return flags
 

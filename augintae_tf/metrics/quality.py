@@ -252,7 +252,8 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         sets.update(floor=(images[split.floor], labels[split.floor]),
                     seed_copies=(seed_copies(images, plan), plan.class_label),
                     crossfade=(pixel_crossfade(images, plan), plan.class_label))
-    exposure = {"ratio": double_exposure_ratio, "shift": double_exposure_shift}
+    # every row is tested against the same seeds: their variant tables are built once
+    exposure = {"ratio": double_exposure_ratio, "shift": double_exposure_shift, "tables": {}}
     rows, per_class = {}, {}
     for name, (array, row_labels) in sets.items():
         rows[name], per_class[name] = _score_row(array, row_labels, ref, features_fn,
