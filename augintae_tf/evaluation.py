@@ -321,6 +321,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     set of reference rows -> ``OUT/interpolations.png``, ``OUT/metrics.md``, ``OUT/metrics.json``;
     ``double_exposure_ratio``/``_shift``: that column's test (:mod:`augintae_tf.metrics.double_exposure`).
     Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
+    eval_data.check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
@@ -328,7 +329,6 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
         raise RunError("compare needs at least one run directory")
     if shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
-    eval_data.check_double_exposure(double_exposure_ratio, double_exposure_shift)
     runs = [load_run(d) for d in run_dirs]
     first = runs[0].config.data
 

@@ -176,3 +176,15 @@ def test_cli_rejects_bad_double_exposure_options_in_one_line(tmp_path, command, 
     result = CliRunner().invoke(main, [command, *run, *args])
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {message}"
+
+
+def test_option_errors_come_before_tensorflow(tmp_path):
+    from conftest import run_python
+
+    done = run_python("import sys\nfrom click.testing import CliRunner\n"
+                      "from augintae_tf.cli.main import main\n"
+                      f"r = CliRunner().invoke(main, ['compare', {str(tmp_path)!r}, '--out', "
+                      f"{str(tmp_path / 'out')!r}, '--double-exposure-shift', '5'])\n"
+                      "print(r.exit_code, r.output.strip())\nprint('tensorflow' in sys.modules)")
+    assert done.stdout.splitlines() == [
+        "1 Error: --double-exposure-shift must be an integer from 0 to 4 (pixels), got 5", "False"], done.stderr
