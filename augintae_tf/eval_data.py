@@ -35,6 +35,21 @@ class EvalOptions:
     classifier_limit: int | None = 10_000
     data_limit: int | None = None  # at most this many images per split (default: whole splits)
     seed: int = 0
+    double_exposure_ratio: float = 0.5  # quality: flagged when a two-seed blend has < ratio x the error
+    double_exposure_shift: int = 2  # quality: shifts (px) the seeds may take in that test
+
+
+MAX_DOUBLE_EXPOSURE_SHIFT = 4  # the test's cost grows as (2 shift + 1)^4
+
+
+def check_double_exposure(ratio, shift) -> None:
+    """RunError (one line, naming the CLI option) unless ``0 < ratio <= 1`` and ``shift`` is an
+    integer in ``0..MAX_DOUBLE_EXPOSURE_SHIFT``; TensorFlow-free, so the CLI fails in a moment."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise RunError(f"--double-exposure-ratio must be a number in (0, 1], got {ratio!r}")
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift <= MAX_DOUBLE_EXPOSURE_SHIFT:
+        raise RunError(f"--double-exposure-shift must be an integer from 0 to {MAX_DOUBLE_EXPOSURE_SHIFT} "
+                       f"(pixels), got {shift!r}")
 
 
 class Timer:

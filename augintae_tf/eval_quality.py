@@ -46,14 +46,17 @@ def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, sp
                              epochs=epochs, seed=seed)
 
 
-def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int) -> dict:
+def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int,
+          double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict:
     """:func:`~augintae_tf.metrics.quality.fewshot_quality` of ``generated`` (``{name: images}``)
     plus the reference rows, seeds = the plan's own ``sample_seeds(labels, shots, seed)``."""
     from augintae_tf.metrics import fewshot_quality, sample_seeds
 
     seeds = sample_seeds(labels, shots, seed)
     result = fewshot_quality(generated, plan, images, labels, classifier.embed,
-                             classify_fn=classifier.predict, seeds=seeds, seed=seed)
+                             classify_fn=classifier.predict, seeds=seeds, seed=seed,
+                             double_exposure_ratio=double_exposure_ratio,
+                             double_exposure_shift=double_exposure_shift)
     result["counts"]["classifier_accuracy"] = classifier.accuracy  # on its held-out comparison images
     return result
 
@@ -113,7 +116,9 @@ def quality(run, data, options) -> dict:
     name = run.config.model.name
     generated = with_reconstructions({name: data.fewshot_images}, {name: run.model}, images, plan)
     result = data.timer("quality_rows", lambda: score(
-        generated, plan, images, labels, classifier, shots=options.shots, seed=options.seed))
+        generated, plan, images, labels, classifier, shots=options.shots, seed=options.seed,
+        double_exposure_ratio=options.double_exposure_ratio,
+        double_exposure_shift=options.double_exposure_shift))
     data.echo(quality_table(result))
     return {"quality": result}
 
@@ -130,10 +135,15 @@ def unique_names(runs) -> list[str]:
 
 def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,
                     seed: int, classifier_epochs: int, classifier_limit: int | None,
-                    echo: Callable[[str], object], reconstructions: bool = False) -> dict[str, Any]:
+                    echo: Callable[[str], object], reconstructions: bool = False,
+                    double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict[str, Any]:
     """Every run's few-shot images on one shared plan, scored with one classifier and one set of
     reference rows; the classifier is built as the first run's config would build it.
-    ``reconstructions``: also each run's :func:`seed_reconstructions` row."""
+    ``reconstructions``: also each run's :func:`seed_reconstructions` row; ``double_exposure_*``:
+    that column's test (:mod:`augintae_tf.metrics.double_exposure`)."""
+    from augintae_tf.eval_data import check_double_exposure
+
+    check_double_exposure(double_exposure_ratio, double_exposure_shift)
     from augintae_tf.metrics import generate_from_plan, sample_fewshot_plan
 
     plan = sample_fewshot_plan(labels, shots, num_images, seed)
@@ -145,4 +155,5 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: 
     generated = {name: generate_from_plan(model, images, plan) for name, model in models.items()}
     if reconstructions:
         generated = with_reconstructions(generated, models, images, plan)
-    return score(generated, plan, images, labels, classifier, shots=shots, seed=seed)
+    return score(generated, plan, images, labels, classifier, shots=shots, seed=seed,
+                 double_exposure_ratio=double_exposure_ratio, double_exposure_shift=double_exposure_shift)

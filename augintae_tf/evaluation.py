@@ -188,7 +188,8 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     table's defaults); returns (and writes to ``OUT/metrics.json``, default ``RUN/eval``) the
     record, and appends it to ``RUN/metrics.jsonl``.  ``options``: the fields of
     :class:`~augintae_tf.eval_data.EvalOptions` (shots, num_images, fid_network, dataset, split,
-    noise_trials, classifier_epochs, classifier_limit, data_limit, seed).
+    noise_trials, classifier_epochs, classifier_limit, data_limit, seed, double_exposure_ratio,
+    double_exposure_shift).
     """
     from augintae_tf.runs import load_run
 
@@ -199,6 +200,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     opts = EvalOptions(**options)
     if opts.shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {opts.shots}")
+    eval_data.check_double_exposure(opts.double_exposure_ratio, opts.double_exposure_shift)
     echo = echo or (print if progress else (lambda *_: None))
     timer, start = Timer(echo), time.perf_counter()
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
@@ -330,7 +332,8 @@ def _eval_table(runs) -> tuple[list[dict], str]:
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
             echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
             num_images: int = 2000, classifier_epochs: int = 3,
-            classifier_limit: int | None = 10_000, novel_split: str | None = None) -> dict:
+            classifier_limit: int | None = 10_000, novel_split: str | None = None,
+            double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
     a latent are left out), the generalization figure (novel inputs, then each run's
     reconstructions -> ``OUT/generalization.png``), a table of
@@ -338,7 +341,10 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     run's images generated here on one shared plan (``shots``, ``num_images``, ``seed``) beside one
     set of reference rows -> ``OUT/interpolations.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.
     ``novel_split``: score on this split of the runs' novel dataset instead of their
-    ``data.novel_split`` (glyphs: ``far`` for the symbol classes).  Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
+    ``data.novel_split`` (glyphs: ``far`` for the symbol classes);
+    ``double_exposure_ratio``/``_shift``: that column's test (:mod:`augintae_tf.metrics.double_exposure`).
+    Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
+    eval_data.check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.runs import load_run
 
@@ -376,7 +382,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
         scores = compare_quality(runs, images, labels, [str(novel_dataset), novel_split], out,
                                  shots=shots, num_images=num_images, seed=seed,
                                  classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
-                                 echo=echo or print)
+                                 echo=echo or print, double_exposure_ratio=double_exposure_ratio,
+                                 double_exposure_shift=double_exposure_shift)
         markdown += ("\nFew-shot quality, every run generated on one shared plan (seed "
                      f"{seed}):\n\n" + quality_table(scores))
     atomic.write_text(out / "metrics.md", markdown)

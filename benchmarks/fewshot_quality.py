@@ -186,7 +186,16 @@ def main() -> None:
     parser.add_argument("--novel-split", default=None,
                         help="score on this split of the novel dataset (default: the preset's "
                              "data.novel_split; glyphs: test = held-out alphabets, far = symbols)")
+    parser.add_argument("--double-exposure-ratio", type=float, default=0.5,
+                        help="flagged when a two-seed blend fits with under RATIO x one seed's error")
+    parser.add_argument("--double-exposure-shift", type=int, default=2, help="seed shifts (px) in that test")
     args = parser.parse_args()
+    from augintae_tf.errors import RunError
+    from augintae_tf.eval_data import check_double_exposure
+    try:
+        check_double_exposure(args.double_exposure_ratio, args.double_exposure_shift)
+    except RunError as error:
+        parser.error(str(error))
     unknown = [r for r in args.recipes.split(",") if r not in RECIPES]
     if unknown:
         parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
@@ -209,7 +218,8 @@ def main() -> None:
     result = compare_quality(runs, images, labels, [str(dataset), split], Path(args.runs_root) / "scoring",
                              shots=args.shots, num_images=args.num_images, seed=args.seed,
                              classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print,
-                             reconstructions=True)
+                             reconstructions=True, double_exposure_ratio=args.double_exposure_ratio,
+                             double_exposure_shift=args.double_exposure_shift)
     rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
     for key in ("rows", "per_class"):
         result[key] = {rename.get(k, k): v for k, v in result[key].items()}
@@ -227,7 +237,7 @@ def main() -> None:
                                "shots": args.shots,
                                "num_images": args.num_images, "seed": args.seed,
                                "extra_overrides": extra, "recipes": recipes,
-                               "scoring_s": round(scoring_s, 1), "quality": result}, indent=2))
+                               "scoring_s": round(scoring_s, 1), "quality": result}, separators=(",", ":")))
     print(f"wrote {out}")
 
 

@@ -33,11 +33,17 @@ from augintae_tf.evaluation import METRIC_TABLE, default_metrics
                    "generalization metric uses 256 unless given).")
 @click.option("--fid-network", type=click.Path(), default=None,
               help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
+@click.option("--double-exposure-ratio", type=float, default=0.5, show_default=True,
+              help="Quality: an image is a double exposure when a blend of two of its class's seeds "
+                   "fits it with under RATIO x the error of the best single seed; in (0, 1].")
+@click.option("--double-exposure-shift", type=int, default=2, show_default=True,
+              help="Quality: the seeds may shift up to this many pixels in that test (0 to 4).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @friendly_errors
 def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
-                     classifier_limit, data_limit, fid_network, out, seed):
+                     classifier_limit, data_limit, fid_network, out, seed, double_exposure_ratio,
+                     double_exposure_shift):
     """Evaluate a run: few-shot FID / FD-clf / classifier scores, few-shot quality beside reference
     rows, reconstruction, noise curve and interpolations -> RUN/eval/metrics.json (+ noise.png, interpolations.png)."""
     from augintae_tf.evaluation import evaluate, parse_metrics
@@ -46,8 +52,8 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
     record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots, num_images=num_images, fid_network=fid_network,
                       dataset=dataset, split=split, out=out, noise_trials=noise_trials,
                       classifier_epochs=classifier_epochs, classifier_limit=classifier_limit, seed=seed,
-                      data_limit=data_limit,
-                      echo=click.echo)
+                      data_limit=data_limit, double_exposure_ratio=double_exposure_ratio,
+                      double_exposure_shift=double_exposure_shift, echo=click.echo)
     shown = {k: v for k, v in record.items() if isinstance(v, float)}
     click.echo(" ".join(f"{k}={v:.4g}" for k, v in shown.items()))
     click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
@@ -69,9 +75,14 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.option("--split", default=None,
               help="Novel-domain split of the runs' novel dataset (default: their data.novel_split; "
                    "glyphs: test = held-out alphabets, far = symbols unlike letters).")
+@click.option("--double-exposure-ratio", type=float, default=0.5, show_default=True,
+              help="Quality: an image is a double exposure when a blend of two of its class's seeds "
+                   "fits it with under RATIO x the error of the best single seed; in (0, 1].")
+@click.option("--double-exposure-shift", type=int, default=2, show_default=True,
+              help="Quality: the seeds may shift up to this many pixels in that test (0 to 4).")
 @friendly_errors
 def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_epochs, classifier_limit,
-                    split):
+                    split, double_exposure_ratio, double_exposure_shift):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md,
@@ -80,7 +91,9 @@ def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_
 
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
-                     classifier_limit=classifier_limit, novel_split=split)
+                     classifier_limit=classifier_limit, novel_split=split,
+                     double_exposure_ratio=double_exposure_ratio,
+                     double_exposure_shift=double_exposure_shift)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, {out}/metrics.md and {out}/metrics.json")
 
 

@@ -3,6 +3,7 @@ and density/coverage, nearest-seed distance, the realism two-sample test, the ro
 import numpy as np
 import pytest
 
+from augintae_tf.metrics.double_exposure import double_exposures
 from augintae_tf.metrics.fewshot import FewShotPlan, sample_fewshot_plan, sample_seeds
 from augintae_tf.metrics.frechet import frechet_distance_from_activations
 from augintae_tf.metrics.manifold import (knn_radii, nearest_seed_distance, pairwise_distances,
@@ -181,7 +182,8 @@ def test_rows_structure_and_counts(scored):
     for row in result["rows"].values():
         assert list(row) == ["images", *METRICS]
     assert result["counts"] == {"classes": 4, "seeds_per_class": 5, "seeds": 20, "images": 120,
-                                "comparison_images": 72, "floor_images": 68, "k": 3, "realism_epochs": 2}
+                                "comparison_images": 72, "floor_images": 68, "k": 3, "realism_epochs": 2,
+                                "double_exposure_ratio": 0.5, "double_exposure_shift": 2}
     assert result["rows"]["floor"]["images"] == 68 and result["rows"]["model"]["images"] == 120
     assert list(result["per_class"]["floor"]) == [0, 1, 2, 3]
 
@@ -216,6 +218,23 @@ def test_row_values_against_independent_computations(scored):
     assert result["rows"]["crossfade"]["precision"] == pytest.approx(means)
     # held-out real vs held-out real: FD well below the copies', realism near chance
     assert floor["fd"] < copies["fd"] and abs(floor["realism"] - 0.5) < 0.2
+
+
+def test_double_exposure_column_against_the_metric_on_each_rows_class_seeds(scored):
+    images, labels, plan, seeds, result = scored
+    split = real_split(labels, plan, seeds=seeds, seed=0)
+    sets = {"floor": (images[split.floor], labels[split.floor]),
+            "crossfade": (pixel_crossfade(images, plan), plan.class_label)}
+    for name, (array, row_labels) in sets.items():
+        flags = double_exposures(array, row_labels, images[split.seeds], labels[split.seeds])
+        assert result["rows"][name]["double_exposure"] == pytest.approx(flags.mean())
+        for cls, values in result["per_class"][name].items():
+            assert values["double_exposure"] == pytest.approx(flags[row_labels == cls].mean())
+    assert result["rows"]["seed_copies"]["double_exposure"] == 0.0  # e1 = 0: nothing to halve
+    assert result["rows"]["crossfade"]["double_exposure"] > 0.9
+    assert result["rows"]["blur"]["double_exposure"] == result["rows"]["crossfade"]["double_exposure"]
+    table = quality_table(result, per_class=True)
+    assert "double exp |" in table and "(shifts up to 2 px)" in table
 
 
 def test_fewshot_quality_rejects_bad_input():

@@ -32,7 +32,11 @@ Metrics per row (:data:`METRICS`), in the feature space of ``features_fn`` unles
   class, in features (Euclidean) and in pixels (root-mean-square per pixel, so in [0, 1]);
   memorisation: 0 for seed copies; the floor row shows how far a real new instance lies;
 * ``realism`` (:mod:`.realism`): held-out accuracy of a CNN trained to tell the comparison set from
-  the row, 0.5 = indistinguishable; one pooled test per row (a CNN per class would cost too much).
+  the row, 0.5 = indistinguishable; one pooled test per row (a CNN per class would cost too much);
+* ``double_exposure`` (:mod:`.double_exposure`): share of the row's images that a blend of two of
+  their class's seeds explains far better than one seed (``e2 < ratio * e1``), per class and
+  pooled over all the row's images (not a class mean); options ``double_exposure_ratio`` and
+  ``double_exposure_shift``.
 
 The feature network should not have been trained on the floor set or the seeds: a classifier
 trained on all novel images scores the floor and the seed copies on images it learnt (on glyphs its
@@ -51,6 +55,7 @@ from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
+from augintae_tf.metrics.double_exposure import DEFAULT_RATIO, DEFAULT_SHIFT, double_exposures
 from augintae_tf.metrics.fewshot import FewShotPlan
 from augintae_tf.metrics.frechet import frechet_distance_from_activations
 from augintae_tf.metrics.manifold import (nearest_seed_distance, pixel_rms_distance,
@@ -61,7 +66,8 @@ REFERENCE_ROWS = ("floor", "seed_copies", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
                  "seed_distance_px")
 METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "density", "coverage",
-           "seed_distance", "seed_distance_px", "realism")
+           "seed_distance", "seed_distance_px", "realism", "double_exposure")
+CLASS_COLUMNS = CLASS_METRICS + ("double_exposure",)  # the per-class table's columns
 
 
 def plan_seeds(plan: FewShotPlan) -> np.ndarray:
@@ -167,7 +173,8 @@ def _class_scores(features, images, labels, predicted, ref: _Reference, cls, k: 
 
 
 def _score_row(images, labels, ref: _Reference, features_fn, *, classify_fn=None, classes=None,
-              k: int = 3, seed: int = 0, realism_epochs: int = 5) -> tuple[dict, dict]:
+              k: int = 3, seed: int = 0, realism_epochs: int = 5,
+              double_exposure: dict | None = None) -> tuple[dict, dict]:
     """(row of :data:`METRICS` + ``images``, ``{class: per-class dict}``) for one image set."""
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels).reshape(-1)
@@ -182,6 +189,11 @@ def _score_row(images, labels, ref: _Reference, features_fn, *, classify_fn=None
         if name != "class_accuracy" or predicted is not None:
             row[name] = _class_mean(v[name] for v in per_class.values())
     row["realism"] = realism_accuracy(ref.images, images, seed=seed, epochs=realism_epochs)
+    flags = double_exposures(images, labels, ref.seed_images, ref.seed_labels, **(double_exposure or {}))
+    row["double_exposure"] = float(flags.mean()) if len(flags) else None
+    for cls, values in per_class.items():
+        mine = labels == cls
+        values["double_exposure"] = float(flags[mine].mean()) if mine.any() else None
     return row, per_class
 
 
@@ -198,7 +210,9 @@ def _check(generated: Mapping, plan: FewShotPlan, images: np.ndarray, labels: np
 
 def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: Callable, *,
                     classify_fn: Callable | None = None, seeds=None, seed: int = 0,
-                    realism_epochs: int = 5, k: int = 3, references: bool = True) -> dict:
+                    realism_epochs: int = 5, k: int = 3, references: bool = True,
+                    double_exposure_ratio: float = DEFAULT_RATIO,
+                    double_exposure_shift: int = DEFAULT_SHIFT) -> dict:
     """Score generated few-shot images and the reference rows against one real comparison set.
 
     Args:
@@ -211,12 +225,16 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         seed: fixes the real split and the realism CNNs.
         realism_epochs, k: see :mod:`.realism` and :mod:`.manifold`.
         references: False scores only ``generated`` (the split and counts are the same).
+        double_exposure_ratio, double_exposure_shift: the ``ratio`` and ``shift`` (px) of
+            :func:`~augintae_tf.metrics.double_exposure.double_exposures`, against each row's
+            class seeds (the split's seeds).
 
     Returns:
         ``{"rows": {name: {metric: value, "images": n}}`` (generated names first, then
         :data:`REFERENCE_ROWS`), ``"per_class": {name: {class: {metric: value, "images": n}}}``,
         ``"counts": {"classes", "seeds_per_class", "seeds", "images", "comparison_images",
-        "floor_images", "k", "realism_epochs"}}`` (``seeds_per_class``: the fewest any class has).
+        "floor_images", "k", "realism_epochs", "double_exposure_ratio", "double_exposure_shift"}}``
+        (``seeds_per_class``: the fewest any class has).
     """
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels).reshape(-1)
@@ -234,16 +252,21 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         sets.update(floor=(images[split.floor], labels[split.floor]),
                     seed_copies=(seed_copies(images, plan), plan.class_label),
                     crossfade=(pixel_crossfade(images, plan), plan.class_label))
+    # every row is tested against the same seeds: their variant tables are built once
+    exposure = {"ratio": double_exposure_ratio, "shift": double_exposure_shift, "tables": {}}
     rows, per_class = {}, {}
     for name, (array, row_labels) in sets.items():
         rows[name], per_class[name] = _score_row(array, row_labels, ref, features_fn,
                                                  classify_fn=classify_fn, classes=classes, k=k,
-                                                 seed=seed, realism_epochs=realism_epochs)
+                                                 seed=seed, realism_epochs=realism_epochs,
+                                                 double_exposure=exposure)
     seed_counts = [int(np.sum(ref.seed_labels == c)) for c in classes]
     counts = {"classes": int(len(classes)), "seeds_per_class": min(seed_counts),
               "seeds": int(len(split.seeds)), "images": int(len(plan.alpha)),
               "comparison_images": int(len(split.comparison)), "floor_images": int(len(split.floor)),
-              "k": int(k), "realism_epochs": int(realism_epochs)}
+              "k": int(k), "realism_epochs": int(realism_epochs),
+              "double_exposure_ratio": float(double_exposure_ratio),
+              "double_exposure_shift": int(double_exposure_shift)}
     return {"rows": rows, "per_class": per_class, "counts": counts}
 
 
@@ -251,7 +274,8 @@ TITLES = {"floor": "floor: held-out real images", "seed_copies": "copies of the 
           "crossfade": "pixel cross-fade of the seeds (no model)"}
 HEADINGS = {"fd": "FD", "fd_class_mean": "FD per class", "class_accuracy": "class acc",
             "precision": "precision", "recall": "recall", "density": "density", "coverage": "coverage",
-            "seed_distance": "seed dist", "seed_distance_px": "seed dist px", "realism": "realism"}
+            "seed_distance": "seed dist", "seed_distance_px": "seed dist px", "realism": "realism",
+            "double_exposure": "double exp"}
 
 
 def _number(value) -> str:
@@ -266,6 +290,14 @@ def _markdown(header: list[str], body: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(cells) + " |" for cells in body]
 
 
+def _exposure_note(counts: dict) -> str:
+    if "double_exposure_ratio" not in counts:  # a result written before the column existed
+        return ""
+    return (f"; double exp = share of images a blend of two seeds fits with under "
+            f"{counts['double_exposure_ratio']:g} x the error of one seed "
+            f"(shifts up to {counts['double_exposure_shift']} px)")
+
+
 def quality_table(result: dict, *, per_class: bool = False) -> str:
     """Markdown: a counts line, then one row per image set of :func:`fewshot_quality`'s result (and,
     with ``per_class``, a second table with one line per class and set)."""
@@ -273,13 +305,13 @@ def quality_table(result: dict, *, per_class: bool = False) -> str:
     lines = [f"{counts['classes']} classes, {counts['seeds_per_class']} seeds per class, "
              f"{counts['images']} generated images; scored against {counts['comparison_images']} "
              f"held-out real images (floor: {counts['floor_images']} others); k = {counts['k']}; "
-             "realism 0.5 = indistinguishable", ""]
+             "realism 0.5 = indistinguishable" + _exposure_note(counts), ""]
     columns = [m for m in METRICS if any(m in row for row in rows.values())]
     body = [[TITLES.get(name, name), str(row["images"])] + [_number(row.get(m)) for m in columns]
             for name, row in rows.items()]
     lines += _markdown(["set", "n"] + [HEADINGS[m] for m in columns], body)
     if per_class:
-        columns = [m for m in CLASS_METRICS if any(m in v for cls in result["per_class"].values()
+        columns = [m for m in CLASS_COLUMNS if any(m in v for cls in result["per_class"].values()
                                                    for v in cls.values())]
         sets = result["per_class"]
         classes = next(iter(sets.values())) if sets else {}
