@@ -75,6 +75,22 @@ def autoencoder_loss(recon, fool, weight) -> tf.Tensor:
     return tf.cast(recon, tf.float32) + tf.cast(weight, tf.float32) * tf.cast(fool, tf.float32)
 
 
+def zero_output_layer(critic: keras.Model) -> None:
+    """Start the critic at C(x) = 0 for every image: its output layer ("out") zero-initialised.
+
+    ACAI's critic is a convolutional map averaged over space, whose first scores are small.  Our
+    encoder-architecture critic ends in a dense layer over 1024 features; with it randomly
+    initialised, the critic's scores ran away within the first steps on glyphs (lr 1e-3), and the
+    autoencoder term lambda * C(x_alpha)^2 drove the sigmoid generator into saturation, where the
+    reconstruction loss stops falling (benchmarks/RESULTS.md, "IntAE's critic").  From zero the
+    critic term grows only as fast as the critic learns to tell interpolations from
+    reconstructions.
+    """
+    out = critic.get_layer("out")
+    for weight in out.weights:
+        weight.assign(tf.zeros_like(weight))
+
+
 def _check_optimizer(optimizer, name: str) -> None:
     if optimizer is None or isinstance(optimizer, str):
         raise ValueError(f"compile() needs {name} as an optimizer instance, e.g. "
@@ -119,6 +135,7 @@ class IntAE(Autoencoder):
         if getattr(m, "target", "critic") == "critic":
             critic = build_encoder(setup.backbone, setup.image_size, setup.channels, 1, m.width,
                                    name="critic")
+            zero_output_layer(critic)
         return cls(*encoder_and_generator(setup), setup, critic,
                    name=m.name.replace("-", "_"))
 
