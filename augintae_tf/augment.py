@@ -259,13 +259,15 @@ def interpolate_params(params1, params2, alpha) -> dict[str, tf.Tensor]:
     return {name: alpha * params1[name] + (1.0 - alpha) * params2[name] for name in params1}
 
 
-def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augmentation"
+def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augmentation",
+                        alpha_kind: str = "midpoint"
                         ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """``(view1, view2, alpha, target_images)`` of one training step: the one place that samples
     rho1, rho2 and alpha and says what the decoded slerp should look like.
 
     ``view1 = T(x; rho1)``, ``view2 = T(x; rho2)`` (sub-seeds 1 and 2 of the step ``seed``),
-    ``alpha`` ``[B]`` from :func:`~augintae_tf.latent.sample_alpha` (sub-seed 0), the weight of
+    ``alpha`` ``[B]`` from :func:`~augintae_tf.latent.sample_alpha` (sub-seed 0; ``alpha_kind``
+    ``midpoint``, the paper's, or ``uniform``), the weight of
     ``view1`` as in :func:`~augintae_tf.latent.slerp`.  ``target``:
 
     - ``augmentation`` (the paper's reading: "a novel training procedure based on recovering an
@@ -282,7 +284,7 @@ def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augment
         raise ValueError(f"target {target!r} is not allowed; expected one of {', '.join(TARGETS)}")
     images = tf.convert_to_tensor(images)
     batch = tf.shape(images)[0]
-    alpha = sample_alpha(sub_seed(seed, 0), batch[None])
+    alpha = sample_alpha(sub_seed(seed, 0), batch[None], alpha_kind)
     if is_identity(cfg):  # every view and target is the image itself
         return images, images, alpha, images
     params1 = sample_params(sub_seed(seed, 1), batch, cfg)

@@ -52,15 +52,23 @@ def slerp(z1, z2, alpha) -> tf.Tensor:
     return l2_normalize(tf.where(degenerate, linear, spherical))
 
 
-def sample_alpha(seed, shape) -> tf.Tensor:
-    """Interpolation weights in [0, 1], the mean of two U(0, 1) draws (triangular, peaked at 0.5).
+ALPHA_KINDS = ("midpoint", "uniform")  # model.alpha
 
-    The paper biases alpha to the midpoint because the network learns interpolations near the
-    seed images more easily.  ``seed`` is a shape-[2] integer tensor (stateless RNG).
+
+def sample_alpha(seed, shape, kind: str = "midpoint") -> tf.Tensor:
+    """Interpolation weights in [0, 1].
+
+    ``midpoint`` (the paper's, appendix A.1): the mean of two U(0, 1) draws, triangular and
+    peaked at 0.5, "because the network learned interpolations near the seed images more easily
+    than near the midpoint".  ``uniform``: the first of those draws alone, U(0, 1), so that
+    training sees alphas near 0 and 1 (plain reconstructions of a view) as often as midpoints.
+    ``seed`` is a shape-[2] integer tensor (stateless RNG); both kinds draw the same stream.
     """
+    if kind not in ALPHA_KINDS:
+        raise ValueError(f"alpha kind {kind!r} is not allowed; expected one of {', '.join(ALPHA_KINDS)}")
     shape = tf.reshape(tf.cast(shape, tf.int32), [-1])
     draws = tf.random.stateless_uniform(tf.concat([[2], shape], axis=0), seed=seed)
-    return tf.reduce_mean(draws, axis=0)
+    return draws[0] if kind == "uniform" else tf.reduce_mean(draws, axis=0)
 
 
 def sample_seed_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -104,6 +104,11 @@ def target_matrix() -> dict[str, dict]:
 
 
 RECIPES.update(target_matrix())
+# issue 20's lever on the paper's target: uniform alphas (reconstructions of a view as often as
+# midpoints; the paper's mean of two uniforms rarely trains alpha near 0 or 1)
+RECIPES.update({f"{name}-ua": {**RECIPES[name], "model.alpha": "uniform"}
+                for name in ("t20-augintae-aug-half", "t20-augintae-aug-full",
+                             "t20-augintae-adv-aug-full")})
 
 
 TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average

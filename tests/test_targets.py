@@ -57,7 +57,7 @@ def reference_augment(images, params, size):
 
 
 def fixed_alpha(monkeypatch, value):
-    monkeypatch.setattr(A, "sample_alpha", lambda seed, shape: tf.fill(shape, float(value)))
+    monkeypatch.setattr(A, "sample_alpha", lambda seed, shape, *kind: tf.fill(shape, float(value)))
 
 
 def test_identity_config_target_and_views_are_the_input():
@@ -200,6 +200,10 @@ def test_intae_targets():
     ({"model.name": "intae", "model.critic_gamma": "1.5"},
      "model.critic_gamma: 1.5 is not allowed; expected a value in [0, 1]"),
     ({"model.name": "vae", "model.target": "blend"}, "model.target: unknown field"),
+    ({"model.name": "augintae", "model.alpha": "beta"},
+     "model.alpha: 'beta' is not allowed; expected midpoint or uniform"),
+    ({"model.name": "intae", "model.alpha": "uniform"},
+     "model.alpha: 'uniform' is not allowed; expected midpoint under model.target=critic"),
 ])
 def test_bad_target_options_fail_with_one_line(overrides, message):
     with pytest.raises(ConfigError) as info:
@@ -274,3 +278,28 @@ def test_augintae_adv_section_carries_the_autoencoder_fields_and_averages():
     for old, w, ema in zip(before, model.generator.weights, model.ema_generator.weights):
         expected = 0.1 * old + 0.9 * w.numpy() if id(w) in trainable else w.numpy()
         np.testing.assert_allclose(ema.numpy(), expected, atol=1e-6)
+
+
+def test_uniform_alpha_is_the_first_draw_of_the_same_stream():
+    """model.alpha: uniform = U(0, 1) (mean 1/2, variance 1/12), the first of the two draws whose
+    mean is the paper's triangular alpha (variance 1/24)."""
+    seed = sub_seed(SEED, 0)
+    draws = tf.random.stateless_uniform([2, 20000], seed=seed).numpy()
+    uniform = sample_alpha(seed, [20000], "uniform").numpy()
+    np.testing.assert_array_equal(uniform, draws[0])
+    np.testing.assert_allclose(sample_alpha(seed, [20000]).numpy(), draws.mean(axis=0), atol=1e-7)
+    assert abs(uniform.var() - 1 / 12) < 0.003 and abs(draws.mean(axis=0).var() - 1 / 24) < 0.002
+    with pytest.raises(ValueError, match="alpha kind 'beta' is not allowed"):
+        sample_alpha(seed, [3], "beta")
+
+
+@pytest.mark.parametrize("name", ["augintae", "ae"])
+def test_model_alpha_reaches_the_training_batch(name):
+    cfg = small_model_config(name, size=12)
+    cfg.model = load_config(overrides={"model.name": name, "model.alpha": "uniform"}).model
+    cfg.model.latent_dim, cfg.model.width = 8, 0.25
+    model = build_model(cfg, width=0.25)
+    x = tf.constant(random_images(6, seed=2))
+    _, _, alpha, _ = model.interpolation_batch(x, SEED)
+    np.testing.assert_array_equal(alpha.numpy(), sample_alpha(sub_seed(SEED, 0), [6], "uniform"))
+    np.testing.assert_array_equal(model.alphas(x, SEED).numpy(), alpha.numpy())

@@ -338,12 +338,17 @@ class Autoencoder(ModelContract):
     def interpolation_batch(self, images, seed):
         """``(view1, view2, alpha, target)`` of this step under ``model.target``
         (:func:`augintae_tf.augment.interpolation_batch`)."""
-        return interpolation_batch(images, self.setup.augment, seed, self.target_kind)
+        return interpolation_batch(images, self.setup.augment, seed, self.target_kind,
+                                   self.alpha_kind)
 
-    @staticmethod
-    def alphas(images, seed) -> tf.Tensor:
-        """Per-example interpolation weights ``[B]`` (sub-seed 0), biased toward the midpoint."""
-        return sample_alpha(sub_seed(seed, 0), tf.shape(images)[:1])
+    @property
+    def alpha_kind(self) -> str:
+        """``model.alpha`` (sections without the field: the paper's ``midpoint``)."""
+        return getattr(self.setup.section, "alpha", "midpoint")
+
+    def alphas(self, images, seed) -> tf.Tensor:
+        """Per-example interpolation weights ``[B]`` (sub-seed 0) of ``model.alpha``'s kind."""
+        return sample_alpha(sub_seed(seed, 0), tf.shape(images)[:1], self.alpha_kind)
 
     def training_batch(self, images: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """(prediction, target) for one batch of clean images; runs under the gradient tape."""

@@ -34,11 +34,18 @@ class AutoencoderConfig(ModelConfig):
     - ``blend``: the pixel blend ``alpha * T(x; rho1) + (1 - alpha) * T(x; rho2)``, the student
       report's reading and this package's target before issue 20 (``ae`` then reconstructs the
       blend).  Runs saved before the field existed trained this and load with it.
+
+    ``alpha``: how training draws the interpolation weight (:func:`augintae_tf.latent.sample_alpha`):
+    ``midpoint`` (default; the paper's mean of two uniforms) or ``uniform`` (alphas near 0 and 1,
+    i.e. plain reconstructions of a view, as often as midpoints).  Few-shot generation keeps the
+    paper's midpoint-biased alphas whatever this says.
     """
 
     TARGETS: ClassVar[tuple[str, ...]] = ("augmentation", "blend")
+    ALPHAS: ClassVar[tuple[str, ...]] = ("midpoint", "uniform")  # latent.ALPHA_KINDS
 
     target: str = "augmentation"
+    alpha: str = "midpoint"
     ema: bool = False  # generate/evaluate/export with an EMA of the encoder and generator
     ema_decay: float = 0.999
     ema_warmup: bool = True  # decay min(ema_decay, (1 + t) / (10 + t)) at step t
@@ -46,6 +53,7 @@ class AutoencoderConfig(ModelConfig):
     def check(self) -> None:
         require(self.target in self.TARGETS, "model.target", self.target,
                 " or ".join(self.TARGETS))
+        require(self.alpha in self.ALPHAS, "model.alpha", self.alpha, " or ".join(self.ALPHAS))
         require(isinstance(self.ema, bool), "model.ema", self.ema, "true or false")
         require(isinstance(self.ema_warmup, bool), "model.ema_warmup", self.ema_warmup,
                 "true or false")
@@ -76,6 +84,8 @@ class IntAEConfig(AutoencoderConfig):
                 "a weight >= 0")
         require(0 <= self.critic_gamma <= 1, "model.critic_gamma", self.critic_gamma,
                 "a value in [0, 1]")
+        require(self.target != "critic" or self.alpha == "midpoint", "model.alpha", self.alpha,
+                "midpoint under model.target=critic (the critic draws ACAI's alphas, U[0, 0.5])")
 
 
 @dataclass
