@@ -137,13 +137,6 @@ def default_metrics() -> tuple[str, ...]:
     return tuple(name for name, metric in METRIC_TABLE.items() if metric.default)
 
 
-def __getattr__(name: str):  # METRICS / DEFAULT_METRICS always reflect the table
-    if name == "METRICS":
-        return metric_names()
-    if name == "DEFAULT_METRICS":
-        return default_metrics()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def parse_metrics(metrics: str | Iterable[str] | None) -> tuple[str, ...]:
     """``"fd-clf,recon"`` or a list -> validated names in table order (``None``: the defaults)."""

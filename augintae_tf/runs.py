@@ -121,7 +121,7 @@ def read_config(run_dir: str | os.PathLike) -> Config:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory: {path} is missing "
-                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-augintae)")
+                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-ae)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -135,8 +135,6 @@ def read_config(run_dir: str | os.PathLike) -> Config:
     except ConfigError as exc:
         raise RunError(f"{path}: {exc}") from None
 
-
-read_run_config = read_config  # the name generation.py used to export
 
 
 def save_config(run_dir: str | os.PathLike, cfg: Config) -> Path:

@@ -28,7 +28,7 @@ from augintae_tf.errors import RunError, Terminated
 from augintae_tf.optimizers import FusedAdam
 from augintae_tf.plots import plot_metrics
 # Re-exported: the run-directory helpers used to live here.
-from augintae_tf.runs import latest_run_dir, new_run_dir, prepare_run_dir, run_name  # noqa: F401
+from augintae_tf.runs import prepare_run_dir
 
 
 

@@ -174,10 +174,10 @@ def test_evaluation_reads_the_far_split_when_asked(tiny_run):
 
 def test_parse_metrics():
     from augintae_tf.errors import RunError
-    from augintae_tf.evaluation import DEFAULT_METRICS, METRICS, parse_metrics
+    from augintae_tf.evaluation import default_metrics, metric_names, parse_metrics
 
-    assert parse_metrics(None) == DEFAULT_METRICS
+    assert parse_metrics(None) == default_metrics()
     assert parse_metrics("interp, recon") == ("recon", "interp")
-    assert parse_metrics("all") == METRICS
+    assert parse_metrics("all") == metric_names()
     with pytest.raises(RunError):
         parse_metrics("")
