@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from augintae_tf.errors import ConfigError
+
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
 PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
@@ -25,10 +27,6 @@ JIT_MODES = ("auto", "on", "off")
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
 DEFAULT_PRESET = "recommended"
-
-
-class ConfigError(ValueError):
-    """A config field holds a value that is not allowed; the message is one line."""
 
 
 @dataclass

@@ -175,11 +175,11 @@ def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
 
     def class_data():
         data.echo("  training the novel-class classifier")
-        return _subsample(*data.novel, o.classifier_limit, o.seed)
+        return subsample(*data.novel, o.classifier_limit, o.seed)
 
     def domain_data():
         data.echo("  training the domain classifier")
-        novel, _ = _subsample(*data.novel, o.classifier_limit, o.seed)
+        novel, _ = subsample(*data.novel, o.classifier_limit, o.seed)
         train, _ = data.arrays(cfg.data.train_split, o.classifier_limit)
         n = min(len(novel), len(train))
         rng = np.random.default_rng([o.seed, 4])
@@ -187,13 +187,13 @@ def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
         train = train[rng.permutation(len(train))[:n]]
         return np.concatenate([train, novel]), np.repeat(np.array([0, 1], np.int32), n)
 
-    cache_dir = data.run.directory / "eval" / "classifiers"
+    cache_dir = data.run.layout.classifiers
     domain_key = {**key, "train": [cfg.data.dataset, cfg.data.train_split]}
     return (cached_classifier(cache_dir, "domain", domain_key, domain_data, **common),
             cached_classifier(cache_dir, "class", key, class_data, **common))
 
 
-def _subsample(images, labels, n: int | None, seed: int):
+def subsample(images, labels, n: int | None, seed: int):
     if n is None or len(images) <= n:
         return images, labels
     keep = np.sort(np.random.default_rng([seed, 3]).choice(len(images), n, replace=False))
@@ -313,7 +313,7 @@ def noise(run, data: EvalData, options: EvalOptions) -> dict:
 
 def interp(run, data: EvalData, options: EvalOptions) -> dict:
     """Pixel fade and slerp rows for same-class novel pairs (``interpolations.png``)."""
-    from augintae_tf.evaluation import interpolation_figure
+    from augintae_tf.eval_figures import interpolation_figure
 
     images, labels = data.novel
     interpolation_figure(data.out / "interpolations.png", [run], images, labels, options.seed)

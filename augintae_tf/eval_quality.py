@@ -23,12 +23,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from augintae_tf.eval_figures import unique_names
+
 
 def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, split, *,
                        epochs: int, limit: int | None, seed: int, echo: Callable[[str], object]):
     """The class classifier of the quality rows, trained on ``images[split.comparison]`` (at most
     ``limit`` of them) and cached in ``cache_dir/quality.*`` under a key naming that split."""
-    from augintae_tf.eval_data import _subsample
+    from augintae_tf.eval_data import subsample
     from augintae_tf.metrics.classifiers import cached_classifier
 
     size, channels = cfg.data.image_size, cfg.data.channels
@@ -39,7 +41,7 @@ def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, sp
 
     def comparison_data():
         echo("  training the quality classifier on the comparison split")
-        return _subsample(images[split.comparison], labels[split.comparison], limit, seed)
+        return subsample(images[split.comparison], labels[split.comparison], limit, seed)
 
     return cached_classifier(cache_dir, "quality", key, comparison_data, backbone=cfg.backbone,
                              image_size=size, channels=channels, width=cfg.model.width,
@@ -110,7 +112,7 @@ def quality(run, data, options) -> dict:
     plan = data.plan
     split = _split(labels, plan, options.shots, options.seed)
     classifier = data.timer("quality_classifier", lambda: quality_classifier(
-        run.directory / "eval" / "classifiers", data.cfg, [str(data.novel_dataset), data.novel_split],
+        run.layout.classifiers, data.cfg, [str(data.novel_dataset), data.novel_split],
         images, labels, split, epochs=options.classifier_epochs, limit=options.classifier_limit,
         seed=options.seed, echo=data.echo))
     name = run.config.model.name
@@ -121,16 +123,6 @@ def quality(run, data, options) -> dict:
         double_exposure_shift=options.double_exposure_shift))
     data.echo(quality_table(result))
     return {"quality": result}
-
-
-def unique_names(runs) -> list[str]:
-    """Row names for runs: the directory name, with ``-2``, ``-3`` ... where names repeat."""
-    names, seen = [], {}
-    for run in runs:
-        base = run.directory.name
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    return names
 
 
 def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,

@@ -110,7 +110,8 @@ def test_compare_run_with_itself(tiny_run, tmp_path):
 def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_path):
     from PIL import Image
 
-    from augintae_tf.evaluation import INTERP_PAIRS, INTERP_STEPS, compare
+    from augintae_tf.eval_figures import INTERP_PAIRS, INTERP_STEPS
+    from augintae_tf.evaluation import compare
     from augintae_tf.images import LABEL_WIDTH
 
     (run_copy / "eval").mkdir()
@@ -130,7 +131,7 @@ def test_compare_on_the_far_split_draws_the_pixel_fade_of_far_pairs(tiny_run, tm
     from PIL import Image
 
     from augintae_tf.data import glyphs
-    from augintae_tf.evaluation import INTERP_PAIRS, INTERP_STEPS, novel_pairs
+    from augintae_tf.eval_figures import INTERP_PAIRS, INTERP_STEPS, novel_pairs
     from augintae_tf.images import LABEL_WIDTH
 
     result = invoke("compare", tiny_run, "--out", tmp_path / "cmp", "--no-quality", "--split", "far")
