@@ -16,11 +16,11 @@ from typing import Any, Mapping
 import yaml
 
 from augintae_tf.errors import ConfigError
+from augintae_tf.sections import (ModelConfig, as_section, require, section_class,  # noqa: F401
+                                  section_names)  # (ModelConfig, require: what sections extend)
 
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
-PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
-UPSAMPLING = ("transpose", "resize")  # model.upsampling
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
@@ -67,22 +67,6 @@ class AugmentConfig:
 
 
 @dataclass
-class ModelConfig:
-    """The fields every model has; a model family extends it with its own constants (its section,
-    registered in :mod:`augintae_tf.models.registry`), all settable as ``model.<field>``."""
-
-    name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
-    backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
-    latent_dim: int = 32
-    width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
-    pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2, bce
-    upsampling: str = "transpose"  # generator x2 steps: transpose (paper) or resize (nearest + conv)
-
-    def check(self) -> None:
-        """Validate the family's own fields (raise ConfigError via :func:`require`)."""
-
-
-@dataclass
 class TrainConfig:
     epochs: int = 100
     batch_size: int = 128  # global batch size (split across replicas under a strategy)
@@ -104,7 +88,8 @@ class TrainConfig:
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    # the default model's own section (ModelConfig.name's), so its fields can be set at once
+    model: ModelConfig = field(default_factory=lambda: section_class(ModelConfig.name)())
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,16 +237,7 @@ def _apply(cfg: Config, key: str, value: Any) -> None:
     annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     setattr(sub, name, _coerce(key, value, getattr(sub, name), annotation))
     if key == "model.name":  # the model's own section: its extra fields, with their defaults
-        from augintae_tf.models.registry import as_section
-
         cfg.model = as_section(sub)
-
-
-def require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    """ConfigError ``KEY: VALUE is not allowed; expected ALLOWED`` unless ``ok`` (model sections'
-    ``check()`` use it too)."""
-    if not ok:
-        raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
 
 
 def validate(cfg: Config) -> Config:
@@ -290,15 +266,11 @@ def validate(cfg: Config) -> Config:
         require(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
     require(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
     require(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
-    from augintae_tf.models.registry import as_section, model_names
-
-    require(m.name in model_names(), "model.name", m.name, "one of " + ", ".join(model_names()))
+    require(m.name in section_names(), "model.name", m.name, "one of " + ", ".join(section_names()))
     cfg.model = m = as_section(m)
     require(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
     require(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
     require(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
-    require(m.pixel_loss in PIXEL_LOSSES, "model.pixel_loss", m.pixel_loss, " or ".join(PIXEL_LOSSES))
-    require(m.upsampling in UPSAMPLING, "model.upsampling", m.upsampling, " or ".join(UPSAMPLING))
     require(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
     require(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
     require(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
@@ -367,8 +339,6 @@ def _apply_model_train_defaults(cfg: Config, raw: Mapping[str, Any],
     """A model section's ``PRESET_DEFAULTS`` (``{"train.lr": ...}``, e.g. FastGAN's lr, batch
     size and noise size) replace the preset's values, unless the preset names that model itself
     or the user set them."""
-    from augintae_tf.models.registry import section_class
-
     defaults = getattr(section_class(cfg.model.name), "PRESET_DEFAULTS", {})
     if (raw.get("model") or {}).get("name") == cfg.model.name:
         return

@@ -24,7 +24,7 @@ from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refu
                                write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.errors import RunError
-from augintae_tf.models.registry import fill_legacy_fields
+from augintae_tf.sections import fill_legacy_fields
 from augintae_tf.layout import CONFIG, RunLayout
 from augintae_tf.runlock import RunLock  # noqa: F401  (re-exported: runs.RunLock)
 

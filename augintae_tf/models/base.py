@@ -83,9 +83,8 @@ def encoder_and_generator(setup: ModelSetup, prefix: str = "") -> tuple[keras.Mo
     """(encoder, generator) for the setup's backbone, image shape, latent size and width."""
     m = setup.section
     args = (setup.backbone, setup.image_size, setup.channels, m.latent_dim, m.width)
-    upsampling = getattr(m, "upsampling", "transpose")
     return (build_encoder(*args, name=f"{prefix}encoder"),
-            build_generator(*args, name=f"{prefix}generator", upsampling=upsampling))
+            build_generator(*args, name=f"{prefix}generator", upsampling=m.upsampling))
 
 
 def images_of(data) -> tf.Tensor:
@@ -247,8 +246,8 @@ class Autoencoder(ModelContract):
 
     @property
     def pixel_loss_kind(self) -> str:
-        """``model.pixel_loss`` (sections built before the field existed: the paper's l2)."""
-        return getattr(self.setup.section, "pixel_loss", "l2")
+        """``model.pixel_loss`` (every Autoencoder's section is an AutoencoderConfig)."""
+        return self.setup.section.pixel_loss
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "Autoencoder":
