@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 
 
@@ -227,13 +228,13 @@ def fid(run, data: EvalData, options: EvalOptions) -> dict:
                                 *reference)
 
     out = {"fid_network": extractor.name}
-    if run.model.has("fewshot"):
+    if run.model.has(Capability.FEWSHOT):
         out["fid_fewshot"] = fid_of(data.fewshot_images,
                                     real_stats(data.novel_dataset, data.novel_split, "novel"))
-    if run.model.has("latent"):
+    if run.model.has(Capability.LATENT):
         samples = random_latent_samples(run.model, data.arrays(cfg.data.train_split)[0],
                                         options.num_images, options.seed)
-    elif run.model.has("sample"):  # a sample-only model (e.g. FastGAN): its noise prior
+    elif run.model.has(Capability.SAMPLE):  # a sample-only model (e.g. FastGAN): its noise prior
         samples = data.samples
     else:  # DAGAN, the statistician: nothing to sample without seeds
         out["fid_random"] = None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 
 INTERP_PAIRS = 8
@@ -50,7 +51,7 @@ def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> 
     from augintae_tf.generation import pixel_fade
     from augintae_tf.images import save_labelled_grid
 
-    named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has("latent")]
+    named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has(Capability.LATENT)]
     rows, labels = [], []
     for k, (a, b) in enumerate(novel_pairs(novel_labels, INTERP_PAIRS, seed), start=1):
         rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
@@ -64,7 +65,7 @@ def _pair_row(model, a, b):
     (DAGAN, Neural Statistician) its few-shot images from the pair as seeds."""
     from augintae_tf.generation import interpolation_path
 
-    if model.has("latent"):
+    if model.has(Capability.LATENT):
         return interpolation_path(model, a, b, INTERP_STEPS)
     return model.fewshot(np.stack([a, b]), INTERP_STEPS, 0).numpy()
 

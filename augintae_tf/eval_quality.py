@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.eval_figures import unique_names
 
 
@@ -75,7 +76,7 @@ def seed_reconstructions(model, images, plan, batch_size: int = 256) -> np.ndarr
 
     from augintae_tf.metrics.quality import nearer_seed
 
-    if hasattr(model, "has") and not model.has("latent"):
+    if not model.has(Capability.LATENT):
         return None
     nearer = nearer_seed(plan)
     used = np.unique(nearer)

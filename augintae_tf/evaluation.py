@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from augintae_tf import atomic, eval_data
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.layout import EVAL_METRICS
 from augintae_tf.eval_data import EvalData, EvalOptions, Timer
@@ -82,20 +83,20 @@ def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict],
 register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
                 help="few-shot and random-sample FID, Inception-v3 (needs its weights)")
 register_metric("fd-clf", eval_data.fd_clf, help="Fréchet distance in a novel-class classifier",
-                needs={"fewshot"})
+                needs={Capability.FEWSHOT})
 register_metric("classifier", eval_data.classifier, help="domain share and class accuracy",
-                needs={"fewshot"})
+                needs={Capability.FEWSHOT})
 register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel",
-                needs={"latent"})
+                needs={Capability.LATENT})
 register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency",
-                needs={"latent"})
+                needs={Capability.LATENT})
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp (or few-shot) figure",
-                needs={"latent", "fewshot"})
+                needs={Capability.LATENT, Capability.FEWSHOT})
 register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
-                needs={"fewshot"},
+                needs={Capability.FEWSHOT},
                 help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "
                      "realism beside reference rows (floor, seed copies, pixel cross-fade)")
-register_metric("samples", eval_data.samples, needs={"sample"},
+register_metric("samples", eval_data.samples, needs={Capability.SAMPLE},
                 help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
 register_metric("generalization", lambda run, data, options: _generalization(run, data, options),
                 default=False, help="reconstruction MSE/FD, held-out vs novel domain (+ figure)")
@@ -203,7 +204,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     data = EvalData(run, opts, out, timer, prepared, echo, progress)
     echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
          f"{run.checkpoint.name}): {', '.join(names)}")
-    if run.model.has("fewshot"):
+    if run.model.has(Capability.FEWSHOT):
         data.novel  # loaded first: most metrics read it, and an empty split fails early
     result: dict = {}
     for name in names:

@@ -103,7 +103,7 @@ def train_inversion(model, run_dir, cfg, echo: Callable[[str], Any] = print,
                  "gan_checkpoint": checkpoint_name, "config": cfg.to_dict()}
         checkpoints.save(directory, stage, period, state, keep=1)
         echo(f"inversion: {done}/{m.inversion_steps} iterations, latent MSE {history[-1]:.5g}")
-    model.inversion_ready = True
+    model.inverter_ready()
     return history
 
 
@@ -122,7 +122,7 @@ def restore_inversion(model, run_dir, warn: Callable[[str], Any] | None = None) 
     if warn and latest and state.get("gan_checkpoint") not in (None, latest.name):
         warn(f"the inversion network was trained on {state['gan_checkpoint']}, not on "
              f"{latest.name}; rerun `augintae-tf train --stage inversion --run-dir {run_dir}`")
-    model.inversion_ready = True
+    model.inverter_ready()
     return True
 
 

@@ -314,8 +314,13 @@ class Run:
         a, b = _check_images(np.stack([a, b]), self.config, "interpolation endpoints")
         return generation.interpolation_path(self.model, a, b, steps)
 
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        return self.model(_check_images(images, self.config, "images"), training=False).numpy()
+    def reconstruct(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """Each image through the model (``generation.reconstruct``: encoded and decoded, or
+        inverted and regenerated), after checking the images fit this run."""
+        from augintae_tf import generation
+
+        return generation.reconstruct(self.model, _check_images(images, self.config, "images"),
+                                      batch_size)
 
 
 def _check_images(images: np.ndarray, cfg: Config, what: str) -> np.ndarray:

@@ -188,8 +188,7 @@ class AdversarialMixin:
 
     def build_for_training(self) -> None:
         """Create every variable (both networks, both optimizers) before restoring a checkpoint."""
-        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         images = tf.zeros([2, *self.setup.image_shape])
         self(images, training=False)
         self.discriminator(images, training=False)
