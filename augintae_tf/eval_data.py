@@ -40,6 +40,28 @@ class EvalOptions:
     double_exposure_shift: int = 2  # quality: shifts (px) the seeds may take in that test
 
 
+# The one statement of the evaluation defaults: evaluate() (EvalOptions), compare() and the CLI's
+# `evaluate` / `compare` options all read these, so they cannot drift apart.
+EVAL_DEFAULTS = EvalOptions()
+COMPARE_NUM_IMAGES = 2000  # compare: few-shot images per run on its one shared plan
+
+
+def classifier_key(cfg, novel: list, epochs: int, limit: int | None, **extra) -> dict:
+    """The cache key of an evaluation classifier (:mod:`augintae_tf.metrics.classifiers`): the
+    novel data ``[dataset, split]``, what trained it (``extra``: e.g. the training split or the
+    comparison indices), the network and its budget; a cached classifier is reused only under
+    the same key."""
+    return {"novel": novel, **extra, "image_size": cfg.data.image_size,
+            "channels": cfg.data.channels, "backbone": cfg.backbone, "width": cfg.model.width,
+            "epochs": epochs, "limit": limit}
+
+
+def classifier_settings(cfg, epochs: int, seed: int) -> dict:
+    """How an evaluation classifier is built and trained (``cached_classifier``'s keywords)."""
+    return dict(backbone=cfg.backbone, image_size=cfg.data.image_size,
+                channels=cfg.data.channels, width=cfg.model.width, epochs=epochs, seed=seed)
+
+
 MAX_DOUBLE_EXPOSURE_SHIFT = 4  # the test's cost grows as (2 shift + 1)^4
 
 
@@ -167,12 +189,9 @@ class EvalData:
 
 def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
     cfg, o = data.cfg, data.options
-    size, channels = cfg.data.image_size, cfg.data.channels
-    common = dict(backbone=cfg.backbone, image_size=size, channels=channels,
-                  width=cfg.model.width, epochs=o.classifier_epochs, seed=o.seed)
-    key = {"novel": [str(data.novel_dataset), data.novel_split], "image_size": size,
-           "channels": channels, "backbone": cfg.backbone, "width": cfg.model.width,
-           "epochs": o.classifier_epochs, "limit": o.classifier_limit}
+    common = classifier_settings(cfg, o.classifier_epochs, o.seed)
+    key = classifier_key(cfg, [str(data.novel_dataset), data.novel_split], o.classifier_epochs,
+                         o.classifier_limit)
 
     def class_data():
         data.echo("  training the novel-class classifier")
@@ -189,7 +208,8 @@ def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
         return np.concatenate([train, novel]), np.repeat(np.array([0, 1], np.int32), n)
 
     cache_dir = data.run.layout.classifiers
-    domain_key = {**key, "train": [cfg.data.dataset, cfg.data.train_split]}
+    domain_key = classifier_key(cfg, key["novel"], o.classifier_epochs, o.classifier_limit,
+                                train=[cfg.data.dataset, cfg.data.train_split])
     return (cached_classifier(cache_dir, "domain", domain_key, domain_data, **common),
             cached_classifier(cache_dir, "class", key, class_data, **common))
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from augintae_tf.capabilities import Capability
+from augintae_tf.eval_data import EVAL_DEFAULTS
 from augintae_tf.eval_figures import unique_names
 
 
@@ -31,22 +32,19 @@ def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, sp
                        epochs: int, limit: int | None, seed: int, echo: Callable[[str], object]):
     """The class classifier of the quality rows, trained on ``images[split.comparison]`` (at most
     ``limit`` of them) and cached in ``cache_dir/quality.*`` under a key naming that split."""
-    from augintae_tf.eval_data import subsample
+    from augintae_tf.eval_data import classifier_key, classifier_settings, subsample
     from augintae_tf.metrics.classifiers import cached_classifier
 
-    size, channels = cfg.data.image_size, cfg.data.channels
     digest = hashlib.sha256(np.asarray(split.comparison, np.int64).tobytes()).hexdigest()[:16]
-    key = {"novel": novel_key, "split": "comparison", "comparison": [int(len(split.comparison)), digest],
-           "image_size": size, "channels": channels, "backbone": cfg.backbone,
-           "width": cfg.model.width, "epochs": epochs, "limit": limit}
+    key = classifier_key(cfg, novel_key, epochs, limit, split="comparison",
+                         comparison=[int(len(split.comparison)), digest])
 
     def comparison_data():
         echo("  training the quality classifier on the comparison split")
         return subsample(images[split.comparison], labels[split.comparison], limit, seed)
 
-    return cached_classifier(cache_dir, "quality", key, comparison_data, backbone=cfg.backbone,
-                             image_size=size, channels=channels, width=cfg.model.width,
-                             epochs=epochs, seed=seed)
+    return cached_classifier(cache_dir, "quality", key, comparison_data,
+                             **classifier_settings(cfg, epochs, seed))
 
 
 def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int,
@@ -129,7 +127,8 @@ def quality(run, data, options) -> dict:
 def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,
                     seed: int, classifier_epochs: int, classifier_limit: int | None,
                     echo: Callable[[str], object], reconstructions: bool = False,
-                    double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict[str, Any]:
+                    double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
+                    double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict[str, Any]:
     """Every run's few-shot images on one shared plan, scored with one classifier and one set of
     reference rows; the classifier is built as the first run's config would build it.
     ``reconstructions``: also each run's :func:`seed_reconstructions` row; ``double_exposure_*``:

@@ -39,7 +39,7 @@ from augintae_tf import atomic, eval_data
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.layout import EVAL_METRICS
-from augintae_tf.eval_data import EvalData, EvalOptions, Timer
+from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalData, EvalOptions, Timer
 from augintae_tf.eval_figures import generalization_figure, interpolation_figure
 from augintae_tf.runs import append_metrics
 
@@ -266,10 +266,13 @@ def _eval_table(runs) -> tuple[list[dict], str]:
 
 
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
-            echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
-            num_images: int = 2000, classifier_epochs: int = 3,
-            classifier_limit: int | None = 10_000, novel_split: str | None = None,
-            double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict:
+            echo: Callable[[str], object] | None = None, quality: bool = True,
+            shots: int = EVAL_DEFAULTS.shots, num_images: int = COMPARE_NUM_IMAGES,
+            classifier_epochs: int = EVAL_DEFAULTS.classifier_epochs,
+            classifier_limit: int | None = EVAL_DEFAULTS.classifier_limit,
+            novel_split: str | None = None,
+            double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
+            double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
     a latent are left out), the generalization figure (novel inputs, then each run's
     reconstructions -> ``OUT/generalization.png``), a table of

@@ -182,3 +182,22 @@ def test_parse_metrics():
     assert parse_metrics("all") == metric_names()
     with pytest.raises(RunError):
         parse_metrics("")
+
+
+def test_the_cli_and_compare_read_the_one_set_of_evaluation_defaults():
+    import dataclasses
+    import inspect
+
+    from augintae_tf.cli.evaluate_commands import compare_command, evaluate_command
+    from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalOptions
+    from augintae_tf.evaluation import compare
+
+    fields = {f.name: f.default for f in dataclasses.fields(EvalOptions)}
+    shown = {p.name: p.default for p in evaluate_command.params if p.name in fields}
+    assert set(shown) == set(fields) and shown == fields == dataclasses.asdict(EVAL_DEFAULTS)
+    compared = {p.name: p.default for p in compare_command.params}
+    signature = inspect.signature(compare).parameters
+    assert compared["num_images"] == signature["num_images"].default == COMPARE_NUM_IMAGES
+    for name in ("shots", "classifier_epochs", "classifier_limit", "double_exposure_ratio",
+                 "double_exposure_shift", "seed"):
+        assert compared[name] == signature[name].default == fields[name], name
