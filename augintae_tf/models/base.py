@@ -253,11 +253,6 @@ class ModelContract(keras.Model):
     def sample(self, num, seed) -> tf.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no unconditional sampling")
 
-    @property
-    def config(self) -> ModelSetup:
-        """The :class:`ModelSetup` this model was built from (the name older callers use)."""
-        return self.setup
-
 
 class Autoencoder(ModelContract):
     """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
