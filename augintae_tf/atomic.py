@@ -15,7 +15,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -172,26 +171,3 @@ def write_text(path: str | os.PathLike, text: str, what: str | None = None) -> P
 
 def write_json(path: str | os.PathLike, data: Any, what: str | None = None, **dump: Any) -> Path:
     return write_text(path, json.dumps(data, **{"indent": 2, "default": float, **dump}) + "\n", what)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, what: str | None = None,
-               replace: bool = False) -> Iterator[Path]:
-    """Yield an empty hidden temporary directory beside ``path``; renamed to ``path`` on success
-    (replacing an existing one only with ``replace``), removed with its contents on any error."""
-    path = Path(path)
-    tmp = _create_temporary(path, what, lambda: Path(tempfile.mkdtemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK)))
-    try:
-        yield tmp
-        for child in tmp.iterdir():  # data on disk before the rename makes the directory visible
-            if child.is_file():
-                fsync_path(child)
-        if replace and path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, Exception) and is_no_space(exc):
-            raise no_space_error(what or path.name, path) from None
-        raise

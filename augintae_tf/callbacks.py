@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from augintae_tf import checkpoints
+from augintae_tf.capabilities import Capability
 from augintae_tf.atomic import atomic_path
 from augintae_tf.errors import TrainingError
 from augintae_tf.generation import interpolation_path, pixel_fade
@@ -67,8 +68,8 @@ class SampleGrids(keras.callbacks.Callback):
         self.directory, self.batches, self.steps = Path(directory), batches, steps
 
     def rows(self) -> list[np.ndarray]:
-        if not self.model.has("latent"):  # FastGAN, wgan-gp: fixed-noise samples; DAGAN: few-shot
-            return self.sample_rows() if self.model.has("sample") else self.fewshot_rows()
+        if not self.model.has(Capability.LATENT):  # FastGAN, wgan-gp: fixed-noise samples; DAGAN: few-shot
+            return self.sample_rows() if self.model.has(Capability.SAMPLE) else self.fewshot_rows()
         rows = []
         for images in self.batches.values():
             rows += [images, self.model(images, training=False).numpy()]
@@ -98,7 +99,7 @@ class SampleGrids(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         rows = self.rows()
         save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows)
-        if not self.model.has("latent") and self.model.has("sample"):
+        if not self.model.has(Capability.LATENT) and self.model.has(Capability.SAMPLE):
             # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows
             # are kept in progress.npz too, so a resumed run keeps the earlier epochs' rows.
             self.progress = {e: r for e, r in self.progress.items() if e <= epoch}

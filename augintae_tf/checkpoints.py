@@ -53,12 +53,10 @@ def _kill_point(point: str, epoch: int) -> None:
 
 
 def optimizers_of(model: keras.Model) -> dict[str, keras.optimizers.Optimizer]:
-    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``): the
-    model contract's ``optimizers()``; a plain Keras model has its one ``optimizer``.  An uncompiled
-    model (inference) has none."""
-    found = getattr(model, "optimizers", None)
-    found = found() if callable(found) else {"optimizer": getattr(model, "optimizer", None)}
-    return {name: opt for name, opt in found.items() if opt is not None}
+    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``): what
+    the model contract's ``optimizers()`` (and the inversion stage's) returns, less those an
+    uncompiled model (inference) has not got."""
+    return {name: opt for name, opt in model.optimizers().items() if opt is not None}
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:

@@ -15,20 +15,18 @@ from typing import Any, Mapping
 
 import yaml
 
+from augintae_tf.errors import ConfigError
+from augintae_tf.sections import (ModelConfig, as_section, require, section_class,  # noqa: F401
+                                  section_names)  # (ModelConfig, require: what sections extend)
+
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
-PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
-UPSAMPLING = ("transpose", "resize")  # model.upsampling
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
 DEFAULT_PRESET = "recommended"
-
-
-class ConfigError(ValueError):
-    """A config field holds a value that is not allowed; the message is one line."""
 
 
 @dataclass
@@ -69,22 +67,6 @@ class AugmentConfig:
 
 
 @dataclass
-class ModelConfig:
-    """The fields every model has; a model family extends it with its own constants (its section,
-    registered in :mod:`augintae_tf.models.registry`), all settable as ``model.<field>``."""
-
-    name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
-    backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
-    latent_dim: int = 32
-    width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
-    pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2, bce
-    upsampling: str = "transpose"  # generator x2 steps: transpose (paper) or resize (nearest + conv)
-
-    def check(self) -> None:
-        """Validate the family's own fields (raise ConfigError via :func:`require`)."""
-
-
-@dataclass
 class TrainConfig:
     epochs: int = 100
     batch_size: int = 128  # global batch size (split across replicas under a strategy)
@@ -106,7 +88,8 @@ class TrainConfig:
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    # the default model's own section (ModelConfig.name's), so its fields can be set at once
+    model: ModelConfig = field(default_factory=lambda: section_class(ModelConfig.name)())
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -254,79 +237,63 @@ def _apply(cfg: Config, key: str, value: Any) -> None:
     annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     setattr(sub, name, _coerce(key, value, getattr(sub, name), annotation))
     if key == "model.name":  # the model's own section: its extra fields, with their defaults
-        from augintae_tf.models.registry import as_section
-
         cfg.model = as_section(sub)
-
-
-def require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    """ConfigError ``KEY: VALUE is not allowed; expected ALLOWED`` unless ``ok`` (model sections'
-    ``check()`` use it too)."""
-    if not ok:
-        raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
-
-
-_check = require
 
 
 def validate(cfg: Config) -> Config:
     """Check every field; raise ConfigError with one line naming the first bad one."""
     d, a, m, t = cfg.data, cfg.augment, cfg.model, cfg.train
-    _check(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or a folder path")
-    _check(8 <= d.image_size <= 1024, "data.image_size", d.image_size, "an integer in [8, 1024]")
-    _check(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
-    _check(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
-    _check(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
-    _check(d.classes is None or len(d.classes) >= 1, "data.classes", d.classes,
+    require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or a folder path")
+    require(8 <= d.image_size <= 1024, "data.image_size", d.image_size, "an integer in [8, 1024]")
+    require(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
+    require(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
+    require(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
+    require(d.classes is None or len(d.classes) >= 1, "data.classes", d.classes,
            "null or a non-empty list of class names or labels")
     for name, values in (d.class_augment or {}).items():
-        _check(d.classes is not None and name in d.classes, "data.class_augment", name,
+        require(d.classes is not None and name in d.classes, "data.class_augment", name,
                "a class listed in data.classes")
-        _check(len(values) == 3 and 0 <= values[0] <= 1 and 0 < values[1] <= 1
+        require(len(values) == 3 and 0 <= values[0] <= 1 and 0 < values[1] <= 1
                and 0 <= values[2] <= 0.5, f"data.class_augment.{name}", values,
                "[p_crop in [0, 1], crop_min in (0, 1], p_rot90 in [0, 0.5] per direction]")
-    _check(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
-    _check(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
+    require(0 <= a.rotation <= 180, "augment.rotation", a.rotation, "degrees in [0, 180]")
+    require(0 <= a.translation <= d.image_size, "augment.translation", a.translation,
            f"pixels in [0, data.image_size={d.image_size}]")
-    _check(0 < a.scale_min <= a.scale_max, "augment.scale_min", a.scale_min,
+    require(0 < a.scale_min <= a.scale_max, "augment.scale_min", a.scale_min,
            f"a value in (0, augment.scale_max={a.scale_max}]")
-    _check(0 <= a.shear < 90, "augment.shear", a.shear, "degrees in [0, 90)")
+    require(0 <= a.shear < 90, "augment.shear", a.shear, "degrees in [0, 90)")
     for name in ("brightness", "contrast", "saturation"):
-        _check(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
-    _check(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
-    _check(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
-    from augintae_tf.models.registry import as_section, model_names
-
-    _check(m.name in model_names(), "model.name", m.name, "one of " + ", ".join(model_names()))
+        require(0 <= getattr(a, name) < 1, f"augment.{name}", getattr(a, name), "a value in [0, 1)")
+    require(0 <= a.hue <= 0.5, "augment.hue", a.hue, "a fraction of the hue circle in [0, 0.5]")
+    require(a.fill in FILL_MODES, "augment.fill", a.fill, " or ".join(FILL_MODES))
+    require(m.name in section_names(), "model.name", m.name, "one of " + ", ".join(section_names()))
     cfg.model = m = as_section(m)
-    _check(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
-    _check(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
-    _check(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
-    _check(m.pixel_loss in PIXEL_LOSSES, "model.pixel_loss", m.pixel_loss, " or ".join(PIXEL_LOSSES))
-    _check(m.upsampling in UPSAMPLING, "model.upsampling", m.upsampling, " or ".join(UPSAMPLING))
-    _check(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
-    _check(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
-    _check(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
-    _check(all(0 < f < 1 for f in t.lr_drops), "train.lr_drops", t.lr_drops,
+    require(m.backbone in BACKBONES, "model.backbone", m.backbone, "one of " + ", ".join(BACKBONES))
+    require(1 <= m.latent_dim <= 8192, "model.latent_dim", m.latent_dim, "an integer in [1, 8192]")
+    require(0 < m.width <= 4, "model.width", m.width, "a channel multiplier in (0, 4]")
+    require(t.epochs >= 1, "train.epochs", t.epochs, "an integer >= 1")
+    require(t.batch_size >= 2, "train.batch_size", t.batch_size, "an integer >= 2 (pairs are drawn)")
+    require(0 < t.lr < 1, "train.lr", t.lr, "a learning rate in (0, 1)")
+    require(all(0 < f < 1 for f in t.lr_drops), "train.lr_drops", t.lr_drops,
            "fractions of training in (0, 1)")
-    _check(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
+    require(t.steps_per_epoch is None or t.steps_per_epoch >= 1, "train.steps_per_epoch",
            t.steps_per_epoch, "null or an integer >= 1")
-    _check(t.steps is None or t.steps >= 1, "train.steps", t.steps,
+    require(t.steps is None or t.steps >= 1, "train.steps", t.steps,
            "null or an integer >= 1 (optimizer steps; overrides train.epochs)")
-    _check(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
-    _check(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
-    _check(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
-    _check(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
+    require(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
+    require(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
+    require(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
+    require(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
     m.check()
     sizes = getattr(m, "IMAGE_SIZES", None)  # a model with its own networks (e.g. fastgan)
     if sizes is not None:
-        _check(d.image_size in sizes, "data.image_size", d.image_size,
+        require(d.image_size in sizes, "data.image_size", d.image_size,
                f"one of {', '.join(map(str, sizes))} for model {m.name}")
     elif cfg.backbone == "infogan":
-        _check(d.image_size % 4 == 0, "data.image_size", d.image_size,
+        require(d.image_size % 4 == 0, "data.image_size", d.image_size,
                "a multiple of 4 for the infogan backbone")
     else:
-        _check(d.image_size in (64, 128), "data.image_size", d.image_size,
+        require(d.image_size in (64, 128), "data.image_size", d.image_size,
                f"64 or 128 for the {cfg.backbone} backbone")
     return cfg
 
@@ -372,8 +339,6 @@ def _apply_model_train_defaults(cfg: Config, raw: Mapping[str, Any],
     """A model section's ``PRESET_DEFAULTS`` (``{"train.lr": ...}``, e.g. FastGAN's lr, batch
     size and noise size) replace the preset's values, unless the preset names that model itself
     or the user set them."""
-    from augintae_tf.models.registry import section_class
-
     defaults = getattr(section_class(cfg.model.name), "PRESET_DEFAULTS", {})
     if (raw.get("model") or {}).get("name") == cfg.model.name:
         return

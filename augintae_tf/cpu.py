@@ -81,7 +81,7 @@ def enable_onednn(environ=os.environ, tensorflow_imported: bool | None = None,
     TensorFlow is already imported (too late).  Returns whether it set the variable.
 
     Why: TensorFlow's Eigen kernels are what an AVX2-only CPU gets by default, and the AugIntAE
-    step is 1.5-1.8x faster with oneDNN's (benchmarks/RESULTS.md, "Train step vs the PyTorch twin").
+    step is faster with oneDNN's (by how much: benchmarks/RESULTS.md, "Train step vs the PyTorch twin").
     """
     if tensorflow_imported is None:
         tensorflow_imported = "tensorflow" in sys.modules
@@ -108,11 +108,9 @@ def describe() -> dict:
             "onednn_env": os.environ.get(ONEDNN_ENV), "onednn": onednn_enabled()}
 
 
-# Measured on the AugIntAE step, 28x28, batch 128, 2 cores (benchmarks/RESULTS.md, "Train step
-# vs the PyTorch twin"); quoted by the warnings below.
-BF16_SLOWDOWN = "3.8-4.8x slower than float32"
-XLA_SLOWDOWN = "15-18 % slower than without (4-35 % across models and shapes)"
-ONEDNN_SPEEDUP = "1.5-1.8x faster"
+# Where the warnings below send the user for the numbers: measured numbers live in one place
+# (they change with the machine and TensorFlow's version), not in the messages.
+MEASURED = 'benchmarks/RESULTS.md, "Train step vs the PyTorch twin"'
 
 
 def slow_setting_warnings(precision: str, jit: str, gpu: bool, *, native_bf16: bool | None,
@@ -129,14 +127,14 @@ def slow_setting_warnings(precision: str, jit: str, gpu: bool, *, native_bf16: b
     lines = []
     if precision == "mixed_bfloat16" and native_bf16 is False:
         lines.append(f"train.precision 'mixed_bfloat16': this CPU ({cpu_model()}) has no native "
-                     f"bfloat16 (AVX512_BF16 or AMX); the train step measured {BF16_SLOWDOWN} on "
-                     "such a CPU; use --precision float32")
+                     f"bfloat16 (AVX512_BF16 or AMX); the train step measured several times "
+                     f"slower than float32 on such a CPU ({MEASURED}); use --precision float32")
     if jit == "on" and onednn:
-        lines.append(f"train.jit 'on': XLA on a CPU measured {XLA_SLOWDOWN} with TensorFlow's "
-                     "oneDNN kernels on; use --jit auto (off on a CPU)")
+        lines.append(f"train.jit 'on': XLA on a CPU measured slower than without it with "
+                     f"TensorFlow's oneDNN kernels on ({MEASURED}); use --jit auto (off on a CPU)")
     if onednn is False and onednn_env is None:
         lines.append(f"TensorFlow's oneDNN kernels are off (tensorflow was imported before "
                      f"augintae_tf on a CPU without AVX512_VNNI/BF16 or AMX); the train step "
-                     f"measured {ONEDNN_SPEEDUP} with them: set {ONEDNN_ENV}=1 before importing "
+                     f"measured faster with them ({MEASURED}): set {ONEDNN_ENV}=1 before importing "
                      "tensorflow")
     return lines

@@ -1,18 +1,36 @@
 """The errors a user can fix (a bad option, missing data, an unusable run): one line each.
 
-The CLI prints these as ``Error: <message>`` without a traceback; everything else is a bug.
+Every one subclasses :class:`UserError`; the CLI prints a UserError as ``Error: <message>``
+without a traceback, everything else is a bug. This module imports nothing of the package (it is
+the floor every other module may stand on), so the CLI reports an option error without
+importing TensorFlow. Each type also subclasses the builtin it used to be (ValueError,
+RuntimeError), so ``except ValueError`` around a config or data call still catches it.
 """
 from __future__ import annotations
 
-from augintae_tf.config import ConfigError
+
+class UserError(Exception):
+    """An error the user can fix from its one-line message."""
 
 
-class RunError(RuntimeError):
+class ConfigError(UserError, ValueError):
+    """A config field holds a value that is not allowed; the message is one line."""
+
+
+class DataError(UserError, ValueError):
+    """A dataset, split, file or folder is missing or unusable; the message is one line."""
+
+
+class RunError(UserError, RuntimeError):
     """A run directory or checkpoint cannot be used as asked (missing, config mismatch, ...)."""
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training stopped for a reason the user must act on (e.g. a NaN loss)."""
+
+
+class FidNetworkError(UserError, RuntimeError):
+    """The FID feature network cannot be loaded (no cached weights and no internet, a bad path)."""
 
 
 class Terminated(BaseException):
@@ -23,14 +41,5 @@ class Terminated(BaseException):
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    """The exception types the CLI reports as one line. DataError and FidNetworkError live in
-    modules that load TensorFlow; they are only included once those modules are loaded (nothing
-    else can raise them), so an option error is reported without importing TensorFlow."""
-    import sys
-
-    found = [ConfigError, RunError, TrainingError]
-    for module, name in (("augintae_tf.data.registry", "DataError"),
-                         ("augintae_tf.metrics.inception", "FidNetworkError")):
-        if module in sys.modules:
-            found.append(getattr(sys.modules[module], name))
-    return tuple(found)
+    """The exception types the CLI reports as one line."""
+    return (UserError,)

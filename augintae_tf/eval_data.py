@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 
 
@@ -37,6 +38,28 @@ class EvalOptions:
     seed: int = 0
     double_exposure_ratio: float = 0.5  # quality: flagged when a two-seed blend has < ratio x the error
     double_exposure_shift: int = 2  # quality: shifts (px) the seeds may take in that test
+
+
+# The one statement of the evaluation defaults: evaluate() (EvalOptions), compare() and the CLI's
+# `evaluate` / `compare` options all read these, so they cannot drift apart.
+EVAL_DEFAULTS = EvalOptions()
+COMPARE_NUM_IMAGES = 2000  # compare: few-shot images per run on its one shared plan
+
+
+def classifier_key(cfg, novel: list, epochs: int, limit: int | None, **extra) -> dict:
+    """The cache key of an evaluation classifier (:mod:`augintae_tf.metrics.classifiers`): the
+    novel data ``[dataset, split]``, what trained it (``extra``: e.g. the training split or the
+    comparison indices), the network and its budget; a cached classifier is reused only under
+    the same key."""
+    return {"novel": novel, **extra, "image_size": cfg.data.image_size,
+            "channels": cfg.data.channels, "backbone": cfg.backbone, "width": cfg.model.width,
+            "epochs": epochs, "limit": limit}
+
+
+def classifier_settings(cfg, epochs: int, seed: int) -> dict:
+    """How an evaluation classifier is built and trained (``cached_classifier``'s keywords)."""
+    return dict(backbone=cfg.backbone, image_size=cfg.data.image_size,
+                channels=cfg.data.channels, width=cfg.model.width, epochs=epochs, seed=seed)
 
 
 MAX_DOUBLE_EXPOSURE_SHIFT = 4  # the test's cost grows as (2 shift + 1)^4
@@ -166,20 +189,17 @@ class EvalData:
 
 def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
     cfg, o = data.cfg, data.options
-    size, channels = cfg.data.image_size, cfg.data.channels
-    common = dict(backbone=cfg.backbone, image_size=size, channels=channels,
-                  width=cfg.model.width, epochs=o.classifier_epochs, seed=o.seed)
-    key = {"novel": [str(data.novel_dataset), data.novel_split], "image_size": size,
-           "channels": channels, "backbone": cfg.backbone, "width": cfg.model.width,
-           "epochs": o.classifier_epochs, "limit": o.classifier_limit}
+    common = classifier_settings(cfg, o.classifier_epochs, o.seed)
+    key = classifier_key(cfg, [str(data.novel_dataset), data.novel_split], o.classifier_epochs,
+                         o.classifier_limit)
 
     def class_data():
         data.echo("  training the novel-class classifier")
-        return _subsample(*data.novel, o.classifier_limit, o.seed)
+        return subsample(*data.novel, o.classifier_limit, o.seed)
 
     def domain_data():
         data.echo("  training the domain classifier")
-        novel, _ = _subsample(*data.novel, o.classifier_limit, o.seed)
+        novel, _ = subsample(*data.novel, o.classifier_limit, o.seed)
         train, _ = data.arrays(cfg.data.train_split, o.classifier_limit)
         n = min(len(novel), len(train))
         rng = np.random.default_rng([o.seed, 4])
@@ -187,13 +207,14 @@ def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
         train = train[rng.permutation(len(train))[:n]]
         return np.concatenate([train, novel]), np.repeat(np.array([0, 1], np.int32), n)
 
-    cache_dir = data.run.directory / "eval" / "classifiers"
-    domain_key = {**key, "train": [cfg.data.dataset, cfg.data.train_split]}
+    cache_dir = data.run.layout.classifiers
+    domain_key = classifier_key(cfg, key["novel"], o.classifier_epochs, o.classifier_limit,
+                                train=[cfg.data.dataset, cfg.data.train_split])
     return (cached_classifier(cache_dir, "domain", domain_key, domain_data, **common),
             cached_classifier(cache_dir, "class", key, class_data, **common))
 
 
-def _subsample(images, labels, n: int | None, seed: int):
+def subsample(images, labels, n: int | None, seed: int):
     if n is None or len(images) <= n:
         return images, labels
     keep = np.sort(np.random.default_rng([seed, 3]).choice(len(images), n, replace=False))
@@ -227,13 +248,13 @@ def fid(run, data: EvalData, options: EvalOptions) -> dict:
                                 *reference)
 
     out = {"fid_network": extractor.name}
-    if run.model.has("fewshot"):
+    if run.model.has(Capability.FEWSHOT):
         out["fid_fewshot"] = fid_of(data.fewshot_images,
                                     real_stats(data.novel_dataset, data.novel_split, "novel"))
-    if run.model.has("latent"):
+    if run.model.has(Capability.LATENT):
         samples = random_latent_samples(run.model, data.arrays(cfg.data.train_split)[0],
                                         options.num_images, options.seed)
-    elif run.model.has("sample"):  # a sample-only model (e.g. FastGAN): its noise prior
+    elif run.model.has(Capability.SAMPLE):  # a sample-only model (e.g. FastGAN): its noise prior
         samples = data.samples
     else:  # DAGAN, the statistician: nothing to sample without seeds
         out["fid_random"] = None
@@ -313,7 +334,7 @@ def noise(run, data: EvalData, options: EvalOptions) -> dict:
 
 def interp(run, data: EvalData, options: EvalOptions) -> dict:
     """Pixel fade and slerp rows for same-class novel pairs (``interpolations.png``)."""
-    from augintae_tf.evaluation import interpolation_figure
+    from augintae_tf.eval_figures import interpolation_figure
 
     images, labels = data.novel
     interpolation_figure(data.out / "interpolations.png", [run], images, labels, options.seed)

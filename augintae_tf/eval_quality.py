@@ -23,27 +23,28 @@ from typing import Any, Callable
 
 import numpy as np
 
+from augintae_tf.capabilities import Capability
+from augintae_tf.eval_data import EVAL_DEFAULTS
+from augintae_tf.eval_figures import unique_names
+
 
 def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, split, *,
                        epochs: int, limit: int | None, seed: int, echo: Callable[[str], object]):
     """The class classifier of the quality rows, trained on ``images[split.comparison]`` (at most
     ``limit`` of them) and cached in ``cache_dir/quality.*`` under a key naming that split."""
-    from augintae_tf.eval_data import _subsample
+    from augintae_tf.eval_data import classifier_key, classifier_settings, subsample
     from augintae_tf.metrics.classifiers import cached_classifier
 
-    size, channels = cfg.data.image_size, cfg.data.channels
     digest = hashlib.sha256(np.asarray(split.comparison, np.int64).tobytes()).hexdigest()[:16]
-    key = {"novel": novel_key, "split": "comparison", "comparison": [int(len(split.comparison)), digest],
-           "image_size": size, "channels": channels, "backbone": cfg.backbone,
-           "width": cfg.model.width, "epochs": epochs, "limit": limit}
+    key = classifier_key(cfg, novel_key, epochs, limit, split="comparison",
+                         comparison=[int(len(split.comparison)), digest])
 
     def comparison_data():
         echo("  training the quality classifier on the comparison split")
-        return _subsample(images[split.comparison], labels[split.comparison], limit, seed)
+        return subsample(images[split.comparison], labels[split.comparison], limit, seed)
 
-    return cached_classifier(cache_dir, "quality", key, comparison_data, backbone=cfg.backbone,
-                             image_size=size, channels=channels, width=cfg.model.width,
-                             epochs=epochs, seed=seed)
+    return cached_classifier(cache_dir, "quality", key, comparison_data,
+                             **classifier_settings(cfg, epochs, seed))
 
 
 def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int,
@@ -73,7 +74,7 @@ def seed_reconstructions(model, images, plan, batch_size: int = 256) -> np.ndarr
 
     from augintae_tf.metrics.quality import nearer_seed
 
-    if hasattr(model, "has") and not model.has("latent"):
+    if not model.has(Capability.LATENT):
         return None
     nearer = nearer_seed(plan)
     used = np.unique(nearer)
@@ -110,7 +111,7 @@ def quality(run, data, options) -> dict:
     plan = data.plan
     split = _split(labels, plan, options.shots, options.seed)
     classifier = data.timer("quality_classifier", lambda: quality_classifier(
-        run.directory / "eval" / "classifiers", data.cfg, [str(data.novel_dataset), data.novel_split],
+        run.layout.classifiers, data.cfg, [str(data.novel_dataset), data.novel_split],
         images, labels, split, epochs=options.classifier_epochs, limit=options.classifier_limit,
         seed=options.seed, echo=data.echo))
     name = run.config.model.name
@@ -123,20 +124,11 @@ def quality(run, data, options) -> dict:
     return {"quality": result}
 
 
-def unique_names(runs) -> list[str]:
-    """Row names for runs: the directory name, with ``-2``, ``-3`` ... where names repeat."""
-    names, seen = [], {}
-    for run in runs:
-        base = run.directory.name
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    return names
-
-
 def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,
                     seed: int, classifier_epochs: int, classifier_limit: int | None,
                     echo: Callable[[str], object], reconstructions: bool = False,
-                    double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict[str, Any]:
+                    double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
+                    double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict[str, Any]:
     """Every run's few-shot images on one shared plan, scored with one classifier and one set of
     reference rows; the classifier is built as the first run's config would build it.
     ``reconstructions``: also each run's :func:`seed_reconstructions` row; ``double_exposure_*``:

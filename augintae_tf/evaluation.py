@@ -36,16 +36,17 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from augintae_tf import atomic, eval_data
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.eval_data import EvalData, EvalOptions, Timer
+from augintae_tf.layout import EVAL_METRICS
+from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalData, EvalOptions, Timer
+from augintae_tf.eval_figures import generalization_figure, interpolation_figure
 from augintae_tf.runs import append_metrics
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
               "fid_fewshot", "fid_random", "fd_px8_samples", "fd_px8_floor", "gen_test_mse",
               "gen_novel_mse", "gen_novel_ratio", "gen_test_fd", "gen_novel_fd",
               "gen_novel_mse_inverted")
-INTERP_PAIRS = 8
-INTERP_STEPS = 9  # alpha 1, 7/8, ..., 0: the middle column is alpha 0.5
 
 
 @dataclass(frozen=True)
@@ -82,20 +83,20 @@ def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict],
 register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
                 help="few-shot and random-sample FID, Inception-v3 (needs its weights)")
 register_metric("fd-clf", eval_data.fd_clf, help="Fréchet distance in a novel-class classifier",
-                needs={"fewshot"})
+                needs={Capability.FEWSHOT})
 register_metric("classifier", eval_data.classifier, help="domain share and class accuracy",
-                needs={"fewshot"})
+                needs={Capability.FEWSHOT})
 register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel",
-                needs={"latent"})
+                needs={Capability.LATENT})
 register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency",
-                needs={"latent"})
+                needs={Capability.LATENT})
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp (or few-shot) figure",
-                needs={"latent", "fewshot"})
+                needs={Capability.LATENT, Capability.FEWSHOT})
 register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
-                needs={"fewshot"},
+                needs={Capability.FEWSHOT},
                 help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "
                      "realism beside reference rows (floor, seed copies, pixel cross-fade)")
-register_metric("samples", eval_data.samples, needs={"sample"},
+register_metric("samples", eval_data.samples, needs={Capability.SAMPLE},
                 help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
 register_metric("generalization", lambda run, data, options: _generalization(run, data, options),
                 default=False, help="reconstruction MSE/FD, held-out vs novel domain (+ figure)")
@@ -137,13 +138,6 @@ def default_metrics() -> tuple[str, ...]:
     return tuple(name for name, metric in METRIC_TABLE.items() if metric.default)
 
 
-def __getattr__(name: str):  # METRICS / DEFAULT_METRICS always reflect the table
-    if name == "METRICS":
-        return metric_names()
-    if name == "DEFAULT_METRICS":
-        return default_metrics()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def parse_metrics(metrics: str | Iterable[str] | None) -> tuple[str, ...]:
     """``"fd-clf,recon"`` or a list -> validated names in table order (``None``: the defaults)."""
@@ -159,22 +153,6 @@ def parse_metrics(metrics: str | Iterable[str] | None) -> tuple[str, ...]:
     if not names:
         raise RunError(f"no metrics requested; choose from {', '.join(metric_names())}")
     return tuple(m for m in metric_names() if m in names)
-
-
-def novel_pairs(labels: np.ndarray, n: int = INTERP_PAIRS, seed: int = 0) -> list[tuple[int, int]]:
-    """``n`` pairs of distinct same-class image indices (classes drawn without replacement if possible)."""
-    labels = np.asarray(labels).reshape(-1)
-    classes = [c for c in np.unique(labels) if np.count_nonzero(labels == c) >= 2]
-    if not classes:
-        raise RunError("no novel class has 2 images: cannot draw interpolation pairs")
-    rng = np.random.default_rng([seed, 2])
-    chosen = rng.choice(len(classes), size=n, replace=len(classes) < n)
-    pairs = []
-    for k in chosen:
-        members = np.flatnonzero(labels == classes[k])
-        a, b = rng.choice(members, size=2, replace=False)
-        pairs.append((int(a), int(b)))
-    return pairs
 
 
 def _write_json(path: Path, data) -> Path:
@@ -206,9 +184,9 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
                 for name in names if METRIC_TABLE[name].prepare is not None}
     run = load_run(run_dir)
-    atomic.refuse_link(run.directory / "metrics.jsonl")  # at once, not after the slow part
+    atomic.refuse_link(run.layout.metrics)  # at once, not after the slow part
     names = metrics_for(run.model, names, explicit=metrics is not None)
-    out = Path(out) if out is not None else run.directory / "eval"
+    out = Path(out) if out is not None else run.layout.eval
     try:  # before the slow part: a read-only run (default --out RUN/eval) fails at once
         out.mkdir(parents=True, exist_ok=True)
         refused = atomic.read_only_problem(out)
@@ -222,11 +200,11 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     refused = atomic.read_only_problem(run.directory)
     if refused:  # a shared results disk: evaluate all the same, writing only under --out
         echo(f"warning: {run.directory} is read-only ({refused.strerror}): the record is not "
-             f"appended to {run.directory}/metrics.jsonl; it goes to {out}/metrics.json")
+             f"appended to {run.layout.metrics}; it goes to {out / EVAL_METRICS}")
     data = EvalData(run, opts, out, timer, prepared, echo, progress)
     echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
          f"{run.checkpoint.name}): {', '.join(names)}")
-    if run.model.has("fewshot"):
+    if run.model.has(Capability.FEWSHOT):
         data.novel  # loaded first: most metrics read it, and an empty split fails early
     result: dict = {}
     for name in names:
@@ -252,7 +230,7 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
         "test": {"dataset": data.cfg.data.dataset, "split": data.cfg.data.test_split},
         **result, "timing_s": timing,
     }
-    _write_json(data.out / "metrics.json", record)
+    _write_json(data.out / EVAL_METRICS, record)
     summary = {k: v for k, v in record.items() if k != "noise"}
     if "quality" in summary:  # per-class values (~100 KB for 150 classes) stay in metrics.json
         summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
@@ -261,48 +239,6 @@ def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: di
     if append:  # not on a read-only run (evaluate said so before it started)
         append_metrics(run.directory, line)
     return record
-
-
-def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
-    """The paper's appendix A.6 figure: per same-class novel pair (the same pairs for every
-    run), a block of rows, the pixel fade ``alpha * a + (1 - alpha) * b`` and then each run's
-    slerp path, at INTERP_STEPS alphas from 1 to 0; every row is labelled in a left margin
-    ("pixel fade" or the run's name).  Runs without a latent (wgan-gp) are left out."""
-    from augintae_tf.eval_quality import unique_names
-    from augintae_tf.generation import pixel_fade
-    from augintae_tf.images import save_labelled_grid
-
-    named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has("latent")]
-    rows, labels = [], []
-    for k, (a, b) in enumerate(novel_pairs(novel_labels, INTERP_PAIRS, seed), start=1):
-        rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
-        rows.extend(_pair_row(run.model, novel_images[a], novel_images[b]) for _, run in named)
-        labels += [f"{k}. pixel fade"] + [name for name, _ in named]
-    return save_labelled_grid(path, rows, labels)
-
-
-def _pair_row(model, a, b):
-    """The run's row for a same-class pair: its slerp path, or for a model without a latent
-    (DAGAN, Neural Statistician) its few-shot images from the pair as seeds."""
-    from augintae_tf.generation import interpolation_path
-
-    if model.has("latent"):
-        return interpolation_path(model, a, b, INTERP_STEPS)
-    return model.fewshot(np.stack([a, b]), INTERP_STEPS, 0).numpy()
-
-
-def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path:
-    """A row of novel inputs, then one row per run of its reconstructions (wgan-gp: inverted and
-    refined): the paper's generalization figure for several runs."""
-    from augintae_tf.metrics import generalization
-
-    rng = np.random.default_rng([seed, 7])
-    chosen = np.sort(rng.choice(len(novel_images), min(generalization.FIGURE_COLUMNS,
-                                                       len(novel_images)), replace=False))
-    inputs = novel_images[chosen]
-    rows = [generalization.reconstruct_all(fn, inputs)
-            for run in runs for fn in generalization.reconstructors(run.model).values()]
-    return generalization.figure(path, inputs, rows)
 
 
 def _format(value) -> str:
@@ -317,7 +253,7 @@ def _eval_table(runs) -> tuple[list[dict], str]:
     """(rows of the runs' ``eval/metrics.json`` values for :data:`TABLE_KEYS`, markdown table)."""
     table = []
     for run in runs:
-        path = run.directory / "eval" / "metrics.json"
+        path = run.layout.eval_metrics
         values = json.loads(path.read_text()) if path.is_file() else {}
         table.append({"run": str(run.directory), "model": run.config.model.name,
                       **{k: values.get(k) for k in TABLE_KEYS}})
@@ -330,10 +266,13 @@ def _eval_table(runs) -> tuple[list[dict], str]:
 
 
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
-            echo: Callable[[str], object] | None = None, quality: bool = True, shots: int = 5,
-            num_images: int = 2000, classifier_epochs: int = 3,
-            classifier_limit: int | None = 10_000, novel_split: str | None = None,
-            double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict:
+            echo: Callable[[str], object] | None = None, quality: bool = True,
+            shots: int = EVAL_DEFAULTS.shots, num_images: int = COMPARE_NUM_IMAGES,
+            classifier_epochs: int = EVAL_DEFAULTS.classifier_epochs,
+            classifier_limit: int | None = EVAL_DEFAULTS.classifier_limit,
+            novel_split: str | None = None,
+            double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
+            double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
     a latent are left out), the generalization figure (novel inputs, then each run's
     reconstructions -> ``OUT/generalization.png``), a table of
@@ -387,7 +326,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
         markdown += ("\nFew-shot quality, every run generated on one shared plan (seed "
                      f"{seed}):\n\n" + quality_table(scores))
     atomic.write_text(out / "metrics.md", markdown)
-    _write_json(out / "metrics.json", {"runs": table, "figure": str(figure), "quality": scores})
+    _write_json(out / EVAL_METRICS, {"runs": table, "figure": str(figure), "quality": scores})
     (echo or print)(markdown.rstrip())
     return {"runs": [str(r.directory) for r in runs], "table": table, "markdown": markdown,
             "figure": str(figure), "generalization_figure": str(out / "generalization.png"),

@@ -32,6 +32,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from augintae_tf import atomic
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.serving import DEFAULT_MAX_NUM, endpoints, signature_docs
 
@@ -181,7 +182,7 @@ def _write(run, path: Path, max_num: int) -> str:
     """The SavedModel, its signature docs and an example REST body in ``path``; returns the docs."""
     model, data = run.model, run.config.data
     shape = (data.image_size, data.image_size, data.channels)
-    latent_dim = run.config.model.latent_dim if model.has("latent") else None
+    latent_dim = run.config.model.latent_dim if model.has(Capability.LATENT) else None
     archive = keras.export.ExportArchive()
     # Only the networks inference uses: an adversarial model's discriminator and the training
     # counters have no business in a serving artifact.
@@ -194,7 +195,7 @@ def _write(run, path: Path, max_num: int) -> str:
     archive.write_out(str(path), verbose=False)
     docs = signature_docs(names, shape, latent_dim, max_num)
     atomic.write_text(path / DOCS_FILE, docs)
-    if model.has("fewshot"):
+    if model.has(Capability.FEWSHOT):
         request = rest_request_body(_random_images(3, *shape[1:], seed=1))
     else:
         request = {"signature_name": "sample", "inputs": {"num": 8, "seed": 0}}
@@ -213,12 +214,12 @@ def _verification_inputs(model: keras.Model) -> dict[str, dict[str, np.ndarray]]
     size, _, channels = model.setup.image_shape
     img = lambda n, seed: _random_images(n, size, channels, seed)  # noqa: E731
     cases = {}
-    if model.has("fewshot"):
+    if model.has(Capability.FEWSHOT):
         cases["generate"] = {"seed_images": img(5, 0), "num": np.int32(7), "seed": np.int64(11)}
-    if model.has("sample"):
+    if model.has(Capability.SAMPLE):
         cases["sample"] = {"num": np.int32(6), "seed": np.int64(11)}
     cases["serving_default"] = cases.get("generate", cases.get("sample"))
-    if model.has("latent"):
+    if model.has(Capability.LATENT):
         latent = np.random.default_rng(5).normal(size=(2, model.generator.input_shape[-1]))
         cases.update({
             "interpolate": {"images_a": img(3, 1), "images_b": img(3, 2),

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf import atomic
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_png
 
@@ -33,7 +34,7 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
     (the AE family: slerps between random seed pairs at random alphas, drawn by the one sampler
     :func:`~augintae_tf.latent.sample_seed_pairs`, so the exported ``generate`` with the same seed
     returns the same images).  Deterministic for a given ``seed``."""
-    _require(model, "fewshot", "few-shot generation")
+    _require(model, Capability.FEWSHOT, "few-shot generation")
     if len(seed_images) < 2:
         raise RunError(f"few-shot generation needs at least 2 seed images, got {len(seed_images)}")
     images = model.fewshot(tf.convert_to_tensor(seed_images, tf.float32), int(num), int(seed),
@@ -45,7 +46,7 @@ def sample(model: keras.Model, num: int = 64, seed: int = 0, batch_size: int = 2
     """``num`` samples of a model with the ``sample`` capability; one call (so the images equal
     the SavedModel's ``sample(num, seed)``) when ``num <= batch_size``, else chunks with seeds
     ``seed, seed + 1, ...``."""
-    _require(model, "sample", "unconditional sampling")
+    _require(model, Capability.SAMPLE, "unconditional sampling")
     if num <= batch_size:
         return model.sample(int(num), int(seed)).numpy()
     parts = [model.sample(min(batch_size, num - start), int(seed) + i).numpy()
@@ -56,7 +57,7 @@ def sample(model: keras.Model, num: int = 64, seed: int = 0, batch_size: int = 2
 def interpolation_path(model: keras.Model, a: np.ndarray, b: np.ndarray, steps: int = 8
                        ) -> np.ndarray:
     """The model's slerp path from image ``a`` (first) to ``b`` (last): ``[steps, H, W, C]``."""
-    _require(model, "latent", "interpolation")
+    _require(model, Capability.LATENT, "interpolation")
     alpha = np.linspace(1.0, 0.0, steps, dtype=np.float32)  # alpha weights the first endpoint
     z = model.encode(tf.convert_to_tensor(np.stack([a, b]), tf.float32))
     return model.interpolate_latents(tf.repeat(z[:1], steps, axis=0),
@@ -161,7 +162,7 @@ def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: 
 def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Each image encoded and decoded (the AE family, the VAE's posterior mean) or inverted and
     regenerated (wgan-gp: inversion network + refinement): ``[N, H, W, C]``."""
-    if not (model.has("latent") or callable(getattr(model, "invert", None))):
+    if not model.reconstructs():
         raise RunError(f"model {model.name} can neither encode nor invert images (its "
                        f"capabilities: {', '.join(sorted(model.capabilities)) or 'none'})")
     images = np.asarray(images, np.float32)

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any, Callable
 
 import keras
@@ -26,8 +25,9 @@ import tensorflow as tf
 
 from augintae_tf import checkpoints
 from augintae_tf.latent import l2_normalize
+from augintae_tf.layout import RunLayout
 
-STAGE_DIR = "inversion"
+STAGE = "inversion"  # the stage name (wgan-gp's ``stages``); its folder: RunLayout.stage
 
 
 class InversionStage(keras.Model):
@@ -83,13 +83,13 @@ def train_inversion(model, run_dir, cfg, echo: Callable[[str], Any] = print,
     """Train ``model.encoder`` to invert ``model.generator`` (module docstring); returns the mean
     latent MSE of each lr period.  Starts over: an earlier ``RUN/inversion`` is replaced."""
     m = model.setup.section
-    directory = Path(run_dir) / STAGE_DIR
+    directory = RunLayout(run_dir).stage(STAGE)
     shutil.rmtree(directory, ignore_errors=True)
     stage = make_stage(model)
     step = inversion_step_fn(stage, model.generator, m.latent_dim, m.inversion_batch,
                              model.setup.seed)
     if checkpoint_name is None:
-        latest = checkpoints.latest_checkpoint(Path(run_dir) / "checkpoints")
+        latest = checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints)
         checkpoint_name = latest.name if latest else None
     history, done, period = [], 0, 0
     echo(f"inversion stage: {m.inversion_steps} SGD iterations (lr {m.inversion_lr:g}, "
@@ -99,18 +99,18 @@ def train_inversion(model, run_dir, cfg, echo: Callable[[str], Any] = print,
         losses = [float(step()) for _ in range(n)]
         done, period = done + n, period + 1
         history.append(sum(losses) / len(losses))
-        state = {"stage": "inversion", "iterations": done, "latent_mse": history[-1],
+        state = {"stage": STAGE, "iterations": done, "latent_mse": history[-1],
                  "gan_checkpoint": checkpoint_name, "config": cfg.to_dict()}
         checkpoints.save(directory, stage, period, state, keep=1)
         echo(f"inversion: {done}/{m.inversion_steps} iterations, latent MSE {history[-1]:.5g}")
-    model.inversion_ready = True
+    model.inverter_ready()
     return history
 
 
 def restore_inversion(model, run_dir, warn: Callable[[str], Any] | None = None) -> bool:
     """Load the newest intact inversion checkpoint of ``run_dir`` into ``model.encoder``; False
     when the stage has not run (few-shot then asks for it)."""
-    directory = Path(run_dir) / STAGE_DIR
+    directory = RunLayout(run_dir).stage(STAGE)
     found = [c for c in reversed(checkpoints.list_checkpoints(directory))
              if checkpoints.verify(c) is None]
     if not found:
@@ -118,11 +118,11 @@ def restore_inversion(model, run_dir, warn: Callable[[str], Any] | None = None) 
     stage = InversionStage(model.encoder, name="inversion_stage")
     stage(tf.zeros([1, *model.setup.image_shape]))  # built, or Keras refuses the weights
     state = checkpoints.restore(found[0], stage, with_optimizers=False, verified=True)
-    latest = checkpoints.latest_checkpoint(Path(run_dir) / "checkpoints")
+    latest = checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints)
     if warn and latest and state.get("gan_checkpoint") not in (None, latest.name):
         warn(f"the inversion network was trained on {state['gan_checkpoint']}, not on "
              f"{latest.name}; rerun `augintae-tf train --stage inversion --run-dir {run_dir}`")
-    model.inversion_ready = True
+    model.inverter_ready()
     return True
 
 

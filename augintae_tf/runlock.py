@@ -9,8 +9,7 @@ from pathlib import Path
 
 from augintae_tf.atomic import open_nofollow, read_only_error
 from augintae_tf.errors import RunError
-
-LOCK = ".lock"
+from augintae_tf.layout import RunLayout
 
 
 class RunLock:
@@ -21,7 +20,7 @@ class RunLock:
     """
 
     def __init__(self, run_dir: str | os.PathLike):
-        self.path = Path(run_dir) / LOCK
+        self.path = RunLayout(run_dir).lock
         self.fd: int | None = None
 
     def acquire(self) -> "RunLock":
@@ -52,7 +51,7 @@ class RunLock:
     def check_free(run_dir: str | os.PathLike) -> None:
         """RunError at once when another process holds ``run_dir``'s lock; creates and writes
         nothing (the CLI calls it before importing TensorFlow, training takes the lock later)."""
-        path = Path(run_dir) / LOCK
+        path = RunLayout(run_dir).lock
         try:
             fd = open_nofollow(path, os.O_RDONLY)
         except OSError:

@@ -1,16 +1,6 @@
-"""The run directory's one owner: layout, creating/finding a run, its lock, its config, its
-metrics log, choosing an intact checkpoint, and loading a run for inference (its lock:
-augintae_tf.runlock, re-exported here).
-
-Layout of ``RUN/``::
-
-    config.yaml     the resolved config (written atomically at the start of training)
-    .lock           holds the PID of the process training it (an OS lock: see RunLock)
-    metrics.jsonl   one JSON line per epoch, plus one per evaluation (line-atomic appends)
-    checkpoints/    epoch-NNNNN/ (see augintae_tf.checkpoints), .tmp-epoch-* while writing
-    samples/        epoch-NNN.png grids, losses.png
-    logs/           TensorBoard
-    eval/           `augintae-tf evaluate` results
+"""The run directory's one owner: creating/finding a run, its lock, its config, its metrics log,
+choosing an intact checkpoint, and loading a run for inference (the names of its files:
+augintae_tf.layout; its lock: augintae_tf.runlock, re-exported here).
 
 Importing this module does not import TensorFlow (the CLI checks options before that import).
 """
@@ -34,11 +24,10 @@ from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refu
                                write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.errors import RunError
-from augintae_tf.models.registry import fill_legacy_fields
-from augintae_tf.runlock import LOCK, RunLock  # noqa: F401  (re-exported: runs.RunLock)
+from augintae_tf.sections import fill_legacy_fields
+from augintae_tf.layout import CONFIG, RunLayout
+from augintae_tf.runlock import RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
-CONFIG, METRICS = "config.yaml", "metrics.jsonl"
-CHECKPOINTS, SAMPLES, LOGS = "checkpoints", "samples", "logs"
 RUN_NAME = re.compile(r"^(\d{5})-")
 ROTATION_RETRIES = 3  # load_run: checkpoints removed by a training run while being read
 Warn = Callable[[str], Any]
@@ -97,9 +86,9 @@ def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stder
     atomic writes); call it holding the run's lock, when no writer of this run can be alive."""
     from augintae_tf.checkpoints import stale_temporaries
 
-    run_dir = Path(run_dir)
-    stale = stale_temporaries(run_dir / CHECKPOINTS)
-    for folder in (run_dir, run_dir / SAMPLES, run_dir / CHECKPOINTS):
+    layout = RunLayout(run_dir)
+    stale = stale_temporaries(layout.checkpoints)
+    for folder in layout.temporary_homes():
         if folder.is_dir():
             stale += [p for p in folder.iterdir()
                       if p.is_file() and p.name.startswith(".") and ".tmp" in p.name]
@@ -118,10 +107,10 @@ def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
 
 def read_config(run_dir: str | os.PathLike) -> Config:
     """The run's validated ``config.yaml``; any problem is one RunError naming the file."""
-    path = Path(run_dir) / CONFIG
+    path = RunLayout(run_dir).config
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory: {path} is missing "
-                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-augintae)")
+                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-ae)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -136,11 +125,9 @@ def read_config(run_dir: str | os.PathLike) -> Config:
         raise RunError(f"{path}: {exc}") from None
 
 
-read_run_config = read_config  # the name generation.py used to export
-
 
 def save_config(run_dir: str | os.PathLike, cfg: Config) -> Path:
-    return write_text(Path(run_dir) / CONFIG, cfg.to_yaml(), what="the run config")
+    return write_text(RunLayout(run_dir).config, cfg.to_yaml(), what="the run config")
 
 
 def check_checkpoint_config(run_dir: str | os.PathLike, cfg: Config, checkpoint: Path,
@@ -157,14 +144,14 @@ def check_checkpoint_config(run_dir: str | os.PathLike, cfg: Config, checkpoint:
     shape = [d for d in config_diff(old, cfg)
              if d.startswith(("model.", "data.image_size:", "data.channels:"))]
     if shape:
-        raise RunError(f"{Path(run_dir) / CONFIG} does not match the model checkpoint "
+        raise RunError(f"{RunLayout(run_dir).config} does not match the model checkpoint "
                        f"{checkpoint} was saved with ({'; '.join(shape)}); restore {CONFIG}")
 
 
 # ---------------------------------------------------------------- metrics.jsonl
 def metrics_path(run_dir_or_file: str | os.PathLike) -> Path:
     path = Path(run_dir_or_file)
-    return path / METRICS if path.is_dir() else path
+    return RunLayout(path).metrics if path.is_dir() else path
 
 
 def read_metrics(run_dir_or_file: str | os.PathLike, warn: Warn | None = warn_stderr) -> list[dict]:
@@ -238,7 +225,7 @@ def truncate_metrics(run_dir: str | os.PathLike, epoch: int, warn: Warn | None =
                      ) -> list[dict]:
     """Keep the records of epochs up to ``epoch`` (and evaluation records), rewritten atomically:
     what resuming from the checkpoint of ``epoch`` needs. Returns the kept records."""
-    path = Path(run_dir) / METRICS
+    path = RunLayout(run_dir).metrics
     refuse_link(path)
     records = read_metrics(path, warn)
     kept = [r for r in records if r.get("epoch", 0) <= epoch]
@@ -260,8 +247,9 @@ def choose_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike 
         if problem:
             raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
         return checkpoint
-    refuse_link(Path(run_dir) / CHECKPOINTS, "directory")
-    found = list_checkpoints(Path(run_dir) / CHECKPOINTS)
+    folder = RunLayout(run_dir).checkpoints
+    refuse_link(folder, "directory")
+    found = list_checkpoints(folder)
     damaged = []
     for candidate in reversed(found):
         problem = verify(candidate)
@@ -274,9 +262,22 @@ def choose_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike 
             return candidate
         damaged.append((candidate, problem))
     if damaged:
-        raise RunError(f"no intact checkpoint in {Path(run_dir) / CHECKPOINTS}: "
+        raise RunError(f"no intact checkpoint in {folder}: "
                        + "; ".join(f"{p.name}: {why}" for p, why in damaged))
     return None
+
+
+def restore_checkpoint(run_dir: str | os.PathLike, cfg: Config, checkpoint: Path, model: Any,
+                       with_optimizers: bool) -> dict[str, Any]:
+    """The one way a run's model gets its weights back (resuming training, loading for
+    inference): refuse a checkpoint made for another model than ``cfg``'s, then restore it
+    (``model`` must be built, with its optimizers when ``with_optimizers``). Returns its state."""
+    from augintae_tf import checkpoints
+
+    state = checkpoints.read_state(checkpoint)
+    check_checkpoint_config(run_dir, cfg, checkpoint, state)
+    checkpoints.restore(checkpoint, model, with_optimizers=with_optimizers, verified=True)
+    return state
 
 
 # ---------------------------------------------------------------- a run for inference
@@ -289,6 +290,10 @@ class Run:
     config: Config
     model: Any
     checkpoint: Path
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.directory)
 
     def generate(self, seed_images: np.ndarray, num: int = 64, seed: int = 0) -> np.ndarray:
         from augintae_tf import generation
@@ -309,8 +314,13 @@ class Run:
         a, b = _check_images(np.stack([a, b]), self.config, "interpolation endpoints")
         return generation.interpolation_path(self.model, a, b, steps)
 
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        return self.model(_check_images(images, self.config, "images"), training=False).numpy()
+    def reconstruct(self, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """Each image through the model (``generation.reconstruct``: encoded and decoded, or
+        inverted and regenerated), after checking the images fit this run."""
+        from augintae_tf import generation
+
+        return generation.reconstruct(self.model, _check_images(images, self.config, "images"),
+                                      batch_size)
 
 
 def _check_images(images: np.ndarray, cfg: Config, what: str) -> np.ndarray:
@@ -326,7 +336,6 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
              warn: Warn | None = warn_stderr, stages: bool = True) -> Run:
     """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference;
     ``stages=False`` leaves out what post-training stages saved (a stage about to rerun)."""
-    from augintae_tf import checkpoints
     from augintae_tf.models import build_model
 
     run_dir = Path(run_dir)
@@ -334,13 +343,12 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
     for attempt in range(ROTATION_RETRIES + 1):
         ckpt = choose_checkpoint(run_dir, checkpoint, warn)
         if ckpt is None:
-            raise RunError(f"no checkpoint found at {run_dir / CHECKPOINTS}; train the run first "
+            raise RunError(f"no checkpoint found at {RunLayout(run_dir).checkpoints}; train the run first "
                            "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
         try:
-            check_checkpoint_config(run_dir, cfg, ckpt, checkpoints.read_state(ckpt))
             model = build_model(cfg)
             model.build_for_inference()
-            checkpoints.restore(ckpt, model, with_optimizers=False, verified=True)
+            restore_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=False)
             break
         except (RunError, OSError):
             if checkpoint is not None or ckpt.exists() or attempt == ROTATION_RETRIES:

@@ -18,6 +18,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from augintae_tf.capabilities import Capability
+
 DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
 
 
@@ -102,18 +104,18 @@ def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
     """``[(name, fn, input_signature)]`` for the model's capabilities; generate (or sample) first,
     so ExportArchive makes it ``serving_default``."""
     out: list[Endpoint] = []
-    if model.has("fewshot"):
+    if model.has(Capability.FEWSHOT):
         def generate(seed_images, num, seed):
             seeds = checked_images(seed_images, "seed_images", shape)
             return {"images": model.fewshot(seeds, checked_num(num, max_num), seed)}
 
         out.append(("generate", generate, [_images_spec("seed_images"), NUM, SEED]))
-    if model.has("sample"):
+    if model.has(Capability.SAMPLE):
         def sample(num, seed):
             return {"images": model.sample(checked_num(num, max_num), seed)}
 
         out.append(("sample", sample, [NUM, SEED]))
-    if model.has("latent"):
+    if model.has(Capability.LATENT):
         out += _latent_endpoints(model, shape, latent_dim)
     return out
 

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf import checkpoints, cpu, runs
+from augintae_tf import cpu, runs
 from augintae_tf.atomic import is_no_space, no_space_error
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
 from augintae_tf.config import Config
@@ -25,10 +25,11 @@ from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays
                               make_dataset, make_set_dataset, resolve_novel, set_summary)
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError, Terminated
+from augintae_tf.layout import RunLayout
 from augintae_tf.optimizers import FusedAdam
 from augintae_tf.plots import plot_metrics
 # Re-exported: the run-directory helpers used to live here.
-from augintae_tf.runs import latest_run_dir, new_run_dir, prepare_run_dir, run_name  # noqa: F401
+from augintae_tf.runs import prepare_run_dir
 
 
 
@@ -185,9 +186,7 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
         if chief:
             runs.truncate_metrics(run_dir, 0, warn)
         return 0, 0.0
-    state = checkpoints.read_state(ckpt)
-    runs.check_checkpoint_config(run_dir, cfg, ckpt, state)
-    checkpoints.restore(ckpt, model, verified=True)
+    state = runs.restore_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=True)
     epoch = int(state["epoch"])
     if chief:  # drop lines of epochs that finished after the checkpoint we resume from
         kept = runs.truncate_metrics(run_dir, epoch, warn)
@@ -199,9 +198,10 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
 
 def plot_run(model: keras.Model, run_dir: Path) -> None:
     """``samples/losses.png`` and the model's own ``extra_plots`` (e.g. augintae-adv's k, gamma)."""
-    plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / "losses.png")
+    layout = RunLayout(run_dir)
+    plot_metrics(layout.metrics, layout.plot())
     for name, keys in model.extra_plots.items():
-        plot_metrics(run_dir / "metrics.jsonl", run_dir / "samples" / name, list(keys))
+        plot_metrics(layout.metrics, layout.plot(name), list(keys))
 
 
 def warn_slow_settings(cfg: Config, echo: Callable[[str], Any]) -> None:
@@ -275,7 +275,7 @@ def undo_failed_start(run_dir: Path, created: list[Path], lock: runs.RunLock) ->
     """A new run that failed before writing its config (a batch larger than the data, a bad
     data option...): remove its lock file and the folders the start created, if still empty,
     so the same command can be retried. A run with a config.yaml is kept: --resume continues it."""
-    if (Path(run_dir) / runs.CONFIG).exists():
+    if RunLayout(run_dir).config.exists():
         return
     lock.path.unlink(missing_ok=True)  # while holding it: no other process can own it
     for folder in created:
@@ -307,16 +307,17 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
     if progress is None:
         progress = sys.stdout.isatty()
     callbacks: list[keras.callbacks.Callback] = []
+    layout = RunLayout(run_dir)
     if chief:
         state = lambda epoch: {"step": int(model.optimizer.iterations.numpy()),
                                "rng_step": int(model.step_counter.numpy()),
                                "config": cfg.to_dict()}
         callbacks = [  # MetricsLog first: an epoch's images/s leave out the writing below
-            MetricsLog(run_dir / "metrics.jsonl", cfg.train.batch_size, steps, elapsed,
+            MetricsLog(layout.metrics, cfg.train.batch_size, steps, elapsed,
                        echo=None if progress else echo),
-            Checkpointer(run_dir / "checkpoints", cfg.train.keep_checkpoints, state),
-            SampleGrids(run_dir / "samples", sample_batches(cfg, echo)),
-            keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs"), write_graph=False),
+            Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state),
+            SampleGrids(layout.samples, sample_batches(cfg, echo)),
+            keras.callbacks.TensorBoard(log_dir=str(layout.logs), write_graph=False),
         ]
     try:
         history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
@@ -325,7 +326,7 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
     except Exception as exc:  # the TensorBoard writer's full disk is a ResourceExhaustedError
         if isinstance(exc, RunError) or not is_no_space(exc):
             raise
-        raise no_space_error("TensorBoard logs", run_dir / runs.LOGS) from None
+        raise no_space_error("TensorBoard logs", layout.logs) from None
     if chief:
         plot_run(model, run_dir)
         for stage in model.stages:  # e.g. wgan-gp's inversion network, its own checkpoint

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.cli.main import friendly_errors
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
@@ -42,7 +43,7 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
     if seeds is None:
-        if not run.model.has("sample"):
+        if not run.model.has(Capability.SAMPLE):
             raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
                                    "from seed images")
         images = run.sample(num=num, seed=seed)
@@ -109,13 +110,13 @@ def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
     import numpy as np
 
     from augintae_tf.data import load_image_files
-    from augintae_tf.generation import reconstruct, write_reconstructions
+    from augintae_tf.generation import write_reconstructions
     from augintae_tf.runs import load_run
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
     inputs, paths = load_image_files(images, cfg.image_size, cfg.channels)
-    recon = reconstruct(run.model, inputs)
+    recon = run.reconstruct(inputs)
     grid = write_reconstructions(out, inputs, recon, overwrite=overwrite)
     mse = float(np.mean(np.square(recon - inputs)))
     click.echo(f"wrote {len(recon)} reconstructions to {out}/ (grid: {grid}; MSE per pixel "

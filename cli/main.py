@@ -39,7 +39,7 @@ def main():
     \b
     Quickstart (offline, embedded glyphs dataset):
       augintae-tf train --epochs 2
-      augintae-tf generate --run-dir runs/00000-glyphs-augintae --seeds SEED_DIR --out gen/
+      augintae-tf generate --run-dir runs/00000-glyphs-ae --seeds SEED_DIR --out gen/
     """
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-from pathlib import Path
 
 import click
 
@@ -12,6 +11,7 @@ from augintae_tf.cli.main import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 from augintae_tf.config import PRECISIONS, STRATEGIES
 from augintae_tf.errors import RunError, Terminated
+from augintae_tf.layout import RunLayout
 from augintae_tf.models.registry import model_names
 
 
@@ -80,7 +80,7 @@ def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strate
         RunLock.check_free(run_dir)  # "in use" at once, not after importing TensorFlow
     if resume and options["config_path"] is None:
         # Resuming starts from the run's own config; options given on top must agree with it.
-        options["config_path"] = str(Path(run_dir) / "config.yaml")
+        options["config_path"] = str(RunLayout(run_dir).config)
     cfg = config_from_options(**options, **fields)
     from augintae_tf.training import train  # TensorFlow: only once the options are known good
 

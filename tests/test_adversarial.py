@@ -95,7 +95,7 @@ def test_with_k_zero_the_generator_update_is_the_augintae_update():
     model = tiny_model()
     x, seed = tf.constant(images(seed=2)), derive_seed(0, 7, 0)
     # The same networks (same weights) in a plain AugIntAE, with the same seed.
-    plain = AugIntAE(model.encoder, model.generator, model.config)
+    plain = AugIntAE(model.encoder, model.generator, model.setup)
     with tf.GradientTape() as tape:
         prediction, target = plain.training_batch(x, seed)
         loss = pixel_mse(prediction, target)

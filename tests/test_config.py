@@ -1,5 +1,6 @@
 """Config: presets, overrides, validation messages."""
 import pytest
+import yaml
 
 from augintae_tf.config import (ConfigError, config_diff, dataset_overrides, load_config,
                                 parse_overrides, preset_for_dataset, preset_names)
@@ -104,3 +105,24 @@ def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_pre
     for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
         cfg = load_config(preset)
         assert (cfg.model.pixel_loss, cfg.model.upsampling) == ("l2", "transpose"), preset
+
+
+@pytest.mark.parametrize("model", ["fastgan", "dagan", "neural-statistician"])
+def test_a_field_the_model_does_not_read_is_refused(model):
+    # pixel_loss and upsampling belong to the autoencoders' section, not to every model's
+    overrides = {"model.name": model, "model.pixel_loss": "l1", "data.image_size": 64}
+    with pytest.raises(ConfigError, match=rf"^model.pixel_loss: unknown field; model '{model}' has: "
+                                          r"name, backbone, latent_dim, width, [^\n]*$") as error:
+        load_config("glyphs", overrides)
+    assert "pixel_loss" not in str(error.value).split("has: ")[1]
+    for name in ("gaia", "vae", "wgan-gp", "augintae-adv", "intae"):  # Autoencoder's sections
+        assert load_config("glyphs", {"model.name": name, "model.pixel_loss": "l1"}).model.pixel_loss == "l1"
+
+
+def test_a_saved_config_with_fields_that_moved_still_loads(tmp_path):
+    from augintae_tf.runs import read_config
+
+    saved = load_config("pegasus").to_dict()  # fastgan: its section has no pixel_loss any more
+    saved["model"].update(pixel_loss="l2", upsampling="transpose")  # what runs before it saved
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert read_config(tmp_path) == load_config("pegasus")

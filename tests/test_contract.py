@@ -11,16 +11,18 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from augintae_tf.cli.main import main
-from augintae_tf.config import ConfigError, ModelConfig, load_config, require
+from augintae_tf.config import ConfigError, load_config
 from augintae_tf.models.base import Autoencoder, sub_seed
 from augintae_tf.models.registry import model_names, register_model
+from augintae_tf.sections import AutoencoderConfig, require
 
 
 @dataclass
-class DenoisingConfig(ModelConfig):
+class DenoisingConfig(AutoencoderConfig):  # its model is an Autoencoder: so is its section
     noise: float = 0.1  # std of the Gaussian noise added to the input
 
     def check(self) -> None:
+        super().check()
         require(0 <= self.noise <= 1, "model.noise", self.noise, "a std in [0, 1]")
 
 

@@ -66,10 +66,12 @@ def test_slow_setting_warnings_name_the_setting_and_the_fix():
     (bf16,) = cpu.slow_setting_warnings("mixed_bfloat16", "auto", False, **kwargs)
     assert bf16.startswith("train.precision 'mixed_bfloat16': this CPU (")
     assert bf16.endswith("has no native bfloat16 (AVX512_BF16 or AMX); the train step measured "
-                         "3.8-4.8x slower than float32 on such a CPU; use --precision float32")
+                         "several times slower than float32 on such a CPU (benchmarks/RESULTS.md, "
+                         '"Train step vs the PyTorch twin"); use --precision float32')
     (xla,) = cpu.slow_setting_warnings("float32", "on", False, **kwargs)
-    assert xla == ("train.jit 'on': XLA on a CPU measured 15-18 % slower than without (4-35 % across "
-                   "models and shapes) with TensorFlow's oneDNN kernels on; use --jit auto (off on a CPU)")
+    assert xla == ("train.jit 'on': XLA on a CPU measured slower than without it with TensorFlow's "
+                   'oneDNN kernels on (benchmarks/RESULTS.md, "Train step vs the PyTorch twin"); '
+                   "use --jit auto (off on a CPU)")
     (off,) = cpu.slow_setting_warnings("float32", "auto", False, native_bf16=True, onednn=False,
                                        onednn_env=None)
     assert "set TF_ENABLE_ONEDNN_OPTS=1 before importing tensorflow" in off

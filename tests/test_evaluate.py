@@ -110,7 +110,8 @@ def test_compare_run_with_itself(tiny_run, tmp_path):
 def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_path):
     from PIL import Image
 
-    from augintae_tf.evaluation import INTERP_PAIRS, INTERP_STEPS, compare
+    from augintae_tf.eval_figures import INTERP_PAIRS, INTERP_STEPS
+    from augintae_tf.evaluation import compare
     from augintae_tf.images import LABEL_WIDTH
 
     (run_copy / "eval").mkdir()
@@ -130,7 +131,7 @@ def test_compare_on_the_far_split_draws_the_pixel_fade_of_far_pairs(tiny_run, tm
     from PIL import Image
 
     from augintae_tf.data import glyphs
-    from augintae_tf.evaluation import INTERP_PAIRS, INTERP_STEPS, novel_pairs
+    from augintae_tf.eval_figures import INTERP_PAIRS, INTERP_STEPS, novel_pairs
     from augintae_tf.images import LABEL_WIDTH
 
     result = invoke("compare", tiny_run, "--out", tmp_path / "cmp", "--no-quality", "--split", "far")
@@ -174,10 +175,29 @@ def test_evaluation_reads_the_far_split_when_asked(tiny_run):
 
 def test_parse_metrics():
     from augintae_tf.errors import RunError
-    from augintae_tf.evaluation import DEFAULT_METRICS, METRICS, parse_metrics
+    from augintae_tf.evaluation import default_metrics, metric_names, parse_metrics
 
-    assert parse_metrics(None) == DEFAULT_METRICS
+    assert parse_metrics(None) == default_metrics()
     assert parse_metrics("interp, recon") == ("recon", "interp")
-    assert parse_metrics("all") == METRICS
+    assert parse_metrics("all") == metric_names()
     with pytest.raises(RunError):
         parse_metrics("")
+
+
+def test_the_cli_and_compare_read_the_one_set_of_evaluation_defaults():
+    import dataclasses
+    import inspect
+
+    from augintae_tf.cli.evaluate_commands import compare_command, evaluate_command
+    from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalOptions
+    from augintae_tf.evaluation import compare
+
+    fields = {f.name: f.default for f in dataclasses.fields(EvalOptions)}
+    shown = {p.name: p.default for p in evaluate_command.params if p.name in fields}
+    assert set(shown) == set(fields) and shown == fields == dataclasses.asdict(EVAL_DEFAULTS)
+    compared = {p.name: p.default for p in compare_command.params}
+    signature = inspect.signature(compare).parameters
+    assert compared["num_images"] == signature["num_images"].default == COMPARE_NUM_IMAGES
+    for name in ("shots", "classifier_epochs", "classifier_limit", "double_exposure_ratio",
+                 "double_exposure_shift", "seed"):
+        assert compared[name] == signature[name].default == fields[name], name

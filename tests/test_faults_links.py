@@ -13,6 +13,7 @@ from PIL import Image
 
 from augintae_tf import atomic, checkpoints, runs
 from augintae_tf.errors import RunError
+from augintae_tf.layout import RunLayout
 from test_faults import invoke, one_line_error
 
 VICTIM_TEXT = "keep 1\nkeep 2 (no newline)"
@@ -63,8 +64,8 @@ def test_appends_locks_and_atomic_writes_refuse_links_and_fifos(run_copy, victim
         runs.append_metrics(run_copy, {"eval": 1})
     with pytest.raises(RunError, match="metrics.jsonl is a symbolic link"):
         runs.truncate_metrics(run_copy, 1)
-    (run_copy / runs.LOCK).unlink(missing_ok=True)
-    (run_copy / runs.LOCK).symlink_to(victim)  # the lock used to truncate and write its target
+    RunLayout(run_copy).lock.unlink(missing_ok=True)
+    RunLayout(run_copy).lock.symlink_to(victim)  # the lock used to truncate and write its target
     with pytest.raises(RunError, match=r"\.lock is a symbolic link"):
         runs.RunLock(run_copy).acquire()
     (run_copy / "config.yaml").rename(run_copy / "config.real")

@@ -117,7 +117,7 @@ def test_wgan_gp_trains_with_its_stage_and_goes_through_the_cli(tmp_path):
                      tmp_path / "rec")
     assert rebuilt.exit_code == 0 and "wrote 3 reconstructions" in rebuilt.output
     assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == \
-        [".generated.json", "00000.png", "00001.png", "00002.png", "grid.png"]
+        [".generated.json", "00000.png", "00001.png", "00002.png", "grid.png"]  # + the manifest
 
     first = load_run(run_dir).model.invert(pixels).numpy()
     again = invoke("train", "--stage", "inversion", "--run-dir", run_dir)

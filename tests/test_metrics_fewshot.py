@@ -21,6 +21,9 @@ class StandIn(keras.Model):
         super().__init__()
         self.encoded, self.decoded = [], []
 
+    def has(self, capability):  # the contract's question: it has a latent
+        return capability == "latent"
+
     def encode(self, images):
         self.encoded.append(int(images.shape[0]))
         return l2_normalize(tf.reshape(images, [tf.shape(images)[0], -1]))

@@ -9,7 +9,7 @@ import tensorflow as tf
 from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.base import blend
 from augintae_tf.models.intae import partner_offset
-from augintae_tf.models.registry import as_section
+from augintae_tf.sections import as_section
 from conftest import dtype_policy, run_python, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8

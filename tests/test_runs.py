@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,7 @@ def test_read_metrics_names_file_and_line_of_any_other_bad_line(tmp_path):
 
 APPENDER = """
 import sys
+from pathlib import Path
 from augintae_tf.runs import append_metrics
 for i in range(300):
     append_metrics(sys.argv[1], {"writer": int(sys.argv[2]), "i": i, "pad": "x" * 2000}, None)
@@ -166,3 +168,30 @@ def test_stale_temporaries_are_removed_and_reported(tmp_path):
     assert os.listdir(tmp_path / "checkpoints") == [] and os.listdir(tmp_path / "samples") == [
         "epoch-002.png"]
     assert said[0].startswith("removed ") and said[0].endswith(", left behind by an interrupted write")
+
+
+def test_the_layout_names_every_path_of_a_run_and_is_the_only_place_they_are_spelled(tmp_path):
+    import ast
+
+    from augintae_tf import layout
+    from augintae_tf.layout import RunLayout
+
+    run = RunLayout(str(tmp_path))
+    assert (run.config, run.lock, run.metrics) == \
+        (tmp_path / "config.yaml", tmp_path / ".lock", tmp_path / "metrics.jsonl")
+    assert (run.checkpoints, run.samples, run.logs, run.eval) == \
+        tuple(tmp_path / name for name in ("checkpoints", "samples", "logs", "eval"))
+    assert (run.plot(), run.plot("wgan.png")) == \
+        (tmp_path / "samples" / "losses.png", tmp_path / "samples" / "wgan.png")
+    assert (run.eval_metrics, run.classifiers, run.stage("inversion")) == \
+        (tmp_path / "eval" / "metrics.json", tmp_path / "eval" / "classifiers",
+         tmp_path / "inversion")
+    # names no other module has a use for: any literal of them elsewhere bypasses the layout
+    names = {layout.CONFIG, layout.LOCK, layout.METRICS, layout.CHECKPOINTS, layout.LOSSES_PLOT}
+    root = Path(layout.__file__).parent
+    spelled = [f"{path.relative_to(root.parent)}:{node.lineno}"
+               for path in [*root.rglob("*.py"), *(root.parent / "cli").glob("*.py")]
+               if path.name != "layout.py"
+               for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.Constant) and node.value in names]
+    assert spelled == []

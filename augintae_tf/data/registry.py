@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class DataError(ValueError):
-    """A dataset, split, file or folder is missing or unusable; the message is one line."""
+from augintae_tf.errors import DataError  # noqa: F401  (augintae_tf.data exports it)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.latent import l2_normalize
 
 
@@ -114,7 +115,7 @@ def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) 
     ``images`` is the array the plan indexes (only the seeds are read).  Each distinct seed is
     encoded once; the rows are interpolated and decoded ``batch_size`` at a time.
     """
-    if hasattr(model, "has") and not model.has("latent"):
+    if not model.has(Capability.LATENT):
         return _generate_per_class(model, images, plan, batch_size)
     used = np.unique(np.concatenate([plan.index_a, plan.index_b]))
     latents = encode_images(model, np.asarray(images)[used], batch_size)

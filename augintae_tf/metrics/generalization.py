@@ -27,9 +27,7 @@ FIGURE_COLUMNS = 12
 def reconstructors(model) -> dict[str, Callable]:
     """``{suffix: images -> reconstructions}``: ``""`` is the model's own reconstruction; a model
     may add variants (wgan-gp: ``"_inverted"``, the inversion network without refinement)."""
-    variants = getattr(model, "reconstruction_variants", None)
-    found = dict(variants()) if callable(variants) else {}
-    return {"": lambda images: model(images, training=False), **found}
+    return {"": lambda images: model(images, training=False), **model.reconstruction_variants()}
 
 
 def reconstruct_all(fn: Callable, images: np.ndarray, batch_size: int = 128) -> np.ndarray:

@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf.atomic import atomic_path
+from augintae_tf.errors import FidNetworkError
 from augintae_tf.metrics.frechet import activation_statistics
 
 INCEPTION_SIZE = 299
@@ -51,10 +52,6 @@ CONNECT_TIMEOUT_S = 3.0
 # keras.utils.get_file falls back here when the cache dir is not writable, so a previous download
 # may sit there.
 KERAS_FALLBACK_CACHE = Path("/tmp/.keras")
-
-
-class FidNetworkError(RuntimeError):
-    """The FID feature network cannot be loaded (no cached weights and no internet, a bad path)."""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -61,7 +61,8 @@ from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.averaged import update_average
 from augintae_tf.models.base import encoder_and_generator, images_of, pixel_loss
-from augintae_tf.models.registry import AdversarialConfig, ModelSetup
+from augintae_tf.models.registry import ModelSetup
+from augintae_tf.sections import AdversarialConfig
 from augintae_tf.nets import build_encoder
 
 
@@ -187,8 +188,7 @@ class AdversarialMixin:
 
     def build_for_training(self) -> None:
         """Create every variable (both networks, both optimizers) before restoring a checkpoint."""
-        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         images = tf.zeros([2, *self.setup.image_shape])
         self(images, training=False)
         self.discriminator(images, training=False)

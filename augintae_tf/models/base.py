@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from augintae_tf.augment import augment as augment_images
 from augintae_tf.augment import interpolation_batch, sub_seed  # noqa: F401 (sub_seed: re-exported)
+from augintae_tf.capabilities import Capability
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_seed_pairs, slerp
@@ -83,9 +84,8 @@ def encoder_and_generator(setup: ModelSetup, prefix: str = "") -> tuple[keras.Mo
     """(encoder, generator) for the setup's backbone, image shape, latent size and width."""
     m = setup.section
     args = (setup.backbone, setup.image_size, setup.channels, m.latent_dim, m.width)
-    upsampling = getattr(m, "upsampling", "transpose")
     return (build_encoder(*args, name=f"{prefix}encoder"),
-            build_generator(*args, name=f"{prefix}generator", upsampling=upsampling))
+            build_generator(*args, name=f"{prefix}generator", upsampling=m.upsampling))
 
 
 def images_of(data) -> tf.Tensor:
@@ -97,16 +97,23 @@ def images_of(data) -> tf.Tensor:
 class ModelContract(keras.Model):
     """What the code around a model (training, generation, evaluation, export, CLI) relies on.
 
-    A model family subclasses this (usually via :class:`Autoencoder`), registers its class and
-    config section in :mod:`augintae_tf.models.registry`, and declares:
+    A model family subclasses this (usually via :class:`Autoencoder`), registers its class in
+    :mod:`augintae_tf.models.registry` (its config section: :mod:`augintae_tf.sections`), and
+    declares:
 
     - ``from_setup(setup)`` (classmethod): the model from a
       :class:`~augintae_tf.models.registry.ModelSetup`;
     - ``optimizer_names`` (the ``compile()`` keywords, one Adam each) and ``lr_policy``;
-    - ``capabilities``: ``"latent"`` (``encode``/``decode``/``interpolate``/
-      ``interpolate_latents``/reconstruction by ``call``), ``"fewshot"``
-      (``fewshot(seed_images, num, seed)``), ``"sample"`` (``sample(num, seed)``); generation,
-      evaluation and export use exactly these, and export writes the signatures they allow;
+    - ``build_for_training()``: every variable, optimizers' included, before a checkpoint is
+      restored (Keras 3 skips saved state for variables that do not exist yet);
+    - ``step_counter``: the RNG step counter (:meth:`add_step_counter`), saved with the weights;
+    - ``capabilities`` (:class:`~augintae_tf.capabilities.Capability`): ``LATENT``
+      (``encode``/``decode``/``interpolate``/``interpolate_latents``/reconstruction by
+      ``call``), ``FEWSHOT`` (``fewshot(seed_images, num, seed)``), ``SAMPLE``
+      (``sample(num, seed)``); generation, evaluation and export use exactly these, and export
+      writes the signatures they allow; ``reconstructs()`` (``call`` maps images to images: every
+      ``LATENT`` model, and wgan-gp through its inversion) and ``reconstruction_variants()``
+      (extra reconstructions the generalization study reports) have defaults;
     - ``batches``: ``"images"`` or ``"sets"`` (labelled same-class sets; needs ``set_size`` in
       the config section), which training asks the data layer for;
     - ``networks()`` / ``serving_networks()`` (what ``--dry-run`` counts / export saves),
@@ -116,7 +123,8 @@ class ModelContract(keras.Model):
       (``run_stage`` writes a stage's own checkpoint in the run, ``load_stages`` restores it).
     """
 
-    capabilities: frozenset[str] = frozenset()
+    capabilities: frozenset[Capability] = frozenset()
+    step_counter: tf.Variable  # created in __init__ by add_step_counter()
     # What training feeds train_step: "images" (batches of images, labels ignored) or "sets"
     # (``(images [B, set_size, S, S, C], labels [B])``, same-class sets of distinct images from
     # :func:`augintae_tf.data.make_set_dataset`; the config section's ``set_size`` field says how
@@ -181,7 +189,7 @@ class ModelContract(keras.Model):
         compiled loss or metrics, so once their layers and optimizers are built (as
         ``build_for_training`` leaves them) Keras' own build would do nothing.
         """
-        optimizers = [getattr(self, name, None) for name in self.optimizer_names]
+        optimizers = self.optimizers().values()
         if all(layer.built for layer in self._flatten_layers()) and \
                 all(opt is not None and opt.built for opt in optimizers):
             return
@@ -198,8 +206,33 @@ class ModelContract(keras.Model):
         each before ``compile()`` (a model loaded for inference)."""
         return {name: getattr(self, name, None) for name in self.optimizer_names}
 
-    def has(self, capability: str) -> bool:
+    def has(self, capability: Capability | str) -> bool:
         return capability in self.capabilities
+
+    def optimizers_ready(self) -> bool:
+        """Whether ``compile()`` gave the model every optimizer of ``optimizer_names``."""
+        return all(opt is not None for opt in self.optimizers().values())
+
+    def build_for_training(self) -> None:
+        """Create every variable (model and optimizers) before restoring a checkpoint.
+
+        Keras 3 creates optimizer slots lazily at the first update and silently skips saved state
+        for variables that do not exist yet, so call this after ``compile()`` and before loading.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define build_for_training()")
+
+    def require_compiled(self) -> None:
+        if not self.optimizers_ready():
+            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+
+    def reconstructs(self) -> bool:
+        """Whether ``call(images)`` returns reconstructions (``generation.reconstruct``)."""
+        return self.has(Capability.LATENT)
+
+    def reconstruction_variants(self) -> dict:
+        """``{suffix: images -> images}``: reconstructions besides ``call``'s that the
+        generalization study reports (wgan-gp: the inversion network without refinement)."""
+        return {}
 
     def networks(self) -> dict[str, keras.Model]:
         """Every network (``--dry-run`` counts their parameters)."""
@@ -220,11 +253,6 @@ class ModelContract(keras.Model):
     def sample(self, num, seed) -> tf.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no unconditional sampling")
 
-    @property
-    def config(self) -> ModelSetup:
-        """The :class:`ModelSetup` this model was built from (the name older callers use)."""
-        return self.setup
-
 
 class Autoencoder(ModelContract):
     """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
@@ -233,7 +261,7 @@ class Autoencoder(ModelContract):
     image shape, seed, the model's config section).
     """
 
-    capabilities = frozenset({"latent", "fewshot"})
+    capabilities = frozenset({Capability.LATENT, Capability.FEWSHOT})
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(**kwargs)
@@ -247,8 +275,8 @@ class Autoencoder(ModelContract):
 
     @property
     def pixel_loss_kind(self) -> str:
-        """``model.pixel_loss`` (sections built before the field existed: the paper's l2)."""
-        return getattr(self.setup.section, "pixel_loss", "l2")
+        """``model.pixel_loss`` (every Autoencoder's section is an AutoencoderConfig)."""
+        return self.setup.section.pixel_loss
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "Autoencoder":
@@ -316,13 +344,7 @@ class Autoencoder(ModelContract):
         return [self.recon_tracker]
 
     def build_for_training(self) -> None:
-        """Create every variable (model and optimizer) before restoring a checkpoint.
-
-        Keras 3 creates optimizer slots lazily at the first update and silently skips saved state
-        for variables that do not exist yet, so call this after ``compile()`` and before loading.
-        """
-        if getattr(self, "optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         self(tf.zeros([2, *self.setup.image_shape]), training=False)
         self.optimizer.build(self.trainable_variables)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.models.adversarial import AdversarialMixin
@@ -61,7 +62,7 @@ class DAGAN(AdversarialMixin, ModelContract):
     """Seed encoder + generator (``optimizer``) and a pair critic (``d_optimizer``); trains on
     labelled pairs (``batches = "sets"``, ``set_size`` 2).  ``discriminator`` is the critic."""
 
-    capabilities = frozenset({"fewshot"})
+    capabilities = frozenset({Capability.FEWSHOT})
     batches = "sets"
     extra_plots = {"critic.png": ("d_loss", "gp", "w_distance")}
 
@@ -126,8 +127,7 @@ class DAGAN(AdversarialMixin, ModelContract):
         return tf.cast(self.discriminator(pairs, training=False), tf.float32)
 
     def build_for_training(self) -> None:
-        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         images = tf.zeros([2, *self.setup.image_shape])
         self(images)
         self.critic_scores(images, images)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.config import TrainConfig
 from augintae_tf.diffaugment import diffaugment
 from augintae_tf.distribute import step_outputs
@@ -76,7 +77,7 @@ def noise(num, seed, dim: int) -> tf.Tensor:
 class FastGAN(ModelContract):
     """Generator, its EMA copy, discriminator and two decoders; capability ``sample``."""
 
-    capabilities = frozenset({"sample"})
+    capabilities = frozenset({Capability.SAMPLE})
     optimizer_names = ("optimizer", "d_optimizer")
 
     def __init__(self, generator, ema_generator, discriminator, decoder_big, decoder_part,
@@ -164,8 +165,7 @@ class FastGAN(ModelContract):
         self.generate_from_noise(tf.zeros([1, self.noise_dim]), averaged=False)
 
     def build_for_training(self) -> None:
-        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         self.build_for_inference()
         self.discriminator(tf.zeros([1, *self.setup.image_shape]))
         if not self.optimizer.built:

@@ -132,7 +132,7 @@ class IntAE(Autoencoder):
         critic (as augintae-adv's discriminator)."""
         m = setup.section
         critic = None
-        if getattr(m, "target", "critic") == "critic":
+        if m.target == "critic":  # an IntAEConfig always has the field
             critic = build_encoder(setup.backbone, setup.image_size, setup.channels, 1, m.width,
                                    name="critic")
             zero_output_layer(critic)
@@ -169,9 +169,7 @@ class IntAE(Autoencoder):
     def build_for_training(self) -> None:
         if not self.uses_critic:
             return super().build_for_training()
-        if getattr(self, "optimizer", None) is None or \
-                getattr(self, "critic_optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         images = tf.zeros([2, *self.setup.image_shape])
         self(images, training=False)
         self.critic(images, training=False)

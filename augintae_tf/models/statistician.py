@@ -33,6 +33,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.base import ModelContract, sub_seed
 from augintae_tf.models.registry import ModelSetup
@@ -98,7 +99,7 @@ class NeuralStatistician(ModelContract):
     """Encoder, statistic network, inference network, prior, decoder; trains on labelled sets
     (``batches = "sets"``, ``set_size`` 5)."""
 
-    capabilities = frozenset({"fewshot"})
+    capabilities = frozenset({Capability.FEWSHOT})
     batches = "sets"
     extra_plots = {"elbo.png": ("vlb", "recon_ll", "kl")}
 
@@ -205,8 +206,7 @@ class NeuralStatistician(ModelContract):
         return 1.0 + tf.pow(0.5, tf.cast(self.step_counter.value, tf.float32) / steps)
 
     def build_for_training(self) -> None:
-        if getattr(self, "optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         self(tf.zeros([2, *self.setup.image_shape]))
         self.optimizer.build(self.trainable_variables)
 

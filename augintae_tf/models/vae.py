@@ -23,6 +23,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, slerp
 from augintae_tf.models.base import Autoencoder, images_of, pixel_mse, sub_seed
@@ -50,7 +51,7 @@ def norm_slerp(z_a, z_b, alpha) -> tf.Tensor:
 class VAE(Autoencoder):
     """Encoder (mean, log-variance) + generator; ``setup.section`` is a ``VAEConfig`` (beta)."""
 
-    capabilities = frozenset({"latent", "fewshot", "sample"})
+    capabilities = frozenset({Capability.LATENT, Capability.FEWSHOT, Capability.SAMPLE})
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(encoder, generator, setup, **kwargs)

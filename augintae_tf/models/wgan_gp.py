@@ -27,6 +27,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.capabilities import Capability
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
@@ -63,7 +64,7 @@ class WGANGP(AdversarialMixin, Autoencoder):
     """Generator + critic (``discriminator``) + inversion network (``encoder``); module docstring.
     ``setup.section`` is a ``WGANGPConfig``."""
 
-    capabilities = frozenset({"fewshot", "sample"})
+    capabilities = frozenset({Capability.FEWSHOT, Capability.SAMPLE})
     stages = ("inversion",)
     extra_plots = {"wgan.png": ("wasserstein", "gp")}
 
@@ -110,8 +111,7 @@ class WGANGP(AdversarialMixin, Autoencoder):
         self.built = True  # without calling self (which would run the inversion)
 
     def build_for_training(self) -> None:
-        if getattr(self, "optimizer", None) is None or getattr(self, "d_optimizer", None) is None:
-            raise ValueError("build_for_training() needs a compiled model: call compile() first")
+        self.require_compiled()
         self.build_for_inference()
         self._build_optimizers()
 
@@ -119,6 +119,11 @@ class WGANGP(AdversarialMixin, Autoencoder):
         """``num`` images from the noise sphere (stream ``[seed, 5]``)."""
         seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(5, tf.int64)])
         return self.decode(sphere_noise(num, self.setup.section.latent_dim, seed))
+
+    def inverter_ready(self) -> None:
+        """The inversion stage trained or restored ``encoder`` (:mod:`augintae_tf.inversion`
+        calls it): :meth:`invert` may run from now on."""
+        self.inversion_ready = True
 
     def invert(self, images) -> tf.Tensor:
         """The inversion network's unit latents (no refinement)."""
@@ -140,6 +145,11 @@ class WGANGP(AdversarialMixin, Autoencoder):
 
     def call(self, images, training: bool = False):
         return self.decode(self.encode(images))
+
+    def reconstructs(self) -> bool:
+        """Images in, images out through the inversion (``call``), though not ``LATENT``: its
+        latent comes from an optimisation, not an encoder the export could serve."""
+        return True
 
     def reconstruction_variants(self) -> dict:
         """The generalization study's extra row: the inversion network alone (no refinement)."""

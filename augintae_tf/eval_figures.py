@@ -1,0 +1,84 @@
+"""The evaluation's figures and the names and pairs they share with its tables: the appendix
+A.6 interpolation figure, the generalization figure, the same-class novel pairs and the runs'
+row names. Below :mod:`augintae_tf.evaluation`, :mod:`augintae_tf.eval_data` and
+:mod:`augintae_tf.eval_quality`, which all draw on it (no cycle); TensorFlow is imported only
+inside the functions that draw.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from augintae_tf.capabilities import Capability
+from augintae_tf.errors import RunError
+
+INTERP_PAIRS = 8
+INTERP_STEPS = 9  # alpha 1, 7/8, ..., 0: the middle column is alpha 0.5
+
+
+def novel_pairs(labels: np.ndarray, n: int = INTERP_PAIRS, seed: int = 0) -> list[tuple[int, int]]:
+    """``n`` pairs of distinct same-class image indices (classes drawn without replacement if possible)."""
+    labels = np.asarray(labels).reshape(-1)
+    classes = [c for c in np.unique(labels) if np.count_nonzero(labels == c) >= 2]
+    if not classes:
+        raise RunError("no novel class has 2 images: cannot draw interpolation pairs")
+    rng = np.random.default_rng([seed, 2])
+    chosen = rng.choice(len(classes), size=n, replace=len(classes) < n)
+    pairs = []
+    for k in chosen:
+        members = np.flatnonzero(labels == classes[k])
+        a, b = rng.choice(members, size=2, replace=False)
+        pairs.append((int(a), int(b)))
+    return pairs
+
+
+def unique_names(runs) -> list[str]:
+    """Row names for runs: the directory name, with ``-2``, ``-3`` ... where names repeat."""
+    names, seen = [], {}
+    for run in runs:
+        base = run.directory.name
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
+
+
+def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
+    """The paper's appendix A.6 figure: per same-class novel pair (the same pairs for every
+    run), a block of rows, the pixel fade ``alpha * a + (1 - alpha) * b`` and then each run's
+    slerp path, at INTERP_STEPS alphas from 1 to 0; every row is labelled in a left margin
+    ("pixel fade" or the run's name).  Runs without a latent (wgan-gp) are left out."""
+    from augintae_tf.generation import pixel_fade
+    from augintae_tf.images import save_labelled_grid
+
+    named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has(Capability.LATENT)]
+    rows, labels = [], []
+    for k, (a, b) in enumerate(novel_pairs(novel_labels, INTERP_PAIRS, seed), start=1):
+        rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
+        rows.extend(_pair_row(run.model, novel_images[a], novel_images[b]) for _, run in named)
+        labels += [f"{k}. pixel fade"] + [name for name, _ in named]
+    return save_labelled_grid(path, rows, labels)
+
+
+def _pair_row(model, a, b):
+    """The run's row for a same-class pair: its slerp path, or for a model without a latent
+    (DAGAN, Neural Statistician) its few-shot images from the pair as seeds."""
+    from augintae_tf.generation import interpolation_path
+
+    if model.has(Capability.LATENT):
+        return interpolation_path(model, a, b, INTERP_STEPS)
+    return model.fewshot(np.stack([a, b]), INTERP_STEPS, 0).numpy()
+
+
+def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path:
+    """A row of novel inputs, then one row per run of its reconstructions (wgan-gp: inverted and
+    refined): the paper's generalization figure for several runs."""
+    from augintae_tf.metrics import generalization
+
+    rng = np.random.default_rng([seed, 7])
+    chosen = np.sort(rng.choice(len(novel_images), min(generalization.FIGURE_COLUMNS,
+                                                       len(novel_images)), replace=False))
+    inputs = novel_images[chosen]
+    rows = [generalization.reconstruct_all(fn, inputs)
+            for run in runs for fn in generalization.reconstructors(run.model).values()]
+    return generalization.figure(path, inputs, rows)
