@@ -16,8 +16,9 @@ from typing import Any, Mapping
 import yaml
 
 from augintae_tf.errors import ConfigError
-from augintae_tf.sections import (ModelConfig, as_section, require, section_class,  # noqa: F401
-                                  section_names)  # (ModelConfig, require: what sections extend)
+from augintae_tf.sections import (PER_MODEL_DEFAULTS, ModelConfig, as_section,  # noqa: F401
+                                  require, section_class, section_names)
+# (ModelConfig, require: what sections extend)
 
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
@@ -331,7 +332,23 @@ def load_config(preset: str | None = None, overrides: Mapping[str, Any] | None =
     for key, value in sorted(overrides.items(), key=lambda item: item[0] != "model.name"):
         _apply(cfg, key, value)
     _apply_model_train_defaults(cfg, raw, overrides)
+    _reset_preset_model_choices(cfg, raw, overrides)
     return validate(cfg)
+
+
+def _reset_preset_model_choices(cfg: Config, raw: Mapping[str, Any],
+                                overrides: Mapping[str, Any]) -> None:
+    """A preset's per-model choices (``PER_MODEL_DEFAULTS``, e.g. ``model.target``) belong to the
+    model the preset names: with another model chosen (``--model``), each takes that model's
+    default unless the user set it.  The recommended preset trains ``ae`` on the ``blend``
+    target; ``--model augintae`` on it must still train the paper's ``augmentation`` target."""
+    preset_model = (raw.get("model") or {}).get("name")
+    if preset_model is None or preset_model == cfg.model.name:
+        return
+    defaults = {f.name: f.default for f in dataclasses.fields(type(cfg.model))}
+    for name in PER_MODEL_DEFAULTS:
+        if name in defaults and f"model.{name}" not in overrides:
+            setattr(cfg.model, name, defaults[name])
 
 
 def _apply_model_train_defaults(cfg: Config, raw: Mapping[str, Any],

@@ -327,7 +327,7 @@ def section_class(name: str) -> type[ModelConfig]:
 # Fields whose default depends on the model: switching models (``--model``) keeps their value
 # only if it was set, not if it was the previous model's default (augintae's ``augmentation``
 # target is not allowed for intae, whose default is ``critic``).
-_PER_MODEL_DEFAULTS = ("target",)
+PER_MODEL_DEFAULTS = ("target",)
 
 
 def as_section(section: ModelConfig) -> ModelConfig:
@@ -338,7 +338,7 @@ def as_section(section: ModelConfig) -> ModelConfig:
     names = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in dataclasses.asdict(section).items() if k in names}
     old_defaults = {f.name: f.default for f in dataclasses.fields(section)}
-    for name in _PER_MODEL_DEFAULTS:
+    for name in PER_MODEL_DEFAULTS:
         if name in values and values[name] == old_defaults.get(name):
             del values[name]
     return cls(**values)

@@ -98,9 +98,10 @@ def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_pre
     assert (recommended.train.lr_drops, paper.train.lr_drops) == ([], [0.35, 0.7])
     assert paper.model.upsampling == "transpose" and paper.train.steps is None
     # everything else is the glyphs preset: the recommended recipe differs only in its levers
-    levers = {"model.name": "ae", "model.pixel_loss": "l1", "train.lr_drops": "[]",
-              "model.latent_dim": 128, "augment.rotation": 10, "augment.translation": 2,
-              "augment.scale_min": 0.9, "augment.scale_max": 1.1, "augment.shear": 3}
+    levers = {"model.name": "ae", "model.target": "blend", "model.pixel_loss": "l1",
+              "train.lr_drops": "[]", "model.latent_dim": 128, "augment.rotation": 10,
+              "augment.translation": 2, "augment.scale_min": 0.9, "augment.scale_max": 1.1,
+              "augment.shear": 3}
     assert load_config("glyphs", levers) == recommended
     for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
         cfg = load_config(preset)

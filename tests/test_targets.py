@@ -202,7 +202,7 @@ def test_intae_targets():
     ({"model.name": "vae", "model.target": "blend"}, "model.target: unknown field"),
     ({"model.name": "augintae", "model.alpha": "beta"},
      "model.alpha: 'beta' is not allowed; expected midpoint or uniform"),
-    ({"model.name": "intae", "model.alpha": "uniform"},
+    ({"model.name": "intae", "model.alpha": "uniform", "model.target": "critic"},
      "model.alpha: 'uniform' is not allowed; expected midpoint under model.target=critic"),
 ])
 def test_bad_target_options_fail_with_one_line(overrides, message):
@@ -212,10 +212,18 @@ def test_bad_target_options_fail_with_one_line(overrides, message):
 
 
 def test_defaults_per_model_and_switching_models():
-    defaults = {name: load_config(overrides={"model.name": name}).model.target
-                for name in ("ae", "augintae", "augintae-adv", "intae")}
+    from augintae_tf.sections import section_class
+
+    names = ("ae", "augintae", "augintae-adv", "intae")
+    defaults = {name: section_class(name)().target for name in names}
     assert defaults == {"ae": "augmentation", "augintae": "augmentation",
                         "augintae-adv": "augmentation", "intae": "critic"}
+    # the recommended (default) preset trains ae on the blend; that choice is ae's: --model X on
+    # it gives X's own default target, unless model.target is set too
+    chosen = {name: load_config(overrides={"model.name": name}).model.target for name in names}
+    assert chosen == {**defaults, "ae": "blend"} and load_config().model.target == "blend"
+    assert load_config(overrides={"model.name": "augintae", "model.target": "blend"}
+                       ).model.target == "blend"
     # the glyphs preset trains augintae; --model intae takes intae's default, not augintae's
     assert load_config("glyphs", {"model.name": "intae"}).model.target == "critic"
     chosen = load_config("glyphs", {"model.target": "blend", "model.name": "intae"}).model
