@@ -113,7 +113,7 @@ def main() -> None:
                         "load_average": os.getloadavg(), "python": sys.version.split()[0]}
     saved[args.what] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(RESULTS, json.dumps(saved, indent=1) + "\n")
+    atomic.write_text(RESULTS, json.dumps(saved, separators=(",", ":")) + "\n")
 
 
 if __name__ == "__main__":

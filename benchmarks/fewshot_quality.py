@@ -187,6 +187,8 @@ def main() -> None:
     parser.add_argument("--runs-root", default="runs/fewshot_quality")
     parser.add_argument("--out", default="benchmarks/results/fewshot_quality.json")
     parser.add_argument("--reuse", action="store_true", help="score finished runs instead of retraining")
+    parser.add_argument("--per-class", action="store_true",
+                        help="keep every class's values in the JSON (large; no table reads them)")
     parser.add_argument("--set", action="append", default=[], help="extra overrides for every recipe")
     parser.add_argument("--novel-split", default=None,
                         help="score on this split of the novel dataset (default: the preset's "
@@ -228,6 +230,7 @@ def main() -> None:
     rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
     for key in ("rows", "per_class"):
         result[key] = {rename.get(k, k): v for k, v in result[key].items()}
+    saved = result if args.per_class else {k: v for k, v in result.items() if k != "per_class"}
     scoring_s = time.perf_counter() - start
     print(f"\nBudget: {args.images} images seen per recipe; device: see RESULTS.md\n")
     print(quality_table(result))
@@ -242,7 +245,7 @@ def main() -> None:
                                "shots": args.shots,
                                "num_images": args.num_images, "seed": args.seed,
                                "extra_overrides": extra, "recipes": recipes,
-                               "scoring_s": round(scoring_s, 1), "quality": result}, separators=(",", ":")))
+                               "scoring_s": round(scoring_s, 1), "quality": saved}, separators=(",", ":")))
     print(f"wrote {out}")
 
 

@@ -51,7 +51,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"epochs": args.epochs, "overrides": args.set,
                                           "rows": rows, "figure": result["generalization_figure"]},
-                                         indent=2))
+                                         separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def main() -> None:
     for row in rows:
         print("| " + " | ".join(str(row[k]) for k in header) + " |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=2))
+    Path(args.out).write_text(json.dumps(rows, separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def main() -> None:
                    "gflops_per_s": achieved, "nominal_peak_gflops": peak_nominal,
                    "matmul_peak_gflops": peak_matmul,
                    "op_ms_per_step": {k: v / args.steps * 1e3 for k, v in rows}}
-        Path(args.out).write_text(json.dumps(payload, indent=1))
+        Path(args.out).write_text(json.dumps(payload, separators=(",", ":")))
         print(f"wrote {args.out}")
 
 

@@ -312,7 +312,7 @@ def main() -> None:
     payload = report(args, groups, time.perf_counter() - started,
                      (load_before[0], os.getloadavg()[0]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=1))
+    Path(args.out).write_text(json.dumps(payload, separators=(",", ":")))
     print(f"wrote {args.out}")
 
 
