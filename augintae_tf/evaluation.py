@@ -265,6 +265,31 @@ def _eval_table(runs) -> tuple[list[dict], str]:
     return table, "\n".join(lines) + "\n"
 
 
+def _compared_runs(run_dirs, novel_split: str | None) -> tuple[list, np.ndarray, np.ndarray, tuple]:
+    """(runs, novel images, labels, (novel dataset, split)) for ``compare``: every run must share
+    the image size, channels, training dataset and novel split (``novel_split`` overrides theirs)."""
+    from augintae_tf.data import load_arrays, resolve_novel
+    from augintae_tf.runs import load_run
+
+    runs = [load_run(d) for d in run_dirs]
+    first = runs[0].config.data
+
+    def signature(cfg):
+        dataset, split = resolve_novel(cfg)
+        return cfg.image_size, cfg.channels, cfg.dataset, (dataset, novel_split or split)
+
+    for run in runs[1:]:
+        if signature(run.config.data) != signature(first):
+            raise RunError(f"runs differ in image size/channels/dataset: {runs[0].directory} has "
+                           f"{signature(first)}, {run.directory} has {signature(run.config.data)}")
+    novel_dataset, split = resolve_novel(first)
+    split = novel_split or split
+    images, labels = load_arrays(dataclasses.replace(first, limit=None), split, dataset=novel_dataset)
+    if not len(images):
+        raise RunError(f"no images in {novel_dataset}:{split}")
+    return runs, images, labels, (novel_dataset, split)
+
+
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
             echo: Callable[[str], object] | None = None, quality: bool = True,
             shots: int = EVAL_DEFAULTS.shots, num_images: int = COMPARE_NUM_IMAGES,
@@ -284,31 +309,13 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     ``double_exposure_ratio``/``_shift``: that column's test (:mod:`augintae_tf.metrics.double_exposure`).
     Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
     eval_data.check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
-    from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.runs import load_run
-
     if not run_dirs:
         raise RunError("compare needs at least one run directory")
     if shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
-    runs = [load_run(d) for d in run_dirs]
-    first = runs[0].config.data
-
-    def signature(cfg):
-        dataset, split = resolve_novel(cfg)
-        return cfg.image_size, cfg.channels, cfg.dataset, (dataset, novel_split or split)
-
-    for run in runs[1:]:
-        if signature(run.config.data) != signature(first):
-            raise RunError(f"runs differ in image size/channels/dataset: {runs[0].directory} has "
-                           f"{signature(first)}, {run.directory} has {signature(run.config.data)}")
+    runs, images, labels, (novel_dataset, novel_split) = _compared_runs(run_dirs, novel_split)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    novel_dataset, split = resolve_novel(first)
-    novel_split = novel_split or split
-    images, labels = load_arrays(dataclasses.replace(first, limit=None), novel_split, dataset=novel_dataset)
-    if not len(images):
-        raise RunError(f"no images in {novel_dataset}:{novel_split}")
     figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
     generalization_figure(out / "generalization.png", runs, images, seed)
 

@@ -174,7 +174,8 @@ def load_runs(recipes: dict) -> tuple[list, dict[str, str]]:
     return runs, rename
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line, checked (unknown recipes and bad double-exposure options: one line)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=38_400, help="budget in images seen per recipe")
     parser.add_argument("--recipes", default="ae,intae,augintae,augintae-adv",
@@ -206,6 +207,11 @@ def main() -> None:
     unknown = [r for r in args.recipes.split(",") if r not in RECIPES]
     if unknown:
         parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
 
     from augintae_tf.config import parse_overrides
     from augintae_tf.data import load_arrays, resolve_novel

@@ -11,7 +11,7 @@ from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.adversarial import (AdversarialAugIntAE, lsgan_losses,
                                             rescale_adversarial, update_k)
 from augintae_tf.models.augintae import AugIntAE
-from augintae_tf.models.base import pixel_mse
+from augintae_tf.models.losses import pixel_mse
 from conftest import dtype_policy, run_python, small_model_config
 
 SIZE, WIDTH, BATCH = 12, 0.25, 8

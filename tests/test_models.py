@@ -193,7 +193,7 @@ def test_mirrored_strategy_two_replicas():
 
 
 def test_pixel_losses_match_numpy():
-    from augintae_tf.models.base import pixel_loss
+    from augintae_tf.models.losses import pixel_loss
 
     rng = np.random.default_rng(0)
     x, y = rng.random((2, 4, 4, 1), np.float32), rng.random((2, 4, 4, 1), np.float32)
@@ -208,7 +208,7 @@ def test_pixel_losses_match_numpy():
 def test_bce_pixel_loss_matches_the_logit_form():
     """bce on sigmoid(z) equals the logit form mean(softplus(z) - y z) (an independent formula,
     no clipping involved for moderate logits), soft targets included."""
-    from augintae_tf.models.base import pixel_loss
+    from augintae_tf.models.losses import pixel_loss
 
     rng = np.random.default_rng(1)
     z = rng.normal(scale=3.0, size=(3, 5, 5, 1))
@@ -220,7 +220,7 @@ def test_bce_pixel_loss_matches_the_logit_form():
 
 def test_bce_pixel_loss_clips_saturated_predictions():
     """p = 0 or 1 exactly: finite, clipped to [1e-7, 1 - 1e-7] (in float32: 1 - 1.19e-7)."""
-    from augintae_tf.models.base import pixel_loss
+    from augintae_tf.models.losses import pixel_loss
 
     p = np.array([0.0, 1.0, 0.0, 1.0], np.float32).reshape(1, 2, 2, 1)
     y = np.array([1.0, 0.0, 0.0, 1.0], np.float32).reshape(1, 2, 2, 1)

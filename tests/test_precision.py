@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf.config import PRECISIONS, load_config
-from augintae_tf.models.base import pixel_mse
+from augintae_tf.models.losses import pixel_mse
 from augintae_tf.training import build
 
 SIZE, BATCH = 12, 8

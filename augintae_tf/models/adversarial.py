@@ -60,7 +60,8 @@ from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.averaged import update_average
-from augintae_tf.models.base import encoder_and_generator, images_of, pixel_loss
+from augintae_tf.models.base import encoder_and_generator, images_of
+from augintae_tf.models.losses import pixel_loss
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.sections import AdversarialConfig
 from augintae_tf.nets import build_encoder

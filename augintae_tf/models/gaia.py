@@ -71,9 +71,9 @@ import tensorflow as tf
 
 from augintae_tf.latent import slerp
 from augintae_tf.models.adversarial import AdversarialMixin, replica_mean
-from augintae_tf.models.base import (Autoencoder, encoder_and_generator, images_of, pixel_mse,
-                                     sub_seed)
+from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of, sub_seed
 from augintae_tf.models.intae import partner_offset
+from augintae_tf.models.losses import pixel_mse
 from augintae_tf.models.registry import ModelSetup
 from augintae_tf.sections import GAIAConfig
 
