@@ -9,6 +9,20 @@ from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.evaluation import METRIC_TABLE, default_metrics
 
 
+
+def double_exposure_options(command):
+    """``--double-exposure-ratio`` and ``--double-exposure-shift`` (the quality column's test),
+    shared by ``evaluate`` and ``compare``."""
+    command = click.option(
+        "--double-exposure-shift", type=int, default=DEFAULTS.double_exposure_shift,
+        show_default=True,
+        help="Quality: the seeds may shift up to this many pixels in that test (0 to 4).")(command)
+    return click.option(
+        "--double-exposure-ratio", type=float, default=DEFAULTS.double_exposure_ratio,
+        show_default=True,
+        help="Quality: an image is a double exposure when a blend of two of its class's seeds "
+             "fits it with under RATIO x the error of the best single seed; in (0, 1].")(command)
+
 @click.command("evaluate")
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
               help="A directory written by `augintae-tf train`.")
@@ -39,13 +53,7 @@ from augintae_tf.evaluation import METRIC_TABLE, default_metrics
                    "generalization metric uses 256 unless given).")
 @click.option("--fid-network", type=click.Path(), default=None,
               help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
-@click.option("--double-exposure-ratio", type=float, default=DEFAULTS.double_exposure_ratio,
-              show_default=True,
-              help="Quality: an image is a double exposure when a blend of two of its class's seeds "
-                   "fits it with under RATIO x the error of the best single seed; in (0, 1].")
-@click.option("--double-exposure-shift", type=int, default=DEFAULTS.double_exposure_shift,
-              show_default=True,
-              help="Quality: the seeds may shift up to this many pixels in that test (0 to 4).")
+@double_exposure_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
 @friendly_errors
@@ -85,13 +93,7 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.option("--split", default=None,
               help="Novel-domain split of the runs' novel dataset (default: their data.novel_split; "
                    "glyphs: test = held-out alphabets, far = symbols unlike letters).")
-@click.option("--double-exposure-ratio", type=float, default=DEFAULTS.double_exposure_ratio,
-              show_default=True,
-              help="Quality: an image is a double exposure when a blend of two of its class's seeds "
-                   "fits it with under RATIO x the error of the best single seed; in (0, 1].")
-@click.option("--double-exposure-shift", type=int, default=DEFAULTS.double_exposure_shift,
-              show_default=True,
-              help="Quality: the seeds may shift up to this many pixels in that test (0 to 4).")
+@double_exposure_options
 @friendly_errors
 def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_epochs, classifier_limit,
                     split, double_exposure_ratio, double_exposure_shift):

@@ -46,6 +46,19 @@ def build_small(cfg, steps: int = 10):
     return build(cfg, steps=steps)
 
 
+def blobs(n: int, size: int, seed: int = 0):
+    """``n`` Gaussian blobs of random position and radius, float32 ``[n, size, size, 1]``: easy to
+    learn, unlike uniform noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    centre = rng.uniform(0.3 * size, 0.7 * size, (n, 2, 1, 1))
+    radius = rng.uniform(1.5, 3.5, (n, 1, 1))
+    d2 = (yy - centre[:, 0]) ** 2 + (xx - centre[:, 1]) ** 2
+    return np.exp(-d2 / (2 * radius ** 2))[..., None].astype("float32")
+
+
 def random_images(n: int = 4, size: int = 12, seed: int = 0):
     """``n`` uniform single-channel ``size`` x ``size`` images in [0, 1), float32."""
     import numpy as np

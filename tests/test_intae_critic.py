@@ -7,19 +7,9 @@ import tensorflow as tf
 from augintae_tf.latent import slerp
 from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.intae import autoencoder_loss, critic_alphas, critic_losses
-from conftest import run_python, small_model_config
+from conftest import blobs, run_python, small_model_config
 
 BATCH = 8
-
-
-def blobs(n, size, seed=0):
-    """Gaussian blobs of random position and radius (easy to learn, unlike noise)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    centre = rng.uniform(0.3 * size, 0.7 * size, (n, 2, 1, 1))
-    radius = rng.uniform(1.5, 3.5, (n, 1, 1))
-    d2 = (yy - centre[:, 0]) ** 2 + (xx - centre[:, 1]) ** 2
-    return np.exp(-d2 / (2 * radius ** 2))[..., None].astype("float32")
 
 
 def critic_model(lr=1e-3, **overrides):

@@ -10,7 +10,7 @@ from augintae_tf.models import build_model, derive_seed
 from augintae_tf.models.base import blend
 from augintae_tf.models.intae import partner_offset
 from augintae_tf.sections import as_section
-from conftest import dtype_policy, run_python, small_model_config
+from conftest import blobs, dtype_policy, run_python, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 
@@ -28,16 +28,6 @@ def tiny_model(name="augintae", size=SIZE, lr=1e-3, target=None, **compile_kwarg
 
 def images(n=BATCH, size=SIZE, seed=0):
     return np.random.default_rng(seed).uniform(size=(n, size, size, 1)).astype("float32")
-
-
-def blobs(n, size, seed=0):
-    """Gaussian blobs of random position and radius: easy to learn, unlike uniform noise."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    centre = rng.uniform(0.3 * size, 0.7 * size, (n, 2, 1, 1))
-    radius = rng.uniform(1.5, 3.5, (n, 1, 1))
-    d2 = (yy - centre[:, 0]) ** 2 + (xx - centre[:, 1]) ** 2
-    return np.exp(-d2 / (2 * radius ** 2))[..., None].astype("float32")
 
 
 @pytest.mark.parametrize("name,jit,target", [

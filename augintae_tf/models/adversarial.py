@@ -119,6 +119,16 @@ def replica_mean(value) -> tf.Tensor:
 
 
 # --- shared conventions of the two-optimizer models ---------------------------------------------
+def loss_scaled(model: keras.Model, optimizer, compile_kwargs: dict, name: str):
+    """``optimizer`` wrapped in a ``LossScaleOptimizer`` named ``name`` under mixed_float16 (as
+    Keras wraps a model's own ``optimizer`` in ``compile``), else as given: what a model's second
+    optimizer (a discriminator's, a critic's) needs before it is stored."""
+    if (compile_kwargs.get("auto_scale_loss", True) and model.dtype_policy.name == "mixed_float16"
+            and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
+        return keras.optimizers.LossScaleOptimizer(optimizer, name=name)
+    return optimizer
+
+
 class LatestValue(keras.metrics.Metric):
     """A tracker whose result is the last value given to it (not a mean): e.g. the current k.
 
@@ -169,17 +179,8 @@ class AdversarialMixin:
         _check_optimizer(optimizer, "optimizer")
         _check_optimizer(d_optimizer, "d_optimizer")
         super().compile(optimizer=optimizer, **kwargs)
-        if (kwargs.get("auto_scale_loss", True) and self.dtype_policy.name == "mixed_float16"
-                and not isinstance(d_optimizer, keras.optimizers.LossScaleOptimizer)):
-            d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer,
-                                                              name="d_loss_scale_optimizer")
-        self.d_optimizer = d_optimizer
+        self.d_optimizer = loss_scaled(self, d_optimizer, kwargs, "d_loss_scale_optimizer")
         self._build_optimizers()
-
-    @property
-    def generator_variables(self) -> list:
-        """What ``optimizer`` trains: the encoder's and the generator's trainable variables."""
-        return self.encoder.trainable_variables + self.generator.trainable_variables
 
     def _build_optimizers(self) -> None:
         if not self.optimizer.built:

@@ -244,6 +244,12 @@ class Autoencoder(ModelContract):
         return cls(*encoder_and_generator(setup), setup,
                    name=setup.section.name.replace("-", "_"))
 
+    @property
+    def generator_variables(self) -> list:
+        """What ``optimizer`` trains: the encoder's and the generator's trainable variables (a
+        model with a second network trains that with its own optimizer)."""
+        return self.encoder.trainable_variables + self.generator.trainable_variables
+
     def networks(self) -> dict[str, keras.Model]:
         return {"encoder": self.encoder, "generator": self.generator}
 

@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import slerp
+from augintae_tf.models.adversarial import loss_scaled
 from augintae_tf.models.averaged import update_average
 from augintae_tf.models.base import Autoencoder, blend, encoder_and_generator, images_of, sub_seed
 from augintae_tf.models.losses import pixel_loss
@@ -149,16 +150,9 @@ class IntAE(Autoencoder):
         if not self.uses_critic:
             return
         _check_optimizer(critic_optimizer, "critic_optimizer")
-        if (kwargs.get("auto_scale_loss", True) and self.dtype_policy.name == "mixed_float16"
-                and not isinstance(critic_optimizer, keras.optimizers.LossScaleOptimizer)):
-            critic_optimizer = keras.optimizers.LossScaleOptimizer(
-                critic_optimizer, name="critic_loss_scale_optimizer")
-        self.critic_optimizer = critic_optimizer
+        self.critic_optimizer = loss_scaled(self, critic_optimizer, kwargs,
+                                            "critic_loss_scale_optimizer")
         self._build_optimizers()
-
-    @property
-    def generator_variables(self) -> list:
-        return self.encoder.trainable_variables + self.generator.trainable_variables
 
     def _build_optimizers(self) -> None:
         if not self.optimizer.built:
