@@ -182,6 +182,12 @@ class AdversarialMixin:
         self.d_optimizer = loss_scaled(self, d_optimizer, kwargs, "d_loss_scale_optimizer")
         self._build_optimizers()
 
+    @property
+    def generator_variables(self) -> list:
+        """What ``optimizer`` trains: the encoder's and the generator's trainable variables (also
+        for DAGAN, which is not an Autoencoder)."""
+        return self.encoder.trainable_variables + self.generator.trainable_variables
+
     def _build_optimizers(self) -> None:
         if not self.optimizer.built:
             self.optimizer.build(self.generator_variables)
