@@ -240,6 +240,14 @@ def augment(images, cfg: AugmentConfig, seed) -> tf.Tensor:
     return apply_params(images, sample_params(seed, tf.shape(images)[0], cfg), cfg)
 
 
+def blend(x1, x2, alpha) -> tf.Tensor:
+    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (``model.target:
+    blend``, the student report's training target; the default is the interpolated
+    augmentation, :func:`interpolation_batch`)."""
+    alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
+    return alpha * x1 + (1.0 - alpha) * x2
+
+
 TARGETS = ("augmentation", "blend")  # what interpolation_batch can return as the target
 
 
@@ -291,8 +299,7 @@ def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augment
     params2 = sample_params(sub_seed(seed, 2), batch, cfg)
     view1, view2 = apply_params(images, params1, cfg), apply_params(images, params2, cfg)
     if target == "blend":
-        weight = tf.reshape(tf.cast(alpha, view1.dtype), [-1, 1, 1, 1])
-        return view1, view2, alpha, weight * view1 + (1.0 - weight) * view2
+        return view1, view2, alpha, blend(view1, view2, alpha)
     middle = apply_params(images, interpolate_params(params1, params2, alpha), cfg)
     return view1, view2, alpha, middle
 

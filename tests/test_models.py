@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf.models import build_model, derive_seed
-from augintae_tf.models.base import blend
+from augintae_tf.augment import blend
 from augintae_tf.models.intae import partner_offset
 from augintae_tf.sections import as_section
 from conftest import blobs, dtype_policy, run_python, small_model_config

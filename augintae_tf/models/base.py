@@ -33,14 +33,6 @@ def derive_seed(base_seed: int, step, replica_id) -> tf.Tensor:
     return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
 
 
-def blend(x1, x2, alpha) -> tf.Tensor:
-    """The pixel fade ``alpha * x1 + (1 - alpha) * x2`` with alpha ``[B]`` (``model.target:
-    blend``, the student report's training target; the default is the interpolated
-    augmentation, :func:`augintae_tf.augment.interpolation_batch`)."""
-    alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
-    return alpha * x1 + (1.0 - alpha) * x2
-
-
 def encoder_and_generator(setup: ModelSetup, prefix: str = "") -> tuple[keras.Model, keras.Model]:
     """(encoder, generator) for the setup's backbone, image shape, latent size and width."""
     m = setup.section

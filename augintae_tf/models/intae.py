@@ -36,11 +36,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.augment import blend, sub_seed
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import slerp
 from augintae_tf.models.adversarial import loss_scaled
 from augintae_tf.models.averaged import update_average
-from augintae_tf.models.base import Autoencoder, blend, encoder_and_generator, images_of, sub_seed
+from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of
 from augintae_tf.models.losses import pixel_loss
 from augintae_tf.nets import build_encoder
 
