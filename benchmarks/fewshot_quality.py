@@ -110,6 +110,15 @@ RECIPES.update({f"{name}-ua": {**RECIPES[name], "model.alpha": "uniform"}
                 for name in ("t20-augintae-aug-half", "t20-augintae-aug-full",
                              "t20-augintae-adv-aug-full")})
 
+# issue 23: the recommended recipe's compute precision.  On a CPU without native bf16 TensorFlow
+# runs bf16 through Eigen's emulation (several times slower) unless XLA compiles the step, so the
+# bf16 rows train with XLA on (``-xla``: same numerics class, bf16 storage and fp32 accumulation).
+RECIPES.update({
+    "recommended-bf16": {**RECIPES["recommended"], "train.precision": "mixed_bfloat16"},
+    "recommended-bf16-xla": {**RECIPES["recommended"], "train.precision": "mixed_bfloat16",
+                             "train.jit": "on"},
+    "recommended-xla": {**RECIPES["recommended"], "train.jit": "on"},
+})
 
 TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
 
