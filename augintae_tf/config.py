@@ -23,7 +23,9 @@ from augintae_tf.sections import (PER_MODEL_DEFAULTS, ModelConfig, as_section,  
 BACKBONES = ("auto", "infogan", "dcgan", "dcgan128")
 FILL_MODES = ("constant", "reflect")
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# auto: mixed_bfloat16 where the hardware computes in bf16 and the model measured the same in
+# it, else float32 (augintae_tf/precision.py)
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT_MODES = ("auto", "on", "off")
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
@@ -81,7 +83,7 @@ class TrainConfig:
     steps: int | None = None
     keep_checkpoints: int = 3
     strategy: str = "auto"
-    precision: str = "float32"
+    precision: str = "auto"  # resolved once by training (augintae_tf/precision.py)
     jit: str = "auto"
 
 

@@ -37,6 +37,10 @@ class ModelConfig:
     below; a model registered elsewhere passes its own to ``register_model``), all settable as
     ``model.<field>``."""
 
+    # Whether ``train.precision: auto`` may choose mixed_bfloat16 on bf16 hardware: True only for
+    # a family whose few-shot quality was measured the same in bf16 (augintae_tf/precision.py).
+    BF16_QUALITY_HOLDS: ClassVar[bool] = False
+
     name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
@@ -85,6 +89,7 @@ class AugIntAEConfig(AutoencoderConfig):
     paper's midpoint-biased alphas whatever this says.
     """
 
+    BF16_QUALITY_HOLDS: ClassVar[bool] = True  # benchmarks/RESULTS.md, "bf16 as a recipe choice"
     TARGETS: ClassVar[tuple[str, ...]] = ("augmentation", "blend")
     ALPHAS: ClassVar[tuple[str, ...]] = ("midpoint", "uniform")  # latent.ALPHA_KINDS
 
@@ -117,6 +122,7 @@ class IntAEConfig(AugIntAEConfig):
     (this package's intae before issue 20).
     """
 
+    BF16_QUALITY_HOLDS: ClassVar[bool] = False  # its critic's bf16 quality is not measured
     TARGETS: ClassVar[tuple[str, ...]] = ("critic", "blend")
 
     target: str = "critic"
@@ -137,6 +143,8 @@ class IntAEConfig(AugIntAEConfig):
 class AdversarialConfig(AugIntAEConfig):
     """augintae-adv (appendix A.1): augintae's fields (``target``: the discriminator's real
     images are the target) and eq. 4's step size."""
+
+    BF16_QUALITY_HOLDS: ClassVar[bool] = False  # its discriminator's bf16 quality is not measured
 
     k_rate: float = 0.001  # eq. 4's step size for the adversarial weight k
 

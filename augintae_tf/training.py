@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf import cpu, runs
+from augintae_tf import cpu, precision, runs
 from augintae_tf.atomic import is_no_space, no_space_error
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
 from augintae_tf.config import Config
@@ -226,11 +226,14 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     if cfg.train.strategy == "multi-worker" and run_dir is None and not dry_run:
         raise RunError("--strategy multi-worker needs --run-dir: every worker must write to and "
                        "resume from the same run directory, on a filesystem they all see")
+    cfg, why = precision.resolve(cfg)  # before the run dir: config.yaml records the choice
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
     chief, lock = is_chief(strategy), None
     if chief:
+        if why:
+            echo(why)
         warn_slow_settings(cfg, echo)
     # A source without labels for a model that needs them fails here, before a run directory
     # exists (for image models this returns at once; set models pay one pass over the labels).

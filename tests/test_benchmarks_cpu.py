@@ -35,3 +35,11 @@ def test_vs_torch_needs_an_interpreter_with_torch():
     assert proc.stderr.strip() == ("--python: the interpreter of an environment with torch is "
                                    "required (e.g. python3 -m venv /tmp/t && /tmp/t/bin/pip "
                                    "install torch numpy)")
+
+
+def test_vs_torch_refuses_a_mode_the_twin_does_not_have():
+    proc = subprocess.run([sys.executable, "benchmarks/vs_torch.py", "--modes", "fused,compiled"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("--modes: 'compiled' is not a MODE of the twin; expected some "
+                                   "of eager, fused, bf16")

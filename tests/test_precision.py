@@ -36,7 +36,7 @@ def blobs(n=BATCH, seed=0):
         .astype("float32")
 
 
-@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("precision", [p for p in PRECISIONS if p != "auto"])
 def test_one_train_step_in_each_precision(precision):
     model = tiny(precision)
     conv = next(layer for layer in model.encoder.layers if isinstance(layer, keras.layers.Conv2D))
@@ -77,3 +77,56 @@ def test_xla_errors_instead_of_falling_back():
         output_shape=[SIZE, SIZE], fill_value=0.0, interpolation="BILINEAR"), jit_compile=True)
     with pytest.raises(tf.errors.InvalidArgumentError, match="ImageProjectiveTransformV3"):
         transform(tf.constant(blobs(1)))
+
+
+# ------------------------------------------------------------ train.precision: auto (issue 23)
+def test_auto_chooses_bf16_only_on_bf16_hardware_for_a_measured_model(monkeypatch):
+    from augintae_tf import cpu, precision
+
+    monkeypatch.setattr(cpu, "cpu_model", lambda: "Test CPU")
+    cpu_kwargs = dict(gpu=False, gpu_capability=None)
+    assert precision.choose("ae", True, native_bf16=True, **cpu_kwargs) == (
+        "mixed_bfloat16", "this CPU (Test CPU) has native bf16 and model ae's few-shot quality "
+        "measured the same as in float32; --precision float32 to keep float32")
+    assert precision.choose("ae", True, native_bf16=False, **cpu_kwargs) == (
+        "float32", "this CPU (Test CPU) has no native bf16 (AVX512_BF16 or AMX); TensorFlow would "
+        "emulate bf16, several times slower")
+    assert precision.choose("ae", True, native_bf16=None, **cpu_kwargs) == (
+        "float32", "whether this CPU (Test CPU) has native bf16 is unknown")
+    assert precision.choose("gaia", False, native_bf16=True, **cpu_kwargs) == (
+        "float32", "this CPU (Test CPU) has native bf16, but model gaia's few-shot quality in bf16 "
+        "has not been measured; --precision mixed_bfloat16 to use it anyway")
+    # GPUs: bf16 from compute capability 8.0 (Ampere); the CPU's flags do not matter there
+    assert precision.choose("augintae", True, gpu=True, gpu_capability=(8, 0),
+                            native_bf16=False)[0] == "mixed_bfloat16"
+    assert precision.choose("augintae", True, gpu=True, gpu_capability=(7, 5), native_bf16=True) == (
+        "float32", "this GPU of compute capability (7, 5) has no native bf16 (needs compute "
+        "capability >= 8.0)")
+
+
+def test_only_the_pixel_loss_autoencoders_may_switch_to_bf16():
+    from augintae_tf.sections import section_class, section_names
+
+    holds = sorted(name for name in section_names() if section_class(name).BF16_QUALITY_HOLDS)
+    assert holds == ["ae", "augintae"]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tmp_path, native):
+    from augintae_tf import cpu, precision
+    from augintae_tf.training import train
+
+    monkeypatch.setattr(cpu, "has_native_bf16", lambda: native)
+    monkeypatch.setattr(precision, "gpu_capability", lambda: (False, None))
+    lines = []
+    cfg = load_config("recommended", {"model.width": 0.05, "train.precision": "auto"})
+    summary = train(cfg, tmp_path / "dry", dry_run=True, echo=lines.append)
+    chosen = "mixed_bfloat16" if native else "float32"
+    assert [l for l in lines if "(auto)" in l] == [
+        f"precision {chosen} (auto): " + precision.choose(
+            "ae", True, gpu=False, gpu_capability=None, native_bf16=native)[1]]
+    assert f"precision: {chosen}" in summary  # the resolved config, as config.yaml records it
+    lines.clear()
+    explicit = load_config("recommended", {"model.width": 0.05, "train.precision": "float32"})
+    summary = train(explicit, tmp_path / "dry", dry_run=True, echo=lines.append)
+    assert not [l for l in lines if "(auto)" in l] and "precision: float32" in summary

@@ -1,0 +1,72 @@
+"""``train.precision: auto``: the compute precision chosen for this machine and model, and why.
+
+``auto`` (the default) resolves, once, at the start of training, to
+
+- ``mixed_bfloat16`` where the hardware computes in bfloat16 (a CPU with AVX512_BF16 or AMX; a
+  GPU of compute capability >= 8.0) AND the model's config section says its few-shot quality was
+  measured to hold in bf16 (``ModelConfig.BF16_QUALITY_HOLDS``: ae and augintae, whose step is a
+  pixel loss; benchmarks/RESULTS.md, "bf16 as a recipe choice");
+- ``float32`` otherwise: a CPU without native bf16 runs TensorFlow's emulated bf16 kernels
+  (several times slower than float32: RESULTS.md), and a model whose bf16 quality nobody measured
+  (the adversarial and set models) is not switched silently.
+
+The resolved value is what the run's ``config.yaml`` records, so a resumed or exported run keeps
+the precision it trained in whatever machine it moves to.  An explicit ``--precision`` is never
+changed (``train`` still warns when it is slow here: :func:`augintae_tf.cpu.slow_setting_warnings`).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from augintae_tf import cpu
+
+AUTO = "auto"
+BF16 = "mixed_bfloat16"
+FLOAT32 = "float32"
+# NVIDIA GPUs compute bfloat16 natively from Ampere (compute capability 8.0) on.
+GPU_BF16_CAPABILITY = (8, 0)
+
+
+def choose(model: str, quality_holds: bool, *, gpu: bool, gpu_capability: tuple[int, int] | None,
+           native_bf16: bool | None) -> tuple[str, str]:
+    """(precision, why) for ``auto`` on this hardware; pure, so every branch is testable."""
+    if gpu:
+        where = f"GPU of compute capability {gpu_capability}" if gpu_capability else "GPU"
+        hardware = gpu_capability is not None and tuple(gpu_capability) >= GPU_BF16_CAPABILITY
+        lacking = f"this {where} has no native bf16 (needs compute capability >= 8.0)"
+    else:
+        where = f"CPU ({cpu.cpu_model()})"
+        hardware = bool(native_bf16)
+        lacking = (f"this {where} has no native bf16 (AVX512_BF16 or AMX); TensorFlow would "
+                   "emulate bf16, several times slower" if native_bf16 is False
+                   else f"whether this {where} has native bf16 is unknown")
+    if not hardware:
+        return FLOAT32, lacking
+    if not quality_holds:
+        return FLOAT32, (f"this {where} has native bf16, but model {model}'s few-shot quality in "
+                         f"bf16 has not been measured; --precision {BF16} to use it anyway")
+    return BF16, (f"this {where} has native bf16 and model {model}'s few-shot quality measured "
+                  f"the same as in float32; --precision {FLOAT32} to keep float32")
+
+
+def gpu_capability() -> tuple[bool, tuple[int, int] | None]:
+    """(a GPU is visible, the first GPU's compute capability or None)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return False, None
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    return True, None if capability is None else tuple(capability)
+
+
+def resolve(cfg):
+    """(``cfg`` with ``train.precision`` resolved, the line saying why, or None if it was
+    explicit)."""
+    if cfg.train.precision != AUTO:
+        return cfg, None
+    gpu, capability = gpu_capability()
+    precision, why = choose(cfg.model.name, type(cfg.model).BF16_QUALITY_HOLDS, gpu=gpu,
+                            gpu_capability=capability, native_bf16=cpu.has_native_bf16())
+    train = dataclasses.replace(cfg.train, precision=precision)
+    return dataclasses.replace(cfg, train=train), f"precision {precision} (auto): {why}"
