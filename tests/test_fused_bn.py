@@ -38,11 +38,33 @@ def test_fused_bn_matches_keras_bn(shape):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_fused_bn_takes_keras_path_for_bfloat16():
-    layer = FusedBN(dtype="mixed_bfloat16")
-    x = tf.cast(tf.random.normal([4, 3, 3, 2]), tf.bfloat16)
-    y = layer(x, training=True)
-    assert y.dtype == tf.bfloat16 and y.shape == x.shape
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3), (7, 9)])
+def test_fused_bn_in_bfloat16_matches_keras_bn(shape):
+    """Under mixed_bfloat16 the fused kernel runs on the bf16 activations (no casts around it)
+    and agrees with Keras' path (float32 inside, bf16 out) to bf16's resolution."""
+    rng = np.random.default_rng(1)
+    x = tf.cast(rng.normal(1.5, 2.0, size=shape), tf.bfloat16)
+    upstream = tf.cast(rng.normal(size=shape), tf.bfloat16)
+    fused = FusedBN(momentum=BN_MOMENTUM, dtype="mixed_bfloat16")
+    plain = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, dtype="mixed_bfloat16")
+    results = []
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, shape[-1]))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y * upstream, tf.float32))
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        assert y.dtype == grads[0].dtype == tf.bfloat16 and layer.gamma.dtype == "float32"
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance])
+    graph = tf.function(lambda v: fused(v, training=True)).get_concrete_function(
+        tf.TensorSpec(shape, tf.bfloat16)).graph
+    assert not [op for op in graph.get_operations() if op.type == "Cast"
+                and op.inputs[0].shape.rank == len(shape)], "an activation is cast around BN"
+    for got, want in zip(*results):  # bf16 keeps 8 bits of mantissa: ~0.4 % relative
+        np.testing.assert_allclose(np.asarray(tf.cast(got, tf.float32)),
+                                   np.asarray(tf.cast(want, tf.float32)), rtol=2e-2, atol=3e-2)
 
 
 def test_weights_saved_with_keras_bn_load_into_the_fused_layer(tmp_path):

@@ -18,22 +18,28 @@ class BatchNormalization(layers.BatchNormalization):
     ``FusedBatchNormV3`` op and its gradient, oneDNN's on a CPU, instead of Keras' ~10 element-wise
     ops; measured +6 % images/s on the AugIntAE step).  Same weights, the same moving-statistics
     update (Keras keeps the biased batch variance: the kernel's Bessel-corrected one is scaled
-    back by (n-1)/n) and the same inference path; float32 inputs of rank 2 or 4, channels last,
-    outside masks and renorm; anything else takes Keras' own path.  The class keeps Keras' name:
+    back by (n-1)/n) and the same inference path; float32 or bfloat16 inputs of rank 2 or 4,
+    channels last, outside masks and renorm; anything else takes Keras' own path.  Under
+    ``mixed_bfloat16`` the kernel reads and writes bfloat16 and keeps its statistics, scale and
+    offset in float32 (``U``), so the step pays no casts around BN: Keras' own path casts each BN
+    input to float32 and its output back, ~10 element-wise ops and two casts of every activation
+    per layer (``benchmarks/dtype_census.py``).  The class keeps Keras' name:
     Keras keys saved weights by the snake-cased class name, so checkpoints written with Keras'
     layer load into this one and back."""
 
     def call(self, inputs, training=None, mask=None):
         if not (training and self.trainable) or mask is not None or self.renorm \
-                or inputs.dtype != tf.float32 or inputs.shape.rank not in (2, 4) \
+                or inputs.dtype not in (tf.float32, tf.bfloat16) or inputs.shape.rank not in (2, 4) \
                 or self.axis not in (-1, inputs.shape.rank - 1) or self.synchronized:
             return super().call(inputs, training=training, mask=mask)
         x = inputs if inputs.shape.rank == 4 else inputs[:, None, None, :]
         channels = inputs.shape[-1]
         empty = tf.constant([], tf.float32)
+        # float32 whatever the policy: the kernel's U type (variables may be read autocast)
+        scale = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels])
+        offset = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels])
         y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=self.gamma if self.scale else tf.ones([channels]),
-            offset=self.beta if self.center else tf.zeros([channels]), mean=empty,
+            x=x, scale=scale, offset=offset, mean=empty,
             variance=empty, epsilon=self.epsilon, exponential_avg_factor=1.0,
             data_format="NHWC", is_training=True)
         n = tf.cast(tf.size(x) // channels, tf.float32)
