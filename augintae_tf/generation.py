@@ -19,7 +19,7 @@ import tensorflow as tf
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.images import save_grid, save_png
+from augintae_tf.images import save_grid, save_png, save_pngs
 
 
 def _require(model: keras.Model, capability: str, what: str) -> None:
@@ -135,8 +135,7 @@ def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images
     """
     names = [f"{i:05d}.png" for i in range(len(images))] + ["grid.png"]
     out_dir = prepare_out(out_dir, overwrite, names)
-    for name, image in zip(names, images):
-        save_png(out_dir / name, image)
+    save_pngs([out_dir / name for name in names[:-1]], images)
     shown = images[: grid_columns * 8]
     rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [shown[i:i + grid_columns]
                                            for i in range(0, len(shown), grid_columns)]
@@ -178,8 +177,7 @@ def write_reconstructions(out_dir: str | os.PathLike, images: np.ndarray, recon:
     (which replaces only what an earlier generation recorded: :func:`prepare_out`)."""
     names = [f"{i:05d}.png" for i in range(len(recon))] + ["grid.png"]
     out_dir = prepare_out(out_dir, overwrite, names)
-    for name, image in zip(names, recon):
-        save_png(out_dir / name, image)
+    save_pngs([out_dir / name for name in names[:-1]], recon)
     rows = []
     for i in range(0, min(len(images), grid_columns * 8), grid_columns):
         rows += [images[i:i + grid_columns], recon[i:i + grid_columns]]

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from augintae_tf.atomic import atomic_path
+from augintae_tf.atomic import atomic_path, atomic_paths
 from augintae_tf.errors import RunError
 
 # What an output file's suffix asks for (Pillow's format names); other suffixes are refused.
@@ -53,7 +53,11 @@ def make_grid(rows: Sequence[np.ndarray], pad: int = 2, pad_value: float = 0.5) 
 
 def _picture(image: np.ndarray, upscale: int = 1) -> Image.Image:
     """A float ``[H, W, C]`` image in [0, 1] as a Pillow image, nearest-neighbour upscaled."""
-    pixels = to_uint8(image)
+    return _pixels_picture(to_uint8(image), upscale)
+
+
+def _pixels_picture(pixels: np.ndarray, upscale: int = 1) -> Image.Image:
+    """A uint8 ``[H, W, C]`` image as a Pillow image, nearest-neighbour upscaled."""
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     picture = Image.fromarray(pixels)
@@ -75,6 +79,23 @@ def _write(path: str | os.PathLike, picture: Image.Image) -> Path:
 def save_png(path: str | os.PathLike, image: np.ndarray, upscale: int = 1) -> Path:
     """Write a float ``[H, W, C]`` image in [0, 1], atomically, in the format its suffix names."""
     return _write(path, _picture(image, upscale))
+
+
+def save_pngs(paths: Sequence[str | os.PathLike], images: np.ndarray) -> list[Path]:
+    """:func:`save_png` of ``images[i]`` to ``paths[i]`` for every i, the same files, written as
+    one batch (:func:`~augintae_tf.atomic.atomic_paths`: each file atomic, one fsync round for
+    all of them instead of one commit per file; uint8 conversion once for the batch)."""
+    paths = [Path(p) for p in paths]
+    if len(paths) != len(images):
+        raise ValueError(f"save_pngs got {len(paths)} paths for {len(images)} images")
+    formats = [image_format(path, "image") for path in paths]
+    for folder in {path.parent for path in paths}:
+        folder.mkdir(parents=True, exist_ok=True)
+    pixels = to_uint8(images)
+    with atomic_paths(paths, what="an image") as temps:
+        for tmp, image, fmt in zip(temps, pixels, formats):
+            _pixels_picture(image).save(tmp, format=fmt)
+    return paths
 
 
 def _grid_upscale(rows: Sequence[np.ndarray]) -> int:

@@ -107,6 +107,18 @@ def test_option_errors_come_before_tensorflow():
         "1 Error: train.epochs: 0 is not allowed; expected an integer >= 1", "False"], done.stderr
 
 
+
+def test_help_never_imports_tensorflow():
+    """`augintae-tf --help` and every command's --help answer without TensorFlow (seconds)."""
+    done = run_python("import sys\nfrom click.testing import CliRunner\n"
+                      "from augintae_tf.cli.main import main\n"
+                      "codes = [CliRunner().invoke(main, args).exit_code for args in\n"
+                      "         [['--help']] + [[name, '--help'] for name in sorted(main.commands)]]\n"
+                      "print(set(codes), len(codes), 'tensorflow' in sys.modules)")
+    assert done.stdout.split(maxsplit=1)[0] == "{0}" and done.stdout.strip().endswith(" False"), (
+        done.stdout + done.stderr)
+
+
 @pytest.mark.parametrize("args, key", [
     (["--epochs", "1", "--set", "train.epochs=5"], "train.epochs"),
     (["--batch-size", "8", "--set", "train.batch_size=16"], "train.batch_size"),

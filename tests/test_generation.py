@@ -81,3 +81,19 @@ def test_export_class_images_picks_one_class(tmp_path):
     assert label == 1 and [p.name for p in paths] == ["seed-00.png", "seed-01.png", "seed-02.png"]
     with pytest.raises(RunError, match="class 0 has 1 images, fewer than --num 2"):
         export_class_images(tmp_path, images, labels, num=2, label=0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_save_pngs_writes_the_bytes_save_png_writes(tmp_path, channels):
+    """The batched writer (write_generation's) changes no pixel and no byte of any file."""
+    from augintae_tf.images import save_png, save_pngs
+
+    images = np.random.default_rng(channels).uniform(-0.2, 1.2, (7, 9, 9, channels))
+    images[0, 0, 0] = 0.5 / 255  # a rounding boundary
+    batched = save_pngs([tmp_path / "b" / f"{i}.png" for i in range(7)], images.astype(np.float32))
+    for i, path in enumerate(batched):
+        single = save_png(tmp_path / "s" / f"{i}.png", images[i].astype(np.float32))
+        assert path.read_bytes() == single.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [f"{i}.png" for i in range(7)]
+    with pytest.raises(ValueError, match="save_pngs got 2 paths for 7 images"):
+        save_pngs([tmp_path / "x.png", tmp_path / "y.png"], images)

@@ -195,3 +195,26 @@ def test_the_layout_names_every_path_of_a_run_and_is_the_only_place_they_are_spe
                for node in ast.walk(ast.parse(path.read_text()))
                if isinstance(node, ast.Constant) and node.value in names]
     assert spelled == []
+
+
+def test_atomic_paths_write_all_or_keep_the_old_files(tmp_path):
+    old = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    for path in old:
+        path.write_text("old")
+    with atomic.atomic_paths(old + [tmp_path / "sub" / "c.txt"]) as temps:
+        assert [t.parent for t in temps] == [tmp_path, tmp_path, tmp_path / "sub"]
+        for i, tmp in enumerate(temps):
+            tmp.write_text(f"new {i}")
+    assert [p.read_text() for p in old] == ["new 0", "new 1"]
+    assert (tmp_path / "sub" / "c.txt").read_text() == "new 2"
+    assert leftovers(tmp_path) == leftovers(tmp_path / "sub") == []
+    with pytest.raises(ZeroDivisionError):  # an error before the renames: nothing replaced
+        with atomic.atomic_paths(old) as temps:
+            temps[0].write_text("half")
+            1 / 0
+    assert [p.read_text() for p in old] == ["new 0", "new 1"] and leftovers(tmp_path) == []
+    with pytest.raises(RunError) as caught:
+        with atomic.atomic_paths(old, what="an image"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(caught.value) == f"no space left on device while writing an image to {tmp_path}"
+    assert leftovers(tmp_path) == []
