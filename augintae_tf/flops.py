@@ -10,6 +10,7 @@ count is a lower bound of the work and the achieved fraction is a lower bound to
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,21 +59,65 @@ def op_flops(op) -> int:
     return 0
 
 
-def graph_flops(graph) -> int:
-    """Sum of :func:`op_flops` over a graph and the functions it calls."""
-    total = sum(op_flops(op) for op in graph.get_operations())
-    for function in getattr(graph, "_functions", {}).values():
-        body = getattr(function, "graph", None)
-        if body is not None and body is not graph:
-            total += graph_flops(body)
-    return total
+# Ops that run a function of the graph's library: the attributes naming it.  A function is
+# counted once per call site (a layer called twice costs twice), not once per definition.
+CALLS = {"PartitionedCall": ("f",), "StatefulPartitionedCall": ("f",),
+         "While": ("body",), "StatelessWhile": ("body",)}
+CONDITIONALS = ("If", "StatelessIf")
 
 
-def count_flops(model, batch) -> int:
-    """FLOPs of ``model.train_step`` on one batch shaped like ``batch`` (traced, not run)."""
-    spec = tf.TensorSpec(batch.shape, batch.dtype)
+def _called_graph(graph, op, attr: str):
+    """The body of the function ``op`` calls through attribute ``attr`` (None if unknown)."""
+    name = op.get_attr(attr).name
+    while graph is not None:
+        function = graph._get_function(name)  # noqa: SLF001  (TF has no public lookup)
+        if function is not None:
+            return getattr(function, "graph", None)
+        graph = getattr(graph, "outer_graph", None)
+    return None
+
+
+def graph_flops(graph, branch_share: float | None = None) -> int:
+    """Sum of :func:`op_flops` over ``graph``, each called function counted at its call sites.
+
+    A conditional (``tf.cond``) counts ``p * then + (1 - p) * else`` with ``p = branch_share``: the
+    average step of a model whose ``then`` branch runs on a fraction p of the steps (wgan-gp's and
+    DAGAN's generator update, 1 / critic steps); ``None`` counts the costlier branch.  A loop's
+    body counts once (its trip count is not in the graph)."""
+    total = 0.0
+    for op in graph.get_operations():
+        total += op_flops(op)
+        for attr in CALLS.get(op.type, ()):
+            body = _called_graph(graph, op, attr)
+            total += 0 if body is None else graph_flops(body, branch_share)
+        if op.type in CONDITIONALS:
+            then, other = (_called_graph(graph, op, a) for a in ("then_branch", "else_branch"))
+            then, other = (0 if g is None else graph_flops(g, branch_share) for g in (then, other))
+            total += max(then, other) if branch_share is None else \
+                branch_share * then + (1.0 - branch_share) * other
+    return int(round(total))
+
+
+def count_flops(model, batch, branch_share: float | None = None) -> int:
+    """FLOPs of ``model.train_step`` on one batch shaped like ``batch`` (traced, not run): a
+    tensor, or any nest of them (``(images, labels)``, DAGAN's and the Neural Statistician's
+    ``(sets [B, n, S, S, C], labels)``); ``branch_share``: :func:`graph_flops`."""
+    spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), batch)
     graph = tf.function(model.train_step).get_concrete_function(spec).graph
-    return graph_flops(graph)
+    return graph_flops(graph, branch_share)
+
+
+def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
+    """GFLOP/s of an ``n`` x ``n`` float32 matmul (2 n^3 per product), ``reps`` timed after one
+    untimed: the ceiling TensorFlow's best-tuned kernel reaches on this machine now."""
+    a = tf.random.uniform((n, n))
+    product = tf.function(lambda x: tf.linalg.matmul(x, x))
+    float(tf.reduce_sum(product(a)))
+    start = time.perf_counter()
+    for _ in range(reps):
+        out = product(a)
+    float(tf.reduce_sum(out))
+    return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
 
 
 def clock_ghz() -> float | None:

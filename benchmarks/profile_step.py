@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from augintae_tf.config import load_config  # noqa: E402
-from augintae_tf.flops import count_flops, nominal_peak_gflops  # noqa: E402
+from augintae_tf.flops import count_flops, matmul_gflops, nominal_peak_gflops  # noqa: E402
 from augintae_tf.training import build  # noqa: E402
 
 SHAPES = {"28x28x1": ("glyphs", 128), "64x64x3": ("cifar10", 64)}
@@ -92,17 +92,6 @@ def op_times(logdir: str) -> dict[str, float]:
     return dict(totals)
 
 
-def matmul_peak_gflops(n: int = 2048, reps: int = 10) -> float:
-    a = tf.random.uniform((n, n))
-    mm = tf.function(lambda x: tf.linalg.matmul(x, x))
-    float(tf.reduce_sum(mm(a)))
-    start = time.perf_counter()
-    for _ in range(reps):
-        out = mm(a)
-    float(tf.reduce_sum(out))
-    return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="augintae")
@@ -124,7 +113,7 @@ def main() -> None:
     flops = count_flops(model, images)
     step_s = untraced / args.steps
     achieved = flops / step_s / 1e9
-    peak_nominal, peak_matmul = nominal_peak_gflops(), matmul_peak_gflops()
+    peak_nominal, peak_matmul = nominal_peak_gflops(), matmul_gflops(reps=10)
     busy = sum(totals.values()) / args.steps
     machine = cpu.describe()
     print(f"{machine['cpu']}, {machine['cores']} cores, {' '.join(machine['vector_extensions'] or [])}; "

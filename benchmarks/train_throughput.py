@@ -17,8 +17,18 @@ Every model and shape runs in a fresh process: TensorFlow keeps the variables ca
 traced train function alive after the model is gone (~170 MB per 64x64 model), so one process
 for the whole matrix grows past 14 GB and its memory figures would mean nothing.
 
+Against the FLOP bound (issue 23): every row also has the step's FLOPs per image (matrix products
+and convolutions, forward and backward, counted from the traced step: ``augintae_tf.flops``), the
+achieved GFLOP/s (img/s x FLOPs/image) and their share of the CPU's nominal float32 peak
+(``flops.nominal_peak_gflops``) and of a 2048x2048 float32 matmul timed in the same process right
+after the model's windows (the ceiling TensorFlow reaches on this machine under its current load).
+``--models all`` runs every registered model at the shapes it supports, float32 and XLA off
+unless ``--precisions``/``--jit`` say otherwise (per-model shapes, batches and data layouts:
+``benchmarks/throughput_models.py``).
+
     python benchmarks/train_throughput.py            # the full matrix
     python benchmarks/train_throughput.py --quick    # augintae only, float32, fewer steps
+    python benchmarks/train_throughput.py --models all   # every model against its FLOP bound
     python benchmarks/train_throughput.py --precisions float32 --adam keras,fused   # Adam before/after
     python benchmarks/train_throughput.py --vs-torch /path/to/torch-venv/bin/python  # benchmarks/vs_torch.py
 
@@ -41,9 +51,9 @@ import time
 from pathlib import Path
 
 from augintae_tf import cpu
+from throughput_models import SHAPES, all_pairs, branch_share, example_batch, preset_and_batch
 
 MODELS = ("ae", "intae", "augintae", "augintae-adv", "gaia")
-SHAPES = {"28x28x1": ("glyphs", 128), "64x64x3": ("cifar10", 64)}  # preset, batch size
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 if "--group" in sys.argv:  # only the measuring processes (see run_group) pay for TensorFlow
@@ -54,6 +64,7 @@ if "--group" in sys.argv:  # only the measuring processes (see run_group) pay fo
 
     from augintae_tf.augment import augment
     from augintae_tf.config import load_config
+    from augintae_tf.flops import count_flops, matmul_gflops, nominal_peak_gflops
     from augintae_tf.optimizers import FusedAdam
     from augintae_tf.training import build
 
@@ -94,7 +105,7 @@ class Bench:
     """One configuration: a model built as training builds it, on a stream of one random batch."""
 
     def __init__(self, name: str, shape: str, jit: bool, precision: str, adam: str = "fused"):
-        preset, self.batch = SHAPES[shape]
+        preset, self.batch = preset_and_batch(name, shape)
         self.row = {"model": name, "shape": shape, "batch": self.batch, "xla": jit,
                     "precision": precision, "adam": adam}
         self.cfg = load_config(preset, {"model.name": name, "train.batch_size": self.batch,
@@ -107,14 +118,16 @@ class Bench:
         self.baseline_mb = allocator_mb("current") if self.stats else None
         with self.policy():
             self.model = build(self.cfg, steps=1000, adam=ADAMS[adam])
-        size, channels = self.cfg.data.image_size, self.cfg.data.channels
-        images = np.random.default_rng(0).uniform(size=(self.batch, size, size, channels))
-        dataset = tf.data.Dataset.from_tensors(images.astype(np.float32)).repeat().prefetch(2)
-        self.iterator = iter(dataset)
+        data, self.images = example_batch(self.model, self.cfg, self.batch)
+        self.row["images"] = self.images  # per step: a batch of sets holds B // n * n
+        self.iterator = iter(tf.data.Dataset.from_tensors(data).repeat().prefetch(2))
         self.model.make_train_function()
         self.rates: list[float] = []
         self.first_step_s = self.run(1)  # tracing (+ XLA compilation)
         self.peak_mb = allocator_mb("peak") - self.baseline_mb if self.stats else None
+        with self.policy():
+            self.flops = count_flops(self.model, tf.nest.map_structure(tf.constant, data),
+                                     branch_share(self.cfg)) / self.images
 
     @contextlib.contextmanager
     def policy(self):
@@ -139,12 +152,17 @@ class Bench:
             raise RuntimeError(f"{self.row}: the loss became {loss}")
         return seconds
 
-    def result(self) -> dict:
+    def result(self, matmul: float) -> dict:
+        """The row; ``matmul``: the same process's 2048^2 matmul GFLOP/s."""
         median = statistics.median(self.rates)
-        return {**self.row, "images_per_s": round(median, 1),
+        achieved = median * self.flops / 1e9
+        return {**self.row, "images_per_s": round(median, 2), "mflops_per_image": round(self.flops / 1e6, 1),
+                "gflops_per_s": round(achieved, 1),
+                "pct_nominal": round(100 * achieved / nominal_peak_gflops(), 1),
+                "matmul_gflops": round(matmul, 1), "pct_matmul": round(100 * achieved / matmul, 1),
                 "min_images_per_s": round(min(self.rates), 1),
                 "max_images_per_s": round(max(self.rates), 1),
-                "step_ms": round(1000.0 * self.batch / median, 1),
+                "step_ms": round(1000.0 * self.images / median, 1),
                 "first_step_s": round(self.first_step_s, 2), "peak_mb": None if self.peak_mb is None else round(self.peak_mb),
                 "windows": [round(r, 1) for r in self.rates]}
 
@@ -158,8 +176,9 @@ def measure_group(name: str, shape: str, variants: list[tuple[bool, str, str]], 
         bench.run(args.warmup)
     for _ in range(args.windows):
         for bench in benches:
-            bench.rates.append(steps * bench.batch / bench.run(steps))
-    return [bench.result() for bench in benches]
+            bench.rates.append(steps * bench.images / bench.run(steps))
+    matmul = matmul_gflops()  # after the windows: the ceiling under the load they ran in
+    return [bench.result(matmul) for bench in benches]
 
 
 def measure_augmentation(shape: str, jit: bool, args) -> dict:
@@ -196,9 +215,10 @@ def measure_in_process(args) -> dict:
 
     name, shape = args.group.split(":")
     out = {"device": device_name(), "gpu": GPU, "machine": cpu.describe(), "versions": versions(), "results": [],
-           "augmentation": [], "skipped": None}
+           "augmentation": [], "skipped": None, "nominal_peak_gflops": round(nominal_peak_gflops(), 1)}
     try:  # the adversarial models may not be registered yet
-        build_model(load_config("glyphs", {"model.name": name, "model.width": 0.05}))
+        build_model(load_config(preset_and_batch(name, shape)[0],
+                                {"model.name": name, "model.width": 0.05}))
     except ValueError as exc:
         out["skipped"] = str(exc).splitlines()[0]
         return out
@@ -239,13 +259,14 @@ def report(args, groups: list[dict], seconds: float, load: tuple[float, float]) 
     print(f"vector extensions: {' '.join(machine['vector_extensions'] or ['unknown'])}; native bf16: "
           f"{machine['native_bf16']}; oneDNN: {machine['onednn']} (TF default here: "
           f"{machine['onednn_default']}, {cpu.ONEDNN_ENV}={machine['onednn_env']})")
-    print(f"{'model':<14}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'adam':<7}{'img/s':>8}"
+    print(f"{'model':<20}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'adam':<7}{'img/s':>8}"
           f"{'min':>8}{'max':>8}{'ms/step':>9}{'1st step s':>11}{'step MB':>9}")
     for r in results:
-        print(f"{r['model']:<14}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
-              f"{r['precision']:<16}{r['adam']:<7}{r['images_per_s']:>8.0f}{r['min_images_per_s']:>8.0f}"
-              f"{r['max_images_per_s']:>8.0f}{r['step_ms']:>9.0f}{r['first_step_s']:>11.1f}"
+        print(f"{r['model']:<20}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
+              f"{r['precision']:<16}{r['adam']:<7}{r['images_per_s']:>8.3g}{r['min_images_per_s']:>8.3g}"
+              f"{r['max_images_per_s']:>8.3g}{r['step_ms']:>9.0f}{r['first_step_s']:>11.1f}"
               f"{'n/a' if r['peak_mb'] is None else r['peak_mb']:>9}")
+    bound_table(groups)
     print("\naugmentation alone (two views per image):")
     for r in augmentation:
         print(f"  {r['shape']:<9} batch {r['batch']:>4}  xla {'on ' if r['xla'] else 'off'}"
@@ -266,14 +287,35 @@ def report(args, groups: list[dict], seconds: float, load: tuple[float, float]) 
             "peak_rss_mb": {f"{g['name']} {g['shape']}": g.get("peak_rss_mb") for g in groups}}
 
 
+def bound_table(groups: list[dict]) -> None:
+    """FLOPs per image, achieved GFLOP/s and their share of the nominal peak and of the matmul
+    ceiling measured in each model's process."""
+    measured = [g for g in groups if not g["skipped"]]
+    if not measured:
+        return
+    print(f"\nagainst the FLOP bound: nominal float32 peak {measured[0]['nominal_peak_gflops']:.0f} "
+          "GFLOP/s (cores x clock x FLOP/cycle); matmul: a 2048^2 float32 matmul in each process")
+    print(f"{'model':<20}{'shape':<9}{'batch':>6}  {'xla':<4}{'precision':<16}{'img/s':>8}"
+          f"{'MFLOP/img':>11}{'GFLOP/s':>9}{'% peak':>8}{'matmul':>8}{'% mm':>7}")
+    for g in measured:
+        for r in g["results"]:
+            print(f"{r['model']:<20}{r['shape']:<9}{r['batch']:>6}  {'on' if r['xla'] else 'off':<4}"
+                  f"{r['precision']:<16}{r['images_per_s']:>8.3g}{r['mflops_per_image']:>11.0f}"
+                  f"{r['gflops_per_s']:>9.1f}{r['pct_nominal']:>7.1f}%{r['matmul_gflops']:>8.0f}"
+                  f"{r['pct_matmul']:>6.1f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma-separated names, or all: every registered model at the shapes "
+                             "it supports (float32, XLA off unless --precisions / --jit)")
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--precisions", default=None,
                         help="default: all on a GPU; float32,mixed_bfloat16 on a CPU (float16 "
                              "has no fast CPU kernels: Eigen fallback)")
-    parser.add_argument("--jit", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--jit", choices=("on", "off", "both"), default=None,
+                        help="default: both (off with --models all)")
     parser.add_argument("--adam", default="fused",
                         help="optimizer update: fused (what training uses), keras (Keras' unfused "
                              "Adam, the baseline), or keras,fused to time both interleaved")
@@ -299,16 +341,22 @@ def main() -> None:
         os.execv(sys.executable, [sys.executable, script, "--python", args.vs_torch])
     if args.quick:
         args.models, args.precisions, args.windows = "augintae", "float32", 2
+    if args.models == "all":
+        from augintae_tf.models.registry import model_names
+
+        args.models = ",".join(model_names())
+        args.precisions = args.precisions or "float32"
+        args.jit = args.jit or "off"
+    args.jit = args.jit or "both"
 
     load_before, started = os.getloadavg(), time.perf_counter()
     groups = []
-    for shape in args.shapes.split(","):
-        for name in args.models.split(","):
-            # The augmentation alone is timed once per shape, by the first model that runs.
-            todo = not any(g["augmentation"] for g in groups if g["shape"] == shape)
-            group = run_group(name, shape, augmentation=todo, args=args)
-            groups.append({"name": name, "shape": shape, **group})
-            print(f"  measured {name} {shape}", flush=True)
+    for name, shape in all_pairs(args.models.split(","), args.shapes.split(",")):
+        # The augmentation alone is timed once per shape, by the first model that runs.
+        todo = not any(g["augmentation"] for g in groups if g["shape"] == shape)
+        group = run_group(name, shape, augmentation=todo, args=args)
+        groups.append({"name": name, "shape": shape, **group})
+        print(f"  measured {name} {shape}", flush=True)
     payload = report(args, groups, time.perf_counter() - started,
                      (load_before[0], os.getloadavg()[0]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

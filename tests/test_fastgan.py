@@ -285,3 +285,34 @@ def test_networks_at_256_px_have_the_documented_shapes():
     assert images.shape == (1, 256, 256, 3) and float(tf.reduce_max(tf.abs(images))) <= 1
     logits, f16, f8 = build_fastgan_discriminator(256, 3, 0.0625, sn=False)(images)
     assert (logits.shape, f16.shape[:3], f8.shape[:3]) == ((1, 5, 5, 1), (1, 16, 16), (1, 8, 8))
+
+
+def test_conv3x3_gradients_equal_tensorflow_convolution():
+    """FastGAN's 3x3 convolution (kernel gradient as one matrix product) has TensorFlow's
+    forward and both gradients, up to float32 round-off, for a loss that weights every output."""
+    import numpy as np
+    import tensorflow as tf
+
+    from augintae_tf.nets.fastgan import Conv2D
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(3, 7, 6, 5)), tf.float32)
+    layer = Conv2D(4, 3, padding="same", use_bias=True)
+    layer.build(x.shape)
+    weights = tf.constant(rng.normal(size=(3, 7, 6, 4)), tf.float32)
+
+    def loss_and_grads(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(fn(x) * weights)
+        return [loss, *tape.gradient(loss, [x, layer.kernel, layer.bias])]
+
+    ours = loss_and_grads(layer)
+    reference = loss_and_grads(
+        lambda v: tf.nn.conv2d(v, layer.kernel, 1, "SAME") + layer.bias)
+    for a, b in zip(ours, reference):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+    # stride 2 / 4x4 layers keep Keras' own op (no custom gradient)
+    plain = Conv2D(4, 4, strides=2, padding="same")
+    plain.build(x.shape)
+    assert plain.convolution_op(x, plain.kernel).shape == (3, 4, 3, 4)

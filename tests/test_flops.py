@@ -88,3 +88,52 @@ def test_count_flops_of_the_augintae_step():
     forward = forward_flops(model.encoder, 2 * n) + forward_flops(model.generator, n)
     assert forward > 0
     assert counted == 3 * forward
+
+
+def test_a_function_counts_at_each_call_site():
+    """A tf.function called twice inside the step costs twice (a layer reused on two batches)."""
+    kernel = tf.Variable(tf.ones([4, 6]))
+    inner = tf.function(lambda x: tf.matmul(x, kernel))
+    graph = traced(lambda x: inner(x) + inner(2.0 * x), tf.TensorSpec([3, 4]))
+    assert graph_flops(graph) == 2 * (2 * 3 * 6 * 4)
+
+
+def test_conditional_counts_the_costlier_branch_or_the_share_given():
+    """then: two 5x5 products of [2, 5] (2 * 2*2*5*5), else: one; p = 1/4 averages them."""
+    kernel = tf.Variable(tf.ones([5, 5]))
+    one = 2 * 2 * 5 * 5
+
+    def step(x, turn):
+        return tf.cond(turn, lambda: tf.matmul(tf.matmul(x, kernel), kernel),
+                       lambda: tf.matmul(x, kernel))
+
+    graph = traced(step, tf.TensorSpec([2, 5]), tf.TensorSpec([], tf.bool))
+    assert graph_flops(graph) == 2 * one
+    assert graph_flops(graph, branch_share=0.25) == round(0.25 * 2 * one + 0.75 * one)
+    assert graph_flops(graph, branch_share=0.0) == one
+
+
+def test_count_flops_of_a_step_on_labelled_sets():
+    """A train step on ``(sets [B, n, d], labels [B])`` (DAGAN's and the statistician's layout):
+    the sets are flattened to B*n rows of a Dense d -> 3; forward 2*B*n*d*3, and the kernel
+    gradient the same again (the input needs none)."""
+    import keras
+
+    class SetModel(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3, use_bias=False)
+
+        def train_step(self, data):
+            sets, labels = data
+            with tf.GradientTape() as tape:
+                rows = tf.reshape(sets, [-1, sets.shape[-1]])
+                loss = tf.reduce_mean(tf.square(self.dense(rows))) + 0.0 * tf.reduce_sum(
+                    tf.cast(labels, tf.float32))
+            grads = tape.gradient(loss, self.dense.trainable_variables)
+            return {"loss": loss, "norm": tf.linalg.global_norm(grads)}
+
+    model = SetModel()
+    model.dense.build((None, 7))
+    batch = (tf.zeros([4, 5, 7]), tf.zeros([4], tf.int64))
+    assert count_flops(model, batch) == 2 * (2 * 4 * 5 * 7 * 3)

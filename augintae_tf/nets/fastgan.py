@@ -23,6 +23,7 @@ switch (``model.spectral_norm``, on by default as in FastGAN); channel counts sc
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 G_MULT = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5}  # FastGAN's nfc_multi, x ngf=64
@@ -34,10 +35,52 @@ def channels(mult: dict, resolution: int, width: float) -> int:
     return max(4, int(round(mult[resolution] * 64 * width)))
 
 
+def _conv3x3_matmul_filter_gradient(x, kernel):
+    """A stride-1 SAME convolution whose kernel gradient is one matrix product:
+    ``dW = patches(x)^T dY`` (patches ``[B*H*W, kh*kw*C_in]``, dY ``[B*H*W, C_out]``), the same sum
+    ``Conv2DBackpropFilter`` computes, in another order (equal up to float32 round-off).  Why: at
+    FastGAN's batch 8 oneDNN's backward-weights kernel reaches a fraction of its forward speed on
+    the 64x64 and 8x8x1024 3x3 layers, while one GEMM of the same FLOPs runs near matmul speed
+    (benchmarks/RESULTS.md, "Every model against its FLOP bound").  The input gradient and the
+    forward are TensorFlow's own ops."""
+    @tf.custom_gradient
+    def op(x, kernel):
+        def grad(dy):
+            kh, kw, c_in, c_out = kernel.shape
+            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(x), filter=kernel,
+                                                out_backprop=dy, strides=[1, 1, 1, 1],
+                                                padding="SAME")
+            patches = tf.image.extract_patches(x, [1, kh, kw, 1], [1, 1, 1, 1], [1, 1, 1, 1],
+                                               "SAME")
+            dw = tf.matmul(tf.reshape(patches, [-1, kh * kw * c_in]), tf.reshape(dy, [-1, c_out]),
+                           transpose_a=True)
+            return dx, tf.reshape(dw, kernel.shape)
+        return tf.nn.conv2d(x, kernel, 1, "SAME"), grad
+    return op(x, kernel)
+
+
+_GPU = bool(tf.config.list_physical_devices("GPU"))
+
+
+@keras.saving.register_keras_serializable(package="augintae_tf")
+class Conv2D(layers.Conv2D):
+    """Keras' Conv2D; on a CPU, float32 stride-1 'same' 3x3 convolutions take
+    :func:`_conv3x3_matmul_filter_gradient` (same weights and forward; the class keeps Keras'
+    name, which Keras keys saved weights and automatic layer names by)."""
+
+    def convolution_op(self, inputs, kernel):
+        if tuple(self.kernel_size) == (3, 3) and tuple(self.strides) == (1, 1) \
+                and self.padding == "same" and tuple(self.dilation_rate) == (1, 1) \
+                and self.groups == 1 and self.data_format == "channels_last" \
+                and inputs.dtype == tf.float32 and kernel.dtype == tf.float32 \
+                and not _GPU:  # measured on CPUs only: cuDNN's backward-filter is another story
+            return _conv3x3_matmul_filter_gradient(inputs, tf.convert_to_tensor(kernel))
+        return super().convolution_op(inputs, kernel)
+
+
 def conv(filters: int, kernel: int, strides: int = 1, padding: str = "same", sn: bool = True,
          use_bias: bool = False, name: str | None = None) -> layers.Layer:
-    layer = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=use_bias,
-                          name=name)
+    layer = Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=use_bias, name=name)
     return layers.SpectralNormalization(layer) if sn else layer
 
 
