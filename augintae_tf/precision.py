@@ -4,11 +4,11 @@
 
 - ``mixed_bfloat16`` where the hardware computes in bfloat16 (a CPU with AVX512_BF16 or AMX; a
   GPU of compute capability >= 8.0) AND the model's config section says its few-shot quality was
-  measured to hold in bf16 (``ModelConfig.BF16_QUALITY_HOLDS``: ae and augintae, whose step is a
-  pixel loss; benchmarks/RESULTS.md, "bf16 as a recipe choice");
+  measured to hold in bf16 (``ModelConfig.BF16_MEASURED``: ae, the recommended recipe's model;
+  benchmarks/RESULTS.md, "bf16 as a recipe choice");
 - ``float32`` otherwise: a CPU without native bf16 runs TensorFlow's emulated bf16 kernels
   (several times slower than float32: RESULTS.md), and a model whose bf16 quality nobody measured
-  (the adversarial and set models) is not switched silently.
+  (every other model so far) is not switched silently.
 
 The resolved value is what the run's ``config.yaml`` records, so a resumed or exported run keeps
 the precision it trained in whatever machine it moves to.  An explicit ``--precision`` is never
@@ -66,7 +66,8 @@ def resolve(cfg):
     if cfg.train.precision != AUTO:
         return cfg, None
     gpu, capability = gpu_capability()
-    precision, why = choose(cfg.model.name, type(cfg.model).BF16_QUALITY_HOLDS, gpu=gpu,
+    measured = cfg.model.name in type(cfg.model).BF16_MEASURED
+    precision, why = choose(cfg.model.name, measured, gpu=gpu,
                             gpu_capability=capability, native_bf16=cpu.has_native_bf16())
     train = dataclasses.replace(cfg.train, precision=precision)
     return dataclasses.replace(cfg, train=train), f"precision {precision} (auto): {why}"

@@ -37,9 +37,9 @@ class ModelConfig:
     below; a model registered elsewhere passes its own to ``register_model``), all settable as
     ``model.<field>``."""
 
-    # Whether ``train.precision: auto`` may choose mixed_bfloat16 on bf16 hardware: True only for
-    # a family whose few-shot quality was measured the same in bf16 (augintae_tf/precision.py).
-    BF16_QUALITY_HOLDS: ClassVar[bool] = False
+    # The models of this section for which ``train.precision: auto`` may choose mixed_bfloat16 on
+    # bf16 hardware: those whose few-shot quality measured the same in bf16 (precision.py).
+    BF16_MEASURED: ClassVar[tuple[str, ...]] = ()
 
     name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
@@ -89,7 +89,7 @@ class AugIntAEConfig(AutoencoderConfig):
     paper's midpoint-biased alphas whatever this says.
     """
 
-    BF16_QUALITY_HOLDS: ClassVar[bool] = True  # benchmarks/RESULTS.md, "bf16 as a recipe choice"
+    BF16_MEASURED: ClassVar[tuple[str, ...]] = ("ae",)  # RESULTS.md, "bf16 as a recipe choice"
     TARGETS: ClassVar[tuple[str, ...]] = ("augmentation", "blend")
     ALPHAS: ClassVar[tuple[str, ...]] = ("midpoint", "uniform")  # latent.ALPHA_KINDS
 
@@ -122,7 +122,7 @@ class IntAEConfig(AugIntAEConfig):
     (this package's intae before issue 20).
     """
 
-    BF16_QUALITY_HOLDS: ClassVar[bool] = False  # its critic's bf16 quality is not measured
+    BF16_MEASURED: ClassVar[tuple[str, ...]] = ()  # its critic's bf16 quality is not measured
     TARGETS: ClassVar[tuple[str, ...]] = ("critic", "blend")
 
     target: str = "critic"
@@ -144,7 +144,7 @@ class AdversarialConfig(AugIntAEConfig):
     """augintae-adv (appendix A.1): augintae's fields (``target``: the discriminator's real
     images are the target) and eq. 4's step size."""
 
-    BF16_QUALITY_HOLDS: ClassVar[bool] = False  # its discriminator's bf16 quality is not measured
+    BF16_MEASURED: ClassVar[tuple[str, ...]] = ()  # its discriminator's bf16 quality is not measured
 
     k_rate: float = 0.001  # eq. 4's step size for the adversarial weight k
 
