@@ -118,6 +118,8 @@ RECIPES.update({
     "recommended-bf16-xla": {**RECIPES["recommended"], "train.precision": "mixed_bfloat16",
                              "train.jit": "on"},
     "recommended-xla": {**RECIPES["recommended"], "train.jit": "on"},
+    "t20-augintae-aug-half-bf16-xla": {**RECIPES["t20-augintae-aug-half"],
+                                       "train.precision": "mixed_bfloat16", "train.jit": "on"},
 })
 
 TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
