@@ -4,7 +4,7 @@
 
 - ``mixed_bfloat16`` where the hardware computes in bfloat16 (a CPU with AVX512_BF16 or AMX; a
   GPU of compute capability >= 8.0) AND the model's config section says its few-shot quality was
-  measured to hold in bf16 (``ModelConfig.BF16_MEASURED``: ae, the recommended recipe's model;
+  measured to hold in bf16 (``ModelConfig.BF16_MEASURED``: ae, the recommended recipe's model, and augintae;
   benchmarks/RESULTS.md, "bf16 as a recipe choice");
 - ``float32`` otherwise: a CPU without native bf16 runs TensorFlow's emulated bf16 kernels
   (several times slower than float32: RESULTS.md), and a model whose bf16 quality nobody measured

@@ -48,7 +48,7 @@ class ModelChoice(click.Choice):
               help="tf.distribute strategy; auto = mirrored when more than one GPU is visible.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Compute precision (default auto: mixed_bfloat16 where the CPU or GPU computes "
-                   "in bf16 and the model measured the same in it (ae); else float32).")
+                   "in bf16 and the model measured the same in it: ae, augintae; else float32).")
 @click.option("--jit/--no-jit", default=None, help="XLA-compile the train step (default: Keras auto).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Default: runs/NNNNN-<dataset>-<model>.")

@@ -108,7 +108,7 @@ def test_only_models_measured_in_bf16_may_switch_to_it():
     from augintae_tf.sections import section_class, section_names
 
     measured = sorted(name for name in section_names() if name in section_class(name).BF16_MEASURED)
-    assert measured == ["ae"]
+    assert measured == ["ae", "augintae"]
 
 
 @pytest.mark.parametrize("native", [True, False])

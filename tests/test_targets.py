@@ -268,7 +268,10 @@ def test_benchmark_target_matrix_recipes():
     assert full.train.lr_drops == [] and full.train.steps == 200
     # the recipes from before issue 20 keep training the blend they were measured with
     assert all(bench.RECIPES[n]["model.target"] == "blend" for n in bench.RECIPES
-               if not n.startswith("t20-"))
+               if not n.startswith(("t20-", "t23-")))
+    assert bench.RECIPES["t23-augintae-aug-half-bf16-xla"] == {
+        **bench.RECIPES["t20-augintae-aug-half"], "train.precision": "mixed_bfloat16",
+        "train.jit": "on"}
 
 
 def test_augintae_adv_section_carries_the_autoencoder_fields_and_averages():
