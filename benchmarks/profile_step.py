@@ -10,6 +10,7 @@ FLOP/cycle of its widest FMA) and a large float32 matmul measured in the same pr
 
     python benchmarks/profile_step.py                      # augintae, 28x28x1, batch 128
     python benchmarks/profile_step.py --model ae --top 15 --out benchmarks/results/profile.json
+    python benchmarks/profile_step.py --precision mixed_bfloat16   # on a CPU with native bf16
 """
 from __future__ import annotations
 
@@ -97,12 +98,15 @@ def main() -> None:
     parser.add_argument("--model", default="augintae")
     parser.add_argument("--shape", default="28x28x1", choices=sorted(SHAPES))
     parser.add_argument("--jit", action="store_true", help="profile the XLA-compiled step")
+    parser.add_argument("--precision", default="float32",
+                        choices=("float32", "mixed_bfloat16", "mixed_float16"))
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--out", default=None, help="write the JSON here")
     args = parser.parse_args()
 
-    model, iterator, images, batch = build_step(args.model, args.shape, args.jit)
+    model, iterator, images, batch = build_step(args.model, args.shape, args.jit,
+                                                overrides={"train.precision": args.precision})
     run_steps(model, iterator, 3)  # trace, warm up
     untraced = run_steps(model, iterator, args.steps)
     with tempfile.TemporaryDirectory() as logdir:
