@@ -150,8 +150,10 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-@pytest.mark.parametrize("name, limit", [("dagan", 560), ("neural-statistician", 1400)])
-def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, monkeypatch,
+# compare's few-shot quality table for a model without a latent: once (dagan), not per model
+@pytest.mark.parametrize("name, limit, quality", [("dagan", 560, "--quality"),
+                                                  ("neural-statistician", 1400, "--no-quality")])
+def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, quality, monkeypatch,
                                                        tiny_run):
     run = tmp_path / "run"
     small = ["--set", "model.width=0.25", "--set", "model.latent_dim=8", "--set",
@@ -180,11 +182,15 @@ def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, mon
     assert exported.exit_code == 0, exported.output
     served = tf.saved_model.load(str(tmp_path / "serving" / "1"))
     assert set(served.signatures) == {"generate", "serving_default"}
-    compared = invoke("compare", run, tiny_run, "--out", tmp_path / "cmp", "--num-images", 30,
-                      "--classifier-epochs", 1, "--classifier-limit", 300)
+    compared = invoke("compare", run, tiny_run, "--out", tmp_path / "cmp", quality,
+                      "--num-images", 30, "--classifier-epochs", 1, "--classifier-limit", 300)
     assert compared.exit_code == 0, compared.output
     table = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
     assert [row["model"] for row in table["runs"]] == [name, "augintae"]
+    if quality == "--quality":  # one generated row per run beside the reference rows
+        assert list(table["quality"]["rows"]) == ["run", "tiny", "floor", "seed_copies", "crossfade"]
+    else:
+        assert table["quality"] is None
 
 
 def test_cli_unlabelled_folder_names_the_model_and_labelled_sources(tmp_path):

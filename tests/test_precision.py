@@ -57,10 +57,11 @@ def test_one_train_step_in_each_precision(precision):
     np.testing.assert_allclose(np.linalg.norm(latents.numpy(), axis=1), 1.0, atol=1e-5)
 
 
-@pytest.mark.parametrize("precision", ["float32", "mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
 def test_whole_train_step_compiles_with_xla_augmentation_included(precision):
     """float16 adds dynamic loss scaling (a finite-gradients branch) to the step; bfloat16 runs
-    the fused BN kernel on bf16 activations: both compile too."""
+    the fused BN kernel on bf16 activations: both compile too. (float32 under XLA, augmentation
+    included: tests/test_models.py's jit tests, one of which also checks the loss goes down.)"""
     model = tiny(precision, jit="on")
     assert model.jit_compile is True  # Keras silently falls back to False for unsupported models
     loss = model.fit(blobs(), batch_size=BATCH, epochs=2, verbose=0).history["recon_loss"]
