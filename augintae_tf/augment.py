@@ -170,6 +170,24 @@ def warp(images, transforms, fill: str = "constant") -> tf.Tensor:
     return tf.cast(out, dtype)
 
 
+def compiled_warp(images, transforms, fill: str = "constant") -> tf.Tensor:
+    """:func:`warp` as XLA clusters inside a graph that is not XLA-compiled as a whole.
+
+    Without XLA the warp is ~60 small kernels (four gathers, their bounds masks, the bilinear
+    arithmetic), each a full pass over the batch plus an executor dispatch; XLA fuses them into
+    a few loops.  The train steps use this (``compiled=True`` below): on CPU it is the cheap part
+    of what XLA brings to a whole step, without the whole step's slower bf16 matmuls and long
+    compile (``benchmarks/RESULTS.md``, issue 23).  ``jit_scope`` marks the ops for XLA's
+    clustering pass rather than calling a ``jit_compile`` function: such a call made Grappler's
+    remapper fail on the rest of the step (a logged error, and its fusions lost).  Eagerly (no
+    graph to cluster) this is :func:`warp`.  Same coordinates; values within float rounding.
+    """
+    if tf.executing_eagerly():
+        return warp(images, transforms, fill)
+    with tf.xla.experimental.jit_scope(compile_ops=True, separate_compiled_gradients=False):
+        return warp(images, transforms, fill)
+
+
 def color_jitter(images, params) -> tf.Tensor:
     """Per-example brightness, contrast, saturation and hue for RGB images; result in [0, 1].
 
@@ -204,11 +222,12 @@ def color_jitter(images, params) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(x, 0.0, 1.0), dtype)
 
 
-def apply_params(images, params, cfg: AugmentConfig) -> tf.Tensor:
+def apply_params(images, params, cfg: AugmentConfig, compiled: bool = False) -> tf.Tensor:
     """``T(x; params)``: warp then colour jitter ``[B, H, W, C]`` images in [0, 1] with the given
     per-example parameters (``[B]`` each, as :func:`sample_params` returns them); same shape and
     dtype.  Stages whose ranges are all zero in ``cfg`` are left out of the graph (an identity
     config returns ``images`` itself), so what runs does not depend on the parameters' values.
+    ``compiled``: warp with :func:`compiled_warp` (the train steps) rather than :func:`warp`.
     """
     images = tf.convert_to_tensor(images)
     enabled = _enabled(cfg)
@@ -220,7 +239,7 @@ def apply_params(images, params, cfg: AugmentConfig) -> tf.Tensor:
     dtype = images.dtype
     x = tf.cast(images, tf.float32)
     if enabled & set(_GEOMETRIC):
-        x = warp(x, affine_transforms(params, size), cfg.fill)
+        x = (compiled_warp if compiled else warp)(x, affine_transforms(params, size), cfg.fill)
     colour = {name: params[name] for name in _COLOUR if name in enabled}
     if colour:
         x = color_jitter(x, colour)
@@ -228,16 +247,17 @@ def apply_params(images, params, cfg: AugmentConfig) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(x, 0.0, 1.0), dtype)
 
 
-def augment(images, cfg: AugmentConfig, seed) -> tf.Tensor:
+def augment(images, cfg: AugmentConfig, seed, compiled: bool = False) -> tf.Tensor:
     """Random per-example augmentation of ``[B, H, W, C]`` images in [0, 1]; same shape and dtype:
-    :func:`apply_params` with parameters drawn by :func:`sample_params` from ``seed``.
+    :func:`apply_params` (``compiled`` passes on) with parameters drawn by :func:`sample_params`
+    from ``seed``.
 
     Stages whose ranges are all zero are left out of the graph, so an identity config costs nothing.
     """
     images = tf.convert_to_tensor(images)
     if is_identity(cfg):
         return images
-    return apply_params(images, sample_params(seed, tf.shape(images)[0], cfg), cfg)
+    return apply_params(images, sample_params(seed, tf.shape(images)[0], cfg), cfg, compiled)
 
 
 def blend(x1, x2, alpha) -> tf.Tensor:
@@ -268,7 +288,7 @@ def interpolate_params(params1, params2, alpha) -> dict[str, tf.Tensor]:
 
 
 def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augmentation",
-                        alpha_kind: str = "midpoint"
+                        alpha_kind: str = "midpoint", compiled: bool = False
                         ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """``(view1, view2, alpha, target_images)`` of one training step: the one place that samples
     rho1, rho2 and alpha and says what the decoded slerp should look like.
@@ -287,6 +307,7 @@ def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augment
 
     The streams are those of ``augment(images, cfg, sub_seed(seed, 1 | 2))``, so ``blend``
     reproduces the earlier training exactly.  Plain TensorFlow ops, per example: XLA-compilable.
+    ``compiled``: the warps run as XLA clusters (:func:`compiled_warp`), as in the train steps.
     """
     if target not in TARGETS:
         raise ValueError(f"target {target!r} is not allowed; expected one of {', '.join(TARGETS)}")
@@ -297,10 +318,11 @@ def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augment
         return images, images, alpha, images
     params1 = sample_params(sub_seed(seed, 1), batch, cfg)
     params2 = sample_params(sub_seed(seed, 2), batch, cfg)
-    view1, view2 = apply_params(images, params1, cfg), apply_params(images, params2, cfg)
+    view1 = apply_params(images, params1, cfg, compiled)
+    view2 = apply_params(images, params2, cfg, compiled)
     if target == "blend":
         return view1, view2, alpha, blend(view1, view2, alpha)
-    middle = apply_params(images, interpolate_params(params1, params2, alpha), cfg)
+    middle = apply_params(images, interpolate_params(params1, params2, alpha), cfg, compiled)
     return view1, view2, alpha, middle
 
 

@@ -107,16 +107,17 @@ def count_flops(model, batch, branch_share: float | None = None) -> int:
     return graph_flops(graph, branch_share)
 
 
-def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
-    """GFLOP/s of an ``n`` x ``n`` float32 matmul (2 n^3 per product), ``reps`` timed after one
-    untimed: the ceiling TensorFlow's best-tuned kernel reaches on this machine now."""
-    a = tf.random.uniform((n, n))
+def matmul_gflops(n: int = 2048, reps: int = 5, dtype: str = "float32") -> float:
+    """GFLOP/s of an ``n`` x ``n`` matmul in ``dtype`` (2 n^3 per product), ``reps`` timed after
+    one untimed: the ceiling TensorFlow's best-tuned kernel reaches on this machine now (a bf16
+    step's ceiling is the ``bfloat16`` one: twice float32's where the CPU has native bf16)."""
+    a = tf.cast(tf.random.uniform((n, n)), dtype)
     product = tf.function(lambda x: tf.linalg.matmul(x, x))
-    float(tf.reduce_sum(product(a)))
+    float(tf.reduce_sum(tf.cast(product(a), tf.float32)))
     start = time.perf_counter()
     for _ in range(reps):
         out = product(a)
-    float(tf.reduce_sum(out))
+    float(tf.reduce_sum(tf.cast(out, tf.float32)))
     return 2 * n ** 3 * reps / (time.perf_counter() - start) / 1e9
 
 

@@ -127,7 +127,10 @@ def _latent_endpoints(model, shape, latent_dim: int) -> list[Endpoint]:
         same = _fail_unless(tf.equal(tf.shape(a)[0], tf.shape(b)[0]),
                             "images_a and images_b must hold the same number of images; got",
                             tf.shape(a)[0], "and", tf.shape(b)[0])
+        # Everything downstream waits for the check, the images too: gating alpha alone let the
+        # slerp's z_a * z_b run first and fail with a bare shape error (seen once in the suite).
         with tf.control_dependencies([same]):
+            a, b = tf.identity(a), tf.identity(b)
             alpha = checked_alpha(alpha, tf.shape(a)[0])
         return {"images": model.interpolate(a, b, alpha)}
 

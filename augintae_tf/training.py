@@ -227,7 +227,19 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
         raise RunError("--strategy multi-worker needs --run-dir: every worker must write to and "
                        "resume from the same run directory, on a filesystem they all see")
     cfg, why = precision.resolve(cfg)  # before the run dir: config.yaml records the choice
+    # The run's policy only while it runs: left set, a bf16 run would make every model the
+    # caller builds afterwards in this process bf16 (layers read the global policy when built).
+    previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(cfg.train.precision)
+    try:
+        return _train_resolved(cfg, why, run_dir, resume, runs_root, dry_run, progress, echo)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train_resolved(cfg: Config, why: str | None, run_dir, resume: bool, runs_root,
+                    dry_run: bool, progress: bool | None, echo: Callable[[str], Any]):
+    """:func:`train` once the precision is resolved and set as Keras' global policy."""
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
     chief, lock = is_chief(strategy), None

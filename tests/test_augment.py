@@ -38,11 +38,32 @@ def test_warp_matches_raw_op_eager_and_xla(fill):
     expected = raw_warp(images, transforms, fill)
     eager = A.warp(images, transforms, fill)
     xla = tf.function(lambda x, t: A.warp(x, t, fill), jit_compile=True)(images, transforms)
+    # compiled_warp: XLA clusters inside a graph that is not XLA-compiled (the steps'), and eagerly
+    cluster = tf.function(lambda x, t: A.compiled_warp(x, t, fill))(images, transforms)
+    np.testing.assert_array_equal(A.compiled_warp(images, transforms, fill), eager)
     np.testing.assert_allclose(eager, expected, rtol=0, atol=1e-5)
     np.testing.assert_allclose(xla, expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(cluster, expected, rtol=0, atol=1e-5)
     # The transforms reach far outside the image, so the fill mode was really exercised.
     other = raw_warp(images, transforms, "reflect" if fill == "constant" else "constant")
     assert np.abs(expected - other).max() > 0.1
+
+
+def test_compiled_augment_is_one_xla_cluster_with_the_same_views():
+    """augment(compiled=True) inside a plain tf.function: the warp's ops (and only they) are
+    marked for XLA's clustering, and the views equal the uncompiled ones to float rounding."""
+    images = tf.constant(np.random.default_rng(1).random((6, 12, 12, 1)), tf.float32)
+    cfg = AugmentConfig(rotation=30, translation=3, scale_min=0.8, scale_max=1.2, shear=10)
+    step = tf.function(lambda x: A.augment(x, cfg, SEED, compiled=True))
+    graph = step.get_concrete_function(images).graph
+    def marked(op):
+        return "_XlaCompile" in op.node_def.attr and op.get_attr("_XlaCompile")
+    types = {op.type for op in graph.get_operations() if marked(op)}
+    assert {"GatherV2", "Floor", "RealDiv"} <= types  # the warp's ops
+    assert not {"StatelessRandomUniformV2", "Sin"} & types  # not the parameters' sampling
+    plain = A.augment(images, cfg, SEED)
+    np.testing.assert_allclose(step(images), plain, rtol=0, atol=1e-5)
+    assert np.abs(plain.numpy() - images.numpy()).max() > 0.1  # the warp did something
 
 
 def test_warp_rejects_unknown_fill():

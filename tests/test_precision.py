@@ -114,6 +114,9 @@ def test_only_models_measured_in_bf16_may_switch_to_it():
 
 @pytest.mark.parametrize("native", [True, False])
 def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tmp_path, native):
+    """auto resolves by the hardware, says why, leaves explicit choices alone, and train hands
+    Keras' global dtype policy back as it found it (a bf16 run leaking its policy made later
+    models in the process bf16: the fused-BN tests failed after one on a native-bf16 CPU)."""
     from augintae_tf import cpu, precision
     from augintae_tf.training import train
 
@@ -127,6 +130,8 @@ def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tm
         f"precision {chosen} (auto): " + precision.choose(
             "ae", True, gpu=False, gpu_capability=None, native_bf16=native)[1]]
     assert f"precision: {chosen}" in summary  # the resolved config, as config.yaml records it
+    # the run's policy held only while it ran: the caller's is back (here Keras' default)
+    assert keras.mixed_precision.global_policy().name == "float32"
     lines.clear()
     explicit = load_config("recommended", {"model.width": 0.05, "train.precision": "float32"})
     summary = train(explicit, tmp_path / "dry", dry_run=True, echo=lines.append)

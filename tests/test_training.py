@@ -98,7 +98,8 @@ def test_resume_after_sigkill_finishes_the_run(tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "augintae-tf")
     args = [cli, "train", "--run-dir", str(run_dir), "--config", "glyphs",  # as tiny_config below
             "--epochs", "4", "--batch-size", "32", "--latent-dim", "8", "--set", "model.width=0.25",
-            "--set", "data.limit=128", "--set", "train.steps_per_epoch=12"]
+            "--set", "data.limit=128", "--set", "train.steps_per_epoch=12",
+            "--precision", "float32"]  # tiny_config's: auto may pick bf16 on this CPU
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not checkpoints.list_checkpoints(run_dir / "checkpoints") and time.time() < deadline:

@@ -309,7 +309,7 @@ class Autoencoder(ModelContract):
 
     def augment(self, images, seed, index: int) -> tf.Tensor:
         """One random augmentation per image from sub-seed ``index`` of the step seed."""
-        return augment_images(images, self.setup.augment, sub_seed(seed, index))
+        return augment_images(images, self.setup.augment, sub_seed(seed, index), compiled=True)
 
     @property
     def target_kind(self) -> str:
@@ -320,7 +320,7 @@ class Autoencoder(ModelContract):
         """``(view1, view2, alpha, target)`` of this step under ``model.target``
         (:func:`augintae_tf.augment.interpolation_batch`)."""
         return interpolation_batch(images, self.setup.augment, seed, self.target_kind,
-                                   self.alpha_kind)
+                                   self.alpha_kind, compiled=True)
 
     @property
     def alpha_kind(self) -> str:
