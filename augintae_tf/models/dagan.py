@@ -105,7 +105,7 @@ class DAGAN(AdversarialMixin, ModelContract):
 
     def call(self, images, training: bool = False):
         """One image per seed image with zero noise (the generator's mode; builds the model)."""
-        images = tf.convert_to_tensor(images, tf.float32)
+        images = tf.cast(images, tf.float32)  # Keras casts call inputs to the policy's dtype
         zeros = tf.zeros(tf.stack([tf.shape(images)[0], self.setup.section.noise_dim]))
         return self.generate_from(images, zeros, training)
 

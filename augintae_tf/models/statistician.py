@@ -172,7 +172,7 @@ class NeuralStatistician(ModelContract):
 
     def call(self, images, training: bool = False):
         """The images as one set: the decoder's means at ``z = mu(z | c)`` (builds the model)."""
-        images = tf.convert_to_tensor(images, tf.float32)
+        images = tf.cast(images, tf.float32)  # Keras casts call inputs to the policy's dtype
         _, (mu_c, _) = self.encode_sets(images[None], training)
         c = tf.repeat(mu_c, tf.shape(images)[0], axis=0)
         mu_z, _ = self.prior(c, training=training)
