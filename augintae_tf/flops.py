@@ -5,7 +5,8 @@ Counted: matrix products and convolutions, forward and backward, as 2 x multiply
 (also the forward of a transposed convolution) and ``Conv2DBackpropFilter`` 2·|out_backprop|·kh·kw·c_in
 of the convolution they differentiate.  Element-wise ops, normalisation, the augmentation's
 gathers and the optimizer update are left out (a few % of the total for these backbones), so the
-count is a lower bound of the work and the achieved fraction is a lower bound too.
+count is a lower bound of the work and the achieved fraction is a lower bound too.  Only live ops
+count (:func:`live_ops`): the traced graph also holds dead code that never runs.
 """
 from __future__ import annotations
 
@@ -77,15 +78,37 @@ def _called_graph(graph, op, attr: str):
     return None
 
 
+def live_ops(graph) -> set:
+    """The ops of ``graph`` that run: those the graph's outputs or a stateful op (a variable
+    assignment, an optimizer update) depend on, through inputs and control inputs.  The rest is
+    dead code that Grappler prunes before anything runs; a tape's gradients of losses nobody
+    applies are the usual case (an adversarial step traced 92 matmuls and convolutions and ran
+    38 of them)."""
+    roots = [tensor.op for tensor in graph.outputs]
+    roots += [op for op in graph.get_operations() if op.op_def is not None and op.op_def.is_stateful]
+    live, stack = set(), roots
+    while stack:
+        op = stack.pop()
+        if op not in live:
+            live.add(op)
+            stack.extend(tensor.op for tensor in op.inputs)
+            stack.extend(op.control_inputs)
+    return live
+
+
 def graph_flops(graph, branch_share: float | None = None) -> int:
-    """Sum of :func:`op_flops` over ``graph``, each called function counted at its call sites.
+    """Sum of :func:`op_flops` over the live ops of ``graph`` (:func:`live_ops`), each called
+    function counted at its call sites.
 
     A conditional (``tf.cond``) counts ``p * then + (1 - p) * else`` with ``p = branch_share``: the
     average step of a model whose ``then`` branch runs on a fraction p of the steps (wgan-gp's and
     DAGAN's generator update, 1 / critic steps); ``None`` counts the costlier branch.  A loop's
     body counts once (its trip count is not in the graph)."""
     total = 0.0
+    live = live_ops(graph)
     for op in graph.get_operations():
+        if op not in live:
+            continue
         total += op_flops(op)
         for attr in CALLS.get(op.type, ()):
             body = _called_graph(graph, op, attr)

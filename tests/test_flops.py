@@ -16,21 +16,39 @@ def test_matmul_and_transposes():
                               at, b)) == 2 * 3 * 7 * 5
 
 
+def test_dead_code_is_not_counted_but_work_feeding_a_variable_update_is():
+    """A product whose result reaches nothing is pruned before it runs, so it costs nothing; one
+    that only feeds a variable assignment (a stateful op) runs and counts."""
+    a, b = tf.TensorSpec([3, 5]), tf.TensorSpec([5, 7])
+    dead = traced(lambda x, y: (tf.matmul(x, y), tf.matmul(x, y * 2.0))[0], a, b)
+    assert graph_flops(dead) == 2 * 3 * 5 * 7
+    sink = tf.Variable(tf.zeros([3, 7]))
+
+    def update(x, y):
+        sink.assign(tf.matmul(x, y))
+        return tf.reduce_sum(x)
+
+    assert graph_flops(traced(update, a, b)) == 2 * 3 * 5 * 7
+
+
 def test_convolution_forward_and_both_gradients():
     """A 3x3 SAME convolution, batch 2, 8x8x3 -> 8x8x4: forward 2*N*H*W*C_out*9*C_in; its input
     and kernel gradients each cost the same again (the rule the backward count relies on)."""
     forward = 2 * (2 * 8 * 8 * 4) * 9 * 3
     kernel = tf.Variable(tf.random.normal([3, 3, 3, 4]))
 
-    def step(x):
+    def step(x, keep_output=True):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = tf.nn.conv2d(x, kernel, 1, "SAME")
-        return tape.gradient(y, [x, kernel])
+        gradients = tape.gradient(y, [x, kernel])
+        return (y, gradients) if keep_output else gradients
 
     x = tf.TensorSpec([2, 8, 8, 3])
     assert graph_flops(traced(lambda v: tf.nn.conv2d(v, kernel, 1, "SAME"), x)) == forward
     assert graph_flops(traced(step, x)) == 3 * forward
+    # A linear op's gradients do not need its output: unused, the forward is dead code
+    assert graph_flops(traced(lambda v: step(v, keep_output=False), x)) == 2 * forward
 
 
 def test_transposed_convolution_counts_as_the_convolution_it_inverts():
@@ -76,8 +94,13 @@ def forward_flops(net, n: int) -> int:
 
 def test_count_flops_of_the_augintae_step():
     """The whole AugIntAE step (both views through the encoder, one decode, backward): three
-    times the forward, as the hand count from the layer shapes gives it.  (TensorFlow computes
-    the first convolution's input gradient too, so nothing is subtracted.)"""
+    times the forward, as the hand count from the layer shapes gives it, less the first
+    convolution's input gradient (the gradient of the images: traced, but nothing uses it, so
+    it never runs)."""
+    from types import SimpleNamespace
+
+    import keras
+
     from augintae_tf.training import build
     from tests.conftest import tiny_config
 
@@ -86,8 +109,10 @@ def test_count_flops_of_the_augintae_step():
     n, size = 4, cfg.data.image_size
     counted = count_flops(model, tf.zeros([n, size, size, cfg.data.channels]))
     forward = forward_flops(model.encoder, 2 * n) + forward_flops(model.generator, n)
-    assert forward > 0
-    assert counted == 3 * forward
+    conv = next(layer for layer in model.encoder.layers if isinstance(layer, keras.layers.Conv2D))
+    first = forward_flops(SimpleNamespace(layers=[conv]), 2 * n)
+    assert forward > 0 and 0 < first < forward / 10
+    assert counted == 3 * forward - first
 
 
 def test_a_function_counts_at_each_call_site():
