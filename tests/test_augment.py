@@ -49,13 +49,14 @@ def test_warp_matches_raw_op_eager_and_xla(fill):
     assert np.abs(expected - other).max() > 0.1
 
 
-def test_compiled_augment_is_one_xla_cluster_with_the_same_views():
+def test_compiled_augment_marks_the_warp_for_xla_with_the_same_views():
     """augment(compiled=True) inside a plain tf.function: the warp's ops (and only they) are
     marked for XLA's clustering, and the views equal the uncompiled ones to float rounding."""
     images = tf.constant(np.random.default_rng(1).random((6, 12, 12, 1)), tf.float32)
     cfg = AugmentConfig(rotation=30, translation=3, scale_min=0.8, scale_max=1.2, shear=10)
     step = tf.function(lambda x: A.augment(x, cfg, SEED, compiled=True))
     graph = step.get_concrete_function(images).graph
+
     def marked(op):
         return "_XlaCompile" in op.node_def.attr and op.get_attr("_XlaCompile")
     types = {op.type for op in graph.get_operations() if marked(op)}
