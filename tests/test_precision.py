@@ -139,7 +139,6 @@ def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tm
     assert not [l for l in lines if "(auto)" in l] and "precision: float32" in summary
 
 
-
 def product_models() -> list[str]:
     """The registered models of the package (tests register their own too)."""
     from augintae_tf.models.registry import model_entry, model_names
