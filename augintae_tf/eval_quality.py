@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -47,15 +47,38 @@ def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, sp
                              **classifier_settings(cfg, epochs, seed))
 
 
+def affine_fn(augment_cfg) -> Callable:
+    """``(images, seed) -> images``: one random affine per image in ``augment_cfg``'s geometric
+    ranges (rotation, translation, scale, shear, fill; colour jitter left out), the augmented-copies
+    reference row's augmentation (:func:`augintae_tf.augment.augment`, stream ``[seed, 31]``)."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from augintae_tf.augment import augment
+
+    geometric = dataclasses.replace(augment_cfg, brightness=0.0, contrast=0.0, saturation=0.0,
+                                    hue=0.0)
+
+    def fn(images, seed: int = 0) -> np.ndarray:
+        images = np.asarray(images, np.float32)
+        return augment(images, geometric, tf.constant([seed, 31], tf.int64)).numpy()
+
+    return fn
+
+
 def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int,
-          double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2) -> dict:
+          double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2,
+          augment_fn: Callable | None = None) -> dict:
     """:func:`~augintae_tf.metrics.quality.fewshot_quality` of ``generated`` (``{name: images}``)
-    plus the reference rows, seeds = the plan's own ``sample_seeds(labels, shots, seed)``."""
+    plus the reference rows (``augment_fn``: also the augmented copies), seeds = the plan's own
+    ``sample_seeds(labels, shots, seed)``."""
     from augintae_tf.metrics import fewshot_quality, sample_seeds
 
     seeds = sample_seeds(labels, shots, seed)
     result = fewshot_quality(generated, plan, images, labels, classifier.embed,
                              classify_fn=classifier.predict, seeds=seeds, seed=seed,
+                             augment_fn=augment_fn,
                              double_exposure_ratio=double_exposure_ratio,
                              double_exposure_shift=double_exposure_shift)
     result["counts"]["classifier_accuracy"] = classifier.accuracy  # on its held-out comparison images
@@ -119,7 +142,8 @@ def quality(run, data, options) -> dict:
     result = data.timer("quality_rows", lambda: score(
         generated, plan, images, labels, classifier, shots=options.shots, seed=options.seed,
         double_exposure_ratio=options.double_exposure_ratio,
-        double_exposure_shift=options.double_exposure_shift))
+        double_exposure_shift=options.double_exposure_shift,
+        augment_fn=affine_fn(run.config.augment)))
     data.echo(quality_table(result))
     return {"quality": result}
 
@@ -128,11 +152,15 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: 
                     seed: int, classifier_epochs: int, classifier_limit: int | None,
                     echo: Callable[[str], object], reconstructions: bool = False,
                     double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
-                    double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict[str, Any]:
+                    double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift,
+                    samplers: Sequence[str | None] = (None,),
+                    scale: float | None = None) -> dict[str, Any]:
     """Every run's few-shot images on one shared plan, scored with one classifier and one set of
-    reference rows; the classifier is built as the first run's config would build it.
+    reference rows; the classifier and the augmented copies' ranges are the first run's config's.
     ``reconstructions``: also each run's :func:`seed_reconstructions` row; ``double_exposure_*``:
-    that column's test (:mod:`augintae_tf.metrics.double_exposure`)."""
+    that column's test (:mod:`augintae_tf.metrics.double_exposure`); ``samplers``: one row per
+    run and sampler its model has (None: the run's default; a row ``NAME [SAMPLER]`` for each
+    named one), ``scale`` the noisy samplers' scale (None: each run's)."""
     from augintae_tf.eval_data import check_double_exposure
 
     check_double_exposure(double_exposure_ratio, double_exposure_shift)
@@ -144,8 +172,16 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: 
                                     split, epochs=classifier_epochs, limit=classifier_limit,
                                     seed=seed, echo=echo)
     models = dict(zip(unique_names(runs), (run.model for run in runs)))
-    generated = {name: generate_from_plan(model, images, plan) for name, model in models.items()}
-    if reconstructions:
-        generated = with_reconstructions(generated, models, images, plan)
+    generated = {}
+    for name, model in models.items():
+        for sampler in samplers:
+            if sampler is None or sampler in model.samplers:
+                row = name if sampler is None else f"{name} [{sampler}]"
+                generated[row] = generate_from_plan(model, images, plan, sampler=sampler,
+                                                    scale=scale)
+        recon = seed_reconstructions(model, images, plan) if reconstructions else None
+        if recon is not None:
+            generated[name + RECONSTRUCTIONS] = recon
     return score(generated, plan, images, labels, classifier, shots=shots, seed=seed,
-                 double_exposure_ratio=double_exposure_ratio, double_exposure_shift=double_exposure_shift)
+                 double_exposure_ratio=double_exposure_ratio, double_exposure_shift=double_exposure_shift,
+                 augment_fn=affine_fn(runs[0].config.augment))

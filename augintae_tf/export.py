@@ -34,7 +34,9 @@ from tensorflow.core.protobuf import saved_model_pb2
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.serving import DEFAULT_MAX_NUM, endpoints, signature_docs
+from augintae_tf.sections import NOISY_SAMPLERS
+from augintae_tf.serving import (DEFAULT_MAX_NUM, endpoints, sampler_signature, served_samplers,
+                                 signature_docs)
 
 TOLERANCE = 1e-5  # max |SavedModel - Keras| accepted by the verification
 REQUEST_FILE = "assets.extra/generate_request.json"  # TF Serving's directory for extra files
@@ -216,6 +218,11 @@ def _verification_inputs(model: keras.Model) -> dict[str, dict[str, np.ndarray]]
     cases = {}
     if model.has(Capability.FEWSHOT):
         cases["generate"] = {"seed_images": img(5, 0), "num": np.int32(7), "seed": np.int64(11)}
+        for sampler in served_samplers(model):
+            case = {"seed_images": img(4, 6), "num": np.int32(5), "seed": np.int64(3)}
+            if sampler in NOISY_SAMPLERS:
+                case["scale"] = np.float32(0.6)
+            cases[sampler_signature(sampler)] = case
     if model.has(Capability.SAMPLE):
         cases["sample"] = {"num": np.int32(6), "seed": np.int64(11)}
     cases["serving_default"] = cases.get("generate", cases.get("sample"))
@@ -236,8 +243,10 @@ def _verification_inputs(model: keras.Model) -> dict[str, dict[str, np.ndarray]]
 def _keras_reference(model: keras.Model, name: str, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """What the Keras model returns for one signature's inputs (eager, not the exported graph)."""
     if "seed_images" in inputs:
+        sampler = name[len("generate_"):].replace("_", "-") if name.startswith("generate_") else None
+        scale = float(inputs["scale"]) if "scale" in inputs else None
         return model.fewshot(tf.constant(inputs["seed_images"], tf.float32), int(inputs["num"]),
-                             int(inputs["seed"])).numpy()
+                             int(inputs["seed"]), sampler=sampler, scale=scale).numpy()
     if "num" in inputs:
         return model.sample(int(inputs["num"]), int(inputs["seed"])).numpy()
     if name.startswith("interpolate"):

@@ -1,9 +1,11 @@
 """Few-shot generation and interpolation from a trained run.
 
 Few-shot generation (the product's main job) is the model's ``fewshot`` capability: for the AE
-family, encode K seed images of a class the model never saw, pick random pairs of seeds and an
-alpha per pair (mean of two uniforms, biased to the midpoint as in training), slerp between the
-pair's L2-normalised latents and decode.
+family, encode K seed images of a class the model never saw, draw latents from the seeds' unit
+latents with a sampler (:func:`augintae_tf.latent.sample_latents`: the paper's slerp between
+random pairs at alpha = mean of two uniforms; ``local``, a seed plus noise along the directions
+training images vary in locally; ``slerp-local``; ``convex``) and decode.  :func:`seed_domain`
+says whether the seeds look like the model's training domain.
 """
 from __future__ import annotations
 
@@ -29,17 +31,33 @@ def _require(model: keras.Model, capability: str, what: str) -> None:
 
 
 def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: int = 0,
-             batch_size: int = 256) -> np.ndarray:
+             batch_size: int = 256, sampler: str | None = None, scale: float | None = None
+             ) -> np.ndarray:
     """``num`` new images from ``seed_images`` ``[K, H, W, C]`` (K >= 2) by the model's ``fewshot``
-    (the AE family: slerps between random seed pairs at random alphas, drawn by the one sampler
-    :func:`~augintae_tf.latent.sample_seed_pairs`, so the exported ``generate`` with the same seed
-    returns the same images).  Deterministic for a given ``seed``."""
+    with ``sampler`` (:data:`~augintae_tf.latent.SAMPLERS`; None: the run's ``model.sampler``) and
+    noise ``scale`` (None: the run's ``model.sampler_scale``): the exported ``generate`` signatures
+    with the same seed return the same images.  Deterministic for a given ``seed``."""
     _require(model, Capability.FEWSHOT, "few-shot generation")
     if len(seed_images) < 2:
         raise RunError(f"few-shot generation needs at least 2 seed images, got {len(seed_images)}")
+    if scale is not None and not 0.0 <= float(scale) <= 10.0:
+        raise RunError(f"--scale {scale}: the noise scale must be a number in [0, 10]")
     images = model.fewshot(tf.convert_to_tensor(seed_images, tf.float32), int(num), int(seed),
-                           batch_size=batch_size)
+                           batch_size=batch_size, sampler=sampler,
+                           scale=None if scale is None else float(scale))
     return images.numpy()
+
+
+def seed_domain(model: keras.Model, seed_images: np.ndarray):
+    """Where the seeds fall among held-out reconstruction errors
+    (:class:`~augintae_tf.latent_stats.SeedDomain`), or ``None`` for a model without the
+    latent-stats stage's reference (its ``latent_stats_problem`` says why)."""
+    stats = getattr(model, "latent_stats", None)
+    if stats is None or not model.has(Capability.LATENT):
+        return None
+    from augintae_tf.latent_stats import seed_domain as place
+
+    return place(model, np.asarray(seed_images, np.float32), stats)
 
 
 def sample(model: keras.Model, num: int = 64, seed: int = 0, batch_size: int = 256) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from augintae_tf.sections import NOISY_SAMPLERS, SAMPLERS  # noqa: F401  (the lists live there)
+
 # Below this sin(omega) the slerp weights sin(a*omega)/sin(omega) are 0/0-prone; there the great
 # circle is indistinguishable from the chord, so the normalised linear blend is used instead.
 _MIN_SIN = 1e-3
@@ -96,3 +98,47 @@ def sample_seed_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Te
     offset = tf.random.stateless_uniform(shape, stream(3), minval=1, maxval=num_seeds,
                                          dtype=tf.int32)
     return first, (first + offset) % num_seeds, sample_alpha(stream(1), shape)
+
+
+
+
+def _stream(seed, index: int) -> tf.Tensor:
+    return tf.stack([tf.cast(seed, tf.int64), tf.constant(index, tf.int64)])
+
+
+def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
+                   factor=None) -> tf.Tensor:
+    """``num`` unit latents ``[num, D]`` from the K seeds' unit latents ``latents [K, D]``.
+
+    - ``slerp``: ``slerp(z_a, z_b, alpha)`` for random ordered pairs of distinct seeds at alpha =
+      mean of two uniforms (:func:`sample_seed_pairs`), the paper's sampler;
+    - ``local``: local variation transfer, ``normalise(z_a + scale * F eps)`` with ``z_a`` a random
+      seed (the pair's first), ``eps ~ N(0, I)`` (stream ``[seed, 8]``) and ``F F^T = C`` the
+      covariance of training latents around their nearest neighbours
+      (:mod:`augintae_tf.latent_stats`): it stays near one seed and moves along the directions in
+      which training images vary locally, so it never draws two seeds at once;
+    - ``slerp-local``: the same noise around the pair's slerp point;
+    - ``convex``: ``normalise(sum_k w_k z_k)`` with ``w ~ Dirichlet(1, ..., 1)`` over all K seeds
+      (stream ``[seed, 9]``), uniform on the simplex.
+
+    Every draw is stateless in ``seed``, so the same seed gives the same latents eagerly and in a
+    SavedModel graph.  ``factor`` ``[D, D]`` is required by the noisy samplers.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler {sampler!r} is unknown; expected one of {', '.join(SAMPLERS)}")
+    latents = tf.cast(latents, tf.float32)
+    first, second, alpha = sample_seed_pairs(tf.shape(latents)[0], num, seed)
+    z_a = tf.gather(latents, first)
+    if sampler == "convex":
+        weights = tf.random.stateless_gamma(tf.stack([tf.cast(num, tf.int32), tf.shape(latents)[0]]),
+                                            _stream(seed, 9), alpha=1.0)
+        weights /= tf.reduce_sum(weights, axis=1, keepdims=True)
+        return l2_normalize(tf.matmul(weights, latents))
+    base = slerp(z_a, tf.gather(latents, second), alpha) if sampler != "local" else z_a
+    if sampler == "slerp":
+        return base
+    if factor is None:
+        raise ValueError(f"sampler {sampler!r} needs the run's latent statistics (factor)")
+    factor = tf.cast(factor, tf.float32)
+    eps = tf.random.stateless_normal(tf.shape(base), _stream(seed, 8))
+    return l2_normalize(base + tf.cast(scale, tf.float32) * tf.matmul(eps, factor, transpose_b=True))

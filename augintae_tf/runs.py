@@ -295,11 +295,27 @@ class Run:
     def layout(self) -> RunLayout:
         return RunLayout(self.directory)
 
-    def generate(self, seed_images: np.ndarray, num: int = 64, seed: int = 0) -> np.ndarray:
+    def generate(self, seed_images: np.ndarray, num: int = 64, seed: int = 0,
+                 sampler: str | None = None, scale: float | None = None,
+                 warn: Warn | None = warn_stderr) -> np.ndarray:
+        """``num`` images of the seeds' class (``generation.generate``: ``sampler``, ``scale``);
+        ``warn`` gets one line when the seeds look outside the training domain
+        (:meth:`seed_domain`)."""
         from augintae_tf import generation
 
-        return generation.generate(self.model, _check_images(seed_images, self.config, "seed images"),
-                                   num, seed)
+        seed_images = _check_images(seed_images, self.config, "seed images")
+        domain = self.seed_domain(seed_images)
+        if warn and domain is not None and domain.outside:
+            warn(domain.line())
+        return generation.generate(self.model, seed_images, num, seed, sampler=sampler, scale=scale)
+
+    def seed_domain(self, seed_images: np.ndarray):
+        """How well the model reconstructs the seeds against held-out training-domain images
+        (:class:`~augintae_tf.latent_stats.SeedDomain`); None without latent statistics."""
+        from augintae_tf import generation
+
+        return generation.seed_domain(self.model, _check_images(seed_images, self.config,
+                                                                "seed images"))
 
     def sample(self, num: int = 64, seed: int = 0, batch_size: int = 256) -> np.ndarray:
         """``num`` unconditional samples (capability ``sample``), deterministic for ``seed``:
@@ -356,6 +372,8 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
             if warn:  # a run training meanwhile (train.keep_checkpoints) removed it
                 warn(f"checkpoint {ckpt} was rotated while reading (the run is training); "
                      "retrying on its newest intact checkpoint")
+    model.checkpoint_path = ckpt  # the weights' origin (the latent-stats stage records it)
     if stages:
-        model.load_stages(run_dir, warn)  # e.g. wgan-gp's inversion network (its own checkpoint)
+        # e.g. wgan-gp's inversion network, the latent statistics (each its own files)
+        model.load_stages(run_dir, warn, checkpoint=ckpt)
     return Run(run_dir, cfg, model, ckpt)

@@ -22,6 +22,10 @@ from augintae_tf.errors import ConfigError
 
 PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
 UPSAMPLING = ("transpose", "resize")  # model.upsampling
+# model.sampler: few-shot samplers (augintae_tf.latent.sample_latents); the noisy ones use the
+# latent-stats stage's local covariance (augintae_tf.latent_stats)
+SAMPLERS = ("slerp", "local", "slerp-local", "convex")
+NOISY_SAMPLERS = ("local", "slerp-local")
 
 
 def require(ok: bool, key: str, value: Any, allowed: str) -> None:
@@ -60,12 +64,22 @@ class AutoencoderConfig(ModelConfig):
 
     pixel_loss: str = "l2"  # training pixel loss: l2 (paper), l1, l1+l2, bce
     upsampling: str = "transpose"  # generator x2 steps: transpose (paper) or resize (nearest + conv)
+    # Few-shot generation's default sampler and noise scale (`generate --sampler/--scale` override
+    # them), and the neighbours per training latent of the latent-stats stage's local covariance.
+    sampler: str = "slerp"  # the paper's
+    sampler_scale: float = 0.7  # noise std in units of the local covariance's (0.7^2 ~ half of it)
+    sampler_neighbours: int = 10
 
     def check(self) -> None:
         require(self.pixel_loss in PIXEL_LOSSES, "model.pixel_loss", self.pixel_loss,
                 " or ".join(PIXEL_LOSSES))
         require(self.upsampling in UPSAMPLING, "model.upsampling", self.upsampling,
                 " or ".join(UPSAMPLING))
+        require(self.sampler in SAMPLERS, "model.sampler", self.sampler, " or ".join(SAMPLERS))
+        require(isinstance(self.sampler_scale, (int, float)) and 0 <= self.sampler_scale <= 10,
+                "model.sampler_scale", self.sampler_scale, "a number in [0, 10]")
+        require(isinstance(self.sampler_neighbours, int) and 1 <= self.sampler_neighbours <= 1000,
+                "model.sampler_neighbours", self.sampler_neighbours, "an integer in [1, 1000]")
 
 
 @dataclass
@@ -356,7 +370,7 @@ def as_section(section: ModelConfig) -> ModelConfig:
 # What a run saved before a field existed trained with (issue 20: every autoencoder regressed
 # the pixel blend), filled into its config.yaml so that loading or resuming it rebuilds the same
 # model; a new run always writes the field.
-LEGACY_MODEL_FIELDS = {"target": "blend"}
+LEGACY_MODEL_FIELDS = {"target": "blend", "sampler": "slerp"}
 # Fields every section had before they moved to AutoencoderConfig (issue 22): a saved config of a
 # model without them (fastgan, dagan, neural-statistician) still lists them, with values that
 # model never read, so loading it drops them instead of refusing the run.

@@ -6,7 +6,12 @@ what it expected.  Image inputs are declared ``[-1, -1, -1, -1]`` float32 for th
 expected shape is in the messages, in :func:`signature_docs` and in the README.
 
 - ``generate(seed_images [K, H, W, C], num int32 [], seed int64 []) -> images [num, H, W, C]``
-  (capability ``fewshot``; also ``serving_default``): K >= 2, 0 <= num <= ``max_num``;
+  (capability ``fewshot``; also ``serving_default``): K >= 2, 0 <= num <= ``max_num``, with the
+  run's own sampler (``model.sampler``, ``model.sampler_scale``);
+- ``generate_SAMPLER`` for each sampler the model has (``generate_slerp``, ``generate_convex``;
+  ``generate_local`` and ``generate_slerp_local`` take a ``scale float32 []`` in [0, 10] as well,
+  and exist when the run has its latent statistics): the same images as ``augintae-tf generate
+  --sampler SAMPLER [--scale S] --seed N``;
 - ``sample(num int32 [], seed int64 []) -> images`` (capability ``sample``);
 - ``interpolate(images_a [B, ...], images_b [B, ...], alpha float32 [] or [B]) -> images``,
   ``encode(images) -> latent [B, D]``, ``decode(latent [B, D]) -> images``,
@@ -96,6 +101,28 @@ def _images_spec(name: str) -> tf.TensorSpec:
 
 NUM = tf.TensorSpec([], tf.int32, name="num")
 SEED = tf.TensorSpec([], tf.int64, name="seed")
+SCALE = tf.TensorSpec([], tf.float32, name="scale")
+MAX_SCALE = 10.0  # model.sampler_scale's and --scale's range
+
+
+def sampler_signature(sampler: str) -> str:
+    """The signature of one sampler: ``generate_`` + its name with ``-`` as ``_``."""
+    return "generate_" + sampler.replace("-", "_")
+
+
+def checked_scale(scale) -> tf.Tensor:
+    ok = tf.logical_and(scale >= 0.0, scale <= MAX_SCALE)
+    with tf.control_dependencies([_fail_unless(ok, f"scale must be a float32 in [0, {MAX_SCALE:g}]"
+                                                   "; got", scale)]):
+        return tf.identity(scale)
+
+
+def served_samplers(model) -> list[str]:
+    """The samplers the export serves: the model's, the noisy ones only with latent statistics."""
+    from augintae_tf.sections import NOISY_SAMPLERS
+
+    stats = getattr(model, "latent_stats", None)
+    return [s for s in model.samplers if s not in NOISY_SAMPLERS or stats is not None]
 Endpoint = tuple[str, Callable, list]
 
 
@@ -110,6 +137,8 @@ def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
             return {"images": model.fewshot(seeds, checked_num(num, max_num), seed)}
 
         out.append(("generate", generate, [_images_spec("seed_images"), NUM, SEED]))
+        out += [_sampler_endpoint(model, sampler, shape, max_num)
+                for sampler in served_samplers(model)]
     if model.has(Capability.SAMPLE):
         def sample(num, seed):
             return {"images": model.sample(checked_num(num, max_num), seed)}
@@ -118,6 +147,24 @@ def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
     if model.has(Capability.LATENT):
         out += _latent_endpoints(model, shape, latent_dim)
     return out
+
+
+def _sampler_endpoint(model, sampler: str, shape, max_num: int) -> Endpoint:
+    from augintae_tf.sections import NOISY_SAMPLERS
+
+    if sampler in NOISY_SAMPLERS:
+        def fn(seed_images, num, seed, scale):
+            seeds = checked_images(seed_images, "seed_images", shape)
+            return {"images": model.fewshot(seeds, checked_num(num, max_num), seed,
+                                            sampler=sampler, scale=checked_scale(scale))}
+
+        return sampler_signature(sampler), fn, [_images_spec("seed_images"), NUM, SEED, SCALE]
+
+    def plain(seed_images, num, seed):
+        seeds = checked_images(seed_images, "seed_images", shape)
+        return {"images": model.fewshot(seeds, checked_num(num, max_num), seed, sampler=sampler)}
+
+    return sampler_signature(sampler), plain, [_images_spec("seed_images"), NUM, SEED]
 
 
 def _latent_endpoints(model, shape, latent_dim: int) -> list[Endpoint]:
@@ -167,6 +214,12 @@ def signature_docs(names: list[str], shape: tuple[int, int, int], latent_dim: in
         "decode": f"decode(latent: float32 [N, {latent_dim}], unit norm) -> images",
         "reconstruct": f"reconstruct(images: {image}) -> images",
     }
+    for name in names:
+        if name.startswith("generate_"):
+            scale = ", scale: float32 scalar in [0, 10]" if name in (
+                "generate_local", "generate_slerp_local") else ""
+            docs[name] = (f"{name}(seed_images, num, seed{scale}) -> images: generate with the "
+                          f"{name[9:].replace('_', '-')} sampler (`augintae-tf generate --sampler`)")
     default = next((n for n in ("generate", "sample") if n in names), None)
     lines = [docs[n] for n in names if n in docs]
     if default:

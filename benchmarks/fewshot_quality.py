@@ -123,6 +123,17 @@ RECIPES.update({
                                        "train.precision": "mixed_bfloat16", "train.jit": "on"},
 })
 
+# Real handwriting (the digits preset: digits 0-4 train, novel digits 5-9): the recommended recipe
+# and the paper's models on their own targets, for the samplers' measurement.
+RECIPES.update({
+    "digits-ae": {"config": "digits"},
+    "digits-ae-aug": {"config": "digits", "model.target": "augmentation"},
+    "digits-augintae": {"config": "digits", "model.name": "augintae", "model.target": "augmentation"},
+    "digits-augintae-adv": {"config": "digits", "model.name": "augintae-adv",
+                            "model.target": "augmentation"},
+    "digits-intae": {"config": "digits", "model.name": "intae", "model.target": "critic"},
+})
+
 TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
 
 
@@ -206,6 +217,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--novel-split", default=None,
                         help="score on this split of the novel dataset (default: the preset's "
                              "data.novel_split; glyphs: test = held-out alphabets, far = symbols)")
+    parser.add_argument("--novel-dataset", default=None,
+                        help="score on this dataset's novel split instead of the runs' own (a far "
+                             "pairing: glyphs runs on digits, digits runs on glyphs)")
+    parser.add_argument("--samplers", default=None,
+                        help="comma list of few-shot samplers, one row per run and sampler "
+                             "(slerp, local, slerp-local, convex); default: each run's own")
+    parser.add_argument("--scale", type=float, default=None,
+                        help="noise scale of the local samplers (default: each run's)")
     parser.add_argument("--double-exposure-ratio", type=float, default=0.5,
                         help="flagged when a two-seed blend fits with under RATIO x one seed's error")
     parser.add_argument("--double-exposure-shift", type=int, default=2, help="seed shifts (px) in that test")
@@ -236,6 +255,8 @@ def main() -> None:
     runs, rename = load_runs(recipes)
     data = dataclasses.replace(runs[0].config.data, limit=None)  # data.limit caps training only
     dataset, split = resolve_novel(data)
+    if args.novel_dataset:
+        dataset, split = args.novel_dataset, "test"
     split = args.novel_split or split
     images, labels = load_arrays(data, split, dataset=dataset)
     start = time.perf_counter()
@@ -244,10 +265,17 @@ def main() -> None:
                              shots=args.shots, num_images=args.num_images, seed=args.seed,
                              classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print,
                              reconstructions=True, double_exposure_ratio=args.double_exposure_ratio,
-                             double_exposure_shift=args.double_exposure_shift)
+                             double_exposure_shift=args.double_exposure_shift,
+                             samplers=args.samplers.split(",") if args.samplers else (None,),
+                             scale=args.scale)
     rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
+
+    def renamed(row: str) -> str:  # "RUN [sampler]" -> "RECIPE [sampler]"
+        base, bracket, rest = row.partition(" [")
+        return rename.get(row, rename.get(base, base) + bracket + rest if bracket else row)
+
     for key in ("rows", "per_class"):
-        result[key] = {rename.get(k, k): v for k, v in result[key].items()}
+        result[key] = {renamed(k): v for k, v in result[key].items()}
     saved = result if args.per_class else {k: v for k, v in result.items() if k != "per_class"}
     scoring_s = time.perf_counter() - start
     print(f"\nBudget: {args.images} images seen per recipe; device: see RESULTS.md\n")
@@ -260,7 +288,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"budget_images": args.images, "novel": [str(dataset), split],
-                               "shots": args.shots,
+                               "shots": args.shots, "samplers": args.samplers, "scale": args.scale,
                                "num_images": args.num_images, "seed": args.seed,
                                "extra_overrides": extra, "recipes": recipes,
                                "scoring_s": round(scoring_s, 1), "quality": saved}, separators=(",", ":")))

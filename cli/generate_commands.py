@@ -7,6 +7,7 @@ import click
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.cli.main import friendly_errors
+from augintae_tf.sections import SAMPLERS
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")
@@ -23,10 +24,18 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out a
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
+              help="How seed latents become new latents: slerp (the paper's: between two seeds), "
+                   "local (one seed plus noise along the directions training images vary in "
+                   "locally), slerp-local (that noise around a slerp), convex (a random convex "
+                   "combination of all seeds). Default: the run's model.sampler.")
+@click.option("--scale", type=click.FloatRange(0, 10), default=None,
+              help="Noise scale of the local samplers, in units of the local spread of training "
+                   "latents. Default: the run's model.sampler_scale.")
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors
-def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
+def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint, overwrite):
     """Few-shot generation: new images of the seeds' class, written as OUT/00000.png... and a
     grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
     removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
@@ -52,10 +61,14 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
                    f"checkpoint {run.checkpoint.name})")
         return
     seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
-    images = run.generate(seed_images, num=num, seed=seed)
+    domain = run.seed_domain(seed_images)
+    if domain is not None:
+        click.echo(("warning: " if domain.outside else "") + domain.line(), err=domain.outside)
+    images = run.generate(seed_images, num=num, seed=seed, sampler=sampler, scale=scale, warn=None)
     grid = write_generation(out, seed_images, images, overwrite=overwrite)
+    used = sampler or run.model.check_sampler(None)
     click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
-               f"checkpoint {run.checkpoint.name})")
+               f"checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "") + ")")
 
 
 @click.command("interpolate")

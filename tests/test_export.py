@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from augintae_tf import checkpoints, export
+from augintae_tf import checkpoints, export, latent_stats
 from augintae_tf.cli.main import main
 from augintae_tf.config import load_config
 from augintae_tf.errors import RunError
@@ -22,12 +22,15 @@ from augintae_tf.models import build_model
 from augintae_tf.runs import load_run
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
-SIGNATURES = ("generate", "serving_default", "interpolate", "encode", "decode", "reconstruct")
+SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_convex")
+SIGNATURES = ("generate", *SAMPLER_SIGNATURES, "serving_default", "interpolate", "encode",
+              "decode", "reconstruct")
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    """A run directory with one checkpoint of a tiny augintae model (random weights suffice)."""
+    """A run directory with one checkpoint of a tiny augintae model (random weights suffice) and
+    its latent statistics (from random images), so that every sampler is exported."""
     run = tmp_path_factory.mktemp("run")
     cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": LATENT,
                                  "model.width": 0.25})
@@ -36,7 +39,9 @@ def run_dir(tmp_path_factory):
     model = build_model(cfg)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_for_training()
-    checkpoints.save(run / "checkpoints", model, 1, {"step": 0})
+    ckpt = checkpoints.save(run / "checkpoints", model, 1, {"step": 0})
+    latent_stats.save(run, latent_stats.compute(model, images(64, 30), images(16, 31), ckpt.name),
+                      ckpt)
     return run
 
 
@@ -189,6 +194,27 @@ def test_cli_generate_and_served_generate_give_the_same_images(exported, run_dir
                                                seed=tf.constant(12, tf.int64))["images"].numpy()
         assert library.shape == server.shape == (num, SIZE, SIZE, 1)
         assert np.abs(library - server).max() < 1e-5
+
+
+@pytest.mark.parametrize("sampler", ["slerp", "local", "slerp-local", "convex"])
+def test_each_sampler_is_served_as_the_library_generates_it(exported, run_dir, sampler):
+    served, _ = exported
+    seeds, run = images(3, 8), load_run(run_dir)
+    signature = served.signatures["generate_" + sampler.replace("-", "_")]
+    extra = {"scale": tf.constant(0.8)} if "local" in sampler else {}
+    server = signature(seed_images=tf.constant(seeds), num=tf.constant(9),
+                       seed=tf.constant(5, tf.int64), **extra)["images"].numpy()
+    library = run.generate(seeds, num=9, seed=5, sampler=sampler, scale=0.8 if extra else None)
+    assert server.shape == (9, SIZE, SIZE, 1) and np.abs(library - server).max() < 1e-5
+    other = run.generate(seeds, num=9, seed=6, sampler=sampler, scale=0.8 if extra else None)
+    assert np.abs(library - other).max() > 1e-4  # the seed matters
+    if extra:  # the scale reaches the graph, and is checked there
+        still = signature(seed_images=tf.constant(seeds), num=tf.constant(9),
+                          seed=tf.constant(5, tf.int64), scale=tf.constant(0.0))["images"].numpy()
+        assert np.abs(still - server).max() > 1e-4
+        assert "scale must be a float32 in [0, 10]" in served_error(
+            signature, seed_images=seeds, num=np.int32(2), seed=np.int64(0),
+            scale=np.float32(-1))
 
 
 def served_error(signature, **inputs):

@@ -20,7 +20,7 @@ class DatasetInfo:
     image_size: int
     channels: int
     splits: tuple[str, ...]
-    source: str  # "tfds" | "embedded"
+    source: str  # "tfds" | "embedded" (rendered here) | "package" (data a package ships)
     description: str
 
 
@@ -31,6 +31,9 @@ _DATASETS = (
                 "characters of 15 writing systems rendered from matplotlib's fonts, offline; "
                 "train/validation = 10 background alphabets, test = 5 held-out alphabets, "
                 "far = 6 sets of symbols unlike letters (arrows, math, box drawing, shapes...)"),
+    DatasetInfo("digits", 28, 1, ("train", "validation", "test"), "package",
+                f"real handwritten digits (UCI, 13 writers) shipped with scikit-learn, {_HANDWRITTEN}, "
+                "8x8 resized to 28x28; train/validation = digits 0-4, test = the novel digits 5-9"),
     DatasetInfo("omniglot", 28, 1, ("train", "test", "small1", "small2"), "tfds",
                 f"1,623 handwritten characters of 50 alphabets, {_HANDWRITTEN}; train = background "
                 "alphabets, test = evaluation alphabets (inverted, resized from 105x105)"),

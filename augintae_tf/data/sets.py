@@ -28,7 +28,7 @@ from .folder import image_files
 from .pipeline import _source
 from .registry import DataError, resolve
 
-LABELLED_SOURCES = ("glyphs, image folders with one subfolder per class, and TFDS datasets "
+LABELLED_SOURCES = ("glyphs, digits, image folders with one subfolder per class, and TFDS datasets "
                     "with class labels (omniglot, mnist, emnist/letters, fashion_mnist, kmnist, "
                     "cifar10, cifar100, celeb_a identities, stl10 train/test)")
 

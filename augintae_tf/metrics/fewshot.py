@@ -108,15 +108,21 @@ def decode_latents(model, z, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
-def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) -> np.ndarray:
-    """Decode every row of ``plan`` -> ``[num_images, H, W, C]`` through the model's latent
-    capability (``encode``, then ``interpolate_latents``: the same decoding as its ``fewshot``).
+def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256,
+                       sampler: str | None = None, scale: float | None = None) -> np.ndarray:
+    """Decode every row of ``plan`` -> ``[num_images, H, W, C]``.
 
-    ``images`` is the array the plan indexes (only the seeds are read).  Each distinct seed is
-    encoded once; the rows are interpolated and decoded ``batch_size`` at a time.
+    With the ``slerp`` sampler (``sampler`` None: the model's default, when that is slerp) a latent
+    model decodes the plan's own paths: ``encode``, then ``interpolate_latents`` at the plan's
+    alphas (the same decoding as its ``fewshot``).  Each distinct seed is encoded once; the rows
+    are interpolated and decoded ``batch_size`` at a time.  Any other sampler, and a few-shot
+    model without a latent, generates per class (:func:`_generate_per_class`).
+    ``images`` is the array the plan indexes (only the seeds are read).
     """
-    if not model.has(Capability.LATENT):
-        return _generate_per_class(model, images, plan, batch_size)
+    if sampler is None and model.samplers:
+        sampler = model.default_sampler()
+    if not model.has(Capability.LATENT) or sampler not in (None, "slerp"):
+        return _generate_per_class(model, images, plan, batch_size, sampler, scale)
     used = np.unique(np.concatenate([plan.index_a, plan.index_b]))
     latents = encode_images(model, np.asarray(images)[used], batch_size)
     pos_a, pos_b = np.searchsorted(used, plan.index_a), np.searchsorted(used, plan.index_b)
@@ -128,16 +134,19 @@ def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256) 
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
-def _generate_per_class(model, images, plan: FewShotPlan, batch_size: int) -> np.ndarray:
-    """The plan for a few-shot model without a latent (DAGAN, Neural Statistician): per class,
-    as many images as the plan has rows of it from ``model.fewshot`` on that class's seeds (those
-    the plan uses), with the class's position in sorted order as the generation seed."""
+def _generate_per_class(model, images, plan: FewShotPlan, batch_size: int,
+                        sampler: str | None = None, scale: float | None = None) -> np.ndarray:
+    """Per class, as many images as the plan has rows of it from ``model.fewshot`` (``sampler``,
+    ``scale``) on that class's seeds (those the plan uses), with the class's position in sorted
+    order as the generation seed: a sampler other than the plan's slerp, or a few-shot model
+    without a latent (DAGAN, Neural Statistician)."""
     out = np.zeros((len(plan.alpha),) + np.asarray(images).shape[1:], np.float32)
     for position, cls in enumerate(np.unique(plan.class_label)):
         rows = np.flatnonzero(plan.class_label == cls)
         seeds = np.unique(np.concatenate([plan.index_a[rows], plan.index_b[rows]]))
         generated = model.fewshot(tf.convert_to_tensor(np.asarray(images)[seeds], tf.float32),
-                                  len(rows), position, batch_size=batch_size)
+                                  len(rows), position, batch_size=batch_size, sampler=sampler,
+                                  scale=scale)
         out[rows] = keras.ops.convert_to_numpy(generated)
     return out
 

@@ -2,13 +2,16 @@
 
 A few-shot plan (:class:`~augintae_tf.metrics.fewshot.FewShotPlan`) says, per generated row, which
 two seeds of a novel class it interpolates and at which ``alpha`` (weight of ``index_a``).  Every
-score of the model's images is printed beside three reference rows built from the same plan, so
-a table says by itself whether the model beats taking no model at all:
+score of the model's images is printed beside reference rows built from the same plan, so a
+table says by itself whether the model beats taking no model at all:
 
 * ``floor``: real images of the same classes that are not seeds -- what a perfect generator
   would score (the best attainable FD, realism 0.5, ...);
 * ``seed_copies``: per plan row, a copy of the seed its alpha is nearer to (``index_a`` when
   ``alpha >= 0.5``), i.e. pure memorisation of exactly the seeds the model saw;
+* ``seed_augmented``: the seed copies, each under a random affine in the recipe's augmentation
+  ranges (``augment_fn``; no model): what augmenting the seeds alone adds in variety.  The bar a
+  generator of new instances has to clear is this row and the copies, not only the cross-fade;
 * ``crossfade``: per plan row, ``alpha * x_a + (1 - alpha) * x_b`` in pixels on exactly the same
   pairs and alphas (double strokes, no model).
 
@@ -62,7 +65,7 @@ from augintae_tf.metrics.manifold import (nearest_seed_distance, pixel_rms_dista
                                           precision_recall_density_coverage)
 from augintae_tf.metrics.realism import realism_accuracy
 
-REFERENCE_ROWS = ("floor", "seed_copies", "crossfade")
+REFERENCE_ROWS = ("floor", "seed_copies", "seed_augmented", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
                  "seed_distance_px")
 METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "density", "coverage",
@@ -83,6 +86,12 @@ def nearer_seed(plan: FewShotPlan) -> np.ndarray:
 def seed_copies(images, plan: FewShotPlan) -> np.ndarray:
     """One copy of a seed per plan row (the alpha-nearer endpoint, :func:`nearer_seed`)."""
     return np.asarray(images, np.float32)[nearer_seed(plan)]
+
+
+def seed_augmented(images, plan: FewShotPlan, augment_fn: Callable, seed: int = 0) -> np.ndarray:
+    """The :func:`seed_copies`, each through ``augment_fn(images [N, H, W, C], seed) -> images``
+    (a random affine per image, e.g. :func:`augintae_tf.eval_quality.affine_fn`), float32."""
+    return np.asarray(augment_fn(seed_copies(images, plan), seed), np.float32)
 
 
 def pixel_crossfade(images, plan: FewShotPlan) -> np.ndarray:
@@ -211,6 +220,7 @@ def _check(generated: Mapping, plan: FewShotPlan, images: np.ndarray, labels: np
 def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: Callable, *,
                     classify_fn: Callable | None = None, seeds=None, seed: int = 0,
                     realism_epochs: int = 5, k: int = 3, references: bool = True,
+                    augment_fn: Callable | None = None,
                     double_exposure_ratio: float = DEFAULT_RATIO,
                     double_exposure_shift: int = DEFAULT_SHIFT) -> dict:
     """Score generated few-shot images and the reference rows against one real comparison set.
@@ -225,6 +235,8 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         seed: fixes the real split and the realism CNNs.
         realism_epochs, k: see :mod:`.realism` and :mod:`.manifold`.
         references: False scores only ``generated`` (the split and counts are the same).
+        augment_fn: ``(images, seed) -> images``, a random affine per image: with it the
+            reference rows include ``seed_augmented`` (:func:`seed_augmented`).
         double_exposure_ratio, double_exposure_shift: the ``ratio`` and ``shift`` (px) of
             :func:`~augintae_tf.metrics.double_exposure.double_exposures`, against each row's
             class seeds (the split's seeds).
@@ -250,8 +262,11 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
     sets = {name: (array, plan.class_label) for name, array in generated.items()}
     if references:
         sets.update(floor=(images[split.floor], labels[split.floor]),
-                    seed_copies=(seed_copies(images, plan), plan.class_label),
-                    crossfade=(pixel_crossfade(images, plan), plan.class_label))
+                    seed_copies=(seed_copies(images, plan), plan.class_label))
+        if augment_fn is not None:
+            sets["seed_augmented"] = (seed_augmented(images, plan, augment_fn, seed),
+                                      plan.class_label)
+        sets["crossfade"] = (pixel_crossfade(images, plan), plan.class_label)
     # every row is tested against the same seeds: their variant tables are built once
     exposure = {"ratio": double_exposure_ratio, "shift": double_exposure_shift, "tables": {}}
     rows, per_class = {}, {}
@@ -271,6 +286,7 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
 
 
 TITLES = {"floor": "floor: held-out real images", "seed_copies": "copies of the seeds (no model)",
+          "seed_augmented": "augmented copies of the seeds (no model)",
           "crossfade": "pixel cross-fade of the seeds (no model)"}
 HEADINGS = {"fd": "FD", "fd_class_mean": "FD per class", "class_accuracy": "class acc",
             "precision": "precision", "recall": "recall", "density": "density", "coverage": "coverage",

@@ -15,7 +15,9 @@ from augintae_tf.augment import interpolation_batch, sub_seed  # noqa: F401 (sub
 from augintae_tf.capabilities import Capability
 from augintae_tf.config import TrainConfig
 from augintae_tf.distribute import step_outputs
-from augintae_tf.latent import l2_normalize, sample_alpha, sample_seed_pairs, slerp
+from augintae_tf.errors import RunError
+from augintae_tf.latent import (NOISY_SAMPLERS, SAMPLERS, l2_normalize, sample_alpha,
+                                sample_latents, sample_seed_pairs, slerp)
 from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.losses import pixel_loss, pixel_mse
 from augintae_tf.models.registry import ModelSetup
@@ -86,6 +88,9 @@ class ModelContract(keras.Model):
     optimizer_names: tuple[str, ...] = ("optimizer",)
     extra_plots: dict[str, tuple[str, ...]] = {}
     stages: tuple[str, ...] = ()  # what runs after fit, in order (e.g. wgan-gp's "inversion")
+    # Few-shot samplers (augintae_tf.latent.SAMPLERS) the model's ``fewshot`` takes, its default
+    # first; () for a model with one way of its own (DAGAN, the Neural Statistician).
+    samplers: tuple[str, ...] = ()
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "ModelContract":
@@ -120,8 +125,9 @@ class ModelContract(keras.Model):
         writes its own checkpoint inside ``run_dir``."""
         raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
 
-    def load_stages(self, run_dir, warn=None) -> None:
-        """Restore what the stages saved in ``run_dir`` (called by ``runs.load_run``)."""
+    def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
+        """Restore what the stages saved in ``run_dir`` (called by ``runs.load_run``; ``checkpoint``
+        is the checkpoint directory the model's weights came from)."""
 
     def add_step_counter(self):
         """The model's RNG step counter ``rng_step``: a model variable (not a Python int) so it
@@ -200,8 +206,30 @@ class ModelContract(keras.Model):
         return ([f"{name}: {n:,} parameters" for name, n in counts.items()]
                 + [f"total: {sum(counts.values()):,} parameters"])
 
-    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None,
+                sampler: str | None = None, scale: float | None = None) -> tf.Tensor:
+        """``num`` images of the seeds' class (capability ``FEWSHOT``); ``sampler`` one of
+        :attr:`samplers` (None: :meth:`default_sampler`), ``scale`` the noise scale of the noisy
+        samplers (None: the config section's ``sampler_scale``)."""
         raise NotImplementedError(f"{type(self).__name__} has no few-shot generation")
+
+    def default_sampler(self) -> str:
+        """The config section's ``sampler`` when this model has it, else its first sampler."""
+        wanted = getattr(self.setup.section, "sampler", None)
+        return wanted if wanted in self.samplers else self.samplers[0]
+
+    def check_sampler(self, sampler: str | None) -> str:
+        """``sampler`` (None: the model's first) if this model has it, else a one-line RunError."""
+        if not self.samplers:
+            if sampler is None:
+                return ""
+            raise RunError(f"model {self.name} generates from its seeds in one way only; "
+                           f"--sampler {sampler} is for latent models (ae, augintae, intae, ...)")
+        sampler = self.default_sampler() if sampler is None else sampler
+        if sampler not in self.samplers:
+            raise RunError(f"--sampler {sampler}: model {self.name} has the samplers "
+                           f"{', '.join(self.samplers)}")
+        return sampler
 
     def sample(self, num, seed) -> tf.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no unconditional sampling")
@@ -215,6 +243,8 @@ class Autoencoder(ModelContract):
     """
 
     capabilities = frozenset({Capability.LATENT, Capability.FEWSHOT})
+    samplers = SAMPLERS
+    stages = ("latent-stats",)  # augintae_tf.latent_stats: the local samplers' covariance
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(**kwargs)
@@ -223,6 +253,8 @@ class Autoencoder(ModelContract):
         self.setup = setup
         self.step_counter = self.add_step_counter()
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
+        self.latent_stats = None  # the latent-stats stage's LatentStats, once computed or loaded
+        self.latent_stats_problem = "the latent statistics have not been computed"
         # model.ema: an averaged encoder/generator pair for inference (models/averaged.py)
         attach_average(self, encoder_and_generator)
 
@@ -271,19 +303,57 @@ class Autoencoder(ModelContract):
         return self.interpolate_latents(self.encode(images_a, training),
                                         self.encode(images_b, training), alpha, training)
 
-    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
-        """``num`` images from slerps between random pairs of the seeds' latents, drawn by
-        :func:`~augintae_tf.latent.sample_seed_pairs` (the CLI's, the SavedModel's and the
-        evaluation's one sampler).  ``batch_size`` decodes in chunks (eager only)."""
-        first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None,
+                sampler: str | None = None, scale: float | None = None) -> tf.Tensor:
+        """``num`` images from the seeds' latents by ``sampler``
+        (:func:`~augintae_tf.latent.sample_latents`; the CLI's, the SavedModel's and the
+        evaluation's one implementation).  ``slerp`` (the default) decodes through
+        :meth:`interpolate_latents`, the others decode their unit latents; ``batch_size`` decodes
+        in chunks (eager only)."""
+        sampler = self.check_sampler(sampler)
+        scale = self.setup.section.sampler_scale if scale is None else scale
         latents = self.encode(seed_images)
-        z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
+        if sampler == "slerp":
+            first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
+            z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
+            decode = lambda s: self.interpolate_latents(z_a[s], z_b[s], alpha[s])  # noqa: E731
+            empty = z_a
+        else:
+            z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
+            decode = lambda s: self.decode(z[s])  # noqa: E731
+            empty = z
         if batch_size is None or not tf.executing_eagerly():
-            return self.interpolate_latents(z_a, z_b, alpha)
-        parts = [self.interpolate_latents(z_a[i:i + batch_size], z_b[i:i + batch_size],
-                                          alpha[i:i + batch_size])
-                 for i in range(0, int(num), batch_size)]
-        return tf.concat(parts, axis=0) if parts else self.decode(z_a)
+            return decode(slice(None))
+        parts = [decode(slice(i, i + batch_size)) for i in range(0, int(num), batch_size)]
+        return tf.concat(parts, axis=0) if parts else self.decode(empty)
+
+    def noise_factor(self, sampler: str):
+        """The latent-stats factor ``F`` (``F F^T = C``) the noisy samplers need, else None; a
+        one-line RunError saying how to compute it when the run has none."""
+        if sampler not in NOISY_SAMPLERS:
+            return None
+        if self.latent_stats is None:
+            raise RunError(f"--sampler {sampler} needs the run's latent statistics: "
+                           f"{self.latent_stats_problem}")
+        return self.latent_stats.factor
+
+    def run_stage(self, name: str, run_dir, cfg, echo) -> None:
+        if name != "latent-stats":
+            super().run_stage(name, run_dir, cfg, echo)
+            return
+        from augintae_tf import latent_stats
+
+        latent_stats.run_stage(self, run_dir, cfg, echo)
+
+    def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
+        """The latent statistics of ``checkpoint`` (a missing or stale one leaves
+        :attr:`latent_stats` None and says why in :attr:`latent_stats_problem`)."""
+        if checkpoint is None:
+            return
+        from augintae_tf import latent_stats
+
+        self.latent_stats, problem = latent_stats.load(run_dir, checkpoint)
+        self.latent_stats_problem = problem or ""
 
     def call(self, images, training: bool = False):
         """Reconstruction: decode(normalised encode(images))."""

@@ -109,8 +109,10 @@ class DAGAN(AdversarialMixin, ModelContract):
         zeros = tf.zeros(tf.stack([tf.shape(images)[0], self.setup.section.noise_dim]))
         return self.generate_from(images, zeros, training)
 
-    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None,
+                sampler: str | None = None, scale: float | None = None) -> tf.Tensor:
         """``num`` images, each from a random one of the K seeds and fresh noise (module doc)."""
+        self.check_sampler(sampler)  # its own way only (no latent to sample)
         first, _, _ = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
         noise = self.noise(num, tf.stack([tf.cast(seed, tf.int64), tf.constant(4, tf.int64)]))
         chosen = tf.gather(tf.convert_to_tensor(seed_images, tf.float32), first)

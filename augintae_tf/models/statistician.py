@@ -157,8 +157,10 @@ class NeuralStatistician(ModelContract):
         """Bernoulli means ``p(x | z, c)`` as float32 images."""
         return tf.cast(self.decoder(tf.concat([z, c], axis=-1), training=training), tf.float32)
 
-    def fewshot(self, seed_images, num, seed, batch_size: int | None = None) -> tf.Tensor:
+    def fewshot(self, seed_images, num, seed, batch_size: int | None = None,
+                sampler: str | None = None, scale: float | None = None) -> tf.Tensor:
         """``num`` images: ``c`` = mean of ``q(c | seeds)``, ``z ~ p(z | c)``, decoded."""
+        self.check_sampler(sampler)  # its own way only (no latent to sample)
         seed_images = tf.convert_to_tensor(seed_images, tf.float32)
         _, (mu_c, _) = self.encode_sets(seed_images[None])
         c = tf.repeat(mu_c, tf.cast(num, tf.int32), axis=0)

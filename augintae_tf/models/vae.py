@@ -53,6 +53,10 @@ class VAE(Autoencoder):
     """Encoder (mean, log-variance) + generator; ``setup.section`` is a ``VAEConfig`` (beta)."""
 
     capabilities = frozenset({Capability.LATENT, Capability.FEWSHOT, Capability.SAMPLE})
+    # Its latent is Gaussian, not on the unit sphere: only its own slerp of posterior means
+    # (norm_slerp), and no latent-stats stage.
+    samplers = ("slerp",)
+    stages = ()
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(encoder, generator, setup, **kwargs)

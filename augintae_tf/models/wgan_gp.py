@@ -66,6 +66,9 @@ class WGANGP(AdversarialMixin, Autoencoder):
 
     capabilities = frozenset({Capability.FEWSHOT, Capability.SAMPLE})
     stages = ("inversion",)
+    # no local samplers: its latents come from the inversion (with 1,000 refinement steps per
+    # image), too slow for the latent-stats stage's thousands of training images
+    samplers = ("slerp", "convex")
     extra_plots = {"wgan.png": ("wasserstein", "gp")}
 
     def __init__(self, encoder, generator, discriminator, setup: ModelSetup, **kwargs):
@@ -160,10 +163,10 @@ class WGANGP(AdversarialMixin, Autoencoder):
         from augintae_tf.inversion import train_inversion
 
         if name != "inversion":
-            super().run_stage(name, run_dir, cfg, echo)
+            raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
         train_inversion(self, run_dir, cfg, echo)
 
-    def load_stages(self, run_dir, warn=None) -> None:
+    def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
         from augintae_tf.inversion import restore_inversion
 
         restore_inversion(self, run_dir, warn)

@@ -1,0 +1,277 @@
+"""Few-shot samplers, the latent-stats stage behind the local ones, the seed-domain warning and the
+augmented-copies reference row."""
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+from scipy import ndimage
+
+from augintae_tf import checkpoints, latent_stats
+from augintae_tf.augment import sample_params
+from augintae_tf.cli.main import main
+from augintae_tf.config import AugmentConfig
+from augintae_tf.data import load_arrays
+from augintae_tf.errors import RunError
+from augintae_tf.eval_quality import affine_fn
+from augintae_tf.latent import sample_latents, sample_seed_pairs, slerp
+from augintae_tf.metrics.fewshot import sample_fewshot_plan
+from augintae_tf.metrics.quality import fewshot_quality, seed_copies
+from augintae_tf.runs import load_run
+from augintae_tf.training import train
+from conftest import tiny_config
+
+SAMPLERS = ("slerp", "local", "slerp-local", "convex")
+
+
+def unit(n, d, seed):
+    z = np.random.default_rng(seed).normal(size=(n, d))
+    return (z / np.linalg.norm(z, axis=1, keepdims=True)).astype(np.float32)
+
+
+# --- samplers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_each_sampler_gives_unit_latents_deterministic_for_a_seed(sampler):
+    z, factor = unit(5, 16, 0), np.eye(16, dtype=np.float32) * 0.2
+    draw = lambda seed: sample_latents(z, 300, seed, sampler, 0.7, factor).numpy()  # noqa: E731
+    out = draw(3)
+    assert out.shape == (300, 16)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(out, draw(3))
+    assert np.abs(out - draw(4)).max() > 0.1
+    assert len(np.unique(out.round(4), axis=0)) > 250  # new latents, not a handful of copies
+
+
+def test_zero_scale_leaves_the_seed_or_the_slerp_point():
+    z, factor = unit(4, 8, 1), np.eye(8, dtype=np.float32)
+    first, second, alpha = sample_seed_pairs(4, 50, 9)
+    np.testing.assert_allclose(sample_latents(z, 50, 9, "local", 0.0, factor),
+                               tf.gather(z, first), atol=1e-6)
+    np.testing.assert_allclose(sample_latents(z, 50, 9, "slerp-local", 0.0, factor),
+                               slerp(tf.gather(z, first), tf.gather(z, second), alpha), atol=1e-6)
+    np.testing.assert_allclose(sample_latents(z, 50, 9, "slerp"),
+                               slerp(tf.gather(z, first), tf.gather(z, second), alpha), atol=1e-7)
+
+
+def test_local_noise_has_the_scaled_covariance():
+    """Noise F eps with F F^T = C, times the scale: at a small scale the normalisation barely
+    bends it, so the latents' covariance is scale^2 C (C has no variance along the seed)."""
+    d, scale = 6, 0.02
+    a = np.random.default_rng(2).normal(size=(d, d))
+    cov = a @ a.T
+    cov[0, :] = cov[:, 0] = 0.0  # the seed is e_0: noise only in its tangent plane
+    factor = latent_stats.covariance_factor(cov).astype(np.float32)
+    np.testing.assert_allclose(factor @ factor.T, cov, atol=1e-4)
+    seeds = np.tile(np.eye(d, dtype=np.float32)[:1], (2, 1))
+    out = sample_latents(seeds, 40_000, 1, "local", scale, factor).numpy().astype(np.float64)
+    np.testing.assert_allclose(np.cov(out, rowvar=False) / scale ** 2, cov,
+                               atol=0.05 * np.abs(cov).max())
+
+
+def test_convex_combinations_stay_inside_the_seeds_cone():
+    z = unit(3, 3, 5)
+    out = sample_latents(np.concatenate([z, z[:1]]), 500, 2, "convex").numpy()
+    weights = np.linalg.solve(z.T, out.T).T  # out = w @ z / norm: w >= 0 for all images
+    assert weights.min() > -1e-5
+    same = sample_latents(np.repeat(z[:1], 4, axis=0), 10, 2, "convex").numpy()
+    np.testing.assert_allclose(same, np.repeat(z[:1], 10, axis=0), atol=1e-6)
+
+
+def test_unknown_sampler_and_missing_factor_are_refused():
+    with pytest.raises(ValueError, match="sampler 'nearest' is unknown; expected one of slerp"):
+        sample_latents(unit(2, 4, 0), 3, 0, "nearest")
+    with pytest.raises(ValueError, match="needs the run's latent statistics"):
+        sample_latents(unit(2, 4, 0), 3, 0, "local")
+
+
+# --- the local covariance ------------------------------------------------------------------
+def test_local_covariance_matches_a_brute_force_reference():
+    z = unit(60, 5, 3).astype(np.float64)
+    k = 4
+    expected = np.zeros((5, 5))
+    for i in range(len(z)):
+        distance = np.linalg.norm(z - z[i], axis=1)
+        distance[i] = np.inf
+        hood = np.concatenate([z[i:i + 1], z[np.argsort(distance)[:k]]])
+        expected += np.cov(hood, rowvar=False, ddof=1)  # k + 1 points: divides by k
+    np.testing.assert_allclose(latent_stats.local_covariance(z, k, chunk=7), expected / len(z),
+                               rtol=1e-10, atol=1e-12)
+
+
+# --- the stage on a trained run ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory, glyph_cache):
+    """An AE that has learnt glyphs somewhat (6 epochs of 16 steps, constant lr), with its
+    latent stats."""
+    run_dir = tmp_path_factory.mktemp("samplers") / "ae"
+    cfg = tiny_config(**{"model.name": "ae", "model.latent_dim": 16, "data.limit": 1024,
+                         "train.epochs": 6, "train.batch_size": 64, "train.lr_drops": []})
+    train(cfg, run_dir, echo=lambda *_: None)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def glyph_seeds():
+    """Five unseen training-domain images (background alphabets past data.limit) and five
+    images of one novel character."""
+    cfg = tiny_config().data
+    train_images, _ = load_arrays(cfg, "train", limit=2000)
+    novel, labels = load_arrays(cfg, "test", limit=400)
+    return train_images[1900:1905], novel[labels == np.bincount(labels).argmax()][:5]
+
+
+def test_training_writes_the_statistics_and_loading_restores_them(ae_run):
+    folder = ae_run / latent_stats.STAGE
+    manifest = json.loads((folder / "manifest.json").read_text())
+    latest = checkpoints.latest_checkpoint(ae_run / "checkpoints")
+    assert manifest["checkpoint"] == latest.name and manifest["k"] == 10
+    assert [p.name for p in folder.glob("stats-*.npz")] == [manifest["file"]]
+    stats = load_run(ae_run).model.latent_stats
+    assert stats.cov.shape == stats.factor.shape == (16, 16)
+    np.testing.assert_allclose(stats.factor @ stats.factor.T, stats.cov, atol=1e-6)
+    cfg = load_run(ae_run).config.data  # held-out = the run's test split (data.limit applies)
+    assert len(stats.heldout_mse) == len(load_arrays(cfg, cfg.test_split)[0]) > 100
+    assert np.all(np.diff(stats.heldout_mse) >= 0)
+
+
+def test_statistics_round_trip_and_a_crashed_rewrite_keeps_the_old_ones(ae_run, tmp_path,
+                                                                        monkeypatch):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(ae_run, run_dir)
+    latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
+    before, problem = latent_stats.load(run_dir, latest)
+    assert problem is None
+    changed = latent_stats.LatentStats(before.cov * 2, before.factor * math.sqrt(2),
+                                       before.heldout_mse, 3, latest.name)
+    real = latent_stats.atomic.write_json
+
+    def crash(path, *args, **kwargs):  # killed between the arrays and the manifest
+        raise OSError("simulated crash")
+
+    monkeypatch.setattr(latent_stats.atomic, "write_json", crash)
+    with pytest.raises(OSError):
+        latent_stats.save(run_dir, changed, latest)
+    still, problem = latent_stats.load(run_dir, latest)
+    assert problem is None and np.array_equal(still.cov, before.cov)
+    monkeypatch.setattr(latent_stats.atomic, "write_json", real)
+    latent_stats.save(run_dir, changed, latest)
+    after, problem = latent_stats.load(run_dir, latest)
+    assert problem is None and after.k == 3 and np.array_equal(after.cov, before.cov * 2)
+    assert len(list((run_dir / latent_stats.STAGE).glob("stats-*.npz"))) == 1
+
+
+def test_damaged_or_stale_statistics_are_not_used(ae_run, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(ae_run, run_dir)
+    folder = run_dir / latent_stats.STAGE
+    stats_file = next(folder.glob("stats-*.npz"))
+    stats_file.write_bytes(stats_file.read_bytes()[:-3])
+    run = load_run(run_dir)
+    assert run.model.latent_stats is None and "are damaged" in run.model.latent_stats_problem
+    shutil.rmtree(folder)
+    model = load_run(run_dir).model  # a newer checkpoint than the statistics describe:
+    latent_stats.run_stage(model, run_dir, tiny_config(), echo=lambda *_: None)
+    checkpoints.save(run_dir / "checkpoints", model, 99, {"step": 0})
+    run = load_run(run_dir)
+    assert run.model.latent_stats is None
+    assert "describe checkpoint epoch-00006, not epoch-00099" in run.model.latent_stats_problem
+
+
+def test_cli_stage_computes_what_a_local_sampler_asks_for(ae_run, glyph_seeds, tmp_path):
+    run_dir = tmp_path / "old run"
+    shutil.copytree(ae_run, run_dir)
+    shutil.rmtree(run_dir / latent_stats.STAGE)  # a run trained before the stage existed
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    from augintae_tf.images import save_png
+    for i, image in enumerate(glyph_seeds[1]):
+        save_png(seeds / f"{i}.png", image)
+    args = ["generate", "--run-dir", str(run_dir), "--seeds", str(seeds), "--num", "6"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--sampler", "local"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: --sampler local needs the run's latent statistics: run {run_dir} has no latent "
+        f"statistics; compute them with `augintae-tf train --stage latent-stats --run-dir "
+        f"{run_dir}`"]
+    assert not (tmp_path / "a").exists()
+    result = CliRunner().invoke(main, ["train", "--stage", "latent-stats", "--run-dir", str(run_dir)])
+    assert result.exit_code == 0 and "latent-stats stage: local covariance" in result.output
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--sampler", "local",
+                                       "--scale", "0.5", "--seed", "4"])
+    assert result.exit_code == 0 and "sampler local" in result.output, result.output
+    written = sorted((tmp_path / "b").glob("0*.png"))
+    assert len(written) == 6
+    from augintae_tf.data import load_image_files
+    library = load_run(run_dir).generate(load_image_files(str(seeds), 28, 1)[0], 6, 4,
+                                         sampler="local", scale=0.5)
+    cli = load_image_files(str(tmp_path / "b"), 28, 1)[0]
+    assert np.abs(cli - library).max() <= 1 / 255 + 1e-6  # PNG quantisation only
+
+
+def test_seed_domain_warns_for_another_domain_only(ae_run, glyph_seeds, capsys):
+    run = load_run(ae_run)
+    same, novel = glyph_seeds
+    assert run.model.latent_stats.heldout_mse[len(same) // 2] < 0.05  # it did learn glyphs
+    for seeds in (same, novel):
+        assert not run.seed_domain(seeds).outside, run.seed_domain(seeds).line()
+    inverted = 1.0 - same  # black strokes on white: a scan the model never saw the like of
+    noise = np.random.default_rng(0).uniform(size=same.shape).astype(np.float32)
+    for seeds in (inverted, noise):
+        domain = run.seed_domain(seeds)
+        assert domain.outside and domain.quantile == 1.0 and domain.ratio > 1
+        assert "outside the model's training domain" in domain.line()
+    run.generate(inverted, 4, 0)
+    assert "outside the model's training domain" in capsys.readouterr().err
+    run.generate(same, 4, 0)
+    assert capsys.readouterr().err == ""
+
+
+def test_samplers_a_model_does_not_have_are_refused(ae_run):
+    model = load_run(ae_run).model
+    model.samplers = ("slerp",)  # as the VAE's
+    with pytest.raises(RunError, match="--sampler convex: model ae has the samplers slerp"):
+        model.check_sampler("convex")
+
+
+# --- the augmented-copies reference row ----------------------------------------------------
+def numpy_affine(images, params, i):
+    """The forward map p_out = s R Shear (p_in - c) + c + t, inverted and sampled bilinearly with
+    zero fill interpolated at the border (scipy's grid-constant, as TF's fill value 0),
+    independently of augintae_tf.augment."""
+    rot, shear, scale = (float(params[k][i]) for k in ("rotation", "shear", "scale"))
+    t = np.array([float(params["tx"][i]), float(params["ty"][i])])
+    forward = scale * np.array([[math.cos(rot), math.sin(rot)], [-math.sin(rot), math.cos(rot)]]) \
+        @ np.array([[1.0, math.tan(shear)], [0.0, 1.0]])
+    size = images.shape[1]
+    c = (size - 1) / 2.0
+    ys, xs = np.mgrid[:size, :size].astype(np.float64)
+    out_xy = np.stack([xs.ravel(), ys.ravel()])
+    in_xy = np.linalg.inv(forward) @ (out_xy - (c + t)[:, None]) + c
+    sampled = ndimage.map_coordinates(images[i, :, :, 0].astype(np.float64), [in_xy[1], in_xy[0]],
+                                      order=1, mode="grid-constant", cval=0.0)
+    return np.clip(sampled.reshape(size, size), 0, 1)
+
+
+def test_augmented_copies_are_the_seeds_under_an_independent_affine():
+    cfg = AugmentConfig(rotation=10, translation=2, scale_min=0.9, scale_max=1.1, shear=3,
+                        brightness=0.4)  # colour ranges are left out of the row
+    labels = np.repeat(np.arange(3), 6)
+    images = np.random.default_rng(0).uniform(size=(18, 14, 14, 1)).astype(np.float32)
+    plan = sample_fewshot_plan(labels, 3, 30, seed=1)
+    copies = seed_copies(images, plan)
+    augmented = affine_fn(cfg)(copies, 7)
+    geometric = AugmentConfig(rotation=10, translation=2, scale_min=0.9, scale_max=1.1, shear=3)
+    params = {k: v.numpy() for k, v in sample_params(tf.constant([7, 31], tf.int64), 30,
+                                                     geometric).items()}
+    assert np.abs(params["rotation"]).max() <= math.radians(10) and params["rotation"].std() > 0
+    for i in range(30):
+        np.testing.assert_allclose(augmented[i, :, :, 0], numpy_affine(copies, params, i), atol=2e-5)
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731 (pixels as features)
+    result = fewshot_quality({"model": copies}, plan, images, labels, flat, augment_fn=affine_fn(cfg),
+                             seed=7, realism_epochs=1)
+    assert list(result["rows"]) == ["model", "floor", "seed_copies", "seed_augmented", "crossfade"]
+    row, copies_row = result["rows"]["seed_augmented"], result["rows"]["seed_copies"]
+    assert row["seed_distance_px"] > 0 == copies_row["seed_distance_px"]
