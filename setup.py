@@ -33,7 +33,9 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu>=2.21,<2.22"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "scipy>=1.11,<2"],
+        # `--dataset digits`: scikit-learn ships the UCI handwritten digits inside its wheel
+        "digits": ["scikit-learn>=1.4,<2"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "scipy>=1.11,<2", "scikit-learn>=1.4,<2"],
     },
     entry_points={"console_scripts": ["augintae-tf=augintae_tf.cli.main:main"]},
 )
