@@ -82,15 +82,17 @@ def export_seeds_command(split, label, num, out, **options):
     images, labels = load_arrays(cfg.data, split, dataset=dataset)
     label, paths = export_class_images(out, images, labels, num, label)
     name = f" ({names[label]})" if label < len(names) else ""
-    click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to {folder_text(out)}")
+    click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to "
+               f"{folder_text(out)}")
 
 
 def class_number(label: str, names: list[str], dataset: str) -> int:
-    """``--label``: a class number, or a class name as outputs print it (``names[i]``)."""
-    if label.strip().isdigit():
-        return int(label)
+    """``--label``: a class name as outputs print it (``names[i]``), else a class number (a
+    folder whose classes are named 1, 2, ..., 10 sorts "10" second: its name wins)."""
     if label in names:
         return names.index(label)
+    if label.strip().isdigit():
+        return int(label)
     from augintae_tf.errors import DataError
 
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
