@@ -14,7 +14,7 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.atomic import atomic_path
 from augintae_tf.errors import TrainingError
 from augintae_tf.generation import interpolation_path, pixel_fade
-from augintae_tf.images import save_grid
+from augintae_tf.images import save_labelled_grid
 from augintae_tf.runs import append_metrics
 
 
@@ -42,14 +42,17 @@ class MetricsLog(keras.callbacks.Callback):
         self.train_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
+        self.epoch_start, self.batches = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1  # the last epoch of a step budget is shorter (StepBudget)
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.epoch_start
         record = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy()),
                   **{k: float(v) for k, v in (logs or {}).items()},
                   "lr": current_lr(self.model.optimizer),
-                  "images_per_s": self.batch_size * self.steps / max(seconds, 1e-9),
+                  "images_per_s": self.batch_size * self.batches / max(seconds, 1e-9),
                   "epoch_s": seconds,
                   "elapsed_s": self.elapsed_before + time.perf_counter() - self.train_start}
         append_metrics(self.path, record)
@@ -59,54 +62,80 @@ class MetricsLog(keras.callbacks.Callback):
                       f"{record['images_per_s']:.0f} img/s ({seconds:.1f} s)")
 
 
+class StepBudget(keras.callbacks.Callback):
+    """Ends training after exactly ``total`` batches (``train.steps``).  ``fit`` runs whole
+    epochs of ``steps`` batches and the budget need not be a multiple of that, so the last
+    epoch stops early; its end-of-epoch callbacks (metrics line, checkpoint, grids) still run.
+    Every epoch before the last is whole, so a resumed run starting at epoch ``e`` has done
+    ``e * steps`` batches."""
+
+    def __init__(self, total: int, steps: int):
+        super().__init__()
+        self.total, self.steps, self.done_before = total, steps, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.done_before = epoch * self.steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.done_before + batch + 1 >= self.total:
+            self.model.stop_training = True
+
+
 class SampleGrids(keras.callbacks.Callback):
     """``samples/epoch-NNN.png`` on a fixed batch: originals, reconstructions and slerp paths
-    between seed pairs, for the training domain and (where the dataset has one) novel classes."""
+    between seed pairs, for the training domain and (where the dataset has one) novel classes;
+    every row is named in a left margin ("train: originals", "novel pair 1: slerp", ...)."""
 
     def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8):
         super().__init__()
         self.directory, self.batches, self.steps = Path(directory), batches, steps
 
-    def rows(self) -> list[np.ndarray]:
+    def rows(self) -> list[tuple[str, np.ndarray]]:
+        """(label, row) pairs of the epoch's grid."""
         if not self.model.has(Capability.LATENT):  # FastGAN, wgan-gp: fixed-noise samples; DAGAN: few-shot
             return self.sample_rows() if self.model.has(Capability.SAMPLE) else self.fewshot_rows()
         rows = []
-        for images in self.batches.values():
-            rows += [images, self.model(images, training=False).numpy()]
-            for a, b in zip(images[0:4:2], images[1:4:2]):  # pairs (0, 1) and (2, 3)
-                rows += [pixel_fade(a, b, self.steps), interpolation_path(self.model, a, b, self.steps)]
+        for name, images in self.batches.items():
+            rows += [(f"{name}: originals", images),
+                     (f"{name}: reconstructions", self.model(images, training=False).numpy())]
+            for k, (a, b) in enumerate(zip(images[0:4:2], images[1:4:2]), start=1):  # (0, 1), (2, 3)
+                rows += [(f"{name} pair {k}: pixel fade", pixel_fade(a, b, self.steps)),
+                         (f"{name} pair {k}: slerp",
+                          interpolation_path(self.model, a, b, self.steps))]
         return rows
 
-    def fewshot_rows(self) -> list[np.ndarray]:
+    def fewshot_rows(self) -> list[tuple[str, np.ndarray]]:
         """For models with few-shot generation but no latent: per batch the images, then for the
         pairs (0, 1) and (2, 3) a row generated from the pair as seeds (fixed seed 0)."""
         rows = []
-        for images in self.batches.values():
-            rows.append(images)
-            rows += [self.model.fewshot(images[i:i + 2], self.steps, 0).numpy() for i in (0, 2)
+        for name, images in self.batches.items():
+            rows.append((f"{name}: originals", images))
+            rows += [(f"{name} pair {i // 2 + 1}: few-shot",
+                      self.model.fewshot(images[i:i + 2], self.steps, 0).numpy()) for i in (0, 2)
                      if i + 2 <= len(images)]
         return rows
 
-    def sample_rows(self) -> list[np.ndarray]:
+    def sample_rows(self) -> list[tuple[str, np.ndarray]]:
         """For a model without a latent (e.g. FastGAN): 8 rows of 8 samples from fixed noise
         (the same seed every epoch), so successive grids show the same noise as it trains."""
         images = self.model.sample(64, SAMPLE_SEED).numpy()
-        return [images[i:i + 8] for i in range(0, 64, 8)]
+        return [(f"samples {i + 1}-{i + 8}", images[i:i + 8]) for i in range(0, 64, 8)]
 
     def on_train_begin(self, logs=None):
         self.progress = read_progress(self.directory)
 
     def on_epoch_end(self, epoch, logs=None):
-        rows = self.rows()
-        save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows)
+        labels, rows = zip(*self.rows())
+        save_labelled_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows, labels)
         if not self.model.has(Capability.LATENT) and self.model.has(Capability.SAMPLE):
             # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows
             # are kept in progress.npz too, so a resumed run keeps the earlier epochs' rows.
             self.progress = {e: r for e, r in self.progress.items() if e <= epoch}
             self.progress[epoch + 1] = rows[0]
             save_progress(self.directory, self.progress)
-            save_grid(self.directory / "progress.png",
-                      [self.progress[e] for e in sorted(self.progress)])
+            epochs = sorted(self.progress)
+            save_labelled_grid(self.directory / "progress.png",
+                               [self.progress[e] for e in epochs], [f"epoch {e}" for e in epochs])
 
 
 SAMPLE_SEED = 1234  # the fixed noise of the sample grids

@@ -72,13 +72,16 @@ def _pair_row(model, a, b):
 
 def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path:
     """A row of novel inputs, then one row per run of its reconstructions (wgan-gp: inverted and
-    refined): the paper's generalization figure for several runs."""
+    refined), labelled with the run's name: the paper's generalization figure for several runs."""
     from augintae_tf.metrics import generalization
 
     rng = np.random.default_rng([seed, 7])
     chosen = np.sort(rng.choice(len(novel_images), min(generalization.FIGURE_COLUMNS,
                                                        len(novel_images)), replace=False))
     inputs = novel_images[chosen]
-    rows = [generalization.reconstruct_all(fn, inputs)
-            for run in runs for fn in generalization.reconstructors(run.model).values()]
-    return generalization.figure(path, inputs, rows)
+    rows, labels = [], []
+    for name, run in zip(unique_names(runs), runs):
+        for suffix, fn in generalization.reconstructors(run.model).items():
+            rows.append(generalization.reconstruct_all(fn, inputs))
+            labels.append(f"{name}{suffix}")
+    return generalization.figure(path, inputs, rows, labels)

@@ -288,6 +288,28 @@ def _tensor_info(kind: str, key: str, info) -> list[str]:
             f"        shape: {shape}", f"        name: {info.name}"]
 
 
+_NOT_THE_MESSAGE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>",
+                    "[[", "File ")
+
+
+def failure_line(stderr: str) -> str:
+    """The line of a failed process's stderr that says what went wrong, as ``Type: message``.
+
+    A TensorFlow op error raised in Python reads ``Graph execution error:``, then the node and
+    its definition's stack, and only then the op's own message (e.g. ``assertion failed: [num
+    must be ...]``): that message is the line kept.  Output without a Python exception gives its
+    last line (``sys.exit("...")``)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines)
+              if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\w*: ", line)]
+    if not starts:
+        return lines[-1] if lines else "no output"
+    kind, _, text = lines[starts[-1]].partition(": ")
+    candidates = [text, *lines[starts[-1] + 1:]]
+    useful = [line for line in candidates if not line.startswith(_NOT_THE_MESSAGE)]
+    return f"{kind.rsplit('.', 1)[-1]}: {useful[0] if useful else text}"
+
+
 def verify_export(model: keras.Model, path: str | os.PathLike) -> dict[str, float]:
     """Max abs difference per signature between the SavedModel at ``path``, run in a fresh
     process by :data:`_RELOAD_SCRIPT`, and the Keras ``model``; RunError above :data:`TOLERANCE`.
@@ -312,7 +334,7 @@ def verify_export(model: keras.Model, path: str | os.PathLike) -> dict[str, floa
                            "written (--no-verify skips the check)") from None
         if proc.returncode != 0:
             raise RunError("the exported SavedModel failed to load or run in a fresh process: "
-                           + (proc.stderr.strip().splitlines() or ["no output"])[-1])
+                           + failure_line(proc.stderr))
         with np.load(outputs) as served:
             served = dict(served)
     cases["REST example"] = {k: np.asarray(v, np.float32) if k == "seed_images" else v

@@ -13,7 +13,9 @@ from augintae_tf.errors import RunError
 
 # What an output file's suffix asks for (Pillow's format names); other suffixes are refused.
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
-LABEL_WIDTH = 150  # pixels of the left margin of a labelled grid (a run name of ~20 characters)
+LABEL_WIDTH = 150  # the narrowest left margin of a labelled grid (a run name of ~20 characters)
+MAX_LABEL_WIDTH = 420  # the widest; longer labels wrap onto more lines
+LABEL_FONT_SIZE, LABEL_MARGIN = 14, 4
 
 
 def image_format(path: str | os.PathLike, option: str = "--out") -> str:
@@ -114,22 +116,78 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
     return text
 
 
+def _font():
+    return ImageFont.load_default(size=LABEL_FONT_SIZE)
+
+
+def label_width(labels: Sequence[str]) -> int:
+    """The left margin a labelled grid gives ``labels``: wide enough for the longest one (at
+    least :data:`LABEL_WIDTH`, at most :data:`MAX_LABEL_WIDTH`; longer ones wrap)."""
+    draw, font = ImageDraw.Draw(Image.new("L", (1, 1))), _font()
+    longest = max((draw.textlength(str(label), font=font) for label in labels), default=0)
+    return int(min(MAX_LABEL_WIDTH, max(LABEL_WIDTH, longest + 2 * LABEL_MARGIN)))
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, max_lines: int) -> list[str]:
+    """``text`` in lines of at most ``width`` pixels, broken after a space, ``/``, ``-`` or
+    ``_`` where possible (run and class names), else anywhere; at most ``max_lines`` lines,
+    the last cut with an ellipsis if the text goes on."""
+    lines, rest = [], text
+    while rest and len(lines) < max_lines:
+        if draw.textlength(rest, font=font) <= width:
+            lines.append(rest)
+            rest = ""
+            break
+        cut = len(rest)
+        while cut > 1 and draw.textlength(rest[:cut], font=font) > width:
+            cut -= 1
+        breaks = [i + 1 for i, ch in enumerate(rest[:cut]) if ch in " /-_"]
+        cut = breaks[-1] if breaks and breaks[-1] > cut // 2 else cut
+        lines.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        lines[-1] = _fit(draw, lines[-1] + "…", font, width)
+    return lines
+
+
 def save_labelled_grid(path: str | os.PathLike, rows: Sequence[np.ndarray], labels: Sequence[str],
                        upscale: int | None = None, pad: int = 2) -> Path:
-    """:func:`save_grid` with a white left margin of :data:`LABEL_WIDTH` pixels that names each
-    row: ``labels[i]`` is written (black, cut with "…" if too long) beside ``rows[i]``.  The grid
-    part is pixel for pixel what :func:`save_grid` writes, so the figure is
-    ``LABEL_WIDTH + grid width`` wide and as tall as the grid."""
+    """:func:`save_grid` with a white left margin that names each row: ``labels[i]`` is
+    written (black) beside ``rows[i]``.  The margin is :func:`label_width` wide: the longest
+    label fits, up to :data:`MAX_LABEL_WIDTH`, beyond which labels wrap onto more lines (cut
+    with "…" only when the row is too short for them).  The grid part is pixel for pixel what
+    :func:`save_grid` writes, so the figure is ``label_width(labels) + grid width`` wide and as
+    tall as the grid."""
     if len(labels) != len(rows):
         raise ValueError(f"save_labelled_grid got {len(labels)} labels for {len(rows)} rows")
     upscale = upscale or _grid_upscale(rows)
     grid = _picture(make_grid(rows, pad=pad), upscale)
-    canvas = Image.new(grid.mode, (LABEL_WIDTH + grid.width, grid.height), "white")
-    canvas.paste(grid, (LABEL_WIDTH, 0))
-    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=14)
-    cell = (rows[0].shape[1] + pad) * upscale
+    margin = label_width(labels)
+    canvas = Image.new(grid.mode, (margin + grid.width, grid.height), "white")
+    canvas.paste(grid, (margin, 0))
+    draw, font = ImageDraw.Draw(canvas), _font()
+    side = rows[0].shape[1] * upscale
+    cell, line_height = (rows[0].shape[1] + pad) * upscale, LABEL_FONT_SIZE + 2
     for i, label in enumerate(labels):
-        middle = pad * upscale + i * cell + rows[0].shape[1] * upscale // 2
-        draw.text((4, middle), _fit(draw, str(label), font, LABEL_WIDTH - 8), fill="black",
-                  font=font, anchor="lm")
+        middle = pad * upscale + i * cell + side // 2
+        lines = _wrap(draw, str(label), font, margin - 2 * LABEL_MARGIN,
+                      max(1, side // line_height))
+        for k, line in enumerate(lines):
+            y = middle + (k - (len(lines) - 1) / 2) * line_height
+            draw.text((LABEL_MARGIN, y), line, fill="black", font=font, anchor="lm")
     return _write(path, canvas)
+
+
+def save_gif(path: str | os.PathLike, frames: np.ndarray, duration_ms: int = 80,
+             upscale: int | None = None) -> Path:
+    """An animated GIF (looping) of float frames ``[N, H, W, C]`` in [0, 1], ``duration_ms``
+    per frame, small images upscaled like grids; written atomically."""
+    frames = np.asarray(frames, np.float32)
+    upscale = upscale or _grid_upscale([frames])
+    pictures = [_picture(frame, upscale) for frame in frames]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, what="an animation") as tmp:
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:],
+                         duration=duration_ms, loop=0)
+    return path

@@ -110,7 +110,7 @@ def read_config(run_dir: str | os.PathLike) -> Config:
     path = RunLayout(run_dir).config
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory: {path} is missing "
-                       "(pass the directory `augintae-tf train` wrote, e.g. runs/00000-glyphs-ae)")
+                       "(pass the directory `augintae-tf train` wrote, e.g. runs/quickstart)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from augintae_tf import cpu, precision, runs
 from augintae_tf.atomic import is_no_space, no_space_error
-from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
+from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids, StepBudget
 from augintae_tf.config import Config
 from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays, load_split,
                               make_dataset, make_set_dataset, resolve_novel, set_summary)
@@ -53,10 +53,11 @@ def apply_step_budget(cfg: Config, steps: int) -> tuple[Config, int]:
     """(config, steps per epoch) with ``train.steps`` turned into epochs; unchanged without it.
 
     ``epochs = ceil(train.steps / steps_per_epoch)``.  With an explicit ``train.steps_per_epoch``
-    that is kept (the run may pass the budget by less than one epoch); otherwise the epoch is
-    shortened to ``ceil(train.steps / epochs)`` steps, so the run does the budget to within
-    ``epochs - 1`` steps.  Applying it again gives the same result (a resumed run agrees).  The lr
-    policy then sees ``epochs * steps_per_epoch`` total steps, so its drops scale to the budget.
+    that is kept; otherwise the epoch is shortened to ``ceil(train.steps / epochs)`` steps, so
+    the epochs are as even as whole epochs allow.  Either way the last epoch ends at the budget
+    (:class:`~augintae_tf.callbacks.StepBudget`): the run does exactly ``train.steps`` steps.
+    Applying it again gives the same result (a resumed run agrees).  The lr policy counts
+    ``train.steps`` as the run's length, so its drops scale to the budget.
     """
     budget = cfg.train.steps
     if budget is None:
@@ -334,6 +335,8 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
             SampleGrids(layout.samples, sample_batches(cfg, echo)),
             keras.callbacks.TensorBoard(log_dir=str(layout.logs), write_graph=False),
         ]
+    if cfg.train.steps:  # every worker stops at the same step
+        callbacks.append(StepBudget(cfg.train.steps * epochs // cfg.train.epochs, steps))
     try:
         history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
                             steps_per_epoch=steps, callbacks=callbacks, verbose=1 if progress else 0,

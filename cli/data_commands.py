@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import click
 
-from augintae_tf.cli.main import friendly_errors
+from augintae_tf.cli.main import folder_text, friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 
 
-@click.command("datasets")
+@click.command("datasets", short_help="List the datasets and what loads offline.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="TFDS data_dir to check for prepared data (default: TFDS's own).")
 @friendly_errors
@@ -29,36 +29,45 @@ def datasets_command(data_dir):
                "(classes = first-level subfolders).")
 
 
-@click.command("augment-preview")
+@click.command("augment-preview", short_help="Originals beside augmented copies, as a grid.")
 @data_options
 @click.option("--split", default=None, help="Split to preview (default: the training split).")
 @click.option("--num", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="How many original images (one row each).")
+              help="How many original images (one row each), spread over the classes.")
 @click.option("--copies", type=click.IntRange(1, 32), default=7, show_default=True,
               help="Augmented copies per original.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the augmentations and which images are shown.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG to write.")
 @friendly_errors
 def augment_preview_command(out, split, num, copies, seed, **options):
-    """Write a grid: each row is an original image followed by augmented copies."""
+    """Write a grid: each row is an original image followed by augmented copies, labelled with
+    its class (a folder: its file). The originals are spread over the classes (evenly spaced
+    classes, one image each in turn) and drawn at random within each, fixed by --seed."""
     from augintae_tf.augment import preview_rows
-    from augintae_tf.data import load_arrays
-    from augintae_tf.images import save_grid
+    from augintae_tf.data.preview import preview_images
+    from augintae_tf.images import save_labelled_grid
 
     cfg = config_from_options(**options)
-    images, _ = load_arrays(cfg.data, split or cfg.data.train_split, limit=num)
-    path = save_grid(out, preview_rows(images, cfg.augment, copies=copies, seed=seed))
-    click.echo(f"wrote {path} ({len(images)} originals x {copies} augmented copies, "
+    images, names, classes = preview_images(cfg.data, split or cfg.data.train_split, num, seed)
+    path = save_labelled_grid(out, preview_rows(images, cfg.augment, copies=copies, seed=seed),
+                              names)
+    click.echo(f"wrote {path} ({len(images)} originals from {classes} "
+               f"class{'es' if classes != 1 else ''} x {copies} augmented copies, "
                f"{cfg.data.image_size}x{cfg.data.image_size}x{cfg.data.channels})")
 
 
-@click.command("export-seeds")
+@click.command("export-seeds", short_help="Write one class's images as seed PNGs.")
 @data_options
 @click.option("--split", default=None, help="Default: the config's novel split (held-out classes).")
-@click.option("--label", type=int, default=None,
-              help="Class to export (default: the first class with --num images).")
-@click.option("--num", type=click.IntRange(1, 1000), default=5, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--label", default=None, metavar="NAME_OR_NUMBER",
+              help="Class to export, by name as this command prints it (e.g. "
+                   "armenian/capital-ayb) or by number (default: the first class with --num "
+                   "images).")
+@click.option("--num", type=click.IntRange(1, 1000), default=5, show_default=True,
+              help="How many images of the class to write.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder to write seed-00.png, seed-01.png ... to.")
 @friendly_errors
 def export_seeds_command(split, label, num, out, **options):
     """Write --num images of one class as PNGs: seeds for `augintae-tf generate`."""
@@ -68,11 +77,28 @@ def export_seeds_command(split, label, num, out, **options):
     cfg = config_from_options(**options)
     dataset, default_split = resolve_novel(cfg.data)
     split = split or default_split
+    names = label_names(dataset, split, cfg.data.data_dir) or []
+    label = None if label is None else class_number(label, names, dataset)
     images, labels = load_arrays(cfg.data, split, dataset=dataset)
     label, paths = export_class_images(out, images, labels, num, label)
-    names = label_names(dataset, split, cfg.data.data_dir) or []
     name = f" ({names[label]})" if label < len(names) else ""
-    click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to {out}/")
+    click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to "
+               f"{folder_text(out)}")
+
+
+def class_number(label: str, names: list[str], dataset: str) -> int:
+    """``--label``: a class name as outputs print it (``names[i]``), else a class number (a
+    folder whose classes are named 1, 2, ..., 10 sorts "10" second: its name wins)."""
+    if label in names:
+        return names.index(label)
+    if label.strip().isdigit():
+        return int(label)
+    from augintae_tf.errors import DataError
+
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    raise DataError(f"--label {label}: {dataset} has no class of that name"
+                    + (f" (its classes: {shown}; or give a number)" if names
+                       else " (its classes have no names: give a number)"))
 
 
 COMMANDS = [datasets_command, augment_preview_command, export_seeds_command]

@@ -1,6 +1,8 @@
 """`augintae-tf evaluate` and `augintae-tf compare`."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from augintae_tf.cli.main import friendly_errors
@@ -23,7 +25,20 @@ def double_exposure_options(command):
         help="Quality: an image is a double exposure when a blend of two of its class's seeds "
              "fits it with under RATIO x the error of the best single seed; in (0, 1].")(command)
 
-@click.command("evaluate")
+def metrics_epilog() -> str:
+    """The metrics ``--metrics`` takes, one per line (click keeps a ``\\b`` paragraph as is)."""
+    import textwrap
+
+    width = max(map(len, METRIC_TABLE))
+    lines = ["\b", "Metrics (--metrics NAME,NAME,... or all):"]
+    for metric in METRIC_TABLE.values():
+        first, *more = textwrap.wrap(metric.help, 74 - width)
+        lines += [f"  {metric.name.ljust(width)}  {first}"] + [" " * (width + 4) + m for m in more]
+    return "\n".join(lines)
+
+
+@click.command("evaluate", short_help="Score a run: few-shot quality, FD-clf, recon, noise.",
+               epilog=metrics_epilog())
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
               help="A directory written by `augintae-tf train`.")
 @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
@@ -31,10 +46,9 @@ def double_exposure_options(command):
 @click.option("--split", default=None,
               help="Novel-domain split (default: the run's novel split; glyphs: test = held-out "
                    "alphabets, far = symbols unlike letters).")
-@click.option("--metrics", "metrics", default=None,
-              help="Comma list (or all) of: " + "; ".join(f"{m.name} ({m.help})"
-                                                      for m in METRIC_TABLE.values())
-              + ". Default: " + ",".join(default_metrics()) + " (those the model can do).")
+@click.option("--metrics", "metrics", default=None, metavar="NAME,NAME,...",
+              help="Comma-separated metrics, or all; each is listed below. Default: "
+                   + ",".join(default_metrics()) + " (those the model can do).")
 @click.option("--shots", type=click.IntRange(2), default=DEFAULTS.shots, show_default=True,
               help="Seed images per novel class (K).")
 @click.option("--num-images", type=click.IntRange(1), default=DEFAULTS.num_images,
@@ -44,7 +58,8 @@ def double_exposure_options(command):
               show_default=True,
               help="Noise images per frequency.")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              show_default=True)
+              show_default=True,
+              help="Epochs the evaluation's classifiers (domain, novel-class, quality) train.")
 @click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
               show_default=True,
               help="At most this many real images per domain to train the classifiers on.")
@@ -55,7 +70,8 @@ def double_exposure_options(command):
               help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
 @double_exposure_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
-@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
+              help="Seeds the few-shot plan, the classifiers and the figure's pairs.")
 @friendly_errors
 def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
                      classifier_limit, data_limit, fid_network, out, seed, double_exposure_ratio,
@@ -72,13 +88,20 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
                       double_exposure_shift=double_exposure_shift, echo=click.echo)
     shown = {k: v for k, v in record.items() if isinstance(v, float)}
     click.echo(" ".join(f"{k}={v:.4g}" for k, v in shown.items()))
-    click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
+    written = os.path.join(out or os.path.join(run_dir, "eval"), "metrics.json")
+    click.echo(f"wrote {written} ({record['timing_s']['total']:.1f} s)")
 
 
-@click.command("compare")
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), required=True)
-@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
+@click.command("compare", short_help="Runs side by side: interpolations and metrics.")
+@click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--run-dir", "run_dir_options", multiple=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="A run to compare (repeatable); runs may also be given as arguments.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder for interpolations.png, generalization.png, metrics.md and "
+                   "metrics.json.")
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
+              help="Seeds the shared few-shot plan, the classifiers and the figures' pairs.")
 @click.option("--quality/--no-quality", default=True, show_default=True,
               help="Generate every run's few-shot images on one shared plan and score them beside "
                    "the reference rows (floor, seed copies, pixel cross-fade).")
@@ -87,28 +110,36 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.option("--num-images", type=click.IntRange(1), default=COMPARE_NUM_IMAGES, show_default=True,
               help="Few-shot images per run on the shared plan.")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              show_default=True)
+              show_default=True,
+              help="Epochs the quality classifier trains.")
 @click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
-              show_default=True)
+              show_default=True,
+              help="At most this many real images per domain to train the classifier on.")
 @click.option("--split", default=None,
               help="Novel-domain split of the runs' novel dataset (default: their data.novel_split; "
                    "glyphs: test = held-out alphabets, far = symbols unlike letters).")
 @double_exposure_options
 @friendly_errors
-def compare_command(run_dirs, out, seed, quality, shots, num_images, classifier_epochs, classifier_limit,
-                    split, double_exposure_ratio, double_exposure_shift):
+def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_images,
+                    classifier_epochs, classifier_limit, split, double_exposure_ratio,
+                    double_exposure_shift):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
-    OUT/generalization.png, OUT/metrics.md,
-    OUT/metrics.json)."""
+    OUT/generalization.png, OUT/metrics.md, OUT/metrics.json). Runs: --run-dir RUN (repeatable)
+    and/or RUN arguments, in the order given."""
     from augintae_tf.evaluation import compare
+
+    run_dirs = (*run_dir_options, *run_dirs)
+    if not run_dirs:
+        raise click.UsageError("give the runs to compare: --run-dir RUN (repeatable) or RUN ...")
 
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
                      classifier_limit=classifier_limit, novel_split=split,
                      double_exposure_ratio=double_exposure_ratio,
                      double_exposure_shift=double_exposure_shift)
-    click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, {out}/metrics.md and {out}/metrics.json")
+    click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, "
+               f"{os.path.join(out, 'metrics.md')} and {os.path.join(out, 'metrics.json')}")
 
 
 COMMANDS = [evaluate_command, compare_command]

@@ -6,10 +6,10 @@ import shlex
 
 import click
 
-from augintae_tf.cli.main import friendly_errors
+from augintae_tf.cli.main import friendly_errors, is_verbose
 
 
-@click.command("export")
+@click.command("export", short_help="A run as a SavedModel for TF Serving.")
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
               help="A directory written by `augintae-tf train`.")
 @click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None,
@@ -30,16 +30,38 @@ from augintae_tf.cli.main import friendly_errors
 def export_command(run_dir, checkpoint, model_base, version, verify, max_num):
     """Export a run as a SavedModel for TensorFlow Serving with the signatures its model's
     capabilities allow (autoencoders: generate, also serving_default, interpolate, encode,
-    decode, reconstruct); every input is checked in the graph, num is at most --max-num."""
-    import numpy as np
-
-    from augintae_tf.export import export_run
+    decode, reconstruct); every input is checked in the graph, num is at most --max-num.
+    Prints where it went and how to serve it; --verbose adds every signature's inputs and
+    outputs and the REST body's layout."""
+    from augintae_tf.export import DOCS_FILE, export_run
 
     result = export_run(run_dir, model_base, checkpoint=checkpoint, version=version, verify=verify,
                         max_num=max_num)
-    base = result.path.parent.resolve()
     click.echo(f"exported {run_dir} (checkpoint {result.checkpoint.name}) to {result.path} "
                f"as version {result.version}")
+    if is_verbose():
+        _echo_details(result)
+    else:
+        if result.max_abs_diff:
+            click.echo(f"verified in a fresh TensorFlow process: max |SavedModel - Keras| "
+                       f"{max(result.max_abs_diff.values()):.2e} over "
+                       f"{len(result.max_abs_diff)} checks")
+        names = [line.split("(")[0] for line in result.docs.splitlines()]
+        click.echo(f"signatures: {', '.join(names)}; inputs, shapes and limits: "
+                   f"{result.path / DOCS_FILE} (--verbose prints them)")
+    base = result.path.parent.resolve()
+    click.echo("serve and query it:\n"
+               f"  tensorflow_model_server --rest_api_port=8501 --model_name=augintae "
+               f"--model_base_path={shlex.quote(str(base))}\n"
+               f"  curl -s -X POST http://localhost:8501/v1/models/augintae:predict "
+               f"-d {shlex.quote('@' + str(result.request_path.resolve()))}")
+
+
+def _echo_details(result) -> None:
+    """``--verbose``: every signature's difference, the SignatureDefs as ``saved_model_cli show``
+    lists them, the signature docs and the REST body's layout."""
+    import numpy as np
+
     if result.max_abs_diff:
         click.echo("verified in a fresh TensorFlow process, max |SavedModel - Keras|:")
         width = max(map(len, result.max_abs_diff))
@@ -57,12 +79,7 @@ def export_command(run_dir, checkpoint, model_base, version, verify, max_num):
                "scalars have different first dimensions); <SEED_IMAGES> is a nested list of "
                f"K x {' x '.join(map(str, image))} floats in [0, 1], K >= 2:")
     click.echo("  " + json.dumps(body).replace('"<SEED_IMAGES>"', "<SEED_IMAGES>"))
-    click.echo(f"a complete body with {count} seed images: {result.request_path.resolve()}")
-    click.echo("\nserve and query it:\n"
-               f"  tensorflow_model_server --rest_api_port=8501 --model_name=augintae "
-               f"--model_base_path={shlex.quote(str(base))}\n"
-               f"  curl -s -X POST http://localhost:8501/v1/models/augintae:predict "
-               f"-d {shlex.quote('@' + str(result.request_path.resolve()))}")
+    click.echo(f"a complete body with {count} seed images: {result.request_path.resolve()}\n")
 
 
 COMMANDS = [export_command]

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.cli.main import friendly_errors
+from augintae_tf.cli.main import folder_text, friendly_errors
 from augintae_tf.sections import SAMPLERS
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
@@ -14,16 +14,29 @@ RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False
 CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None,
                           help="A checkpoint directory (default: the run's newest intact one).")
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out already holds.")
+GIF_FRAMES = 32  # interpolate --gif: 17 images from --a to --b, then back without repeating the ends
 
 
-@click.command("generate")
+def check_run_dir(run_dir) -> None:
+    """One line naming ``run_dir`` when it is not a run directory, before anything about --out
+    is checked and before TensorFlow is imported."""
+    from augintae_tf.runs import read_config
+
+    read_config(run_dir)
+
+
+@click.command("generate", short_help="New images of a class from its seed images.")
 @RUN_DIR
 @click.option("--seeds", type=click.Path(exists=True), default=None,
-              help="A folder of seed images of one class (at least 2), or a single image file; "
-                   "omit it for a model that samples without seeds (e.g. fastgan).")
-@click.option("--num", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+              help="A folder of at least 2 seed images of one class (e.g. what `augintae-tf "
+                   "export-seeds` writes); omit it for a model that samples without seeds "
+                   "(e.g. fastgan).")
+@click.option("--num", type=click.IntRange(1), default=64, show_default=True,
+              help="How many new images to generate.")
+@click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True,
+              help="Folder to write NNNNN.png and grid.png to.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the sampler's draws (same seed, same images).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
               help="How seed latents become new latents: slerp (the paper's: between two seeds), "
                    "local (one seed plus noise along the directions training images vary in "
@@ -40,6 +53,7 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
     removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
     folder holding an NNNNN.png or grid.png that no generation wrote)."""
+    check_run_dir(run_dir)  # a wrong run directory is named before anything about --out
     if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:  # before the slow part
         raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
                                    "--overwrite")
@@ -57,7 +71,7 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
                                    "from seed images")
         images = run.sample(num=num, seed=seed)
         grid = write_generation(out, images[:0], images, overwrite=overwrite)
-        click.echo(f"wrote {len(images)} samples (seed {seed}) to {out}/ (grid: {grid}; "
+        click.echo(f"wrote {len(images)} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
     seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
@@ -67,27 +81,43 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     images = run.generate(seed_images, num=num, seed=seed, sampler=sampler, scale=scale, warn=None)
     grid = write_generation(out, seed_images, images, overwrite=overwrite)
     used = sampler or run.model.check_sampler(None)
-    click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
-               f"checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "") + ")")
+    click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {folder_text(out)} (grid: "
+               f"{grid}; checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "")
+               + ")")
 
 
-@click.command("interpolate")
+@click.command("interpolate", short_help="Pixel fade vs the model's slerp from A to B.")
 @RUN_DIR
-@click.option("--a", "image_a", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--b", "image_b", type=click.Path(exists=True, dir_okay=False), required=True)
-@click.option("--steps", type=click.IntRange(2, 64), default=8, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
+@click.option("--a", "image_a", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="The image the path starts from.")
+@click.option("--b", "image_b", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="The image the path ends at.")
+@click.option("--steps", type=click.IntRange(2, 64), default=8, show_default=True,
+              help="Images per row, --a and --b included.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Image to write: .png, .jpg/.jpeg, .webp or .bmp (the suffix picks the format).")
+@click.option("--gif", type=click.Path(dir_okay=False), default=None,
+              help=f"Also (or only) write an animated .gif of the slerp path, {GIF_FRAMES} frames "
+                   "from --a to --b and back.")
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors
-def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint, overwrite):
-    """One row of pixel fade and one row of the model's slerp path from --a to --b."""
-    from augintae_tf.images import image_format, save_grid
+def interpolate_command(run_dir, image_a, image_b, steps, out, gif, checkpoint, overwrite):
+    """Pixel fade and the model's slerp path from --a to --b: a labelled two-row image (--out)
+    and/or an animated GIF (--gif)."""
+    from augintae_tf.images import image_format, save_gif, save_labelled_grid
 
-    image_format(out)  # an unwritable suffix fails before the run is loaded
-    if Path(out).exists() and not overwrite:
-        raise click.ClickException(f"--out {out} already exists; pass --overwrite to replace it")
+    if out is None and gif is None:
+        raise click.UsageError("give --out (a two-row image), --gif (an animation) or both")
+    check_run_dir(run_dir)
+    if out is not None:
+        image_format(out)  # an unwritable suffix fails before the run is loaded
+    if gif is not None and Path(gif).suffix.lower() != ".gif":
+        raise click.ClickException(f"--gif {gif}: the animation is a GIF; give a .gif path")
+    for option, path in (("--out", out), ("--gif", gif)):
+        if path is not None and Path(path).exists() and not overwrite:
+            raise click.ClickException(f"{option} {path} already exists; pass --overwrite to "
+                                       "replace it")
     from augintae_tf.data import DataError, load_image_files
     from augintae_tf.generation import pixel_fade
     from augintae_tf.runs import load_run
@@ -101,15 +131,25 @@ def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint, overw
         except DataError as exc:
             raise DataError(f"{option} {path}: {exc}") from None
     a, b = endpoints
-    path = save_grid(out, [pixel_fade(a, b, steps), run.interpolate(a, b, steps)])
-    click.echo(f"wrote {path}: row 1 pixel fade, row 2 {run.config.model.name} slerp ({steps} steps)")
+    name = run.config.model.name
+    if out is not None:
+        path = save_labelled_grid(out, [pixel_fade(a, b, steps), run.interpolate(a, b, steps)],
+                                  ["pixel fade", f"{name} slerp"])
+        click.echo(f"wrote {path}: row 1 pixel fade, row 2 {name} slerp ({steps} steps)")
+    if gif is not None:
+        import numpy as np
+
+        frames = run.interpolate(a, b, GIF_FRAMES // 2 + 1)
+        path = save_gif(gif, np.concatenate([frames, frames[-2:0:-1]]))
+        click.echo(f"wrote {path}: {name} slerp from --a to --b and back ({GIF_FRAMES} frames)")
 
 
-@click.command("reconstruct")
+@click.command("reconstruct", short_help="Images through a run's model and back.")
 @RUN_DIR
 @click.option("--images", type=click.Path(exists=True), required=True,
               help="A folder of images (recursive) or a single image file.")
-@click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder to write NNNNN.png and grid.png to.")
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors
@@ -117,6 +157,7 @@ def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
     """Reconstruct images through the run's model: the AE family encodes and decodes, wgan-gp
     inverts (inversion network + refinement) and generates.  Writes OUT/00000.png... (the
     inputs in sorted order) and grid.png (input rows above reconstruction rows)."""
+    check_run_dir(run_dir)
     if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:
         raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
                                    "--overwrite")
@@ -132,7 +173,7 @@ def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
     recon = run.reconstruct(inputs)
     grid = write_reconstructions(out, inputs, recon, overwrite=overwrite)
     mse = float(np.mean(np.square(recon - inputs)))
-    click.echo(f"wrote {len(recon)} reconstructions to {out}/ (grid: {grid}; MSE per pixel "
+    click.echo(f"wrote {len(recon)} reconstructions to {folder_text(out)} (grid: {grid}; MSE per pixel "
                f"{mse:.4g}; checkpoint {run.checkpoint.name})")
 
 

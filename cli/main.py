@@ -11,8 +11,11 @@ import os
 
 import click
 
-# TensorFlow's C++ start-up chatter hides the one line that matters; users can set it back.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from augintae_tf.cli.quiet import quiet_tensorflow, verbose_tensorflow
+
+# TensorFlow's C++ start-up chatter hides the one line that matters: off unless the user set
+# TF_CPP_MIN_LOG_LEVEL or passes --verbose (augintae_tf.cli.quiet).
+quiet_tensorflow()
 
 
 def friendly_errors(func):
@@ -30,6 +33,33 @@ def friendly_errors(func):
     return wrapper
 
 
+def folder_text(path) -> str:
+    """A folder as printed: with one trailing slash, whether or not the user typed one."""
+    return os.path.join(path, "")
+
+
+VERBOSE = "augintae_tf.verbose"  # ctx.meta key (meta is shared by a command and its group)
+
+
+def _verbose(ctx, param, value):
+    if value:
+        ctx.meta[VERBOSE] = True
+        verbose_tensorflow()
+
+
+def is_verbose() -> bool:
+    """Whether ``--verbose`` was given to the running command or to the group."""
+    return bool(click.get_current_context().meta.get(VERBOSE))
+
+
+def verbose_option() -> click.Option:
+    """``--verbose``, accepted by the group and by every command (before TensorFlow loads)."""
+    return click.Option(["--verbose"], is_flag=True, expose_value=False, is_eager=True,
+                        callback=_verbose,
+                        help="Show TensorFlow's own log lines (C++ start-up and info lines) and, where a "
+                             "command has them, its details.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="augintae-tf")
 def main():
@@ -37,9 +67,10 @@ def main():
     images of an unseen class from a handful of seed images.
 
     \b
-    Quickstart (offline, embedded glyphs dataset):
-      augintae-tf train --epochs 2
-      augintae-tf generate --run-dir runs/00000-glyphs-ae --seeds SEED_DIR --out gen/
+    Quickstart (offline, embedded glyphs dataset; the README's commands):
+      augintae-tf train --steps 800 --run-dir runs/quickstart
+      augintae-tf export-seeds --dataset glyphs --split test --num 5 --out seeds/
+      augintae-tf generate --run-dir runs/quickstart --seeds seeds/ --num 64 --out generated/
     """
 
 
@@ -53,8 +84,10 @@ def _register():
     for info in sorted(pkgutil.iter_modules(cli.__path__), key=lambda m: m.name):
         if info.name.endswith("_commands"):
             for command in importlib.import_module(f"augintae_tf.cli.{info.name}").COMMANDS:
+                command.params.append(verbose_option())
                 main.add_command(command)
 
 
+main.params.append(verbose_option())
 _register()
 

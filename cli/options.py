@@ -18,7 +18,8 @@ def data_options(func):
     @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
                   help="A name from `augintae-tf datasets` or a folder of images.")
     @click.option("--image-size", type=int, default=None, help="Images are resized to this square.")
-    @click.option("--channels", type=click.Choice(["1", "3"]), default=None)
+    @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
+                  help="1 (grayscale) or 3 (RGB): images are converted to it.")
     @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                   help="TFDS data_dir holding already prepared data.")
     @click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",

@@ -31,7 +31,7 @@ class ModelChoice(click.Choice):
         pass
 
 
-@click.command("train")
+@click.command("train", short_help="Train a model into a run directory.")
 @data_options
 @click.option("--model", type=ModelChoice(), default=None,
               help="A registered model (default: the preset's; the recommended preset's is ae, "
@@ -42,7 +42,8 @@ class ModelChoice(click.Choice):
               help="Budget in optimizer steps (images seen / batch size); overrides --epochs.")
 @click.option("--batch-size", type=int, default=None, help="Global batch size (default 128).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
-@click.option("--latent-dim", type=int, default=None)
+@click.option("--latent-dim", type=int, default=None,
+              help="Latent size (default: the preset's; the recommended recipe's is 128).")
 @click.option("--seed", type=int, default=None, help="Seeds data order, augmentation and alpha.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="tf.distribute strategy; auto = mirrored when more than one GPU is visible.")
@@ -52,7 +53,8 @@ class ModelChoice(click.Choice):
 @click.option("--jit/--no-jit", default=None, help="XLA-compile the train step (default: Keras auto).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Default: runs/NNNNN-<dataset>-<model>.")
-@click.option("--runs-root", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--runs-root", type=click.Path(file_okay=False), default="runs", show_default=True,
+              help="Where a run without --run-dir gets its numbered folder.")
 @click.option("--resume", is_flag=True,
               help="Continue --run-dir (default: the newest run) from its last checkpoint.")
 @click.option("--stage", default=None, metavar="NAME",
@@ -99,7 +101,8 @@ def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strate
         return
     last = result.history[-1] if result.history else {}
     losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith("loss"))
-    click.echo(f"done: {result.epochs_done} epochs in {result.run_dir}"
+    epochs = f"{result.epochs_done} epoch{'' if result.epochs_done == 1 else 's'}"
+    click.echo(f"done: {epochs} in {result.run_dir}"
                + (f" ({losses}; {last.get('elapsed_s', 0):.0f} s)" if last else ""))
 
 

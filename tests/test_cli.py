@@ -1,5 +1,6 @@
 """The click commands end to end (in-process), including their one-line errors."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -7,6 +8,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from augintae_tf.cli.main import main
+from augintae_tf.evaluation import METRIC_TABLE
+from augintae_tf.images import LABEL_WIDTH
 
 
 def invoke(*args):
@@ -72,8 +75,37 @@ def test_bad_options_fail_with_one_line(tmp_path):
     empty.mkdir()
     result = invoke("augment-preview", "--dataset", empty, "--out", tmp_path / "x.png")
     assert result.exit_code == 1 and "no readable image" in result.output
-    result = invoke("generate", "--run-dir", tmp_path, "--seeds", tmp_path)
-    assert result.exit_code == 1 and "is not a run directory" in result.output
+    # A wrong run directory is named even when --out is not empty (checked first).
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "00000.png").write_bytes(b"")
+    image = out / "00000.png"
+    for command in (["generate", "--seeds", tmp_path, "--out", out],
+                    ["reconstruct", "--images", tmp_path, "--out", out],
+                    ["interpolate", "--a", image, "--b", image, "--out", image]):
+        result = invoke(command[0], "--run-dir", tmp_path, *command[1:])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith(f"Error: {tmp_path} is not a run directory"), result.output
+        assert "runs/quickstart" in result.output  # the README's name in the hint
+
+
+def test_every_option_has_help_and_no_command_summary_is_cut():
+    import click
+
+    for command in [main, *main.commands.values()]:
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help and param.help.strip(), f"{command.name} {param.opts[0]}"
+    listing = invoke("--help").output.split("Commands:")[1]
+    assert "..." not in listing and "…" not in listing, listing
+    for name, command in main.commands.items():
+        summary = command.get_short_help_str()
+        assert summary and not summary.endswith("..."), (name, summary)
+    generate = invoke("generate", "--help").output
+    assert "single image" not in generate and "at least 2 seed images" in generate
+    evaluate = invoke("evaluate", "--help").output
+    metrics = evaluate.split("Metrics (--metrics")[1]
+    assert all(re.search(rf"^ +{re.escape(name)}  ", metrics, re.M) for name in METRIC_TABLE)
 
 
 def test_train_dry_run_prints_config_data_and_parameters():
@@ -101,9 +133,20 @@ def test_train_on_a_folder_of_pngs(tmp_path):
 
 def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
     seeds = tmp_path / "seeds"
-    result = invoke("export-seeds", "--dataset", "glyphs", "--num", "5", "--out", seeds)
+    result = invoke("export-seeds", "--dataset", "glyphs", "--num", "5", "--out", f"{seeds}/")
     assert result.exit_code == 0, result.output
     assert len(list(seeds.glob("*.png"))) == 5
+    assert result.output.rstrip().endswith(f"to {seeds}/")  # one slash, as typed
+    label, name = re.search(r"of class (\d+) \((.+?)\)", result.output).groups()
+    by_name = invoke("export-seeds", "--dataset", "glyphs", "--num", "5", "--label", name,
+                     "--out", tmp_path / "by-name")
+    assert f"of class {label} ({name})" in by_name.output, by_name.output
+    assert [p.read_bytes() for p in sorted((tmp_path / "by-name").glob("*.png"))] == \
+        [p.read_bytes() for p in sorted(seeds.glob("*.png"))]
+    unknown = invoke("export-seeds", "--dataset", "glyphs", "--label", "no/such-class",
+                     "--out", tmp_path / "none")
+    assert unknown.exit_code == 1
+    assert unknown.output.startswith("Error: --label no/such-class: glyphs has no class of that name")
     out = tmp_path / "gen"
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "12",
                     "--out", out)
@@ -115,6 +158,19 @@ def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1")
     assert result.exit_code == 1 and "at least 2 seed images, got 1" in result.output
     result = invoke("interpolate", "--run-dir", tiny_run, "--a", seeds / "seed-00.png",
-                    "--b", seeds / "seed-01.png", "--steps", "5", "--out", tmp_path / "i.png")
+                    "--b", seeds / "seed-01.png", "--steps", "5", "--out", tmp_path / "i.png",
+                    "--gif", tmp_path / "i.gif")
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "i.png").size[0] > Image.open(tmp_path / "i.png").size[1]
+    row = np.asarray(Image.open(tmp_path / "i.png").convert("L"))
+    assert row.shape == ((2 + 2 * 30) * 3, LABEL_WIDTH + (2 + 5 * 30) * 3)  # 2 rows of 5, x3
+    assert row[:, :LABEL_WIDTH].min() == 0 and row[:, :LABEL_WIDTH].mean() > 200  # labels
+    gif = Image.open(tmp_path / "i.gif")
+    assert gif.size == (84, 84) and gif.info["loop"] == 0 and gif.n_frames > 1
+    durations = []
+    for frame in range(gif.n_frames):  # Pillow merges identical neighbours into a longer frame
+        gif.seek(frame)
+        durations.append(gif.info["duration"])
+    assert sum(durations) == 32 * 80
+    back = invoke("interpolate", "--run-dir", tiny_run, "--a", seeds / "seed-00.png",
+                  "--b", seeds / "seed-01.png", "--gif", tmp_path / "i.gif")
+    assert back.exit_code == 1 and "--gif" in back.output and "--overwrite" in back.output

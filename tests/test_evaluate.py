@@ -97,7 +97,8 @@ def test_unknown_metric_is_a_one_line_error(run_copy):
 
 def test_compare_run_with_itself(tiny_run, tmp_path):
     out = tmp_path / "cmp"
-    result = invoke("compare", tiny_run, tiny_run, "--out", out, "--no-quality")  # quality: test_eval_quality
+    # A run by --run-dir and one as an argument (quality: test_eval_quality)
+    result = invoke("compare", "--run-dir", tiny_run, tiny_run, "--out", out, "--no-quality")
     assert result.exit_code == 0, result.output
     assert (out / "interpolations.png").stat().st_size > 0
     table = (out / "metrics.md").read_text()
@@ -105,6 +106,8 @@ def test_compare_run_with_itself(tiny_run, tmp_path):
     assert table in result.output + "\n"
     data = json.loads((out / "metrics.json").read_text())
     assert len(data["runs"]) == 2 and data["runs"][0]["fd_clf"] is None
+    none = invoke("compare", "--out", tmp_path / "none")
+    assert none.exit_code == 2 and "give the runs to compare: --run-dir RUN" in none.output
 
 
 def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_path):

@@ -67,7 +67,8 @@ def images(n, seed):
 
 def test_cli_exports_verified_versions_and_prints_summary_and_request(run_dir, tmp_path):
     base = tmp_path / "serving"
-    result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base)])
+    result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
+                                       "--verbose"])
     assert result.exit_code == 0, result.output
     out = result.output
     diffs = dict(re.findall(r"^  (\w[\w ]*?)\s+(\d\.\d\de[+-]\d\d)$", out, re.M))
@@ -90,6 +91,15 @@ def test_cli_exports_verified_versions_and_prints_summary_and_request(run_dir, t
     assert f"--model_base_path={base.resolve()}" in out
     body = json.loads((base / "1" / "assets.extra" / "generate_request.json").read_text())
     assert np.shape(body["inputs"]["seed_images"]) == (3, SIZE, SIZE, 1)
+
+    # Without --verbose: where it went, that it verified, the signatures and how to serve it.
+    short = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base)])
+    assert short.exit_code == 0, short.output
+    lines = short.output.splitlines()
+    assert len(lines) == 6, short.output
+    assert "as version 2" in lines[0] and "over 8 checks" in lines[1]
+    assert lines[2].startswith("signatures: generate, interpolate, encode, decode, reconstruct")
+    assert lines[4].startswith("  tensorflow_model_server ") and lines[5].startswith("  curl ")
 
     taken = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
                                       "--version", "1"])
@@ -288,3 +298,27 @@ def test_served_rank_errors_empty_batches_and_non_finite_latents(exported):
     one = images(3, 4)  # a non-empty batch still goes through the model unchanged
     np.testing.assert_allclose(sig["encode"](images=tf.constant(one))["latent"].numpy(),
                                model.encode(one).numpy(), atol=1e-5)
+
+
+def test_a_failed_reload_is_reported_by_its_message_not_by_tensorflows_preamble():
+    from augintae_tf.export import failure_line
+
+    stderr = """Traceback (most recent call last):
+  File "<string>", line 19, in <module>
+  File "/venv/lib/python3.11/site-packages/tensorflow/python/eager/execute.py", line 53, in quick_execute
+    tensors = pywrap_tfe.TFE_Py_Execute(ctx._handle, device_name, op_name,
+              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+tensorflow.python.framework.errors_impl.InvalidArgumentError: Graph execution error:
+
+Detected at node Assert/Assert defined at (most recent call last):
+<stack traces unavailable>
+assertion failed: [num must be an int32 in [0, 8]; got] [9]
+\t [[{{node Assert/Assert}}]] [Op:__inference_signature_wrapper_generate_1253]
+"""
+    assert failure_line(stderr) == ("InvalidArgumentError: assertion failed: [num must be an int32 "
+                                    "in [0, 8]; got] [9]")
+    assert failure_line("Traceback (most recent call last):\nOSError: no such file\n") == \
+        "OSError: no such file"
+    assert failure_line("the SavedModel pulled in augintae_tf\n") == \
+        "the SavedModel pulled in augintae_tf"
+    assert failure_line("") == "no output"

@@ -97,3 +97,26 @@ def test_save_pngs_writes_the_bytes_save_png_writes(tmp_path, channels):
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [f"{i}.png" for i in range(7)]
     with pytest.raises(ValueError, match="save_pngs got 2 paths for 7 images"):
         save_pngs([tmp_path / "x.png", tmp_path / "y.png"], images)
+
+
+def test_labelled_grids_widen_for_long_labels_and_wrap_beyond_the_widest(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from augintae_tf.images import (LABEL_WIDTH, MAX_LABEL_WIDTH, _font, _wrap, label_width,
+                                    save_labelled_grid)
+
+    rows = [np.zeros((3, 8, 8, 1), np.float32)] * 2
+    short = save_labelled_grid(tmp_path / "short.png", rows, ["a", "b"], upscale=12)
+    run = "00003-my-rgb-shapes-folder-augintae-latent128"  # cut to "00003-my-rgb-sh…" before
+    wide = save_labelled_grid(tmp_path / "wide.png", rows, ["a", run], upscale=12)
+    assert Image.open(short).width == LABEL_WIDTH + (2 + 3 * 10) * 12
+    assert LABEL_WIDTH < label_width([run]) < MAX_LABEL_WIDTH
+    assert Image.open(wide).width == label_width([run]) + (2 + 3 * 10) * 12
+    draw, font = ImageDraw.Draw(Image.new("L", (1, 1))), _font()
+    longer = "/".join([run] * 3)
+    lines = _wrap(draw, longer, font, label_width([longer]) - 8, max_lines=5)
+    assert label_width([longer]) == MAX_LABEL_WIDTH and len(lines) > 1
+    assert "".join(lines) == longer  # broken after "/" or "-": nothing lost, no ellipsis
+    assert all(draw.textlength(line, font=font) <= MAX_LABEL_WIDTH - 8 for line in lines)
+    cut = _wrap(draw, longer, font, 100, max_lines=2)
+    assert len(cut) == 2 and cut[-1].endswith("…")  # a row too short for it all

@@ -32,6 +32,16 @@ def test_run_directory_holds_config_checkpoints_samples_metrics_and_logs(tiny_ru
     for name in ("epoch-001.png", "epoch-002.png", "losses.png"):
         assert (tiny_run / "samples" / name).stat().st_size > 1000
     assert list((tiny_run / "logs").rglob("events.out.tfevents.*"))
+    # 12 labelled rows of 8 images (28 px, x3): per set (training, novel) originals,
+    # reconstructions and two pairs of pixel-fade and slerp rows; the labels fit in the margin
+    from PIL import Image
+
+    from augintae_tf.images import label_width
+
+    grid = np.asarray(Image.open(tiny_run / "samples" / "epoch-002.png").convert("L"))
+    margin = label_width(["novel pair 2: pixel fade"])
+    assert grid.shape == ((2 + 12 * 30) * 3, margin + (2 + 8 * 30) * 3)
+    assert grid[:, :margin].min() == 0 and grid[:, :margin].mean() > 200  # black text on white
 
 
 def test_reconstruction_loss_falls_on_glyphs(tmp_path):
@@ -154,3 +164,23 @@ def test_train_steps_budget_runs_that_many_steps_and_scales_the_lr_drops(tmp_pat
     # boundary step still uses the earlier value)
     schedule = run.model.lr_policy(run.config.train, 3)
     assert [float(schedule(s)) for s in range(6)] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
+
+
+def test_a_step_budget_that_is_no_multiple_of_the_epoch_runs_exactly_and_resumes_exactly(tmp_path):
+    """7 steps at 4 per pass: epochs of 4 and 3 steps (not 2 x 4 = 8); the last epoch redone
+    after its checkpoint is lost (a kill mid-epoch) again stops at step 7."""
+    import shutil
+
+    run_dir = tmp_path / "budget7"
+    cfg = tiny_config(**{"train.steps": 7})
+    result = train(cfg, run_dir, echo=lambda *_: None)
+    assert result.epochs_done == 2
+    assert [(r["epoch"], r["step"]) for r in lines(run_dir / "metrics.jsonl")] == [(1, 4), (2, 7)]
+    final = checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))
+    assert final["step"] == final["rng_step"] == 7
+    shutil.rmtree(run_dir / "checkpoints" / "epoch-00002")
+    result = train(cfg, run_dir, resume=True, echo=lambda *_: None)
+    assert result.epochs_done == 2
+    assert [(r["epoch"], r["step"]) for r in lines(run_dir / "metrics.jsonl")] == [(1, 4), (2, 7)]
+    final = checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))
+    assert final["step"] == final["rng_step"] == 7

@@ -12,6 +12,7 @@ data key reuses them instead of training again.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,25 @@ def build_classifier(backbone: str, image_size: int, channels: int, num_classes:
     return keras.Model(inputs, probabilities, name=name), keras.Model(inputs, features, name=f"{name}_features")
 
 
+@contextlib.contextmanager
+def _without_remapper():
+    """Grappler's remapper pass off while the training step is built.  On this step (the first
+    convolution's bias, then a LeakyReLU whose gradient reads the bias output) the pass fuses
+    the convolution, bias and activation although the gradient still needs the bias output,
+    fails its own consistency check and prints ``E... remapper failed: INVALID_ARGUMENT:
+    Mutation::Apply error: fanout ... exist for missing node ...BiasAdd``; Grappler then keeps
+    the graph without the pass's changes.  Off from the start, the step is the same graph and
+    nothing is printed.  The previous setting is restored (inference graphs keep the pass)."""
+    import tensorflow as tf
+
+    before = tf.config.optimizer.get_experimental_options().get("remapping", True)
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"remapping": before})
+
+
 def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     held = max(1, int(round(n * holdout))) if n > 1 else 0
@@ -89,8 +109,9 @@ def train_classifier(images, labels, *, backbone: str, width: float = 1.0, epoch
                                        width, name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     train, held = _split(len(images), holdout, seed)
-    model.fit(images[train], targets[train], epochs=epochs, batch_size=batch_size, shuffle=True,
-              verbose=0)
+    with _without_remapper():
+        model.fit(images[train], targets[train], epochs=epochs, batch_size=batch_size,
+                  shuffle=True, verbose=0)
     accuracy = float("nan")
     if len(held):
         predicted = np.argmax(_predict(model, images[held], 256), axis=1)

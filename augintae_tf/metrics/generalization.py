@@ -64,11 +64,13 @@ def generalization_values(model, test_images, novel_images, embed: Callable | No
     return values, novel_rows
 
 
-def figure(path, novel_images: np.ndarray, rows: list[np.ndarray]):
-    """Row 1: novel inputs; then one reconstruction row per model (paper's fig. 2 layout)."""
-    from augintae_tf.images import save_grid
+def figure(path, novel_images: np.ndarray, rows: list[np.ndarray], labels: list[str]):
+    """Row 1: novel inputs; then one reconstruction row per model (paper's fig. 2 layout), each
+    row named by ``labels`` in a left margin."""
+    from augintae_tf.images import save_labelled_grid
 
-    return save_grid(path, [np.asarray(novel_images[:FIGURE_COLUMNS])] + rows)
+    return save_labelled_grid(path, [np.asarray(novel_images[:FIGURE_COLUMNS])] + rows,
+                              ["novel inputs", *labels])
 
 
 def metric(run, data, options) -> dict:
@@ -79,5 +81,6 @@ def metric(run, data, options) -> dict:
     embed = data.classifiers[1].embed  # the novel-class classifier (cached in RUN/eval)
     values, rows = data.timer("generalization_reconstruct", lambda: generalization_values(
         run.model, test, novel, embed))
-    figure(data.out / "generalization.png", novel, list(rows.values()))
+    figure(data.out / "generalization.png", novel, list(rows.values()),
+           [f"{run.config.model.name}{suffix}: reconstructions" for suffix in rows])
     return {**values, "gen_images": int(min(len(test), len(novel)))}

@@ -102,7 +102,7 @@ class ModelContract(keras.Model):
         and 70 of 100); ``steps`` per epoch.  Adversarial models override it (constant)."""
         if not train.lr_drops:
             return train.lr
-        total = train.epochs * steps
+        total = train.steps or train.epochs * steps  # a step budget is the run's exact length
         boundaries = [max(1, int(round(f * total))) for f in sorted(train.lr_drops)]
         values = [train.lr * 0.1 ** i for i in range(len(boundaries) + 1)]
         return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)

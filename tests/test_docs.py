@@ -1,0 +1,101 @@
+"""The fenced commands of README.md and docs/*.md run as written, in order, in an empty folder.
+
+Bash blocks: every ``augintae-tf`` command (also as ``.venv/bin/augintae-tf``, and each part of
+an ``&&`` chain) is run through the CLI; Python blocks are executed.  Training is shrunk by a
+tiny config (:data:`TINY`: every config the commands load gets these fields and a step budget
+of at most :data:`TINY_STEPS`), not by editing the commands.  Commands that cannot run here are listed
+in :data:`NOT_RUN` with the reason; any other command fails the test, so a new one is either run
+or listed.
+"""
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+TINY = {"model.width": 0.25, "train.batch_size": 32, "train.precision": "float32"}
+TINY_STEPS = 4  # every training run: at most this many steps, whatever its epochs or --steps
+
+# A command whose first words are one of these is not run here.
+NOT_RUN = {
+    "python3 -m venv": "set-up (installs packages; what .ci/run does)",
+    ".venv/bin/pip install": "set-up (installs packages)",
+    ".venv/bin/python -m pytest": "the test suite itself",
+    "tensorflow_model_server": "TensorFlow Serving is a separate binary, not installed here",
+    "curl": "queries the TensorFlow Serving process above",
+    "TF_CONFIG=": "multi-worker training needs two machines",
+}
+
+
+def fenced_blocks():
+    """(file name, language, text) of every fenced block, README first, then docs/ by name."""
+    for path in DOCS:
+        for match in FENCE.finditer(path.read_text()):
+            yield path.name, match.group(1), match.group(2)
+
+
+def shell_commands(text: str):
+    """The commands of a bash block: continuation lines joined, comments dropped, ``&&`` chains
+    split; each as a list of words."""
+    for line in text.replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        while words:
+            end = words.index("&&") if "&&" in words else len(words)
+            yield words[:end]
+            words = words[end + 1:]
+
+
+def tiny_load_config(load_config):
+    def load(preset, overrides=None):
+        overrides = {**(overrides or {}), **TINY}
+        overrides["train.steps"] = min(int(overrides.get("train.steps") or TINY_STEPS), TINY_STEPS)
+        return load_config(preset, overrides)
+
+    return load
+
+
+def test_every_fenced_command_of_the_readme_and_docs_runs_as_written(tmp_path, monkeypatch):
+    from augintae_tf import config
+    from augintae_tf.cli import options
+    from augintae_tf.cli.main import main
+
+    monkeypatch.setattr(config, "load_config", tiny_load_config(config.load_config))
+    monkeypatch.setattr(options, "load_config", tiny_load_config(options.load_config))
+    monkeypatch.chdir(tmp_path)
+    ran, skipped = [], []
+    for name, language, text in fenced_blocks():
+        if language == "python":
+            namespace = {}
+            exec(compile(text, f"{name} (python block)", "exec"), namespace)
+            ran.append(f"{name}: python")
+            continue
+        assert language in ("bash", "sh"), f"{name}: a ```{language} block; run it or mark it"
+        for words in shell_commands(text):
+            line = " ".join(words)
+            if Path(words[0]).name == "augintae-tf":
+                result = CliRunner().invoke(main, words[1:], catch_exceptions=False)
+                assert result.exit_code == 0, f"{name}: {line}\n{result.output}"
+                ran.append(f"{name}: {words[1]}")
+            else:
+                marker = next((start for start in NOT_RUN if line.startswith(start)), None)
+                assert marker, f"{name}: `{line}` is neither run by this test nor in NOT_RUN"
+                skipped.append(marker)
+    assert ran == ["README.md: train", "README.md: export-seeds", "README.md: generate",
+                   "commands.md: python", "serving.md: export", "serving.md: python"]
+    assert len(list((tmp_path / "generated").glob("0*.png"))) == 64  # the quickstart's --num 64
+    assert (tmp_path / "serving" / "augintae" / "1" / "saved_model.pb").is_file()
+    assert namespace["images"].shape == (8, 28, 28, 1)  # the serving snippet's own output
+    assert set(skipped) == set(NOT_RUN)  # no stale entry
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('a --x 1 && b "two words"  # note\n', [["a", "--x", "1"], ["b", "two words"]]),
+    ("a \\\n    --y 2\n\nc\n", [["a", "--y", "2"], ["c"]]),
+])
+def test_shell_commands_split_chains_continuations_and_comments(text, expected):
+    assert list(shell_commands(text)) == expected
