@@ -118,6 +118,8 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
       (:mod:`augintae_tf.latent_stats`): it stays near one seed and moves along the directions in
       which training images vary locally, so it never draws two seeds at once;
     - ``slerp-local``: the same noise around the pair's slerp point;
+    - ``local-edit``: the latents of ``local`` (the model then adds their decoded change to the
+      seed image itself: :meth:`augintae_tf.models.base.Autoencoder.fewshot`);
     - ``convex``: ``normalise(sum_k w_k z_k)`` with ``w ~ Dirichlet(1, ..., 1)`` over all K seeds
       (stream ``[seed, 9]``), uniform on the simplex.
 
@@ -134,7 +136,7 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
                                             _stream(seed, 9), alpha=1.0)
         weights /= tf.reduce_sum(weights, axis=1, keepdims=True)
         return l2_normalize(tf.matmul(weights, latents))
-    base = slerp(z_a, tf.gather(latents, second), alpha) if sampler != "local" else z_a
+    base = slerp(z_a, tf.gather(latents, second), alpha) if "slerp" in sampler else z_a
     if sampler == "slerp":
         return base
     if factor is None:

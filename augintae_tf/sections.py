@@ -24,8 +24,8 @@ PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
 UPSAMPLING = ("transpose", "resize")  # model.upsampling
 # model.sampler: few-shot samplers (augintae_tf.latent.sample_latents); the noisy ones use the
 # latent-stats stage's local covariance (augintae_tf.latent_stats)
-SAMPLERS = ("slerp", "local", "slerp-local", "convex")
-NOISY_SAMPLERS = ("local", "slerp-local")
+SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
+NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
 
 
 def require(ok: bool, key: str, value: Any, allowed: str) -> None:

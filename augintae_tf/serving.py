@@ -9,8 +9,8 @@ expected shape is in the messages, in :func:`signature_docs` and in the README.
   (capability ``fewshot``; also ``serving_default``): K >= 2, 0 <= num <= ``max_num``, with the
   run's own sampler (``model.sampler``, ``model.sampler_scale``);
 - ``generate_SAMPLER`` for each sampler the model has (``generate_slerp``, ``generate_convex``;
-  ``generate_local`` and ``generate_slerp_local`` take a ``scale float32 []`` in [0, 10] as well,
-  and exist when the run has its latent statistics): the same images as ``augintae-tf generate
+  ``generate_local``, ``generate_slerp_local`` and ``generate_local_edit`` take a ``scale float32
+  []`` in [0, 10] as well, and exist when the run has its latent statistics): the same images as ``augintae-tf generate
   --sampler SAMPLER [--scale S] --seed N``;
 - ``sample(num int32 [], seed int64 []) -> images`` (capability ``sample``);
 - ``interpolate(images_a [B, ...], images_b [B, ...], alpha float32 [] or [B]) -> images``,
@@ -217,7 +217,7 @@ def signature_docs(names: list[str], shape: tuple[int, int, int], latent_dim: in
     for name in names:
         if name.startswith("generate_"):
             scale = ", scale: float32 scalar in [0, 10]" if name in (
-                "generate_local", "generate_slerp_local") else ""
+                "generate_local", "generate_slerp_local", "generate_local_edit") else ""
             docs[name] = (f"{name}(seed_images, num, seed{scale}) -> images: generate with the "
                           f"{name[9:].replace('_', '-')} sampler (`augintae-tf generate --sampler`)")
     default = next((n for n in ("generate", "sample") if n in names), None)

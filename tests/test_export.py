@@ -22,7 +22,8 @@ from augintae_tf.models import build_model
 from augintae_tf.runs import load_run
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
-SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_convex")
+SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_local_edit",
+                      "generate_convex")
 SIGNATURES = ("generate", *SAMPLER_SIGNATURES, "serving_default", "interpolate", "encode",
               "decode", "reconstruct")
 
@@ -97,8 +98,10 @@ def test_cli_exports_verified_versions_and_prints_summary_and_request(run_dir, t
     assert short.exit_code == 0, short.output
     lines = short.output.splitlines()
     assert len(lines) == 6, short.output
-    assert "as version 2" in lines[0] and "over 8 checks" in lines[1]
-    assert lines[2].startswith("signatures: generate, interpolate, encode, decode, reconstruct")
+    # every signature, plus interpolate with a scalar alpha and the REST example body
+    assert "as version 2" in lines[0] and f"over {len(SIGNATURES) + 2} checks" in lines[1]
+    assert lines[2].startswith("signatures: generate, " + ", ".join(SAMPLER_SIGNATURES)
+                               + ", interpolate, encode, decode, reconstruct")
     assert lines[4].startswith("  tensorflow_model_server ") and lines[5].startswith("  curl ")
 
     taken = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
@@ -206,7 +209,7 @@ def test_cli_generate_and_served_generate_give_the_same_images(exported, run_dir
         assert np.abs(library - server).max() < 1e-5
 
 
-@pytest.mark.parametrize("sampler", ["slerp", "local", "slerp-local", "convex"])
+@pytest.mark.parametrize("sampler", ["slerp", "local", "slerp-local", "local-edit", "convex"])
 def test_each_sampler_is_served_as_the_library_generates_it(exported, run_dir, sampler):
     served, _ = exported
     seeds, run = images(3, 8), load_run(run_dir)

@@ -24,7 +24,7 @@ from augintae_tf.runs import load_run
 from augintae_tf.training import train
 from conftest import tiny_config
 
-SAMPLERS = ("slerp", "local", "slerp-local", "convex")
+SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
 
 
 def unit(n, d, seed):
@@ -228,6 +228,17 @@ def test_seed_domain_warns_for_another_domain_only(ae_run, glyph_seeds, capsys):
     assert "outside the model's training domain" in capsys.readouterr().err
     run.generate(same, 4, 0)
     assert capsys.readouterr().err == ""
+
+
+def test_local_edit_adds_the_decoded_change_to_the_seed_itself(ae_run, glyph_seeds):
+    run, seeds = load_run(ae_run), glyph_seeds[1]
+    first = sample_seed_pairs(len(seeds), 12, 3)[0].numpy()
+    still = run.generate(seeds, 12, 3, sampler="local-edit", scale=0.0)
+    np.testing.assert_allclose(still, seeds[first], atol=1e-6)  # no change: the seeds, exactly
+    edited = run.generate(seeds, 12, 3, sampler="local-edit", scale=1.0)
+    latent = run.generate(seeds, 12, 3, sampler="local", scale=1.0)
+    recon = run.model(seeds, training=False).numpy()[first]
+    np.testing.assert_allclose(edited, np.clip(seeds[first] + latent - recon, 0, 1), atol=1e-5)
 
 
 def test_samplers_a_model_does_not_have_are_refused(ae_run):

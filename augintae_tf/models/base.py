@@ -235,6 +235,21 @@ class ModelContract(keras.Model):
         raise NotImplementedError(f"{type(self).__name__} has no unconditional sampling")
 
 
+def edit_fn(decode, seed_images, latents, first, z):
+    """``local-edit``'s rows ``s``: ``clip(x_a + D(z') - D(z_a), 0, 1)``, the seed image itself
+    plus the change the decoder makes between the seed's latent and the noisy one, so the seed's
+    detail is kept where a decoded image would blur it (its reconstruction ``D(z_a)`` is
+    decoded once per seed)."""
+    seeds = tf.cast(seed_images, tf.float32)
+    recon = decode(latents)
+
+    def rows(s):
+        change = decode(z[s]) - tf.gather(recon, first[s])
+        return tf.clip_by_value(tf.gather(seeds, first[s]) + change, 0.0, 1.0)
+
+    return rows
+
+
 class Autoencoder(ModelContract):
     """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
 
@@ -318,6 +333,11 @@ class Autoencoder(ModelContract):
             z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
             decode = lambda s: self.interpolate_latents(z_a[s], z_b[s], alpha[s])  # noqa: E731
             empty = z_a
+        elif sampler == "local-edit":
+            z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
+            first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)[0]
+            edits = edit_fn(self.decode, seed_images, latents, first, z)
+            decode, empty = edits, z
         else:
             z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
             decode = lambda s: self.decode(z[s])  # noqa: E731
