@@ -11,7 +11,7 @@ import numpy as np
 
 from augintae_tf import checkpoints
 from augintae_tf.capabilities import Capability
-from augintae_tf.atomic import atomic_path
+from augintae_tf.atomic import atomic_path, safe_dir
 from augintae_tf.errors import TrainingError
 from augintae_tf.generation import interpolation_path, pixel_fade
 from augintae_tf.images import save_grid
@@ -63,9 +63,11 @@ class SampleGrids(keras.callbacks.Callback):
     """``samples/epoch-NNN.png`` on a fixed batch: originals, reconstructions and slerp paths
     between seed pairs, for the training domain and (where the dataset has one) novel classes."""
 
-    def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8):
+    def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8,
+                 root: Path | None = None):
         super().__init__()
         self.directory, self.batches, self.steps = Path(directory), batches, steps
+        self.root = Path(root) if root is not None else self.directory.parent  # the run
 
     def rows(self) -> list[np.ndarray]:
         if not self.model.has(Capability.LATENT):  # FastGAN, wgan-gp: fixed-noise samples; DAGAN: few-shot
@@ -98,6 +100,7 @@ class SampleGrids(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         rows = self.rows()
+        safe_dir(self.directory, self.root)  # a link planted in the run is refused, not followed
         save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows)
         if not self.model.has(Capability.LATENT) and self.model.has(Capability.SAMPLE):
             # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows

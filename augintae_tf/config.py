@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -156,25 +157,121 @@ def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dic
 
 def _read_preset(name_or_path: str) -> dict[str, Any]:
     path = Path(name_or_path)
-    if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
-        if not path.is_file():
+    if name_or_path.endswith((".yaml", ".yml")) or (path.exists() and not path.is_dir()):
+        if not path.exists():
             raise ConfigError(f"config file {name_or_path!r} does not exist")
-        text = path.read_text()
+        data = read_yaml(path, f"config {name_or_path!r}")
     else:
         if name_or_path not in preset_names():
             raise ConfigError(f"preset {name_or_path!r} is unknown; presets: {', '.join(preset_names())}"
                               " (or give a path to a .yaml file)")
         text = resources.files("augintae_tf.configs").joinpath(f"{name_or_path}.yaml").read_text()
+        data = parse_yaml(text, f"config {name_or_path!r}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {name_or_path!r} must be a mapping of sections {sorted(SECTIONS)}")
+    return data
+
+
+# ---------------------------------------------------------------- reading YAML
+MAX_YAML_BYTES = 1 << 20  # a config is a few hundred bytes; anything this large is not one
+MAX_YAML_DEPTH = 20  # a config nests 3 levels (section, field, list)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with aliases refused and nesting bounded: a "billion laughs" of
+    nested aliases expands to gigabytes once walked, and 10,000 nested brackets exhaust Python's
+    recursion in the composer. Both are refused while composing, before anything is built."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, f"uses the alias *{event.anchor}; augintae-tf configs do not expand "
+                "aliases (write the value out)", event.start_mark)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nests deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def parse_yaml(text: str, what: str) -> Any:
+    """``text`` parsed by the bounded loader; any problem is one ConfigError naming ``what``
+    (with line and column where YAML knows them)."""
     try:
-        data = yaml.safe_load(text) or {}
+        return yaml.load(text, Loader=_BoundedLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"config {name_or_path!r} is not valid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {name_or_path!r} must be a mapping of sections {sorted(SECTIONS)}")
-    return data
+        raise ConfigError(f"{what} is not valid YAML{where}: {problem}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigError(f"{what} holds a value that cannot be read: "
+                          f"{str(exc).split(';')[0]}") from None
+
+
+def read_yaml(path: str | os.PathLike, what: str | None = None) -> Any:
+    """The YAML document in file ``path``, the one way a config file is read (``--config``, a
+    run's ``config.yaml``): a regular file (a FIFO would block), at most
+    :data:`MAX_YAML_BYTES`, UTF-8, parsed by :func:`parse_yaml`. Every problem (unreadable,
+    wrong encoding, bad YAML) is one ConfigError naming the file."""
+    what = what or f"config file {path}"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ConfigError(f"{what} cannot be read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{what} is not a regular file")
+        if info.st_size > MAX_YAML_BYTES:
+            raise ConfigError(f"{what} has {info.st_size:,} bytes, more than a config may "
+                              f"({MAX_YAML_BYTES:,})")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what} cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} is not UTF-8 text (byte {exc.start}: "
+                          f"{data[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+    return parse_yaml(text, what)
+
+
+# ---------------------------------------------------------------- integers
+INT_MAX = 2 ** 31 - 1  # every integer option and field fits TensorFlow's int32 (sizes, counts)
+SEED_RANGE = (0, INT_MAX)  # seeds: non-negative, as NumPy's generators require
+# Integer config fields checked against their range as they are read (the others: at most
+# INT_MAX here, their lower bounds in validate()).
+INT_RANGES = {"train.seed": SEED_RANGE, "data.shuffle_buffer": (1, INT_MAX)}
+
+
+def check_int(value: Any, low: int | None = None, high: int | None = INT_MAX) -> int:
+    """The one integer check of every CLI option (:class:`augintae_tf.cli.options.Int`) and
+    every integer config field (``--set``, a YAML file): ``value`` (an int, or a string of
+    one) as an int in ``[low, high]``, else a ValueError saying why in a phrase (the caller
+    names the option or field)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{value!r} is not an integer")
+    try:
+        number = int(value.strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not an integer") from None
+    high = INT_MAX if high is None else high
+    if not (low is None or low <= number) or not number <= high:
+        digits = str(number)
+        shown = digits if len(digits) <= 24 else f"{digits[:12]}... ({len(digits)} digits)"
+        wanted = f"an integer <= {high}" if low is None else f"an integer in [{low}, {high}]"
+        raise ValueError(f"{shown} is out of range; expected {wanted}")
+    return number
 
 
 def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
@@ -195,9 +292,12 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
                 raise ValueError
             return value
         if annotation.startswith("int"):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
+            try:
+                return check_int(value, *INT_RANGES.get(key, (None, INT_MAX)))
+            except ValueError as exc:
+                if "out of range" not in str(exc):
+                    raise
+                raise ConfigError(f"{key}: {exc}") from None
         if annotation.startswith("float"):
             if isinstance(value, bool):
                 raise ValueError
@@ -220,6 +320,8 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError
             return str(value)
+    except ConfigError:
+        raise
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: {value!r} is not a valid {annotation.split(' |')[0]}") from None
     return value

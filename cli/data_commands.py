@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.main import friendly_errors
-from augintae_tf.cli.options import config_from_options, data_options
+from augintae_tf.cli.options import SEED, Int, config_from_options, data_options
 
 
 @click.command("datasets")
@@ -36,11 +36,20 @@ def datasets_command(data_dir):
               help="How many original images (one row each).")
 @click.option("--copies", type=click.IntRange(1, 32), default=7, show_default=True,
               help="Augmented copies per original.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG to write.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Image to write (.png, .jpg, .webp or .bmp).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @friendly_errors
-def augment_preview_command(out, split, num, copies, seed, **options):
+def augment_preview_command(out, split, num, copies, seed, overwrite, **options):
     """Write a grid: each row is an original image followed by augmented copies."""
+    import os
+
+    from augintae_tf.images import image_format
+
+    image_format(out)  # an unwritable suffix fails before the data is loaded
+    if os.path.lexists(out) and not overwrite:
+        raise click.ClickException(f"--out {out} already exists; pass --overwrite to replace it")
     from augintae_tf.augment import preview_rows
     from augintae_tf.data import load_arrays
     from augintae_tf.images import save_grid
@@ -55,21 +64,26 @@ def augment_preview_command(out, split, num, copies, seed, **options):
 @click.command("export-seeds")
 @data_options
 @click.option("--split", default=None, help="Default: the config's novel split (held-out classes).")
-@click.option("--label", type=int, default=None,
+@click.option("--label", type=Int(0), default=None,
               help="Class to export (default: the first class with --num images).")
 @click.option("--num", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), required=True)
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty --out, replacing only the files an earlier "
+                   "export-seeds or generate recorded there (OUT/.generated.json).")
 @friendly_errors
-def export_seeds_command(split, label, num, out, **options):
-    """Write --num images of one class as PNGs: seeds for `augintae-tf generate`."""
+def export_seeds_command(split, label, num, out, overwrite, **options):
+    """Write --num images of one class as PNGs (OUT/seed-00.png...): seeds for `augintae-tf
+    generate`. A non-empty OUT is refused unless --overwrite."""
     from augintae_tf.data import label_names, load_arrays, resolve_novel
-    from augintae_tf.generation import export_class_images
+    from augintae_tf.generation import check_out, export_class_images, seed_names
 
+    check_out(out, overwrite, seed_names(num))  # before the data is loaded
     cfg = config_from_options(**options)
     dataset, default_split = resolve_novel(cfg.data)
     split = split or default_split
     images, labels = load_arrays(cfg.data, split, dataset=dataset)
-    label, paths = export_class_images(out, images, labels, num, label)
+    label, paths = export_class_images(out, images, labels, num, label, overwrite)
     names = label_names(dataset, split, cfg.data.data_dir) or []
     name = f" ({names[label]})" if label < len(names) else ""
     click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to {out}/")

@@ -7,6 +7,11 @@ import click
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.cli.main import friendly_errors
+from augintae_tf.cli.options import SEED, Int
+
+# generate --num: the images are written as they are made (augintae_tf.generation.CHUNK at a
+# time), so memory stays bounded; the cap bounds the list of files and one command's time.
+MAX_NUM = 1_000_000
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")
@@ -20,9 +25,11 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out a
 @click.option("--seeds", type=click.Path(exists=True), default=None,
               help="A folder of seed images of one class (at least 2), or a single image file; "
                    "omit it for a model that samples without seeds (e.g. fastgan).")
-@click.option("--num", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--num", type=Int(1, MAX_NUM), default=64, show_default=True,
+              help=f"Images to generate, at most {MAX_NUM:,} (written to disk as they are "
+                   "made: memory does not grow with --num).")
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors
@@ -34,10 +41,12 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
     if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:  # before the slow part
         raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
                                    "--overwrite")
-    from augintae_tf.data import load_image_files
-    from augintae_tf.generation import check_out, write_generation
+    import numpy as np
 
-    check_out(out, overwrite, [f"{i:05d}.png" for i in range(num)] + ["grid.png"])
+    from augintae_tf import generation
+    from augintae_tf.data import load_image_files
+
+    generation.check_out(out, overwrite, generation.generated_names(num))
     from augintae_tf.runs import load_run
 
     run = load_run(run_dir, checkpoint)
@@ -46,15 +55,16 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
         if not run.model.has(Capability.SAMPLE):
             raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
                                    "from seed images")
-        images = run.sample(num=num, seed=seed)
-        grid = write_generation(out, images[:0], images, overwrite=overwrite)
-        click.echo(f"wrote {len(images)} samples (seed {seed}) to {out}/ (grid: {grid}; "
+        chunks = generation.sample_chunks(run.model, num, seed)  # written as they come
+        none = np.zeros((0, cfg.image_size, cfg.image_size, cfg.channels), np.float32)
+        grid = generation.write_generation_chunks(out, none, chunks, num, overwrite=overwrite)
+        click.echo(f"wrote {num} samples (seed {seed}) to {out}/ (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
     seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
-    images = run.generate(seed_images, num=num, seed=seed)
-    grid = write_generation(out, seed_images, images, overwrite=overwrite)
-    click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
+    chunks = generation.generate_chunks(run.model, seed_images, num, seed)
+    grid = generation.write_generation_chunks(out, seed_images, chunks, num, overwrite=overwrite)
+    click.echo(f"wrote {num} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
                f"checkpoint {run.checkpoint.name})")
 
 

@@ -5,8 +5,46 @@ import functools
 
 import click
 
-from augintae_tf.config import (Config, ConfigError, dataset_overrides, load_config,
-                                parse_overrides, preset_for_dataset)
+from augintae_tf.config import (INT_MAX, SEED_RANGE, Config, ConfigError, check_int,
+                                dataset_overrides, load_config, parse_overrides,
+                                preset_for_dataset)
+
+
+class Int(click.IntRange):
+    """The integer type of every CLI option: :func:`augintae_tf.config.check_int`, the check
+    ``--set`` and config files get too, so an option is never out of the range TensorFlow and
+    NumPy take (``--seed 2**70`` was an OverflowError deep in TensorFlow). ``high`` defaults to
+    :data:`~augintae_tf.config.INT_MAX`; the error is one line naming the option and range."""
+
+    name = "integer"
+
+    def __init__(self, low: int | None = None, high: int | None = INT_MAX):
+        super().__init__(low, INT_MAX if high is None else high)
+
+    def _describe_range(self) -> str:
+        """The range in ``--help``, without the implied INT_MAX upper bound."""
+        if self.max != INT_MAX:
+            return super()._describe_range()
+        return "" if self.min is None else f"x>={self.min}"
+
+    def convert(self, value, param, ctx):
+        try:
+            return check_int(value, self.min, self.max)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SEED = Int(*SEED_RANGE)  # every --seed
+
+
+def bound_integers(command: click.Command) -> None:
+    """Give every integer option of ``command`` the :class:`Int` type (keeping its range), so
+    one declared ``type=int`` or ``click.IntRange(1)`` cannot take an unbounded value."""
+    for param in command.params:
+        if isinstance(param.type, click.IntRange) and not isinstance(param.type, Int):
+            param.type = Int(param.type.min, param.type.max)
+        elif isinstance(param.type, click.types.IntParamType) and not isinstance(param.type, Int):
+            param.type = Int()
 
 
 def data_options(func):
@@ -17,7 +55,7 @@ def data_options(func):
                        "Default: the preset matching --dataset, else glyphs.")
     @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
                   help="A name from `augintae-tf datasets` or a folder of images.")
-    @click.option("--image-size", type=int, default=None, help="Images are resized to this square.")
+    @click.option("--image-size", type=Int(), default=None, help="Images are resized to this square.")
     @click.option("--channels", type=click.Choice(["1", "3"]), default=None)
     @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                   help="TFDS data_dir holding already prepared data.")
