@@ -201,7 +201,8 @@ def write_generation_chunks(out_dir: str | os.PathLike, seed_images: np.ndarray,
     shown, written = [], 0
     for images in chunks:
         save_pngs([out_dir / name for name in names[written:written + len(images)]], images)
-        shown.append(images[:max(0, grid_columns * 8 - written)])
+        if written < grid_columns * 8:  # a copy: a view would keep the whole chunk alive
+            shown.append(images[:grid_columns * 8 - written].copy())
         written += len(images)
     shown = np.concatenate(shown) if shown else seed_images[:0]
     rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [shown[i:i + grid_columns]
