@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.main import friendly_errors
-from augintae_tf.cli.options import SEED, Int, config_from_options, data_options
+from augintae_tf.cli.options import check_file_out, config_from_options, data_options
 
 
 @click.command("datasets")
@@ -36,20 +36,13 @@ def datasets_command(data_dir):
               help="How many original images (one row each).")
 @click.option("--copies", type=click.IntRange(1, 32), default=7, show_default=True,
               help="Augmented copies per original.")
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True,
-              help="Image to write (.png, .jpg, .webp or .bmp).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG to write.")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @friendly_errors
 def augment_preview_command(out, split, num, copies, seed, overwrite, **options):
     """Write a grid: each row is an original image followed by augmented copies."""
-    import os
-
-    from augintae_tf.images import image_format
-
-    image_format(out)  # an unwritable suffix fails before the data is loaded
-    if os.path.lexists(out) and not overwrite:
-        raise click.ClickException(f"--out {out} already exists; pass --overwrite to replace it")
+    check_file_out(out, overwrite)  # before the data is loaded
     from augintae_tf.augment import preview_rows
     from augintae_tf.data import load_arrays
     from augintae_tf.images import save_grid
@@ -64,7 +57,7 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
 @click.command("export-seeds")
 @data_options
 @click.option("--split", default=None, help="Default: the config's novel split (held-out classes).")
-@click.option("--label", type=Int(0), default=None,
+@click.option("--label", type=int, default=None,
               help="Class to export (default: the first class with --num images).")
 @click.option("--num", type=click.IntRange(1, 1000), default=5, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), required=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.main import friendly_errors
-from augintae_tf.cli.options import SEED
 from augintae_tf.eval_data import COMPARE_NUM_IMAGES
 from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.evaluation import METRIC_TABLE, default_metrics
@@ -56,7 +55,7 @@ def double_exposure_options(command):
               help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
 @double_exposure_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
-@click.option("--seed", type=SEED, default=DEFAULTS.seed, show_default=True)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
 @friendly_errors
 def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
                      classifier_limit, data_limit, fid_network, out, seed, double_exposure_ratio,
@@ -79,7 +78,7 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.command("compare")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), required=True)
-@click.option("--seed", type=SEED, default=DEFAULTS.seed, show_default=True)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
 @click.option("--quality/--no-quality", default=True, show_default=True,
               help="Generate every run's few-shot images on one shared plan and score them beside "
                    "the reference rows (floor, seed copies, pixel cross-fade).")

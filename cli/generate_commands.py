@@ -7,11 +7,6 @@ import click
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.cli.main import friendly_errors
-from augintae_tf.cli.options import SEED, Int
-
-# generate --num: the images are written as they are made (augintae_tf.generation.CHUNK at a
-# time), so memory stays bounded; the cap bounds the list of files and one command's time.
-MAX_NUM = 1_000_000
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")
@@ -25,11 +20,9 @@ OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out a
 @click.option("--seeds", type=click.Path(exists=True), default=None,
               help="A folder of seed images of one class (at least 2), or a single image file; "
                    "omit it for a model that samples without seeds (e.g. fastgan).")
-@click.option("--num", type=Int(1, MAX_NUM), default=64, show_default=True,
-              help=f"Images to generate, at most {MAX_NUM:,} (written to disk as they are "
-                   "made: memory does not grow with --num).")
+@click.option("--num", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True)
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors

@@ -34,17 +34,37 @@ class Int(click.IntRange):
             self.fail(str(exc), param, ctx)
 
 
-SEED = Int(*SEED_RANGE)  # every --seed
+# Integer options whose range is not the one they declare: (command, option) -> (low, high).
+# generate --num: its images are written as they are made (augintae_tf.generation.CHUNK at a
+# time), so memory does not grow with it; the cap bounds the list of files and one call's time.
+OPTION_RANGES = {("generate", "num"): (1, 1_000_000)}
 
 
 def bound_integers(command: click.Command) -> None:
-    """Give every integer option of ``command`` the :class:`Int` type (keeping its range), so
-    one declared ``type=int`` or ``click.IntRange(1)`` cannot take an unbounded value."""
+    """The rule for every integer option of every command (``cli.main`` applies it to each):
+    the :class:`Int` type, with the range it declares (``type=int``: up to INT_MAX), every
+    ``--seed`` in :data:`~augintae_tf.config.SEED_RANGE`, and :data:`OPTION_RANGES`. So no
+    option takes a value TensorFlow or NumPy cannot (``--seed 2**70``, ``--num 10**7``)."""
     for param in command.params:
-        if isinstance(param.type, click.IntRange) and not isinstance(param.type, Int):
-            param.type = Int(param.type.min, param.type.max)
-        elif isinstance(param.type, click.types.IntParamType) and not isinstance(param.type, Int):
-            param.type = Int()
+        if not isinstance(param.type, click.types.IntParamType) or getattr(param, "count", False):
+            continue  # (a counting flag, -vv, counts its own occurrences)
+        declared = isinstance(param.type, click.IntRange)
+        low, high = (param.type.min, param.type.max) if declared else (None, INT_MAX)
+        if param.name == "seed":
+            low, high = SEED_RANGE
+        param.type = Int(*OPTION_RANGES.get((command.name, param.name), (low, high)))
+
+
+def check_file_out(out: str, overwrite: bool) -> None:
+    """``--out FILE``: a writable image suffix, and not an existing file unless ``overwrite``
+    (one line each, before anything is loaded)."""
+    import os
+
+    from augintae_tf.images import image_format
+
+    image_format(out)
+    if os.path.lexists(out) and not overwrite:
+        raise click.ClickException(f"--out {out} already exists; pass --overwrite to replace it")
 
 
 def data_options(func):
@@ -55,7 +75,7 @@ def data_options(func):
                        "Default: the preset matching --dataset, else glyphs.")
     @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
                   help="A name from `augintae-tf datasets` or a folder of images.")
-    @click.option("--image-size", type=Int(), default=None, help="Images are resized to this square.")
+    @click.option("--image-size", type=int, default=None, help="Images are resized to this square.")
     @click.option("--channels", type=click.Choice(["1", "3"]), default=None)
     @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                   help="TFDS data_dir holding already prepared data.")

@@ -8,7 +8,7 @@ import sys
 import click
 
 from augintae_tf.cli.main import friendly_errors
-from augintae_tf.cli.options import SEED, config_from_options, data_options
+from augintae_tf.cli.options import config_from_options, data_options
 from augintae_tf.config import PRECISIONS, STRATEGIES
 from augintae_tf.errors import RunError, Terminated
 from augintae_tf.layout import RunLayout
@@ -43,7 +43,7 @@ class ModelChoice(click.Choice):
 @click.option("--batch-size", type=int, default=None, help="Global batch size (default 128).")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 1e-3).")
 @click.option("--latent-dim", type=int, default=None)
-@click.option("--seed", type=SEED, default=None, help="Seeds data order, augmentation and alpha.")
+@click.option("--seed", type=int, default=None, help="Seeds data order, augmentation and alpha.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="tf.distribute strategy; auto = mirrored when more than one GPU is visible.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
