@@ -98,9 +98,11 @@ class SampleGrids(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.progress = read_progress(self.directory)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        safe_dir(self.directory, self.root)  # the grids' folder: made here, never through a link
+
     def on_epoch_end(self, epoch, logs=None):
         rows = self.rows()
-        safe_dir(self.directory, self.root)  # a link planted in the run is refused, not followed
         save_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows)
         if not self.model.has(Capability.LATENT) and self.model.has(Capability.SAMPLE):
             # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows

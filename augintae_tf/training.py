@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf import checkpoints, cpu, precision, runs
+from augintae_tf import cpu, precision, runs
 from augintae_tf.atomic import check_tree, is_no_space, no_space_error, safe_dir
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids
 from augintae_tf.config import Config
@@ -296,8 +296,10 @@ def undo_failed_start(run_dir: Path, created: list[Path], lock: runs.RunLock) ->
     samples, logs, lock) and the folders it created, so the same command can be retried. The
     folder was empty when it started and this process held the lock since, so nothing removed
     is anyone else's; a run with a checkpoint is kept: --resume continues it."""
+    from augintae_tf.checkpoints import list_checkpoints
+
     layout = RunLayout(run_dir)
-    if checkpoints.list_checkpoints(layout.checkpoints):
+    if list_checkpoints(layout.checkpoints):
         return
     for path in (layout.config, layout.metrics, layout.samples, layout.logs, layout.checkpoints):
         if path.is_dir() and not path.is_symlink():
