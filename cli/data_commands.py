@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.main import friendly_errors
-from augintae_tf.cli.options import check_file_out, config_from_options, data_options
+from augintae_tf.cli.options import config_from_options, data_options
 
 
 @click.command("datasets")
@@ -42,6 +42,8 @@ def datasets_command(data_dir):
 @friendly_errors
 def augment_preview_command(out, split, num, copies, seed, overwrite, **options):
     """Write a grid: each row is an original image followed by augmented copies."""
+    from augintae_tf.cli.options import check_file_out
+
     check_file_out(out, overwrite)  # before the data is loaded
     from augintae_tf.augment import preview_rows
     from augintae_tf.data import load_arrays

@@ -49,13 +49,15 @@ def _register():
     import pkgutil
 
     from augintae_tf import cli
-    from augintae_tf.cli.options import bound_integers
 
     for info in sorted(pkgutil.iter_modules(cli.__path__), key=lambda m: m.name):
         if info.name.endswith("_commands"):
             for command in importlib.import_module(f"augintae_tf.cli.{info.name}").COMMANDS:
-                bound_integers(command)  # every integer option: one range-checked type
                 main.add_command(command)
+    from augintae_tf.cli.options import bound_integers
+
+    for command in main.commands.values():
+        bound_integers(command)  # every integer option of every command: one checked type
 
 
 _register()
