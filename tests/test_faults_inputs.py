@@ -62,6 +62,7 @@ def test_augment_preview_replaces_an_existing_file_only_with_overwrite(tmp_path)
 
 
 def test_evaluate_and_compare_out_keep_the_users_metrics(tiny_run, tmp_path):
+    tiny_run = Path(shutil.copytree(tiny_run, tmp_path / "run"))  # evaluate appends to its log
     out = tmp_path / "results"
     _mine(out / "notes.png")
     (out / "metrics.json").write_text('{"mine": true}')
