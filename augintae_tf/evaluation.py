@@ -38,7 +38,7 @@ import numpy as np
 from augintae_tf import atomic, eval_data
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.layout import EVAL_METRICS
+from augintae_tf.layout import EVAL_METRICS, RunLayout
 from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalData, EvalOptions, Timer
 from augintae_tf.eval_figures import generalization_figure, interpolation_figure
 from augintae_tf.runs import append_metrics
@@ -195,6 +195,8 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     eval_data.check_double_exposure(opts.double_exposure_ratio, opts.double_exposure_shift)
     echo = echo or (print if progress else (lambda *_: None))
     timer, start = Timer(echo), time.perf_counter()
+    if out is not None and os.path.abspath(out) == os.path.abspath(RunLayout(run_dir).eval):
+        out = None  # the default, spelled out: the run's own folder
     if out is not None:  # a folder of the user's: only files this tool recorded are replaced
         out = claim_out(out, EVAL_FILES)
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))

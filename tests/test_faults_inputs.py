@@ -89,6 +89,10 @@ def test_evaluate_and_compare_out_keep_the_users_metrics(tiny_run, tmp_path):
     assert json.loads((out / ".generated.json").read_text())["files"] == sorted(
         ["metrics.json", "noise.png", "interpolations.png", "generalization.png"])
     assert snapshot(out)[str(out / "notes.png")] == mine[str(out / "notes.png")]
+    for where in ([], ["--out", tiny_run / "eval"]):  # the run's own folder, however spelled
+        result = invoke("evaluate", "--run-dir", tiny_run, "--metrics", "recon",
+                        "--data-limit", "32", *where)
+        assert result.exit_code == 0, result.output
 
 
 # ---------------------------------------------------------------- hostile or odd configs
