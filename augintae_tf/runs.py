@@ -22,7 +22,8 @@ import numpy as np
 
 from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refuse_link,
                                write_text)
-from augintae_tf.config import Config, ConfigError, config_diff, from_dict, read_yaml, validate
+from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
+from augintae_tf.configfile import read_yaml
 from augintae_tf.errors import RunError
 from augintae_tf.sections import fill_legacy_fields
 from augintae_tf.layout import CONFIG, METRICS, RunLayout
