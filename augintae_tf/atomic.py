@@ -69,6 +69,64 @@ def refuse_link(path: str | os.PathLike, kind: str = "file") -> None:
                        "there (remove it)")
 
 
+def _below(path: Path, root: Path) -> list[Path]:
+    """The folders from just below ``root`` down to ``path`` (``[]`` when they are the same);
+    a ValueError when ``path`` is not under ``root``."""
+    parts = Path(os.path.normpath(path)).relative_to(os.path.normpath(root)).parts
+    if ".." in parts:
+        raise ValueError(f"{path} is not under {root}")
+    return [Path(root).joinpath(*parts[:i + 1]) for i in range(len(parts))]
+
+
+def safe_dir(path: str | os.PathLike, root: str | os.PathLike, hint: str = "") -> Path:
+    """Make sure folder ``path`` exists under ``root`` (a run directory or an ``--out``), with no
+    symbolic link or non-folder anywhere below ``root``: each existing step is checked with
+    ``lstat`` (:func:`refuse_link`), each missing one made with ``mkdir``, never through a link.
+
+    ``root`` itself is created with its parents and may be a link: where a run or an output
+    lives is the user's choice, what augintae-tf writes inside it is its own. The one way a
+    folder under a run or an ``--out`` is made; returns ``path``. A read-only disk is one
+    RunError line (ending in ``hint``).
+    """
+    path, root = Path(path), Path(root)
+    try:
+        steps = _below(path, root)
+    except ValueError:  # e.g. --out DIR/.. is not below its "parent": nothing to check below
+        root, steps = path, []
+    _make(root, lambda: root.mkdir(parents=True, exist_ok=True), hint)
+    for step in steps:
+        refuse_link(step, "directory")
+        _make(step, lambda: step.mkdir(exist_ok=True), hint)
+        refuse_link(step, "directory")  # a link swapped in after the first check
+    return path
+
+
+def _make(folder: Path, mkdir, hint: str) -> None:
+    try:
+        mkdir()
+    except FileExistsError:  # a file (or a dangling link) of that name: refuse_link names it
+        refuse_link(folder, "directory")
+        raise
+    except OSError as exc:
+        if is_no_space(exc):
+            raise no_space_error("a folder", folder) from None
+        problem = read_only_error(exc, folder, hint)
+        if problem:
+            raise problem from None
+        raise
+
+
+def check_tree(root: str | os.PathLike) -> None:
+    """RunError naming the first symbolic link or non-regular file (FIFO, socket, device) found
+    anywhere under folder ``root`` (links are not followed). Commands that write into a run
+    check it first, so nothing they write or remove can land outside it through a link."""
+    for folder, dirs, files in os.walk(root):  # os.walk lists a linked folder but never enters it
+        for name in sorted(dirs):
+            refuse_link(Path(folder) / name, "directory")
+        for name in sorted(files):
+            refuse_link(Path(folder) / name)
+
+
 def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
     """``os.open`` of a regular file that refuses links (``O_NOFOLLOW``, checked again on the
     open descriptor, so a link swapped in after the check is refused too)."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from augintae_tf import checkpoints
 from augintae_tf.capabilities import Capability
-from augintae_tf.atomic import atomic_path
+from augintae_tf.atomic import atomic_path, safe_dir
 from augintae_tf.errors import TrainingError
 from augintae_tf.generation import interpolation_path, pixel_fade
 from augintae_tf.images import save_labelled_grid
@@ -86,9 +86,11 @@ class SampleGrids(keras.callbacks.Callback):
     between seed pairs, for the training domain and (where the dataset has one) novel classes;
     every row is named in a left margin ("train: originals", "novel pair 1: slerp", ...)."""
 
-    def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8):
+    def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8,
+                 root: Path | None = None):
         super().__init__()
         self.directory, self.batches, self.steps = Path(directory), batches, steps
+        self.root = Path(root) if root is not None else self.directory.parent  # the run
 
     def rows(self) -> list[tuple[str, np.ndarray]]:
         """(label, row) pairs of the epoch's grid."""
@@ -123,6 +125,9 @@ class SampleGrids(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.progress = read_progress(self.directory)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        safe_dir(self.directory, self.root)  # the grids' folder: made here, never through a link
 
     def on_epoch_end(self, epoch, logs=None):
         labels, rows = zip(*self.rows())

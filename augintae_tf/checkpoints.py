@@ -11,7 +11,9 @@ A checkpoint is a directory ``checkpoints/epoch-NNNNN/`` holding
 
 It is written to a hidden ``.tmp-epoch-NNNNN-PID`` directory and renamed into place, so a process
 killed at any moment leaves either the previous checkpoint or the new one, never half of one; a
-failed write (a full disk) removes the temporary directory. h5py only ever writes to memory: the
+failed write (a full disk) removes the temporary directory. A checkpoint is removed (rotation, a
+re-save) the same way round: renamed to ``.old-epoch-NNNNN-PID``, then deleted, and a reader opens
+all its files before reading any (:class:`Pinned`), so a run that is training can be read. h5py only ever writes to memory: the
 bytes reach the disk through plain file writes, whose ENOSPC is a clean ``OSError`` (h5py failing
 inside ``save_weights`` on a full disk left an open HDF5 file that crashed the process at exit).
 The model and its optimizers must be built before :func:`restore` (see ``build_for_training``):
@@ -34,11 +36,12 @@ import keras
 import numpy as np
 from keras.src.saving import saving_lib
 
-from augintae_tf.atomic import fsync_path, is_no_space, no_space_error, refuse_link
+from augintae_tf.atomic import fsync_path, is_no_space, no_space_error, open_nofollow, refuse_link
 from augintae_tf.errors import RunError
 
 NAME = re.compile(r"^epoch-(\d{5,})$")
-TEMP = re.compile(r"^\.tmp-epoch-\d+-\d+$")
+# .tmp-: a checkpoint being written; .old-: one being removed (renamed first, then deleted)
+TEMP = re.compile(r"^\.(tmp|old)-epoch-\d+-\d+$")
 FORMAT = 2  # 1: no manifest, optimizer state also inside model.weights.h5
 FILES = ("model.weights.h5", "optimizers.npz", "state.json")
 MANIFEST = "manifest.json"
@@ -65,8 +68,37 @@ def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if p.is_dir() and NAME.match(p.name)]
+    found = [p for p in directory.iterdir()
+             if NAME.match(p.name) and p.is_dir() and not p.is_symlink()]  # a link is not ours
     return sorted(found, key=lambda p: int(NAME.match(p.name).group(1)))
+
+
+def linked_checkpoints(directory: str | os.PathLike) -> list[Path]:
+    """Entries of ``directory`` named like checkpoints that are symbolic links (refused by
+    whoever reads the run: a link is never followed, read or removed)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if NAME.match(p.name) and p.is_symlink())
+
+
+def discard(path: Path) -> None:
+    """Remove checkpoint ``path`` so that it vanishes under its name at once: renamed to a
+    hidden ``.old-epoch-*`` name, then deleted. A reader sees the whole checkpoint or none of
+    it, never one half-deleted (files gone, folder still there). A file in its place (not a
+    checkpoint) is unlinked; a symbolic link is refused: its target is not the run's."""
+    if path.is_symlink():
+        refuse_link(path, "directory")
+    if not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    trash = path.with_name(f".old-{path.name}-{os.getpid()}")
+    shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:  # already gone
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> Path | None:
@@ -128,6 +160,8 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
     final = directory / f"epoch-{epoch:05d}"
     tmp = directory / f".tmp-epoch-{epoch:05d}-{os.getpid()}"
     refuse_link(directory, "directory")  # rotation below must not delete through a link
+    if final.is_symlink():
+        refuse_link(final, "directory")  # re-saving the epoch must not delete its target
     contents = _contents(model, epoch, state)  # everything in memory before the disk is touched
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -141,8 +175,8 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
         _write_file(tmp / MANIFEST, json.dumps({"format": FORMAT, "files": manifest}, indent=2).encode())
         fsync_path(tmp)
         _kill_point("rename", epoch)
-        if final.exists():  # re-saving an epoch (e.g. after a resume) replaces it
-            shutil.rmtree(final)
+        if os.path.lexists(final):  # re-saving an epoch (after a resume) replaces it, or a file
+            discard(final)
         os.replace(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -153,25 +187,66 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
                              f"; the last complete checkpoint is "
                              f"{f'epoch {epoch_of(last)} ({last})' if last else 'none'}") from None
     for old in list_checkpoints(directory)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        discard(old)
     return final
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{path.name} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path.name} is not valid JSON ({exc})") from None
+class Pinned:
+    """Every file of one checkpoint, opened together before any is read (``with pin(path)``).
 
+    A training run that rotates the checkpoint away meanwhile (:func:`discard`: renamed, then
+    deleted) cannot take an open file away, so what is verified is what gets restored, however
+    long the reading takes. A missing file is left out (:func:`verify` names it); a symbolic
+    link or a non-regular file (a FIFO would block) is recorded as the checkpoint's problem.
+    """
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    def __init__(self, checkpoint: str | os.PathLike):
+        self.path, self.handles, self.problem = Path(checkpoint), {}, None
+        for name in (*FILES, MANIFEST):
+            try:
+                fd = open_nofollow(self.path / name, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            except NotADirectoryError:  # a file where the checkpoint folder should be
+                self.problem = "it is not a directory"
+                break
+            except RunError:
+                self.problem = f"{name} is a symbolic link or not a regular file (not followed)"
+                break
+            self.handles[name] = os.fdopen(fd, "rb")
+
+    def __enter__(self) -> "Pinned":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+    def read(self, name: str) -> bytes:
+        if name not in self.handles:
+            raise RunError(f"{name} is missing")
+        handle = self.handles[name]
+        handle.seek(0)
+        return handle.read()
+
+    def size(self, name: str) -> int:
+        return os.fstat(self.handles[name].fileno()).st_size
+
+    def sha256(self, name: str) -> str:
+        digest, handle = hashlib.sha256(), self.handles[name]
+        handle.seek(0)
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+        return digest.hexdigest()
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RunError(f"{name} is not valid JSON ({exc})") from None
+
+
+pin = Pinned  # ``with checkpoints.pin(path) as files:``
 
 
 # state.json's fields: (type, smallest value); a crafted file is refused, never interpreted.
@@ -198,44 +273,64 @@ def state_problem(state: Any) -> str | None:
     return None
 
 
-def verify(checkpoint: str | os.PathLike) -> str | None:
-    """None when ``checkpoint`` is complete and intact, else what is wrong with it (one phrase).
+def verify(checkpoint: str | os.PathLike, files: Pinned | None = None) -> str | None:
+    """None when ``checkpoint`` is complete and intact, else what is wrong with it (one phrase);
+    ``files``: its :class:`Pinned` files (default: pinned here).
 
     Format-2 checkpoints are checked against their manifest (sizes and SHA-256); format-1 ones
-    (written before manifests existed) only for their files and a readable ``state.json``.
+    (written before manifests existed) only for their files and a readable ``state.json``. The
+    epoch ``state.json`` claims must be the one the checkpoint is named after.
     """
     checkpoint = Path(checkpoint)
+    if files is None:
+        with pin(checkpoint) as files:
+            return _verify(checkpoint, files)
+    return _verify(checkpoint, files)
+
+
+def _verify(checkpoint: Path, files: Pinned) -> str | None:
     try:
-        state = _read_json(checkpoint / "state.json")
+        if files.problem:
+            return files.problem
+        state = files.json("state.json")
         if state_problem(state):
             return state_problem(state)
+        named = NAME.match(checkpoint.name)
+        if named and state["epoch"] != int(named.group(1)):
+            return f"state.json claims epoch {state['epoch']}, but the checkpoint is {checkpoint.name}"
         if state.get("format", 1) < FORMAT:
-            missing = [n for n in FILES if not (checkpoint / n).is_file()]
+            missing = [n for n in FILES if n not in files.handles]
             return f"{', '.join(missing)} missing" if missing else None
-        files = _read_json(checkpoint / MANIFEST).get("files", {})
+        manifest = files.json(MANIFEST).get("files", {})
     except RunError as exc:
         return str(exc)
     except AttributeError:
         return f"{MANIFEST} is not a mapping"
     for name in FILES:
-        path, entry = checkpoint / name, files.get(name)
-        if entry is None:
+        entry = manifest.get(name)
+        if not isinstance(entry, dict):
             return f"{MANIFEST} does not list {name}"
-        if not path.is_file():
+        if name not in files.handles:
             return f"{name} is missing"
-        if path.stat().st_size != entry.get("size"):
-            return f"{name} has {path.stat().st_size} bytes, the manifest says {entry.get('size')}"
-        if _sha256(path) != entry.get("sha256"):
+        if files.size(name) != entry.get("size"):
+            return f"{name} has {files.size(name)} bytes, the manifest says {entry.get('size')}"
+        if files.sha256(name) != entry.get("sha256"):
             return f"{name} does not match its SHA-256 in the manifest"
     return None
 
 
-def read_state(checkpoint: str | os.PathLike) -> dict[str, Any]:
-    path = Path(checkpoint) / "state.json"
-    if not path.is_file():
+def read_state(checkpoint: str | os.PathLike, files: Pinned | None = None) -> dict[str, Any]:
+    if files is None:
+        with pin(checkpoint) as files:
+            return _read_state(checkpoint, files)
+    return _read_state(checkpoint, files)
+
+
+def _read_state(checkpoint: str | os.PathLike, files: Pinned) -> dict[str, Any]:
+    if "state.json" not in files.handles:
         raise RunError(f"checkpoint {checkpoint} has no state.json; it is not a complete checkpoint")
     try:
-        state = _read_json(path)
+        state = files.json("state.json")
     except RunError as exc:
         raise RunError(f"checkpoint {checkpoint}: {exc}") from None
     if state_problem(state):
@@ -244,39 +339,62 @@ def read_state(checkpoint: str | os.PathLike) -> dict[str, Any]:
 
 
 def restore(checkpoint: str | os.PathLike, model: keras.Model, with_optimizers: bool = True,
-            verified: bool = False) -> dict[str, Any]:
-    """Verify (unless ``verified``: the caller just did), then load weights (and optimizer state)
-    into an already built model; return the saved state. A damaged checkpoint or one that does
-    not fit the model is a one-line RunError."""
+            verified: bool = False, files: Pinned | None = None) -> dict[str, Any]:
+    """Verify (unless ``verified``: the caller just did, on the same ``files``), then load
+    weights (and optimizer state) into an already built model; return the saved state. Every
+    byte comes from the checkpoint's :class:`Pinned` files (``files``, default pinned here). A
+    damaged checkpoint or one that does not fit the model is a one-line RunError."""
     checkpoint = Path(checkpoint)
-    problem = None if verified else verify(checkpoint)
+    if files is None:
+        with pin(checkpoint) as files:
+            return _restore(checkpoint, model, with_optimizers, verified, files)
+    return _restore(checkpoint, model, with_optimizers, verified, files)
+
+
+def _restore(checkpoint: Path, model: keras.Model, with_optimizers: bool, verified: bool,
+             files: Pinned) -> dict[str, Any]:
+    problem = None if verified else _verify(checkpoint, files)
     if problem:
         raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
-    state = read_state(checkpoint)
+    state = _read_state(checkpoint, files)
     try:
-        saving_lib.load_weights_only(model, checkpoint / "model.weights.h5",
-                                     objects_to_skip=list(optimizers_of(model).values()))
+        _load_weights(model, files.read("model.weights.h5"), list(optimizers_of(model).values()))
     except (ValueError, KeyError, OSError) as exc:
         raise RunError(f"checkpoint {checkpoint}: model.weights.h5 does not fit this model "
                        f"({str(exc).strip().splitlines()[0][:200]})") from None
     if with_optimizers:
-        _restore_optimizers(checkpoint, model)
+        _restore_optimizers(checkpoint, model, files)
     return state
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz``, read without pickle (an object array is refused, never run);
-    anything unreadable is one RunError naming the file."""
+def _load_weights(model: keras.Model, data: bytes, skip: list[Any]) -> None:
+    """:func:`_weights_bytes` backwards: what ``load_weights_only`` runs, from bytes in memory
+    (a pinned file) instead of a path, without the optimizers in ``skip``."""
+    store = saving_lib.H5IOStore(io.BytesIO(data), mode="r")
+    failed, errors = set(), {}
     try:
-        with np.load(path, allow_pickle=False) as saved:
+        saving_lib._load_state(model, weights_store=store, assets_store=None, inner_path="",
+                               visited_saveables={id(o) for o in skip}, failed_saveables=failed,
+                               error_msgs=errors)
+    finally:
+        store.close()
+    if failed:
+        saving_lib._raise_loading_failure(errors)
+
+
+def _load_npz(path: Path, source: Any = None) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (read from ``source``, default ``path``), without pickle (an
+    object array is refused, never run); anything unreadable is one RunError naming the file."""
+    try:
+        with np.load(path if source is None else source, allow_pickle=False) as saved:
             return {key: saved[key] for key in saved.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
         raise RunError(f"{path} cannot be read as plain arrays ({reason})") from None
 
 
-def _restore_optimizers(checkpoint: Path, model: keras.Model) -> None:
-    saved = _load_npz(checkpoint / "optimizers.npz")
+def _restore_optimizers(checkpoint: Path, model: keras.Model, files: Pinned) -> None:
+    saved = _load_npz(checkpoint / "optimizers.npz", io.BytesIO(files.read("optimizers.npz")))
     for name, opt in optimizers_of(model).items():
         keys = sorted(k for k in saved if k.startswith(f"{name}/"))
         if len(keys) != len(opt.variables):

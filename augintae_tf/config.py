@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from augintae_tf.configfile import parse_yaml, read_yaml
 from augintae_tf.errors import ConfigError
 from augintae_tf.sections import (PER_MODEL_DEFAULTS, ModelConfig, as_section,  # noqa: F401
                                   require, section_class, section_names)
@@ -156,25 +157,47 @@ def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dic
 
 def _read_preset(name_or_path: str) -> dict[str, Any]:
     path = Path(name_or_path)
-    if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
-        if not path.is_file():
+    if name_or_path.endswith((".yaml", ".yml")) or (path.exists() and not path.is_dir()):
+        if not path.exists():
             raise ConfigError(f"config file {name_or_path!r} does not exist")
-        text = path.read_text()
+        data = read_yaml(path, f"config {name_or_path!r}")
     else:
         if name_or_path not in preset_names():
             raise ConfigError(f"preset {name_or_path!r} is unknown; presets: {', '.join(preset_names())}"
                               " (or give a path to a .yaml file)")
         text = resources.files("augintae_tf.configs").joinpath(f"{name_or_path}.yaml").read_text()
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"config {name_or_path!r} is not valid YAML{where}: {problem}") from None
+        data = parse_yaml(text, f"config {name_or_path!r}")
     if not isinstance(data, dict):
         raise ConfigError(f"config {name_or_path!r} must be a mapping of sections {sorted(SECTIONS)}")
     return data
+
+
+# ---------------------------------------------------------------- integers
+INT_MAX = 2 ** 31 - 1  # every integer option and field fits TensorFlow's int32 (sizes, counts)
+SEED_RANGE = (0, INT_MAX)  # seeds: non-negative, as NumPy's generators require
+# Integer config fields checked against their range as they are read (the others: at most
+# INT_MAX here, their lower bounds in validate()).
+INT_RANGES = {"train.seed": SEED_RANGE, "data.shuffle_buffer": (1, INT_MAX)}
+
+
+def check_int(value: Any, low: int | None = None, high: int | None = INT_MAX) -> int:
+    """The one integer check of every CLI option (:class:`augintae_tf.cli.options.Int`) and
+    every integer config field (``--set``, a YAML file): ``value`` (an int, or a string of
+    one) as an int in ``[low, high]``, else a ValueError saying why in a phrase (the caller
+    names the option or field)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{value!r} is not an integer")
+    try:
+        number = int(value.strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{value!r} is not an integer") from None
+    high = INT_MAX if high is None else high
+    if not (low is None or low <= number) or not number <= high:
+        digits = str(number)
+        shown = digits if len(digits) <= 24 else f"{digits[:12]}... ({len(digits)} digits)"
+        wanted = f"an integer <= {high}" if low is None else f"an integer in [{low}, {high}]"
+        raise ValueError(f"{shown} is out of range; expected {wanted}")
+    return number
 
 
 def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
@@ -195,9 +218,12 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
                 raise ValueError
             return value
         if annotation.startswith("int"):
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
+            try:
+                return check_int(value, *INT_RANGES.get(key, (None, INT_MAX)))
+            except ValueError as exc:
+                if "out of range" not in str(exc):
+                    raise
+                raise ConfigError(f"{key}: {exc}") from None
         if annotation.startswith("float"):
             if isinstance(value, bool):
                 raise ValueError
@@ -220,6 +246,8 @@ def _coerce(key: str, value: Any, default: Any, annotation: str) -> Any:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 raise ValueError
             return str(value)
+    except ConfigError:
+        raise
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: {value!r} is not a valid {annotation.split(' |')[0]}") from None
     return value

@@ -163,9 +163,18 @@ class EvalData:
         o = self.options
         return self.timer("sampling", lambda: sample(self.run.model, o.num_images, o.seed))
 
+    @property
+    def classifier_cache(self) -> Path:
+        """``OUT/classifiers``: evaluation writes only under its output folder."""
+        from augintae_tf.atomic import safe_dir
+        from augintae_tf.layout import CLASSIFIERS
+
+        return safe_dir(self.out / CLASSIFIERS, self.out)
+
     @cached_property
     def classifiers(self):
-        """(domain classifier, class classifier), trained once and cached in RUN/eval."""
+        """(domain classifier, class classifier), trained once and cached in OUT/classifiers
+        (default RUN/eval/classifiers: with --out, nothing is written in the run)."""
         from augintae_tf.metrics.classifiers import cached_classifier
 
         return self.timer("classifiers", lambda: cached_classifiers(self, cached_classifier))
@@ -207,7 +216,7 @@ def cached_classifiers(data: EvalData, cached_classifier) -> tuple[Any, Any]:
         train = train[rng.permutation(len(train))[:n]]
         return np.concatenate([train, novel]), np.repeat(np.array([0, 1], np.int32), n)
 
-    cache_dir = data.run.layout.classifiers
+    cache_dir = data.classifier_cache
     domain_key = classifier_key(cfg, key["novel"], o.classifier_epochs, o.classifier_limit,
                                 train=[cfg.data.dataset, cfg.data.train_split])
     return (cached_classifier(cache_dir, "domain", domain_key, domain_data, **common),

@@ -8,8 +8,8 @@ images split into a *comparison* half and a *floor* half (``real_split``).
 The feature/class network is a classifier trained on the comparison half only: trained on every
 novel image it would have learnt the floor set and the seeds (on glyphs its class accuracy on the
 floor read 0.94 that way, 0.60 unseen), flattering the floor and seed-copy rows while a model's
-images are always unseen.  It is cached like the other classifiers (``RUN/eval/classifiers``,
-``OUT/classifiers`` for ``compare``) under a key that includes a digest of the comparison indices.
+images are always unseen.  It is cached like the other classifiers (``OUT/classifiers``,
+by default ``RUN/eval/classifiers``; ``compare``'s ``OUT/classifiers``) under a key that includes a digest of the comparison indices.
 
 ``compare`` regenerates every run's few-shot images itself on one shared plan instead of reading
 each run's ``eval/metrics.json``: evaluations may have used other shots, image counts or seeds,
@@ -23,9 +23,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from augintae_tf.atomic import safe_dir
 from augintae_tf.capabilities import Capability
 from augintae_tf.eval_data import EVAL_DEFAULTS
 from augintae_tf.eval_figures import unique_names
+from augintae_tf.layout import CLASSIFIERS
 
 
 def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, split, *,
@@ -134,7 +136,7 @@ def quality(run, data, options) -> dict:
     plan = data.plan
     split = _split(labels, plan, options.shots, options.seed)
     classifier = data.timer("quality_classifier", lambda: quality_classifier(
-        run.layout.classifiers, data.cfg, [str(data.novel_dataset), data.novel_split],
+        data.classifier_cache, data.cfg, [str(data.novel_dataset), data.novel_split],
         images, labels, split, epochs=options.classifier_epochs, limit=options.classifier_limit,
         seed=options.seed, echo=data.echo))
     name = run.config.model.name
@@ -168,7 +170,7 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: 
 
     plan = sample_fewshot_plan(labels, shots, num_images, seed)
     split = _split(labels, plan, shots, seed)
-    classifier = quality_classifier(out / "classifiers", runs[0].config, novel_key, images, labels,
+    classifier = quality_classifier(safe_dir(out / CLASSIFIERS, out), runs[0].config, novel_key, images, labels,
                                     split, epochs=classifier_epochs, limit=classifier_limit,
                                     seed=seed, echo=echo)
     models = dict(zip(unique_names(runs), (run.model for run in runs)))

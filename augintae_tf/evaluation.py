@@ -38,7 +38,7 @@ import numpy as np
 from augintae_tf import atomic, eval_data
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.layout import EVAL_METRICS
+from augintae_tf.layout import EVAL_METRICS, RunLayout
 from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalData, EvalOptions, Timer
 from augintae_tf.eval_figures import generalization_figure, interpolation_figure
 from augintae_tf.runs import append_metrics
@@ -159,6 +159,20 @@ def _write_json(path: Path, data) -> Path:
     return atomic.write_json(path, data)
 
 
+EVAL_FILES = (EVAL_METRICS, "noise.png", "interpolations.png", "generalization.png")
+COMPARE_FILES = ("interpolations.png", "generalization.png", "metrics.md", EVAL_METRICS)
+
+
+def claim_out(out: str | os.PathLike, names: Sequence[str]) -> Path:
+    """Make ``--out`` (never through a link) and record ``names`` in its manifest before
+    anything is written (:func:`augintae_tf.generation.claim_out`): a file of one of those
+    names that no earlier command of this tool wrote (the user's ``metrics.json``) is refused,
+    naming it, before anything slow runs."""
+    from augintae_tf import generation
+
+    return generation.claim_out(out, names)
+
+
 def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = None,
              out: str | os.PathLike | None = None, progress: bool = True,
              echo: Callable[[str], object] | None = None, **options) -> dict:
@@ -181,14 +195,18 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     eval_data.check_double_exposure(opts.double_exposure_ratio, opts.double_exposure_shift)
     echo = echo or (print if progress else (lambda *_: None))
     timer, start = Timer(echo), time.perf_counter()
+    if out is not None and os.path.abspath(out) == os.path.abspath(RunLayout(run_dir).eval):
+        out = None  # the default, spelled out: the run's own folder
+    if out is not None:  # a folder of the user's: only files this tool recorded are replaced
+        out = claim_out(out, EVAL_FILES)
     prepared = {name: timer(f"{name}_network", lambda m=METRIC_TABLE[name]: m.prepare(opts))
                 for name in names if METRIC_TABLE[name].prepare is not None}
     run = load_run(run_dir)
     atomic.refuse_link(run.layout.metrics)  # at once, not after the slow part
     names = metrics_for(run.model, names, explicit=metrics is not None)
-    out = Path(out) if out is not None else run.layout.eval
+    out = out if out is not None else atomic.safe_dir(run.layout.eval, run.directory,
+                                                       "; pass --out ELSEWHERE")
     try:  # before the slow part: a read-only run (default --out RUN/eval) fails at once
-        out.mkdir(parents=True, exist_ok=True)
         refused = atomic.read_only_problem(out)
         if refused:
             raise refused
@@ -313,9 +331,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
         raise RunError("compare needs at least one run directory")
     if shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
+    out = claim_out(out, COMPARE_FILES)
     runs, images, labels, (novel_dataset, novel_split) = _compared_runs(run_dirs, novel_split)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
     generalization_figure(out / "generalization.png", runs, images, seed)
 

@@ -97,8 +97,8 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
     if final.exists():
         raise RunError(f"{final} already exists and versions are immutable; omit --version for the "
                        f"next free one ({next_version(base)})")
+    check_writable(base)  # a read-only or full disk fails here, before the run is loaded
     run = _load_float32(run_dir, checkpoint)
-    base.mkdir(parents=True, exist_ok=True)
     remove_stale_exports(base)
     # Hidden and not a number: TF Serving ignores it until the rename below.
     tmp = base / f".tmp-{version}-{os.getpid()}"
@@ -108,10 +108,43 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
         diffs = verify_export(run.model, tmp) if verify else {}
         summary = signature_summary(tmp)
         version = publish(tmp, base, version, explicit)
+    except Exception as exc:  # TensorFlow's own types wrap ENOSPC and EROFS
+        problem = write_problem(exc, base)
+        if problem is None:
+            raise
+        raise problem from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     final = base / str(version)
     return ExportResult(final, version, run.checkpoint, summary, final / REQUEST_FILE, diffs, docs)
+
+
+def check_writable(base: Path) -> None:
+    """Make the model base (never through a link) and probe that a file can be made in it: a
+    read-only or full disk is one line before anything slow runs."""
+    atomic.safe_dir(base, base.parent)
+    try:
+        problem = atomic.read_only_problem(base)
+    except OSError as exc:
+        problem = exc
+    if problem is not None:
+        raise write_problem(problem, base) or problem
+
+
+def write_problem(exc: BaseException, base: Path) -> RunError | None:
+    """The one line for an export that a full or read-only disk stopped (no version is left:
+    the hidden folder is removed), else None. TensorFlow raises ResourceExhaustedError and
+    PermissionDeniedError (its message says why) where Python raises OSError."""
+    if atomic.is_no_space(exc):
+        return atomic.no_space_error("the SavedModel", base, "; nothing was exported")
+    text = str(exc)
+    if getattr(exc, "errno", None) in atomic.READ_ONLY or isinstance(
+            exc, tf.errors.PermissionDeniedError) or "Read-only file system" in text:
+        why = "Read-only file system" if "Read-only" in text else (
+            getattr(exc, "strerror", None) or "permission denied")
+        return RunError(f"cannot write the SavedModel to {base}: {why} (a read-only model base "
+                        "or disk); nothing was exported, choose a writable --out")
+    return None
 
 
 PUBLISH_RETRIES = 100

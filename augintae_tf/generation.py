@@ -9,10 +9,12 @@ says whether the seeds look like the model's training domain.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 from pathlib import Path
+from typing import Iterable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -21,7 +23,7 @@ import tensorflow as tf
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.images import save_grid, save_png, save_pngs
+from augintae_tf.images import save_grid, save_pngs
 
 
 def _require(model: keras.Model, capability: str, what: str) -> None:
@@ -64,12 +66,40 @@ def sample(model: keras.Model, num: int = 64, seed: int = 0, batch_size: int = 2
     """``num`` samples of a model with the ``sample`` capability; one call (so the images equal
     the SavedModel's ``sample(num, seed)``) when ``num <= batch_size``, else chunks with seeds
     ``seed, seed + 1, ...``."""
+    return np.concatenate(list(sample_chunks(model, num, seed, batch_size)))
+
+
+def sample_chunks(model: keras.Model, num: int, seed: int, batch_size: int = 256
+                  ) -> Iterator[np.ndarray]:
+    """:func:`sample`'s images, one chunk of at most ``batch_size`` at a time."""
     _require(model, Capability.SAMPLE, "unconditional sampling")
-    if num <= batch_size:
-        return model.sample(int(num), int(seed)).numpy()
-    parts = [model.sample(min(batch_size, num - start), int(seed) + i).numpy()
-             for i, start in enumerate(range(0, num, batch_size))]
-    return np.concatenate(parts)
+    for i, start in enumerate(range(0, num, batch_size)):
+        yield model.sample(min(batch_size, num - start), int(seed) + i).numpy()
+
+
+CHUNK = 1024  # images generated and written at a time: memory stays bounded for any --num
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """The seed of chunk ``index`` of a generation: ``seed`` itself for the first, so up to
+    :data:`CHUNK` images equal one :func:`generate` call (and the SavedModel's ``generate`` with
+    that seed); for the next, a hash of (seed, index), so chunks of two seeds never repeat each
+    other (``seed + index`` would give ``--seed 0`` and ``--seed 1`` the same later chunks)."""
+    if index == 0:
+        return int(seed)
+    return int.from_bytes(hashlib.sha256(f"{seed}/{index}".encode()).digest()[:8], "little") >> 1
+
+
+def generate_chunks(model: keras.Model, seed_images: np.ndarray, num: int, seed: int,
+                    chunk: int | None = None, sampler: str | None = None,
+                    scale: float | None = None) -> Iterator[np.ndarray]:
+    """``num`` few-shot images (``sampler``, ``scale`` as :func:`generate`), one chunk of at
+    most ``chunk`` (default :data:`CHUNK`) at a time, chunk ``i`` drawn with :func:`chunk_seed`:
+    what ``augintae-tf generate`` writes as it goes, so its memory does not grow with ``--num``."""
+    chunk = chunk or CHUNK
+    for index, start in enumerate(range(0, num, chunk)):
+        yield generate(model, seed_images, min(chunk, num - start), chunk_seed(seed, index),
+                       sampler=sampler, scale=scale)
 
 
 def interpolation_path(model: keras.Model, a: np.ndarray, b: np.ndarray, steps: int = 8
@@ -88,7 +118,7 @@ def pixel_fade(a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
     return alpha * a[None] + (1.0 - alpha) * b[None]
 
 
-GENERATED = re.compile(r"^(\d{5}|grid)\.png$")  # the names write_generation uses
+GENERATED = re.compile(r"^(\d{5,}|grid)\.png$")  # the names write_generation uses
 MANIFEST = ".generated.json"  # OUT's files an earlier generation wrote: all --overwrite removes
 
 
@@ -105,7 +135,27 @@ def prepare_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -
     for name in check_out(out_dir, overwrite, names):
         atomic.refuse_link(out_dir / name)
         (out_dir / name).unlink(missing_ok=True)
+    atomic.safe_dir(out_dir, out_dir.parent)
     atomic.write_json(out_dir / MANIFEST, {"files": sorted(names)}, what="the generation manifest")
+    return out_dir
+
+
+def claim_out(out_dir: str | os.PathLike, names: Sequence[str]) -> Path:
+    """For commands that add a fixed set of files to a folder that may hold the user's own
+    (``evaluate --out``, ``compare --out``): make it (never through a link), refuse a file of
+    one of ``names`` that ``OUT/.generated.json`` does not list, naming it, then record
+    ``names`` there beside what it listed. A rerun replaces only the files it recorded."""
+    out_dir = Path(out_dir)
+    atomic.refuse_link(out_dir, "directory")
+    recorded = _recorded(out_dir) if out_dir.is_dir() else []
+    for name in names:
+        if os.path.lexists(out_dir / name) and name not in recorded:
+            raise RunError(f"--out {out_dir}: refusing to replace {out_dir / name}, which "
+                           f"augintae-tf did not write (not listed in {out_dir / MANIFEST}); "
+                           "choose another folder or move it")
+    atomic.safe_dir(out_dir, out_dir.parent)
+    atomic.write_json(out_dir / MANIFEST, {"files": sorted({*recorded, *names})},
+                      what="the output manifest")
     return out_dir
 
 
@@ -118,7 +168,7 @@ def check_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -> 
         return []
     if not overwrite:
         raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
-    recorded = _recorded(out_dir)
+    recorded, names = _recorded(out_dir), set(names)
     for path in sorted(out_dir.iterdir()):
         if (GENERATED.match(path.name) or path.name in names) and path.name not in recorded:
             raise RunError(f"--out {out_dir}: --overwrite refuses to replace {path}, which no "
@@ -151,18 +201,41 @@ def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images
     generation recorded are removed (:func:`prepare_out`), so no older image stays beside the new
     ones and no file of the user's is lost.
     """
-    names = [f"{i:05d}.png" for i in range(len(images))] + ["grid.png"]
+    return write_generation_chunks(out_dir, seed_images, [images], len(images), grid_columns,
+                                   overwrite)
+
+
+def generated_names(num: int) -> list[str]:
+    """The files a generation of ``num`` images writes: ``00000.png``... and ``grid.png``."""
+    return [f"{i:05d}.png" for i in range(num)] + ["grid.png"]
+
+
+def write_generation_chunks(out_dir: str | os.PathLike, seed_images: np.ndarray,
+                            chunks: Iterable[np.ndarray], num: int, grid_columns: int = 16,
+                            overwrite: bool = False) -> Path:
+    """:func:`write_generation` of ``num`` images that arrive in ``chunks`` (e.g.
+    :func:`generate_chunks`): each chunk is written before the next is made, and only the
+    grid's first rows are kept, so memory does not grow with ``num``."""
+    names = generated_names(num)
     out_dir = prepare_out(out_dir, overwrite, names)
-    save_pngs([out_dir / name for name in names[:-1]], images)
-    shown = images[: grid_columns * 8]
+    shown, written = [], 0
+    for images in chunks:
+        save_pngs([out_dir / name for name in names[written:written + len(images)]], images)
+        if written < grid_columns * 8:  # a copy: a view would keep the whole chunk alive
+            shown.append(images[:grid_columns * 8 - written].copy())
+        written += len(images)
+    shown = np.concatenate(shown) if shown else seed_images[:0]
     rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [shown[i:i + grid_columns]
                                            for i in range(0, len(shown), grid_columns)]
     return save_grid(out_dir / "grid.png", rows)
 
 
 def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
-                        num: int, label: int | None = None) -> tuple[int, list[Path]]:
-    """Write ``num`` images of class ``label`` (default: the first class that has ``num``) as PNGs."""
+                        num: int, label: int | None = None, overwrite: bool = False
+                        ) -> tuple[int, list[Path]]:
+    """Write ``num`` images of class ``label`` (default: the first class that has ``num``) as
+    ``seed-NN.png``; a non-empty ``out_dir`` needs ``overwrite``, which replaces only what an
+    earlier command recorded (:func:`prepare_out`)."""
     counts = np.bincount(labels[labels >= 0]) if len(labels) else np.zeros(0, int)
     if label is None:
         enough = np.flatnonzero(counts >= num)
@@ -172,8 +245,14 @@ def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: 
     chosen = np.flatnonzero(labels == label)[:num]
     if len(chosen) < num:
         raise RunError(f"class {label} has {len(chosen)} images, fewer than --num {num}")
-    out_dir = Path(out_dir)
-    return label, [save_png(out_dir / f"seed-{i:02d}.png", images[j]) for i, j in enumerate(chosen)]
+    names = seed_names(num)
+    out_dir = prepare_out(out_dir, overwrite, names)
+    return label, save_pngs([out_dir / name for name in names], images[chosen])
+
+
+def seed_names(num: int) -> list[str]:
+    """The files ``export-seeds`` writes: ``seed-00.png``..."""
+    return [f"seed-{i:02d}.png" for i in range(num)]
 
 
 def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:

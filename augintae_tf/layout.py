@@ -5,11 +5,15 @@ Layout of ``RUN/``::
     config.yaml     the resolved config (written atomically at the start of training)
     .lock           holds the PID of the process training it (an OS lock: see RunLock)
     metrics.jsonl   one JSON line per epoch, plus one per evaluation (line-atomic appends)
-    checkpoints/    epoch-NNNNN/ (see augintae_tf.checkpoints), .tmp-epoch-* while writing
+    checkpoints/    epoch-NNNNN/ (see augintae_tf.checkpoints), .tmp-epoch-* while writing,
+                    .old-epoch-* while removing
     samples/        epoch-NNN.png grids, losses.png and a model's extra plots
     logs/           TensorBoard
     eval/           `augintae-tf evaluate` results (metrics.json, classifiers/ cache)
     <stage>/        a post-training stage's own checkpoints (e.g. wgan-gp's inversion/)
+
+Only regular files and folders: a symbolic link anywhere under the run is refused, never
+followed (augintae_tf.atomic: check_tree, safe_dir).
 
 Everything that reads or writes a run asks a :class:`RunLayout` for the path; nothing else spells
 these names, so renaming one is a change here. Imports nothing but the standard library.

@@ -6,6 +6,7 @@ Importing this module does not import TensorFlow (the CLI checks options before 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -18,18 +19,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import yaml
 
 from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refuse_link,
                                write_text)
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
+from augintae_tf.configfile import read_yaml
 from augintae_tf.errors import RunError
 from augintae_tf.sections import fill_legacy_fields
-from augintae_tf.layout import CONFIG, RunLayout
+from augintae_tf.layout import CONFIG, METRICS, RunLayout
 from augintae_tf.runlock import RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
 RUN_NAME = re.compile(r"^(\d{5})-")
-ROTATION_RETRIES = 3  # load_run: checkpoints removed by a training run while being read
+ROTATION_RETRIES = 3  # pinned_checkpoint: lists again when a training run rotated every candidate
 Warn = Callable[[str], Any]
 
 
@@ -82,8 +83,9 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stderr) -> list[Path]:
-    """Remove what a killed writer left (``checkpoints/.tmp-epoch-*``, ``.*.tmp*`` files of
-    atomic writes); call it holding the run's lock, when no writer of this run can be alive."""
+    """Remove what a killed writer left (``checkpoints/.tmp-epoch-*`` and ``.old-epoch-*``,
+    ``.*.tmp*`` files of atomic writes); call it holding the run's lock, when no writer of this
+    run can be alive."""
     from augintae_tf.checkpoints import stale_temporaries
 
     layout = RunLayout(run_dir)
@@ -99,12 +101,6 @@ def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stder
 
 
 # ---------------------------------------------------------------- config
-def _yaml_error(path: Path, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-    return f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}"
-
-
 def read_config(run_dir: str | os.PathLike) -> Config:
     """The run's validated ``config.yaml``; any problem is one RunError naming the file."""
     path = RunLayout(run_dir).config
@@ -112,11 +108,9 @@ def read_config(run_dir: str | os.PathLike) -> Config:
         raise RunError(f"{run_dir} is not a run directory: {path} is missing "
                        "(pass the directory `augintae-tf train` wrote, e.g. runs/quickstart)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RunError(_yaml_error(path, exc)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path} cannot be read: {exc}") from None
+        data = read_yaml(path, str(path)) or {}
+    except ConfigError as exc:
+        raise RunError(str(exc)) from None
     if not isinstance(data, dict):
         raise RunError(f"{path} must be a mapping of config sections, got {type(data).__name__}")
     try:
@@ -239,44 +233,111 @@ def choose_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike 
                       warn: Warn | None = warn_stderr) -> Path | None:
     """``checkpoint`` if given (it must be intact), else the newest intact checkpoint of the run,
     with a warning naming every damaged newer one; None when the run has none yet."""
-    from augintae_tf.checkpoints import list_checkpoints, verify
+    with pinned_checkpoint(run_dir, checkpoint, warn) as (chosen, _):
+        return chosen
+
+
+@contextlib.contextmanager
+def pinned_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
+                      warn: Warn | None = warn_stderr):
+    """``(path, files)``: :func:`choose_checkpoint`'s choice with its files pinned open
+    (:class:`~augintae_tf.checkpoints.Pinned`), verified as pinned: a training run rotating it
+    away meanwhile cannot change or take what is then restored. ``(None, None)`` without one.
+
+    A checkpoint of the run is intact when its manifest holds, its ``state.json`` claims the
+    epoch it is named after, and ``metrics.jsonl`` (where it logs epochs) logged that epoch at
+    the same step: the log is appended before each checkpoint, so a checkpoint claiming more is
+    crafted or damaged. A symbolic link among the checkpoints is refused, never followed.
+    """
+    from augintae_tf.checkpoints import linked_checkpoints, pin, verify
 
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
-        problem = verify(checkpoint) if checkpoint.is_dir() else "it is not a directory"
-        if problem:
-            raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
-        return checkpoint
+        with pin(checkpoint) as files:
+            problem = verify(checkpoint, files) if checkpoint.is_dir() else "it is not a directory"
+            if problem:
+                raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
+            yield checkpoint, files
+        return
     folder = RunLayout(run_dir).checkpoints
     refuse_link(folder, "directory")
-    found = list_checkpoints(folder)
-    damaged = []
-    for candidate in reversed(found):
-        problem = verify(candidate)
-        if problem is not None and not candidate.exists():
-            continue  # rotated away by a training run between listing and reading: not damage
-        if problem is None:
-            if damaged and warn:
-                names = "; ".join(f"{p} ({why})" for p, why in damaged)
-                warn(f"damaged checkpoint {names}: using {candidate} instead")
-            return candidate
-        damaged.append((candidate, problem))
+    for link in linked_checkpoints(folder):
+        refuse_link(link, "directory")
+    logged = _logged_steps(run_dir)
+    for _ in range(ROTATION_RETRIES + 1):
+        damaged, vanished = [], False
+        for candidate in reversed(_checkpoint_entries(folder)):
+            with pin(candidate) as files:
+                problem = verify(candidate, files) or _claim_problem(candidate, files, logged)
+                if problem is not None and not os.path.lexists(candidate):
+                    vanished = True  # rotated away by a training run while listing or pinning
+                    continue
+                if problem is None:
+                    if damaged and warn:
+                        names = "; ".join(f"{p} ({why})" for p, why in damaged)
+                        warn(f"damaged checkpoint {names}: using {candidate} instead")
+                    yield candidate, files
+                    return
+            damaged.append((candidate, problem))
+        if not vanished:  # else list again: the training run has written a newer one
+            break
     if damaged:
         raise RunError(f"no intact checkpoint in {folder}: "
                        + "; ".join(f"{p.name}: {why}" for p, why in damaged))
+    yield None, None
+
+
+def _checkpoint_entries(folder: Path) -> list[Path]:
+    """Everything in ``folder`` named like a checkpoint, oldest first: the folders, and a file
+    in the place of one (damaged; re-saving that epoch replaces it)."""
+    from augintae_tf.checkpoints import NAME
+
+    found = [p for p in folder.iterdir() if NAME.match(p.name)] if folder.is_dir() else []
+    return sorted(found, key=lambda p: int(NAME.match(p.name).group(1)))
+
+
+def _logged_steps(run_dir: str | os.PathLike) -> dict[int, Any] | None:
+    """``{epoch: step}`` of ``metrics.jsonl``'s epoch records; None without any (no log, an
+    unreadable one: nothing to cross-check against)."""
+    try:
+        records = [r for r in read_metrics(run_dir, warn=None) if "epoch" in r]
+    except (RunError, OSError):
+        return None
+    return {r["epoch"]: r.get("step") for r in records} or None
+
+
+def _claim_problem(checkpoint: Path, files: Any, logged: dict[int, Any] | None) -> str | None:
+    """What the checkpoint's ``state.json`` claims that ``metrics.jsonl`` contradicts, or None."""
+    from augintae_tf.checkpoints import read_state
+
+    if logged is None:
+        return None
+    state = read_state(checkpoint, files)
+    epoch, step = state["epoch"], state.get("step")
+    if epoch not in logged:
+        last = max((e for e in logged if isinstance(e, int)), default=0)
+        return f"state.json claims epoch {epoch}, which {METRICS} never logged (last: {last})"
+    if step is not None and logged[epoch] is not None and logged[epoch] != step:
+        return (f"state.json claims step {step} at epoch {epoch}, {METRICS} logged step "
+                f"{logged[epoch]}")
     return None
 
 
 def restore_checkpoint(run_dir: str | os.PathLike, cfg: Config, checkpoint: Path, model: Any,
-                       with_optimizers: bool) -> dict[str, Any]:
+                       with_optimizers: bool, files: Any = None) -> dict[str, Any]:
     """The one way a run's model gets its weights back (resuming training, loading for
     inference): refuse a checkpoint made for another model than ``cfg``'s, then restore it
-    (``model`` must be built, with its optimizers when ``with_optimizers``). Returns its state."""
+    (``model`` must be built, with its optimizers when ``with_optimizers``; ``files``: the
+    checkpoint's pinned files, verified by :func:`pinned_checkpoint`). Returns its state."""
     from augintae_tf import checkpoints
 
-    state = checkpoints.read_state(checkpoint)
+    if files is None:
+        with checkpoints.pin(checkpoint) as files:
+            return restore_checkpoint(run_dir, cfg, checkpoint, model, with_optimizers, files)
+    state = checkpoints.read_state(checkpoint, files)
     check_checkpoint_config(run_dir, cfg, checkpoint, state)
-    checkpoints.restore(checkpoint, model, with_optimizers=with_optimizers, verified=True)
+    checkpoints.restore(checkpoint, model, with_optimizers=with_optimizers, verified=True,
+                        files=files)
     return state
 
 
@@ -356,22 +417,14 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    for attempt in range(ROTATION_RETRIES + 1):
-        ckpt = choose_checkpoint(run_dir, checkpoint, warn)
+    # Pinned: once chosen, a training run rotating checkpoints cannot take its files away.
+    with pinned_checkpoint(run_dir, checkpoint, warn) as (ckpt, files):
         if ckpt is None:
-            raise RunError(f"no checkpoint found at {RunLayout(run_dir).checkpoints}; train the run first "
-                           "(or finish it with `augintae-tf train --resume --run-dir RUN`)")
-        try:
-            model = build_model(cfg)
-            model.build_for_inference()
-            restore_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=False)
-            break
-        except (RunError, OSError):
-            if checkpoint is not None or ckpt.exists() or attempt == ROTATION_RETRIES:
-                raise
-            if warn:  # a run training meanwhile (train.keep_checkpoints) removed it
-                warn(f"checkpoint {ckpt} was rotated while reading (the run is training); "
-                     "retrying on its newest intact checkpoint")
+            raise RunError(f"no checkpoint found at {RunLayout(run_dir).checkpoints}; train the run "
+                           "first (or finish it with `augintae-tf train --resume --run-dir RUN`)")
+        model = build_model(cfg)
+        model.build_for_inference()
+        restore_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=False, files=files)
     model.checkpoint_path = ckpt  # the weights' origin (the latent-stats stage records it)
     if stages:
         # e.g. wgan-gp's inversion network, the latent statistics (each its own files)

@@ -52,6 +52,17 @@ def checked_images(x, name: str, shape: tuple[int, int, int]) -> tf.Tensor:
         return tf.ensure_shape(tf.identity(x), [None, *shape])
 
 
+def checked_seeds(seeds) -> tf.Tensor:
+    """``seeds`` once they are known to hold K >= 2 images. Everything downstream waits for the
+    check, the encoder too: with the check only beside the pair draws, an empty batch reached
+    the encoder's convolution first in some runs and failed there with a bare shape error."""
+    count = tf.shape(seeds)[0]
+    with tf.control_dependencies([_fail_unless(
+            count >= 2, "generate needs at least 2 seed images (seed_images [K, ...] with "
+                        "K >= 2 of one class); got K =", count)]):
+        return tf.identity(seeds)
+
+
 def checked_num(num, max_num: int) -> tf.Tensor:
     ok = tf.logical_and(num >= 0, num <= max_num)
     with tf.control_dependencies([_fail_unless(
@@ -133,7 +144,7 @@ def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
     out: list[Endpoint] = []
     if model.has(Capability.FEWSHOT):
         def generate(seed_images, num, seed):
-            seeds = checked_images(seed_images, "seed_images", shape)
+            seeds = checked_seeds(checked_images(seed_images, "seed_images", shape))
             return {"images": model.fewshot(seeds, checked_num(num, max_num), seed)}
 
         out.append(("generate", generate, [_images_spec("seed_images"), NUM, SEED]))
@@ -179,7 +190,11 @@ def _latent_endpoints(model, shape, latent_dim: int) -> list[Endpoint]:
         with tf.control_dependencies([same]):
             a, b = tf.identity(a), tf.identity(b)
             alpha = checked_alpha(alpha, tf.shape(a)[0])
-        return {"images": model.interpolate(a, b, alpha)}
+        # An empty batch is an empty result, as for encode/decode/reconstruct (convolutions
+        # refuse a batch of 0).
+        return {"images": tf.cond(tf.equal(tf.shape(a)[0], 0),
+                                  lambda: tf.zeros([0, *shape], tf.float32),
+                                  lambda: tf.cast(model.interpolate(a, b, alpha), tf.float32))}
 
     def encode(images):
         return {"latent": batched(model.encode, checked_images(images, "images", shape),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf import cpu, precision, runs
-from augintae_tf.atomic import is_no_space, no_space_error
+from augintae_tf.atomic import check_tree, is_no_space, no_space_error, safe_dir
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids, StepBudget
 from augintae_tf.config import Config
 from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays, load_split,
@@ -200,6 +201,7 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
 def plot_run(model: keras.Model, run_dir: Path) -> None:
     """``samples/losses.png`` and the model's own ``extra_plots`` (e.g. augintae-adv's k, gamma)."""
     layout = RunLayout(run_dir)
+    safe_dir(layout.samples, run_dir)
     plot_metrics(layout.metrics, layout.plot())
     for name, keys in model.extra_plots.items():
         plot_metrics(layout.metrics, layout.plot(name), list(keys))
@@ -258,6 +260,8 @@ def _train_resolved(cfg: Config, why: str | None, run_dir, resume: bool, runs_ro
         # Only the chief writes, so only the chief locks (workers share the chief's directory).
         lock = runs.RunLock(run_dir).acquire() if chief else None
     try:
+        if resume and chief:  # nothing written or removed below may land outside the run
+            check_tree(run_dir)
         num_examples = sets[0].images if sets else count_examples(cfg)
         cfg, steps = apply_step_budget(cfg, steps_per_epoch(cfg, num_examples))
         with strategy.scope():
@@ -288,11 +292,21 @@ def missing_dirs(path: Path) -> list[Path]:
 
 
 def undo_failed_start(run_dir: Path, created: list[Path], lock: runs.RunLock) -> None:
-    """A new run that failed before writing its config (a batch larger than the data, a bad
-    data option...): remove its lock file and the folders the start created, if still empty,
-    so the same command can be retried. A run with a config.yaml is kept: --resume continues it."""
-    if RunLayout(run_dir).config.exists():
+    """A new run that failed before its first checkpoint (a batch larger than the data, a bad
+    data option, an interrupt in epoch 1): remove what the start wrote (its config, metrics,
+    samples, logs, lock) and the folders it created, so the same command can be retried. The
+    folder was empty when it started and this process held the lock since, so nothing removed
+    is anyone else's; a run with a checkpoint is kept: --resume continues it."""
+    from augintae_tf.checkpoints import list_checkpoints
+
+    layout = RunLayout(run_dir)
+    if list_checkpoints(layout.checkpoints):
         return
+    for path in (layout.config, layout.metrics, layout.samples, layout.logs, layout.checkpoints):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            path.unlink()
     lock.path.unlink(missing_ok=True)  # while holding it: no other process can own it
     for folder in created:
         try:
@@ -325,6 +339,7 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
     callbacks: list[keras.callbacks.Callback] = []
     layout = RunLayout(run_dir)
     if chief:
+        safe_dir(layout.logs / "train", run_dir)  # where Keras' TensorBoard writes: not a link
         state = lambda epoch: {"step": int(model.optimizer.iterations.numpy()),
                                "rng_step": int(model.step_counter.numpy()),
                                "config": cfg.to_dict()}
@@ -332,7 +347,7 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
             MetricsLog(layout.metrics, cfg.train.batch_size, steps, elapsed,
                        echo=None if progress else echo),
             Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state),
-            SampleGrids(layout.samples, sample_batches(cfg, echo)),
+            SampleGrids(layout.samples, sample_batches(cfg, echo), root=run_dir),
             keras.callbacks.TensorBoard(log_dir=str(layout.logs), write_graph=False),
         ]
     if cfg.train.steps:  # every worker stops at the same step
@@ -366,6 +381,7 @@ def run_stage(run_dir: str | os.PathLike, stage: str, echo: Callable[[str], Any]
         raise RunError(f"--stage {stage}: model {cfg.model.name} has "
                        f"{'the stages ' + ', '.join(stages) if stages else 'no stages'}")
     with runs.RunLock(run_dir):
+        check_tree(run_dir)  # the stage writes into the run: never through a link
         run = runs.load_run(run_dir, warn=None, stages=False)  # a stage starts over
         run.model.run_stage(stage, run_dir, cfg, echo)
     return run_dir

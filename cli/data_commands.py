@@ -39,11 +39,15 @@ def datasets_command(data_dir):
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds the augmentations and which images are shown.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG to write.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @friendly_errors
-def augment_preview_command(out, split, num, copies, seed, **options):
+def augment_preview_command(out, split, num, copies, seed, overwrite, **options):
     """Write a grid: each row is an original image followed by augmented copies, labelled with
     its class (a folder: its file). The originals are spread over the classes (evenly spaced
     classes, one image each in turn) and drawn at random within each, fixed by --seed."""
+    from augintae_tf.cli.options import check_file_out
+
+    check_file_out(out, overwrite)  # before the data is loaded
     from augintae_tf.augment import preview_rows
     from augintae_tf.data.preview import preview_images
     from augintae_tf.images import save_labelled_grid
@@ -68,19 +72,24 @@ def augment_preview_command(out, split, num, copies, seed, **options):
               help="How many images of the class to write.")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder to write seed-00.png, seed-01.png ... to.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty --out, replacing only the files an earlier "
+                   "export-seeds or generate recorded there (OUT/.generated.json).")
 @friendly_errors
-def export_seeds_command(split, label, num, out, **options):
-    """Write --num images of one class as PNGs: seeds for `augintae-tf generate`."""
+def export_seeds_command(split, label, num, out, overwrite, **options):
+    """Write --num images of one class as PNGs (OUT/seed-00.png...): seeds for `augintae-tf
+    generate`. A non-empty OUT is refused unless --overwrite."""
     from augintae_tf.data import label_names, load_arrays, resolve_novel
-    from augintae_tf.generation import export_class_images
+    from augintae_tf.generation import check_out, export_class_images, seed_names
 
+    check_out(out, overwrite, seed_names(num))  # before the data is loaded
     cfg = config_from_options(**options)
     dataset, default_split = resolve_novel(cfg.data)
     split = split or default_split
     names = label_names(dataset, split, cfg.data.data_dir) or []
     label = None if label is None else class_number(label, names, dataset)
     images, labels = load_arrays(cfg.data, split, dataset=dataset)
-    label, paths = export_class_images(out, images, labels, num, label)
+    label, paths = export_class_images(out, images, labels, num, label, overwrite)
     name = f" ({names[label]})" if label < len(names) else ""
     click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to "
                f"{folder_text(out)}")

@@ -57,10 +57,12 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:  # before the slow part
         raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
                                    "--overwrite")
-    from augintae_tf.data import load_image_files
-    from augintae_tf.generation import check_out, write_generation
+    import numpy as np
 
-    check_out(out, overwrite, [f"{i:05d}.png" for i in range(num)] + ["grid.png"])
+    from augintae_tf import generation
+    from augintae_tf.data import load_image_files
+
+    generation.check_out(out, overwrite, generation.generated_names(num))
     from augintae_tf.runs import load_run
 
     run = load_run(run_dir, checkpoint)
@@ -69,21 +71,24 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
         if not run.model.has(Capability.SAMPLE):
             raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
                                    "from seed images")
-        images = run.sample(num=num, seed=seed)
-        grid = write_generation(out, images[:0], images, overwrite=overwrite)
-        click.echo(f"wrote {len(images)} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
+        chunks = generation.sample_chunks(run.model, num, seed)  # written as they come
+        none = np.zeros((0, cfg.image_size, cfg.image_size, cfg.channels), np.float32)
+        grid = generation.write_generation_chunks(out, none, chunks, num, overwrite=overwrite)
+        click.echo(f"wrote {num} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
     seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
+    used = run.model.check_sampler(sampler)  # a sampler it lacks fails before OUT is touched
+    if used:
+        run.model.noise_factor(used)
     domain = run.seed_domain(seed_images)
     if domain is not None:
         click.echo(("warning: " if domain.outside else "") + domain.line(), err=domain.outside)
-    images = run.generate(seed_images, num=num, seed=seed, sampler=sampler, scale=scale, warn=None)
-    grid = write_generation(out, seed_images, images, overwrite=overwrite)
-    used = sampler or run.model.check_sampler(None)
-    click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {folder_text(out)} (grid: "
-               f"{grid}; checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "")
-               + ")")
+    chunks = generation.generate_chunks(run.model, seed_images, num, seed, sampler=sampler,
+                                        scale=scale)
+    grid = generation.write_generation_chunks(out, seed_images, chunks, num, overwrite=overwrite)
+    click.echo(f"wrote {num} images from {len(paths)} seeds to {folder_text(out)} (grid: {grid}; "
+               f"checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "") + ")")
 
 
 @click.command("interpolate", short_help="Pixel fade vs the model's slerp from A to B.")

@@ -86,6 +86,10 @@ def _register():
             for command in importlib.import_module(f"augintae_tf.cli.{info.name}").COMMANDS:
                 command.params.append(verbose_option())
                 main.add_command(command)
+    from augintae_tf.cli.options import bound_integers
+
+    for command in main.commands.values():
+        bound_integers(command)  # every integer option of every command: one checked type
 
 
 main.params.append(verbose_option())

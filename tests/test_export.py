@@ -5,6 +5,7 @@ check the SavedModel in this process instead.
 """
 import json
 import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,6 +21,7 @@ from augintae_tf.export import export_run, rest_request_body
 from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
 from augintae_tf.models import build_model
 from augintae_tf.runs import load_run
+from test_faults_links import read_only  # noqa: F401  (a fixture: writes under a folder fail)
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
 SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_local_edit",
@@ -196,6 +198,59 @@ def test_user_errors(run_dir, tmp_path):
         export_run(run_dir, tmp_path / "out", version=0)
     (tmp_path / "out" / "7").mkdir(parents=True)
     assert export.next_version(tmp_path / "out") == 8
+
+
+def test_served_interpolate_and_generate_answer_empty_batches_clearly(exported):
+    """An empty interpolate batch is an empty result (it failed at the encoder's convolution);
+    generate with no seed image is the K >= 2 message every time (it was a bare shape error in
+    one run of two: the encoder ran before the check)."""
+    sig = exported[0].signatures
+    empty = tf.zeros([0, SIZE, SIZE, 1])
+    for alpha in (tf.constant(0.5), tf.zeros([0])):
+        out = sig["interpolate"](images_a=empty, images_b=empty, alpha=alpha)["images"]
+        assert out.shape == (0, SIZE, SIZE, 1)
+    for seeds in [empty] * 20 + [tf.constant(images(1, 0))]:
+        assert "generate needs at least 2 seed images (seed_images [K, ...] with K >= 2 of one " \
+               "class); got K =" in served_error(sig["generate"], seed_images=seeds,
+                                                 num=np.int32(3), seed=np.int64(0))
+
+
+@pytest.mark.parametrize("error, wanted", [
+    (tf.errors.ResourceExhaustedError(None, None, "model/variables.data: No space left on device"),
+     "no space left on device while writing the SavedModel to {base}; nothing was exported"),
+    (tf.errors.PermissionDeniedError(None, None, "model/saved_model.pb; Read-only file system"),
+     "cannot write the SavedModel to {base}: Read-only file system (a read-only model base or "
+     "disk); nothing was exported, choose a writable --out")])
+def test_export_to_a_full_or_read_only_disk_is_one_line_and_leaves_no_version(
+        run_dir, tmp_path, monkeypatch, error, wanted):
+    base = tmp_path / "base"
+
+    def fail(self, path, *args, **kwargs):  # TensorFlow's file layer, mid-write
+        (Path(path) / "saved_model.pb").parent.mkdir(parents=True, exist_ok=True)
+        (Path(path) / "saved_model.pb").write_bytes(b"half")
+        raise error
+
+    # ExportArchive() makes an instance of the backend's own class: patch that one.
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", fail)
+    result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base),
+                                       "--no-verify"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: " + wanted.format(base=base)
+    assert list(base.iterdir()) == []  # neither a version nor the hidden half-written folder
+
+
+def test_export_to_a_read_only_model_base_fails_before_loading_the_run(run_dir, tmp_path,
+                                                                      read_only, monkeypatch):
+    base = tmp_path / "base"
+    base.mkdir()
+    read_only(base)
+    monkeypatch.setattr(export, "_load_float32", lambda *a: pytest.fail("the run was loaded"))
+    result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: cannot write the SavedModel to {base}: Read-only file system (a read-only model "
+        "base or disk); nothing was exported, choose a writable --out")
+    assert list(base.iterdir()) == []
 
 
 def test_cli_generate_and_served_generate_give_the_same_images(exported, run_dir):

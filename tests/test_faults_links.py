@@ -223,4 +223,4 @@ def test_evaluate_out_elsewhere_of_a_read_only_run_writes_only_there(run_copy, r
     assert (f"warning: {run_copy} is read-only (Read-only file system): the record is not "
             f"appended to {run_copy}/metrics.jsonl; it goes to {out}/metrics.json") in result.output
     assert snapshot(run_copy) == before
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".generated.json", "metrics.json"]

@@ -22,6 +22,7 @@ target size before conversion, so memory follows the target size, not the file's
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -89,6 +90,8 @@ def _open_reduced(path: Path, size: int | None) -> Image.Image:
     """The decoded image, checked against the pixel limit and reduced towards ``size`` (at least
     4x ``size`` stays, so the final antialiased resize sees enough pixels)."""
     limit = max_pixels()
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open below forever
+        raise OSError(f"{path} is not a regular file")
     with warnings.catch_warnings():
         # Pillow's decompression-bomb warning does not name the file; the check below does.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -181,6 +184,9 @@ def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], im
                 files = [f for f in files if f.name != GENERATED_GRID]
         elif path.is_file():
             files, where = [path], f"file {path}"
+        elif path.exists():
+            raise DataError(f"seed images {path} is not a regular file or a folder (a FIFO, a "
+                            "device...); give an image file or a folder of them")
         else:
             raise DataError(f"seed images {path} do not exist (expected a folder or an image file)")
     else:
