@@ -186,8 +186,11 @@ def load(run_dir, checkpoint: Path) -> tuple[LatentStats | None, str | None]:
         return None, (f"the latent statistics in {folder} are damaged ({exc}); recompute them with "
                       f"{recompute_hint(run_dir)}")
     if manifest.get("weights_sha256") != weights_digest(checkpoint):
-        return None, (f"the latent statistics describe checkpoint {manifest.get('checkpoint')}, "
-                      f"not {checkpoint.name}; recompute them with {recompute_hint(run_dir)}")
+        named = manifest.get("checkpoint")
+        which = (f"checkpoint {named}, not {checkpoint.name}" if named != checkpoint.name else
+                 f"other weights than checkpoint {checkpoint.name} holds now (saved again since)")
+        return None, (f"the latent statistics describe {which}; recompute them with "
+                      f"{recompute_hint(run_dir)}")
     return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
                        int(manifest.get("k", K)), str(manifest.get("checkpoint"))), None
 

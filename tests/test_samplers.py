@@ -175,12 +175,18 @@ def test_damaged_or_stale_statistics_are_not_used(ae_run, tmp_path):
     run = load_run(run_dir)
     assert run.model.latent_stats is None and "are damaged" in run.model.latent_stats_problem
     shutil.rmtree(folder)
-    model = load_run(run_dir).model  # a newer checkpoint than the statistics describe:
-    latent_stats.run_stage(model, run_dir, tiny_config(), echo=lambda *_: None)
-    checkpoints.save(run_dir / "checkpoints", model, 99, {"step": 0})
     run = load_run(run_dir)
-    assert run.model.latent_stats is None
-    assert "describe checkpoint epoch-00006, not epoch-00099" in run.model.latent_stats_problem
+    latent_stats.run_stage(run.model, run_dir, tiny_config(), echo=lambda *_: None)
+    assert load_run(run_dir).model.latent_stats is not None
+    # the checkpoint saved again with other weights (as a resumed run re-saves an epoch):
+    state = checkpoints.read_state(run.checkpoint)
+    run.model.encoder.set_weights([w + 0.01 for w in run.model.encoder.get_weights()])
+    checkpoints.save(run_dir / "checkpoints", run.model, state["epoch"],
+                     {k: v for k, v in state.items() if k not in ("epoch", "format", "optimizers")})
+    again = load_run(run_dir)
+    assert again.checkpoint.name == run.checkpoint.name and again.model.latent_stats is None
+    assert ("describe other weights than checkpoint epoch-00006 holds now (saved again since)"
+            in again.model.latent_stats_problem)
 
 
 def test_cli_stage_computes_what_a_local_sampler_asks_for(ae_run, glyph_seeds, tmp_path):
