@@ -25,7 +25,7 @@ from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refu
 from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
 from augintae_tf.configfile import read_yaml
 from augintae_tf.errors import RunError
-from augintae_tf.sections import fill_legacy_fields
+from augintae_tf.sections import INFERENCE_FIELDS, fill_legacy_fields
 from augintae_tf.layout import CONFIG, METRICS, RunLayout
 from augintae_tf.runlock import RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
@@ -135,8 +135,10 @@ def check_checkpoint_config(run_dir: str | os.PathLike, cfg: Config, checkpoint:
         old = from_dict(fill_legacy_fields(saved), origin=f"{checkpoint}/state.json")
     except ConfigError:
         return
+    inference = tuple(f"model.{name}:" for name in INFERENCE_FIELDS)  # no retraining needed
     shape = [d for d in config_diff(old, cfg)
-             if d.startswith(("model.", "data.image_size:", "data.channels:"))]
+             if d.startswith(("model.", "data.image_size:", "data.channels:"))
+             and not d.startswith(inference)]
     if shape:
         raise RunError(f"{RunLayout(run_dir).config} does not match the model checkpoint "
                        f"{checkpoint} was saved with ({'; '.join(shape)}); restore {CONFIG}")

@@ -26,6 +26,10 @@ UPSAMPLING = ("transpose", "resize")  # model.upsampling
 # latent-stats stage's local covariance (augintae_tf.latent_stats)
 SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
 NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
+# Model fields that choose how a trained model generates, not what it is: a run's config.yaml may
+# change them without retraining (its checkpoints stay valid; the latent-stats stage reads the
+# neighbours).
+INFERENCE_FIELDS = ("sampler", "sampler_scale", "sampler_neighbours")
 
 
 def require(ok: bool, key: str, value: Any, allowed: str) -> None:

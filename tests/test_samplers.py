@@ -220,6 +220,20 @@ def test_cli_stage_computes_what_a_local_sampler_asks_for(ae_run, glyph_seeds, t
     assert np.abs(cli - library).max() <= 1 / 255 + 1e-6  # PNG quantisation only
 
 
+def test_a_runs_sampler_fields_can_change_without_retraining(ae_run, glyph_seeds, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(ae_run, run_dir)
+    text = (run_dir / "config.yaml").read_text()
+    assert "  sampler: slerp\n" in text
+    (run_dir / "config.yaml").write_text(text.replace("  sampler: slerp\n", "  sampler: convex\n"))
+    run = load_run(run_dir)
+    np.testing.assert_array_equal(run.generate(glyph_seeds[1], 5, 2),
+                                  run.generate(glyph_seeds[1], 5, 2, sampler="convex"))
+    (run_dir / "config.yaml").write_text(text.replace("latent_dim: 16", "latent_dim: 32"))
+    with pytest.raises(RunError, match=r"model.latent_dim: 16 -> 32\); restore config.yaml"):
+        load_run(run_dir)
+
+
 def test_seed_domain_warns_for_another_domain_only(ae_run, glyph_seeds, capsys):
     run = load_run(ae_run)
     same, novel = glyph_seeds
