@@ -133,6 +133,11 @@ RECIPES.update({
                             "model.target": "augmentation"},
     "digits-intae": {"config": "digits", "model.name": "intae", "model.target": "critic"},
 })
+# The local covariance's neighbours (model.sampler_neighbours): copies of a trained digits run
+# whose latent-stats stage was rerun with another k (`train --stage latent-stats`), scored in one
+# pass with the original so that one classifier scores them all.
+RECIPES.update({f"{name}-k{k}": {**RECIPES[name], "model.sampler_neighbours": k}
+                for name in ("digits-ae", "digits-augintae") for k in (5, 20)})
 
 TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
 
