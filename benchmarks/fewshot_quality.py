@@ -138,6 +138,10 @@ RECIPES.update({
 # pass with the original so that one classifier scores them all.
 RECIPES.update({f"{name}-k{k}": {**RECIPES[name], "model.sampler_neighbours": k}
                 for name in ("digits-ae", "digits-augintae") for k in (5, 20)})
+# A second training seed of the recipes the recommendation chooses between.
+RECIPES.update({f"{name}-s1": {**RECIPES[name], "train.seed": 1}
+                for name in ("digits-ae", "digits-augintae", "t20-ae-blend-half",
+                             "t20-augintae-aug-half")})
 
 TRAINED = " (trained weights)"  # row of an EMA recipe's run scored without the average
 
