@@ -30,6 +30,19 @@ JIT_MODES = ("auto", "on", "off")
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
 DEFAULT_PRESET = "recommended"
+# What `train --dataset D` uses for 3-channel data without a preset of its own: the same levers
+# on the cifar10 preset (configs/recommended-rgb.yaml).
+DEFAULT_RGB_PRESET = "recommended-rgb"
+# The one line `train --dataset D` prints about a recipe it chose (cli/options.py).
+RECIPE_LINES = {
+    DEFAULT_PRESET: "for 1-channel images: the AE on the blend target, L1 loss, latent 128, "
+                    "constant lr, half the paper's affine ranges (measured best on glyphs: "
+                    "README, \"Recommended recipe\"); --config glyphs for the paper's AugIntAE",
+    DEFAULT_RGB_PRESET: "for colour images: the same levers (AE on the blend target, L1 loss, "
+                        "constant lr, half the affine ranges; measured on glyphs, not yet on "
+                        "colour images) on the cifar10 preset (colour jitter, latent 512); "
+                        "--config cifar10 for the paper's AugIntAE",
+}
 
 
 @dataclass
@@ -38,7 +51,12 @@ class DataConfig:
     image_size: int = 28
     channels: int = 1
     train_split: str = "train"  # what the model trains on
-    test_split: str = "validation"  # held-out images of the training domain (reconstruction)
+    # Held-out images of the training domain (reconstruction): test_dataset (None = the
+    # training dataset) at test_split; an image folder serves the same images under every
+    # split name, so a folder's held-out images are its training images unless test_dataset
+    # names another folder (`train --held-out PATH`).
+    test_split: str = "validation"
+    test_dataset: str | None = None
     novel_dataset: str | None = None  # the novel domain; None = the same dataset...
     novel_split: str = "test"  # ...at this split (glyphs/omniglot: held-out alphabets)
     data_dir: str | None = None  # TFDS data_dir with already prepared data
@@ -81,7 +99,11 @@ class TrainConfig:
     # A budget in optimizer steps (images seen / batch_size) that replaces ``epochs``, so runs on
     # small and large datasets compare; the lr drops stay at their fractions of it.
     steps: int | None = None
-    keep_checkpoints: int = 3
+    # Checkpoint cadence (callbacks.Checkpointer): the first and the last epoch always; between
+    # them every ``snap`` epochs, or (None, auto) once 5 minutes passed since the last one: on
+    # small data an epoch takes seconds and a full-width 64x64 RGB checkpoint is 160 MB.
+    snap: int | None = None
+    keep_checkpoints: int = 3  # the newest K are kept, older ones removed
     strategy: str = "auto"
     precision: str = "auto"  # resolved once by training (augintae_tf/precision.py)
     jit: str = "auto"
@@ -127,7 +149,8 @@ def preset_names() -> list[str]:
 def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
     """The preset whose values suit ``dataset``: the default preset for its own dataset (glyphs ->
     recommended), else the one that trains on it (``celeb_a`` -> ``celeba``, ``mnist`` ->
-    ``mnist``), else the default preset for 1 channel or cifar10 for 3."""
+    ``mnist``), else the recommended recipe for its channels (``recommended`` for 1,
+    ``recommended-rgb`` for 3)."""
     if dataset is None or dataset == (_read_preset(DEFAULT_PRESET).get("data") or {}).get("dataset"):
         return DEFAULT_PRESET
     names = preset_names()
@@ -137,7 +160,34 @@ def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
     for name in names:
         if training_set[name] == dataset:
             return name
-    return DEFAULT_PRESET if channels == 1 else "cifar10"
+    return DEFAULT_PRESET if channels == 1 else DEFAULT_RGB_PRESET
+
+
+def preset_dataset(name_or_path: str) -> str | None:
+    """The dataset a preset (or YAML config) trains on (``data.dataset``), or None."""
+    return (_read_preset(name_or_path).get("data") or {}).get("dataset")
+
+
+def model_choice(preset: str, overrides: Mapping[str, Any]) -> tuple[str, str]:
+    """(model name, backbone) that ``preset`` with ``overrides`` selects, read without building
+    (or validating) the config: what :func:`trainable_sizes` needs before the size is known."""
+    model = _read_preset(preset).get("model") or {}
+    name = overrides.get("model.name") or model.get("name") or ModelConfig.name
+    return str(name), str(overrides.get("model.backbone") or model.get("backbone") or "auto")
+
+
+def trainable_sizes(model_name: str, backbone: str = "auto") -> tuple[int, ...]:
+    """The image sizes :func:`validate` accepts for ``model_name`` on ``backbone``, ascending:
+    a model's own ``IMAGE_SIZES``, else the backbone's (infogan: multiples of 4; dcgan: 64 and
+    128; auto: infogan's up to 32, then 64 and 128)."""
+    sizes = getattr(section_class(model_name), "IMAGE_SIZES", None)
+    if sizes is not None:
+        return tuple(sorted(sizes))
+    if backbone == "infogan":
+        return tuple(range(8, 1025, 4))
+    if backbone in ("dcgan", "dcgan128"):
+        return (64, 128)
+    return tuple(range(8, 33, 4)) + (64, 128)
 
 
 def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dict[str, Any]:
@@ -149,9 +199,15 @@ def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dic
     """
     if (_read_preset(preset).get("data") or {}).get("dataset") == dataset:
         return {}
-    held_out = next((s for s in ("test", "validation") if s in splits), splits[0])
+    held_out = held_out_split(splits)
     return {"data.train_split": "train" if "train" in splits else splits[0],
             "data.test_split": held_out, "data.novel_split": held_out, "data.novel_dataset": None}
+
+
+def held_out_split(splits: tuple[str, ...]) -> str:
+    """The split of a dataset that holds images set aside from training: test, else validation,
+    else the only one (an image folder serves its one set of images under every name)."""
+    return next((s for s in ("test", "validation") if s in splits), splits[0])
 
 
 def _read_preset(name_or_path: str) -> dict[str, Any]:
@@ -283,6 +339,8 @@ def validate(cfg: Config) -> Config:
            t.steps_per_epoch, "null or an integer >= 1")
     require(t.steps is None or t.steps >= 1, "train.steps", t.steps,
            "null or an integer >= 1 (optimizer steps; overrides train.epochs)")
+    require(t.snap is None or t.snap >= 1, "train.snap", t.snap,
+            "null (auto: about every 5 minutes) or an integer >= 1 (epochs between checkpoints)")
     require(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
     require(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
     require(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
@@ -299,6 +357,10 @@ def validate(cfg: Config) -> Config:
         require(d.image_size in (64, 128), "data.image_size", d.image_size,
                f"64 or 128 for the {cfg.backbone} backbone")
     return cfg
+
+
+# Fields that say how a run is recorded, not what it computes: a resume may change them.
+RESUMABLE_CHANGES = ("train.snap", "train.keep_checkpoints")
 
 
 def config_diff(old: Config, new: Config) -> list[str]:

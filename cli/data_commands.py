@@ -45,7 +45,7 @@ def augment_preview_command(out, split, num, copies, seed, **options):
     from augintae_tf.data import load_arrays
     from augintae_tf.images import save_grid
 
-    cfg = config_from_options(**options)
+    cfg = config_from_options(**options, echo=click.echo)
     images, _ = load_arrays(cfg.data, split or cfg.data.train_split, limit=num)
     path = save_grid(out, preview_rows(images, cfg.augment, copies=copies, seed=seed))
     click.echo(f"wrote {path} ({len(images)} originals x {copies} augmented copies, "
@@ -65,7 +65,7 @@ def export_seeds_command(split, label, num, out, **options):
     from augintae_tf.data import label_names, load_arrays, resolve_novel
     from augintae_tf.generation import export_class_images
 
-    cfg = config_from_options(**options)
+    cfg = config_from_options(**options, echo=click.echo, recipe=False)
     dataset, default_split = resolve_novel(cfg.data)
     split = split or default_split
     images, labels = load_arrays(cfg.data, split, dataset=dataset)

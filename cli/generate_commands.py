@@ -51,7 +51,7 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
         click.echo(f"wrote {len(images)} samples (seed {seed}) to {out}/ (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
-    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
+    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
     images = run.generate(seed_images, num=num, seed=seed)
     grid = write_generation(out, seed_images, images, overwrite=overwrite)
     click.echo(f"wrote {len(images)} images from {len(paths)} seeds to {out}/ (grid: {grid}; "
@@ -84,7 +84,8 @@ def interpolate_command(run_dir, image_a, image_b, steps, out, checkpoint, overw
     endpoints = []
     for option, path in (("--a", image_a), ("--b", image_b)):
         try:
-            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels)[0][0])
+            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels,
+                                              strict=True)[0][0])
         except DataError as exc:
             raise DataError(f"{option} {path}: {exc}") from None
     a, b = endpoints
