@@ -33,16 +33,6 @@ DEFAULT_PRESET = "recommended"
 # What `train --dataset D` uses for 3-channel data without a preset of its own: the same levers
 # on the cifar10 preset (configs/recommended-rgb.yaml).
 DEFAULT_RGB_PRESET = "recommended-rgb"
-# The one line `train --dataset D` prints about a recipe it chose (cli/options.py).
-RECIPE_LINES = {
-    DEFAULT_PRESET: "for 1-channel images: the AE on the blend target, L1 loss, latent 128, "
-                    "constant lr, half the paper's affine ranges (measured best on glyphs: "
-                    "README, \"Recommended recipe\"); --config glyphs for the paper's AugIntAE",
-    DEFAULT_RGB_PRESET: "for colour images: the same levers (AE on the blend target, L1 loss, "
-                        "constant lr, half the affine ranges; measured on glyphs, not yet on "
-                        "colour images) on the cifar10 preset (colour jitter, latent 512); "
-                        "--config cifar10 for the paper's AugIntAE",
-}
 
 
 @dataclass
@@ -51,11 +41,9 @@ class DataConfig:
     image_size: int = 28
     channels: int = 1
     train_split: str = "train"  # what the model trains on
-    # Held-out images of the training domain (reconstruction): test_dataset (None = the
-    # training dataset) at test_split; an image folder serves the same images under every
-    # split name, so a folder's held-out images are its training images unless test_dataset
-    # names another folder (`train --held-out PATH`).
-    test_split: str = "validation"
+    test_split: str = "validation"  # held-out images of the training domain (reconstruction)...
+    # ...of test_dataset (None: the training dataset; a folder serves its one set of images under
+    # every split name, so without `train --held-out PATH` they are the training images)
     test_dataset: str | None = None
     novel_dataset: str | None = None  # the novel domain; None = the same dataset...
     novel_split: str = "test"  # ...at this split (glyphs/omniglot: held-out alphabets)
@@ -99,9 +87,8 @@ class TrainConfig:
     # A budget in optimizer steps (images seen / batch_size) that replaces ``epochs``, so runs on
     # small and large datasets compare; the lr drops stay at their fractions of it.
     steps: int | None = None
-    # Checkpoint cadence (callbacks.Checkpointer): the first and the last epoch always; between
-    # them every ``snap`` epochs, or (None, auto) once 5 minutes passed since the last one: on
-    # small data an epoch takes seconds and a full-width 64x64 RGB checkpoint is 160 MB.
+    # Checkpoints (callbacks.Checkpointer): first and last epoch, between them every `snap` epochs
+    # or (None) 5 minutes after the last: small data trains an epoch in seconds, writes 160 MB.
     snap: int | None = None
     keep_checkpoints: int = 3  # the newest K are kept, older ones removed
     strategy: str = "auto"
@@ -163,31 +150,14 @@ def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
     return DEFAULT_PRESET if channels == 1 else DEFAULT_RGB_PRESET
 
 
+def preset_section(name_or_path: str, section: str) -> dict[str, Any]:
+    """One section of a preset (or YAML config) as written, unvalidated (empty if absent)."""
+    return _read_preset(name_or_path).get(section) or {}
+
+
 def preset_dataset(name_or_path: str) -> str | None:
     """The dataset a preset (or YAML config) trains on (``data.dataset``), or None."""
-    return (_read_preset(name_or_path).get("data") or {}).get("dataset")
-
-
-def model_choice(preset: str, overrides: Mapping[str, Any]) -> tuple[str, str]:
-    """(model name, backbone) that ``preset`` with ``overrides`` selects, read without building
-    (or validating) the config: what :func:`trainable_sizes` needs before the size is known."""
-    model = _read_preset(preset).get("model") or {}
-    name = overrides.get("model.name") or model.get("name") or ModelConfig.name
-    return str(name), str(overrides.get("model.backbone") or model.get("backbone") or "auto")
-
-
-def trainable_sizes(model_name: str, backbone: str = "auto") -> tuple[int, ...]:
-    """The image sizes :func:`validate` accepts for ``model_name`` on ``backbone``, ascending:
-    a model's own ``IMAGE_SIZES``, else the backbone's (infogan: multiples of 4; dcgan: 64 and
-    128; auto: infogan's up to 32, then 64 and 128)."""
-    sizes = getattr(section_class(model_name), "IMAGE_SIZES", None)
-    if sizes is not None:
-        return tuple(sorted(sizes))
-    if backbone == "infogan":
-        return tuple(range(8, 1025, 4))
-    if backbone in ("dcgan", "dcgan128"):
-        return (64, 128)
-    return tuple(range(8, 33, 4)) + (64, 128)
+    return preset_section(name_or_path, "data").get("dataset")
 
 
 def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dict[str, Any]:

@@ -41,55 +41,7 @@ class EvalOptions:
     seed: int = 0
     double_exposure_ratio: float = 0.5  # quality: flagged when a two-seed blend has < ratio x the error
     double_exposure_shift: int = 2  # quality: shifts (px) the seeds may take in that test
-    protocol: str = "quick"  # PROTOCOLS
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """What an evaluation runs unless told otherwise: its metrics (the table's names; those the
-    model cannot do are left out), the few-shot image count (None: :func:`auto_num_images`) and
-    the noise trials per frequency."""
-
-    metrics: tuple[str, ...] | None  # None: the table's defaults
-    num_images: int | None
-    noise_trials: int
-    help: str
-
-
-# quick, the default (the table's default metrics: recon, interp, quality, samples): in about a
-# minute on a small folder (300 images of 64x64 RGB); paper: appendix A.3/A.4/A.6 at the paper's
-# sizes (5,000 few-shot images, 1,000 noise trials per frequency: at 64x64x3 the noise curve
-# alone took 6-10 minutes on 2 cores) plus the quality table.
-PROTOCOLS = {
-    "quick": Protocol(None, None, 100,
-                      "few-shot quality beside reference rows, reconstruction, interpolations; "
-                      "min(5000, distinct few-shot points) images"),
-    "paper": Protocol(("fd-clf", "classifier", "recon", "noise", "interp", "quality", "samples"),
-                      5000, 1000, "the appendix's protocol (A.3 classifier metrics, A.4 noise "
-                      "curve, A.6 interpolations; 5000 images, 1000 noise trials) and quality"),
-}
-PAPER_NUM_IMAGES = PROTOCOLS["paper"].num_images
-
-
-def auto_num_images(labels, shots: int, alphas: int = 3, cap: int = 5000) -> int:
-    """The quick protocol's few-shot image count: ``min(cap, distinct plan points)``, the points
-    being ``alphas`` per unordered seed pair of every class with two or more images.  More rows
-    only repeat points (6 classes of 5 seeds have 180), and repeats shrink the generated k-NN
-    radii that recall and density read."""
-    _, counts = np.unique(np.asarray(labels).reshape(-1), return_counts=True)
-    k = np.minimum(counts[counts >= 2], shots)
-    return int(min(cap, max(1, int(np.sum(k * (k - 1) // 2)) * alphas)))
-
-
-def resolve_options(options: "EvalOptions", labels=None) -> "EvalOptions":
-    """``options`` with the protocol's ``num_images`` and ``noise_trials`` filled in (``labels``:
-    the novel labels, for :func:`auto_num_images`; without them, 2000 images)."""
-    protocol = PROTOCOLS[options.protocol]
-    num = options.num_images or protocol.num_images
-    if num is None:
-        num = auto_num_images(labels, options.shots) if labels is not None else 2000
-    return dataclasses.replace(options, num_images=num,
-                               noise_trials=options.noise_trials or protocol.noise_trials)
+    protocol: str = "quick"  # augintae_tf.eval_protocols.PROTOCOLS
 
 
 # The one statement of the evaluation defaults: evaluate() (EvalOptions), compare() and the CLI's

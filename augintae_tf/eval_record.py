@@ -16,8 +16,11 @@ import dataclasses
 import json
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from augintae_tf import atomic
 
@@ -28,9 +31,40 @@ def fingerprint(run, data, options) -> dict:
     opts = {k: (str(v) if v is not None and not isinstance(v, (int, float, str)) else v)
             for k, v in dataclasses.asdict(options).items() if k != "protocol"}
     return json.loads(json.dumps({
-        **opts, "checkpoint": str(run.checkpoint), "model": run.config.model.name,
+        **opts, "checkpoint": str(Path(run.checkpoint).resolve()), "model": run.config.model.name,
         "novel_source": list(data.source("novel")),
         "held_out_source": list(data.source("held_out"))}))
+
+
+def header(data, names: Sequence[str], o) -> Callable[[], dict]:
+    """The record's fixed fields, as a function (``novel``: once its images are loaded)."""
+    run = data.run
+
+    def fields() -> dict:
+        novel = None
+        if "novel" in data._arrays_loaded():
+            images, labels = data.novel
+            novel = {"dataset": data.novel_dataset, "split": data.novel_split,
+                     "images": int(len(images)), "classes": int(len(np.unique(labels)))}
+        return {"run": str(run.directory), "model": run.config.model.name,
+                "checkpoint": run.checkpoint.name, "protocol": o.protocol,
+                "metrics_requested": list(names), "shots": o.shots, "num_images": o.num_images,
+                "noise_trials": o.noise_trials, "novel": novel,
+                "test": dict(zip(("dataset", "split"), data.source("held_out")))}
+
+    return fields
+
+
+def append(run_dir: Path, record: dict) -> None:
+    """The record's line in ``RUN/metrics.jsonl`` (per-class quality values and the noise curve
+    stay in ``metrics.json``: ~100 KB for 150 classes)."""
+    from augintae_tf.runs import append_metrics
+
+    summary = {k: v for k, v in record.items() if k not in ("noise", "options")}
+    if "quality" in summary:
+        summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
+    append_metrics(run_dir, {"eval": summary,
+                             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
 class RecordStore:

@@ -29,21 +29,19 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from augintae_tf import atomic, eval_data
+from augintae_tf import atomic, eval_data, eval_record
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.layout import EVAL_METRICS
-from augintae_tf.eval_data import (COMPARE_NUM_IMAGES, EVAL_DEFAULTS, PROTOCOLS, EvalData,
-                                   EvalOptions, Timer)
+from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalData, EvalOptions, Timer
+from augintae_tf.eval_protocols import COSTS, PROTOCOLS, resolve_options
 from augintae_tf.eval_record import Progress, RecordStore, fingerprint
 from augintae_tf.eval_figures import generalization_figure, interpolation_figure
-from augintae_tf.runs import append_metrics
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
               "fid_fewshot", "fid_random", "fd_px8_samples", "fd_px8_floor", "gen_test_mse",
@@ -86,53 +84,32 @@ def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict],
     return METRIC_TABLE[name]
 
 
-def _training(images: float, o: EvalOptions) -> float:
-    """A cached classifier's training: forward and backward (about 4 passes) per image-epoch."""
-    from augintae_tf.metrics.classifiers import auto_epochs
-
-    train = max(1, int(0.8 * images))
-    return 4.0 * train * (o.classifier_epochs or auto_epochs(train))
-
-
-# Measured at 64x64x3 (a 300-image folder, 2 cores): a noise trial costs 2 passes (encode and
-# decode), a quality row about 12 per few-shot image (features, realism CNN, double exposures).
-_COSTS = {
-    "fid": lambda n, size, o: 40.0 * (o.num_images + 2 * n),
-    "fd-clf": lambda n, size, o: _training(n, o) + _training(2 * n, o) + 4.0 * o.num_images,
-    "classifier": lambda n, size, o: 1.0,  # fd-clf's classifiers and values, reused
-    "recon": lambda n, size, o: 4.0 * n,
-    "noise": lambda n, size, o: 2.0 * o.noise_trials * size,
-    "interp": lambda n, size, o: 100.0,
-    "quality": lambda n, size, o: _training(n / 2, o) + 13.0 * o.num_images,
-    "samples": lambda n, size, o: 2.0 * o.num_images,
-    "generalization": lambda n, size, o: 2000.0 + _training(n, o),
-}
 
 
 # The table, in the order metrics run and are listed.  Add a metric here (or call
 # register_metric from your module): one line.
 register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
                 help="few-shot and random-sample FID, Inception-v3 (needs its weights)",
-                cost=_COSTS["fid"])
+                cost=COSTS["fid"])
 register_metric("fd-clf", eval_data.fd_clf, default=False, needs={Capability.FEWSHOT},
-                help="Fréchet distance in a novel-class classifier (A.3)", cost=_COSTS["fd-clf"])
+                help="Fréchet distance in a novel-class classifier (A.3)", cost=COSTS["fd-clf"])
 register_metric("classifier", eval_data.classifier, default=False, needs={Capability.FEWSHOT},
-                help="domain share and class accuracy (A.3)", cost=_COSTS["classifier"])
+                help="domain share and class accuracy (A.3)", cost=COSTS["classifier"])
 register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel",
-                needs={Capability.LATENT}, cost=_COSTS["recon"])
+                needs={Capability.LATENT}, cost=COSTS["recon"])
 register_metric("noise", eval_data.noise, default=False, needs={Capability.LATENT},
-                help="noise reconstruction error per frequency (A.4)", cost=_COSTS["noise"])
+                help="noise reconstruction error per frequency (A.4)", cost=COSTS["noise"])
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp (or few-shot) figure",
-                needs={Capability.LATENT, Capability.FEWSHOT}, cost=_COSTS["interp"])
+                needs={Capability.LATENT, Capability.FEWSHOT}, cost=COSTS["interp"])
 register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
-                needs={Capability.FEWSHOT}, cost=_COSTS["quality"],
+                needs={Capability.FEWSHOT}, cost=COSTS["quality"],
                 help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "
                      "realism beside reference rows (floor, seed copies, pixel cross-fade)")
-register_metric("samples", eval_data.samples, needs={Capability.SAMPLE}, cost=_COSTS["samples"],
+register_metric("samples", eval_data.samples, needs={Capability.SAMPLE}, cost=COSTS["samples"],
                 help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
 register_metric("generalization", lambda run, data, options: _generalization(run, data, options),
                 default=False, help="reconstruction MSE/FD, held-out vs novel domain (+ figure)",
-                cost=_COSTS["generalization"])
+                cost=COSTS["generalization"])
 
 
 def metrics_for(model, names: Sequence[str], explicit: bool) -> tuple[str, ...]:
@@ -174,7 +151,7 @@ def default_metrics() -> tuple[str, ...]:
 
 def parse_metrics(metrics: str | Iterable[str] | None, protocol: str = "quick") -> tuple[str, ...]:
     """``"fd-clf,recon"`` or a list -> validated names in table order (``None``: the
-    ``protocol``'s, :data:`~augintae_tf.eval_data.PROTOCOLS`)."""
+    ``protocol``'s, :data:`~augintae_tf.eval_protocols.PROTOCOLS`)."""
     if protocol not in PROTOCOLS:
         raise RunError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if metrics is None:
@@ -236,14 +213,14 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
          f"{run.checkpoint.name}), protocol {opts.protocol}: {', '.join(names)}")
     fewshot = run.model.has(Capability.FEWSHOT)
     novel = data.novel[1] if fewshot else None  # loaded first: an empty split fails early
-    opts = data.options = eval_data.resolve_options(opts, novel)
+    opts = data.options = resolve_options(opts, novel)
     count, size = (len(novel) if fewshot else 1000), data.cfg.data.image_size
     bar = Progress({n: METRIC_TABLE[n].cost(count, size, opts) for n in names}, echo,
                    live=None if progress else False)
     timer.echo = data.echo = bar.say
     data.step = bar.step  # long metrics report their share done (a live terminal bar)
     store = RecordStore(out / EVAL_METRICS, fingerprint(run, data, opts), force)
-    header = _header(data, names, opts)
+    fields = eval_record.header(data, names, opts)
     for name in names:
         reused = store.reuse(name)
         if reused is not None:
@@ -256,13 +233,13 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
         bar.begin(name)
         store.add(name, timer(name, lambda m=METRIC_TABLE[name]: m.fn(run, data, opts)))
         timer.timing["total"] = round(time.perf_counter() - start, 3)
-        store.write(header(), timer.timing, complete=False)  # an interrupt keeps this metric
+        store.write(fields(), timer.timing, complete=False)  # an interrupt keeps this metric
         bar.end(name)
     timer.timing["total"] = round(time.perf_counter() - start, 3)
     echo(f"  total: {timer.timing['total']:.1f} s")
-    record = store.write(header(), timer.timing, complete=True)
+    record = store.write(fields(), timer.timing, complete=True)
     if refused is None and bar.spent > 0:  # not on a read-only run, nor when nothing ran
-        _append(run.directory, record)
+        eval_record.append(run.directory, record)
     return record
 
 
@@ -279,35 +256,6 @@ def _writable_out(out: Path) -> Path:
             raise
         raise problem from None
     return out
-
-
-def _header(data: EvalData, names: Sequence[str], o: EvalOptions) -> Callable[[], dict]:
-    """The record's fixed fields (``novel``: once its images are loaded)."""
-    run = data.run
-
-    def header() -> dict:
-        novel = None
-        if "novel" in data._arrays_loaded():
-            images, labels = data.novel
-            novel = {"dataset": data.novel_dataset, "split": data.novel_split,
-                     "images": int(len(images)), "classes": int(len(np.unique(labels)))}
-        return {"run": str(run.directory), "model": run.config.model.name,
-                "checkpoint": run.checkpoint.name, "protocol": o.protocol,
-                "metrics_requested": list(names), "shots": o.shots, "num_images": o.num_images,
-                "noise_trials": o.noise_trials, "novel": novel,
-                "test": dict(zip(("dataset", "split"), data.source("held_out")))}
-
-    return header
-
-
-def _append(run_dir: Path, record: dict) -> None:
-    """The record's line in ``RUN/metrics.jsonl`` (per-class quality values and the noise curve
-    stay in ``metrics.json``: ~100 KB for 150 classes)."""
-    summary = {k: v for k, v in record.items() if k not in ("noise", "options")}
-    if "quality" in summary:
-        summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
-    append_metrics(run_dir, {"eval": summary,
-                             "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 
 def _format(value) -> str:

@@ -6,7 +6,7 @@ import click
 from augintae_tf.cli.main import friendly_errors
 from augintae_tf.eval_data import COMPARE_NUM_IMAGES
 from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
-from augintae_tf.eval_data import PROTOCOLS
+from augintae_tf.eval_protocols import PROTOCOLS
 from augintae_tf.evaluation import METRIC_TABLE, default_metrics
 
 
@@ -119,7 +119,8 @@ def summary_lines(record: dict) -> list[str]:
 @click.option("--num-images", type=click.IntRange(1), default=COMPARE_NUM_IMAGES, show_default=True,
               help="Few-shot images per run on the shared plan.")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              show_default=True)
+              help="Epochs of the quality classifier (default: at least 10 and at least 60 "
+                   "optimizer steps).")
 @click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
               show_default=True)
 @click.option("--novel", "--dataset", "dataset", default=None, metavar="PATH_OR_NAME",

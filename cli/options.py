@@ -5,9 +5,9 @@ import functools
 
 import click
 
-from augintae_tf.config import (RECIPE_LINES, Config, ConfigError, dataset_overrides,
-                                held_out_split, load_config, model_choice, parse_overrides,
-                                preset_dataset, preset_for_dataset, trainable_sizes)
+from augintae_tf.config import (Config, ConfigError, dataset_overrides, held_out_split,
+                                load_config, parse_overrides, preset_dataset, preset_for_dataset)
+from augintae_tf.defaults import RECIPE_LINES, model_choice, trainable_sizes
 
 
 def data_options(func):

@@ -21,7 +21,8 @@ def run_copy(tiny_run, tmp_path):
 
 
 def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
-    from augintae_tf.eval_data import EvalOptions, auto_num_images, resolve_options
+    from augintae_tf.eval_data import EvalOptions
+    from augintae_tf.eval_protocols import auto_num_images, resolve_options
     from augintae_tf.evaluation import parse_metrics
 
     assert parse_metrics(None) == ("recon", "interp", "quality", "samples")
