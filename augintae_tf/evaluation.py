@@ -84,8 +84,6 @@ def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict],
     return METRIC_TABLE[name]
 
 
-
-
 # The table, in the order metrics run and are listed.  Add a metric here (or call
 # register_metric from your module): one line.
 register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
@@ -220,27 +218,34 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     timer.echo = data.echo = bar.say
     data.step = bar.step  # long metrics report their share done (a live terminal bar)
     store = RecordStore(out / EVAL_METRICS, fingerprint(run, data, opts), force)
-    fields = eval_record.header(data, names, opts)
+    record = _run_metrics(names, data, store, bar, start)
+    if refused is None and bar.spent > 0:  # not on a read-only run, nor when nothing ran
+        eval_record.append(run.directory, record)
+    return record
+
+
+def _run_metrics(names: Sequence[str], data: EvalData, store: RecordStore, bar: Progress,
+                 start: float) -> dict:
+    """Each metric in turn, reused from ``store`` when it holds it for these options, else
+    computed and written at once; returns the complete record (also written)."""
+    timer, opts, fields = data.timer, data.options, eval_record.header(data, names, data.options)
     for name in names:
         reused = store.reuse(name)
         if reused is not None:
             bar.skip(name)
-            bar.say(f"  {name}: already in {out / EVAL_METRICS} for these options (--force "
-                    "recomputes it)")
+            bar.say(f"  {name}: already in {store.path} for these options (--force recomputes "
+                    "it)")
             if reused.get("quality"):
                 bar.say(_eval_quality().quality_report(reused["quality"]))
             continue
         bar.begin(name)
-        store.add(name, timer(name, lambda m=METRIC_TABLE[name]: m.fn(run, data, opts)))
+        store.add(name, timer(name, lambda m=METRIC_TABLE[name]: m.fn(data.run, data, opts)))
         timer.timing["total"] = round(time.perf_counter() - start, 3)
         store.write(fields(), timer.timing, complete=False)  # an interrupt keeps this metric
         bar.end(name)
     timer.timing["total"] = round(time.perf_counter() - start, 3)
-    echo(f"  total: {timer.timing['total']:.1f} s")
-    record = store.write(fields(), timer.timing, complete=True)
-    if refused is None and bar.spent > 0:  # not on a read-only run, nor when nothing ran
-        eval_record.append(run.directory, record)
-    return record
+    bar.say(f"  total: {timer.timing['total']:.1f} s")
+    return store.write(fields(), timer.timing, complete=True)
 
 
 def _writable_out(out: Path) -> Path:

@@ -15,11 +15,15 @@ def data_options(func):
 
     @click.option("--config", "config_path", default=None, metavar="PRESET_OR_YAML",
                   help="A preset name (glyphs, omniglot, mnist, emnist, ...) or a YAML file. "
-                       "Default: the preset matching --dataset, else glyphs.")
+                       "Default: the preset matching --dataset, else the recommended recipe "
+                       "for its channels (recommended, recommended-rgb).")
     @click.option("--dataset", default=None, metavar="NAME_OR_PATH",
                   help="A name from `augintae-tf datasets` or a folder of images.")
-    @click.option("--image-size", type=int, default=None, help="Images are resized to this square.")
-    @click.option("--channels", type=click.Choice(["1", "3"]), default=None)
+    @click.option("--image-size", type=int, default=None,
+                  help="Images are resized to this square (default for a folder: the largest "
+                       "size the model takes that its images need not be upscaled to).")
+    @click.option("--channels", type=click.Choice(["1", "3"]), default=None,
+                  help="Default for a folder: 3 if its images have colour, else 1.")
     @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                   help="TFDS data_dir holding already prepared data.")
     @click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",

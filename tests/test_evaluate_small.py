@@ -30,8 +30,8 @@ def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
                                             "quality", "samples")
     six = np.repeat(np.arange(6), 50)  # 6 classes of 50: 5 seeds give 10 pairs, 3 alphas each
     assert auto_num_images(six, 5) == 180
-    assert auto_num_images(np.repeat(np.arange(150), 20), 5) == 4500
-    assert auto_num_images(np.repeat(np.arange(400), 20), 5) == 5000  # the paper's, at most
+    assert auto_num_images(np.repeat(np.arange(60), 20), 5) == 1800
+    assert auto_num_images(np.repeat(np.arange(150), 20), 5) == 2000  # compare's, at most
     assert auto_num_images(np.array([0, 0, 1, 2, 2, 2]), 5) == 3 * (1 + 3)  # class 1: no pair
     quick = resolve_options(EvalOptions(), six)
     assert (quick.num_images, quick.noise_trials, quick.classifier_epochs) == (180, 100, None)
@@ -63,7 +63,7 @@ def test_an_interrupted_evaluation_keeps_its_metrics_and_a_rerun_skips_them(run_
     path = run_copy / "eval" / "metrics.json"
     kept = json.loads(path.read_text())
     assert kept["complete"] is False and list(kept["metrics_done"]) == ["recon"]
-    assert kept["recon_novel"] > 0 and kept["options"]["num_images"] == 5000 - 500  # 150 classes
+    assert kept["recon_novel"] > 0 and kept["options"]["num_images"] == 2000  # 150 classes
     assert not list(path.parent.glob(".*tmp*"))
 
     def recomputed(run, data, options):
