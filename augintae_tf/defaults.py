@@ -29,9 +29,9 @@ def model_choice(preset: str, overrides: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def trainable_sizes(model_name: str, backbone: str = "auto") -> tuple[int, ...]:
-    """The image sizes :func:`augintae_tf.config.validate` accepts for ``model_name`` on ``backbone``, ascending:
-    a model's own ``IMAGE_SIZES``, else the backbone's (infogan: multiples of 4; dcgan: 64 and
-    128; auto: infogan's up to 32, then 64 and 128)."""
+    """The image sizes :func:`augintae_tf.config.validate` accepts for ``model_name`` on
+    ``backbone``, ascending: a model's own ``IMAGE_SIZES``, else the backbone's (infogan:
+    multiples of 4; dcgan: 64 and 128; auto: infogan's up to 32, then 64 and 128)."""
     sizes = getattr(section_class(model_name), "IMAGE_SIZES", None)
     if sizes is not None:
         return tuple(sorted(sizes))

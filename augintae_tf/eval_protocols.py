@@ -47,8 +47,9 @@ def auto_num_images(labels, shots: int, alphas: int = 3, cap: int = 2000) -> int
 
 
 def resolve_options(options, labels=None):
-    """``options`` (an :class:`~augintae_tf.eval_data.EvalOptions`) with the protocol's ``num_images`` and ``noise_trials`` filled in (``labels``:
-    the novel labels, for :func:`auto_num_images`; without them, 2000 images)."""
+    """``options`` (an :class:`~augintae_tf.eval_data.EvalOptions`) with the protocol's
+    ``num_images`` and ``noise_trials`` filled in (``labels``: the novel labels, for
+    :func:`auto_num_images`; without them, 2000 images)."""
     protocol = PROTOCOLS[options.protocol]
     num = options.num_images or protocol.num_images
     if num is None:

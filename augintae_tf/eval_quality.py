@@ -62,7 +62,8 @@ def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed
                              double_exposure_shift=double_exposure_shift)
     counts = result["counts"]
     counts["classifier_accuracy"] = classifier.accuracy  # on its held-out comparison images
-    counts["classifier_held_out"], counts["classifier_epochs"] = classifier.held_out, classifier.epochs
+    counts["classifier_held_out"] = classifier.held_out
+    counts["classifier_epochs"] = classifier.epochs
     problem = chance_problem(classifier, "quality")
     if problem:  # its predictions and features are noise: no class accuracy, no k-NN manifolds
         withhold(result, CLASSIFIER_COLUMNS, problem)

@@ -154,7 +154,8 @@ def parse_metrics(metrics: str | Iterable[str] | None, protocol: str = "quick") 
         raise RunError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if metrics is None:
         chosen = PROTOCOLS[protocol].metrics
-        return default_metrics() if chosen is None else tuple(m for m in metric_names() if m in chosen)
+        return default_metrics() if chosen is None else tuple(
+            m for m in metric_names() if m in chosen)
     names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names = [n.strip().lower() for n in names if n and n.strip()]
     if "all" in names:

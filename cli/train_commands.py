@@ -75,8 +75,9 @@ class ModelChoice(click.Choice):
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved config, dataset summary and parameter counts; train nothing.")
 @friendly_errors
-def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_dim, seed, strategy, precision, jit,
-                  run_dir, snap, keep, runs_root, resume, stage, dry_run, **options):
+def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_dim, seed, strategy,
+                  precision, jit, run_dir, snap, keep, runs_root, resume, stage, dry_run,
+                  **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
     from augintae_tf.runs import RunLock, latest_run_dir
 

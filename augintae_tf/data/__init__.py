@@ -11,4 +11,5 @@ from .sets import SetSummary, check_labelled, make_set_dataset, set_summary
 
 __all__ = ["DataError", "DatasetInfo", "dataset_splits", "is_available_offline", "label_names",
            "list_datasets", "load_arrays", "load_image_files", "load_split", "make_dataset",
-           "make_set_dataset", "resolve_held_out", "resolve_novel", "same_images", "SetSummary", "check_labelled", "set_summary"]
+           "make_set_dataset", "resolve_held_out", "resolve_novel", "same_images", "SetSummary",
+           "check_labelled", "set_summary"]

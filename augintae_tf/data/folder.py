@@ -128,7 +128,8 @@ def decode(path: Path, size: int | None = None) -> np.ndarray:
 
 
 def _decode_all(files: Iterable[Path], image_size: int, channels: int, where: str,
-                limit: int | None = None, strict: bool = False) -> tuple[list[np.ndarray], list[int]]:
+                limit: int | None = None,
+                strict: bool = False) -> tuple[list[np.ndarray], list[int]]:
     """Decode and convert files in order (until ``limit`` succeed); returns the images and the
     positions of the files they came from.  Unreadable files are skipped with warnings; with
     ``strict`` a file smaller than ``image_size`` or of other channels is a DataError."""

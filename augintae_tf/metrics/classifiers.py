@@ -102,9 +102,9 @@ def chance_problem(classifier: TrainedClassifier, what: str) -> str | None:
             "images); more real images per class help")
 
 
-def train_classifier(images, labels, *, backbone: str, width: float = 1.0, epochs: int | None = None,
-                     batch_size: int = 64, holdout: float = 0.2, seed: int = 0,
-                     name: str = "classifier") -> TrainedClassifier:
+def train_classifier(images, labels, *, backbone: str, width: float = 1.0,
+                     epochs: int | None = None, batch_size: int = 64, holdout: float = 0.2,
+                     seed: int = 0, name: str = "classifier") -> TrainedClassifier:
     """Train a softmax classifier on ``images``/``labels`` (any label values), Adam 1e-3, for
     ``epochs`` (None: :func:`auto_epochs` of the training images).
 

@@ -70,7 +70,8 @@ def reconstruction_error(model: Callable, images, batch_size: int = 256) -> floa
 def noise_reconstruction_curve(model: Callable, image_size: int, channels: int,
                                frequencies: Iterable[int] | None = None, trials: int = 1000,
                                batch_size: int = 250, seed: int = 0,
-                               progress: Callable[[float], object] | None = None) -> dict[int, float]:
+                               progress: Callable[[float], object] | None = None
+                               ) -> dict[int, float]:
     """``{frequency: mean per-pixel squared error of model(noise) vs noise}`` over ``trials`` images.
 
     ``frequencies`` defaults to 1..image_size as in the paper.  Each frequency draws from its own
