@@ -69,7 +69,7 @@ def generate_command(run_dir, seeds, num, out, seed, checkpoint, overwrite):
         click.echo(f"wrote {num} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
-    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
+    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
     chunks = generation.generate_chunks(run.model, seed_images, num, seed)
     grid = generation.write_generation_chunks(out, seed_images, chunks, num, overwrite=overwrite)
     click.echo(f"wrote {num} images from {len(paths)} seeds to {folder_text(out)} (grid: {grid}; "
@@ -117,7 +117,8 @@ def interpolate_command(run_dir, image_a, image_b, steps, out, gif, checkpoint, 
     endpoints = []
     for option, path in (("--a", image_a), ("--b", image_b)):
         try:
-            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels)[0][0])
+            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels,
+                                              strict=True)[0][0])
         except DataError as exc:
             raise DataError(f"{option} {path}: {exc}") from None
     a, b = endpoints

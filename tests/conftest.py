@@ -18,8 +18,9 @@ def glyph_cache(tmp_path_factory):
 
 # float32 pinned: ``train.precision: auto`` would train in bf16 on a CPU with native bf16, and a
 # test's numbers must not depend on which CPU runs it (bf16 steps: tests/test_precision.py).
+# A checkpoint every epoch (train.snap 1): the fault tests stop runs at a given epoch.
 TINY = {"model.width": 0.25, "model.latent_dim": 8, "data.limit": 128, "train.batch_size": 32,
-        "train.epochs": 2, "train.precision": "float32"}
+        "train.epochs": 2, "train.precision": "float32", "train.snap": 1}
 
 
 def tiny_config(**overrides):
