@@ -91,6 +91,21 @@ def tiny_run(tmp_path_factory, glyph_cache):
     return run_dir
 
 
+@pytest.fixture(scope="session")
+def tiny_seeds(tmp_path_factory, glyph_cache):
+    """A folder of 5 seed PNGs of one held-out glyph character, the size tiny runs take."""
+    import numpy as np
+
+    from augintae_tf.data import load_arrays
+    from augintae_tf.images import save_png
+
+    folder = tmp_path_factory.mktemp("seeds")
+    images, labels = load_arrays(tiny_config().data, "test", limit=200)
+    for i, image in enumerate(images[labels == np.bincount(labels).argmax()][:5]):
+        save_png(folder / f"seed-{i:02d}.png", image)
+    return folder
+
+
 def run_python(source: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180):
     """Run ``python -c source *args`` in a fresh interpreter (needed where TensorFlow's devices
     must be set up before it starts, e.g. splitting the CPU for a MirroredStrategy); ``env`` adds
