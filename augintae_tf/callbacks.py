@@ -164,20 +164,53 @@ def read_progress(directory: Path) -> dict[int, np.ndarray]:
         return {}
 
 
-class Checkpointer(keras.callbacks.Callback):
-    """Saves an atomic checkpoint after every epoch; a NaN or infinite loss stops the run instead,
-    leaving the last good checkpoint as the newest one."""
+SNAP_SECONDS = 300.0  # auto cadence: a checkpoint once this long passed since the previous one
 
-    def __init__(self, directory: Path, keep: int, state: Callable[[int], dict[str, Any]]):
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves atomic checkpoints: after the first epoch (a full disk shows at once), after the
+    last one, and between them every ``snap`` epochs, or with ``snap=None`` after the first
+    epoch that ends ``interval`` seconds after the previous checkpoint.  A run that stops early
+    (``stop_training``) saves its last finished epoch in ``on_train_end``.  A NaN or infinite
+    loss stops the run instead, leaving the last good checkpoint as the newest one."""
+
+    def __init__(self, directory: Path, keep: int, state: Callable[[int], dict[str, Any]],
+                 snap: int | None = 1, epochs: int | None = None,
+                 interval: float = SNAP_SECONDS, clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.directory, self.keep, self.state = Path(directory), keep, state
+        self.snap, self.epochs, self.interval, self.clock = snap, epochs, interval, clock
+        self.unsaved: int | None = None  # a finished epoch with no checkpoint yet
+
+    def on_train_begin(self, logs=None):
+        self.last_save = self.clock()
+
+    def due(self, epoch: int) -> bool:
+        """Whether finished epoch ``epoch`` (1-based) gets a checkpoint."""
+        if epoch == 1 or epoch == self.epochs:
+            return True
+        if self.snap is not None:
+            return epoch % self.snap == 0
+        return self.clock() - self.last_save >= self.interval
+
+    def save(self, epoch: int) -> None:
+        checkpoints.save(self.directory, self.model, epoch, self.state(epoch), keep=self.keep)
+        self.last_save, self.unsaved = self.clock(), None
 
     def on_epoch_end(self, epoch, logs=None):
         bad = [k for k, v in (logs or {}).items() if not math.isfinite(float(v))]
         if bad:
             self.model.stop_training = True
+            self.unsaved = None  # never checkpoint the NaN weights
             last = checkpoints.latest_checkpoint(self.directory)
             raise TrainingError(
                 f"{', '.join(bad)} became NaN/inf in epoch {epoch + 1}; training stopped. The last good "
                 f"checkpoint is {last or 'none (no epoch finished)'}; lower --lr and resume or restart")
-        checkpoints.save(self.directory, self.model, epoch + 1, self.state(epoch + 1), keep=self.keep)
+        if self.due(epoch + 1):
+            self.save(epoch + 1)
+        else:
+            self.unsaved = epoch + 1
+
+    def on_train_end(self, logs=None):
+        if self.unsaved is not None:  # stopped before the planned last epoch
+            self.save(self.unsaved)

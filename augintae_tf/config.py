@@ -31,6 +31,9 @@ JIT_MODES = ("auto", "on", "off")
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (configs/recommended.yaml; benchmarks/fewshot_quality.py).
 DEFAULT_PRESET = "recommended"
+# What `train --dataset D` uses for 3-channel data without a preset of its own: the same levers
+# on the cifar10 preset (configs/recommended-rgb.yaml).
+DEFAULT_RGB_PRESET = "recommended-rgb"
 
 
 @dataclass
@@ -39,7 +42,10 @@ class DataConfig:
     image_size: int = 28
     channels: int = 1
     train_split: str = "train"  # what the model trains on
-    test_split: str = "validation"  # held-out images of the training domain (reconstruction)
+    test_split: str = "validation"  # held-out images of the training domain (reconstruction)...
+    # ...of test_dataset (None: the training dataset; a folder serves its one set of images under
+    # every split name, so without `train --held-out PATH` they are the training images)
+    test_dataset: str | None = None
     novel_dataset: str | None = None  # the novel domain; None = the same dataset...
     novel_split: str = "test"  # ...at this split (glyphs/omniglot: held-out alphabets)
     data_dir: str | None = None  # TFDS data_dir with already prepared data
@@ -82,7 +88,10 @@ class TrainConfig:
     # A budget in optimizer steps (images seen / batch_size) that replaces ``epochs``, so runs on
     # small and large datasets compare; the lr drops stay at their fractions of it.
     steps: int | None = None
-    keep_checkpoints: int = 3
+    # Checkpoints (callbacks.Checkpointer): first and last epoch, between them every `snap` epochs
+    # or (None) 5 minutes after the last: small data trains an epoch in seconds, writes 160 MB.
+    snap: int | None = None
+    keep_checkpoints: int = 3  # the newest K are kept, older ones removed
     strategy: str = "auto"
     precision: str = "auto"  # resolved once by training (augintae_tf/precision.py)
     jit: str = "auto"
@@ -128,7 +137,8 @@ def preset_names() -> list[str]:
 def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
     """The preset whose values suit ``dataset``: the default preset for its own dataset (glyphs ->
     recommended), else the one that trains on it (``celeb_a`` -> ``celeba``, ``mnist`` ->
-    ``mnist``), else the default preset for 1 channel or cifar10 for 3."""
+    ``mnist``), else the recommended recipe for its channels (``recommended`` for 1,
+    ``recommended-rgb`` for 3)."""
     if dataset is None or dataset == (_read_preset(DEFAULT_PRESET).get("data") or {}).get("dataset"):
         return DEFAULT_PRESET
     names = preset_names()
@@ -138,7 +148,17 @@ def preset_for_dataset(dataset: str | None, channels: int = 1) -> str:
     for name in names:
         if training_set[name] == dataset:
             return name
-    return DEFAULT_PRESET if channels == 1 else "cifar10"
+    return DEFAULT_PRESET if channels == 1 else DEFAULT_RGB_PRESET
+
+
+def preset_section(name_or_path: str, section: str) -> dict[str, Any]:
+    """One section of a preset (or YAML config) as written, unvalidated (empty if absent)."""
+    return _read_preset(name_or_path).get(section) or {}
+
+
+def preset_dataset(name_or_path: str) -> str | None:
+    """The dataset a preset (or YAML config) trains on (``data.dataset``), or None."""
+    return preset_section(name_or_path, "data").get("dataset")
 
 
 def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dict[str, Any]:
@@ -150,9 +170,15 @@ def dataset_overrides(preset: str, dataset: str, splits: tuple[str, ...]) -> dic
     """
     if (_read_preset(preset).get("data") or {}).get("dataset") == dataset:
         return {}
-    held_out = next((s for s in ("test", "validation") if s in splits), splits[0])
+    held_out = held_out_split(splits)
     return {"data.train_split": "train" if "train" in splits else splits[0],
             "data.test_split": held_out, "data.novel_split": held_out, "data.novel_dataset": None}
+
+
+def held_out_split(splits: tuple[str, ...]) -> str:
+    """The split of a dataset that holds images set aside from training: test, else validation,
+    else the only one (an image folder serves its one set of images under every name)."""
+    return next((s for s in ("test", "validation") if s in splits), splits[0])
 
 
 def _read_preset(name_or_path: str) -> dict[str, Any]:
@@ -311,6 +337,8 @@ def validate(cfg: Config) -> Config:
            t.steps_per_epoch, "null or an integer >= 1")
     require(t.steps is None or t.steps >= 1, "train.steps", t.steps,
            "null or an integer >= 1 (optimizer steps; overrides train.epochs)")
+    require(t.snap is None or t.snap >= 1, "train.snap", t.snap,
+            "null (auto: about every 5 minutes) or an integer >= 1 (epochs between checkpoints)")
     require(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "an integer >= 1")
     require(t.strategy in STRATEGIES, "train.strategy", t.strategy, "one of " + ", ".join(STRATEGIES))
     require(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
@@ -327,6 +355,10 @@ def validate(cfg: Config) -> Config:
         require(d.image_size in (64, 128), "data.image_size", d.image_size,
                f"64 or 128 for the {cfg.backbone} backbone")
     return cfg
+
+
+# Fields that say how a run is recorded, not what it computes: a resume may change them.
+RESUMABLE_CHANGES = ("train.snap", "train.keep_checkpoints")
 
 
 def config_diff(old: Config, new: Config) -> list[str]:

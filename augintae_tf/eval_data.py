@@ -24,20 +24,24 @@ from augintae_tf.errors import RunError
 
 @dataclass(frozen=True)
 class EvalOptions:
-    """Everything an evaluation can be asked (the CLI's options; see ``evaluate``)."""
+    """Everything an evaluation can be asked (the CLI's options; see ``evaluate``).  ``None``
+    for ``num_images`` / ``noise_trials``: the protocol's; for ``classifier_epochs``: each
+    classifier's :func:`~augintae_tf.metrics.classifiers.auto_epochs`."""
 
     shots: int = 5  # K seeds per novel class
-    num_images: int = 5000  # N few-shot images
+    num_images: int | None = None  # N few-shot images
     fid_network: str | os.PathLike | None = None
     dataset: str | None = None  # the novel domain (default: the run's)
     split: str | None = None
-    noise_trials: int = 1000
-    classifier_epochs: int = 3
+    held_out: str | None = None  # held-out training-domain images (default: the run's)
+    noise_trials: int | None = None
+    classifier_epochs: int | None = None
     classifier_limit: int | None = 10_000
     data_limit: int | None = None  # at most this many images per split (default: whole splits)
     seed: int = 0
     double_exposure_ratio: float = 0.5  # quality: flagged when a two-seed blend has < ratio x the error
     double_exposure_shift: int = 2  # quality: shifts (px) the seeds may take in that test
+    protocol: str = "quick"  # augintae_tf.eval_protocols.PROTOCOLS
 
 
 # The one statement of the evaluation defaults: evaluate() (EvalOptions), compare() and the CLI's
@@ -75,6 +79,15 @@ def check_double_exposure(ratio, shift) -> None:
                        f"(pixels), got {shift!r}")
 
 
+# What falls back to the training images when a folder run has no --novel / --held-out.
+FALLBACK_WARNINGS = {
+    "novel": "the novel images are the training images ({dataset}): few-shot scores measure "
+             "classes the model trained on; pass --novel PATH (a folder of other classes)",
+    "held_out": "the held-out images are the training images ({dataset}): reconstruction is "
+                "measured on images the model trained on; pass --held-out PATH",
+}
+
+
 class Timer:
     """Seconds per named step, accumulated, echoed as they finish."""
 
@@ -96,10 +109,11 @@ class EvalData:
     def __init__(self, run, options: EvalOptions, out: Path, timer: Timer,
                  prepared: dict[str, Any] | None = None, echo: Callable[[str], object] = print,
                  progress: bool = True):
-        from augintae_tf.data import resolve_novel
+        from augintae_tf.data import resolve_held_out, resolve_novel
 
         self.run, self.options, self.out, self.timer, self.echo = run, options, out, timer, echo
         self.progress = progress  # progress bars for long feature extractions
+        self.step: Callable[[float], object] = lambda fraction: None  # share of a metric done
         self.prepared = prepared or {}  # what metrics' prepare hooks returned (the FID network)
         data = dataclasses.replace(run.config.data, limit=options.data_limit)
         self.cfg = dataclasses.replace(run.config, data=data)
@@ -108,26 +122,46 @@ class EvalData:
             self.novel_dataset, self.novel_split = options.dataset, options.split or "test"
         elif options.split is not None:
             self.novel_split = options.split
+        self.held_out_dataset, self.held_out_split = resolve_held_out(data)
+        if options.held_out is not None:
+            self.held_out_dataset = options.held_out
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
+    def source(self, which: str) -> tuple[str, str]:
+        """(dataset, split) that ``arrays(which)`` reads: ``"novel"``, ``"held_out"`` or a
+        split of the training dataset."""
+        if which == "novel":
+            return self.novel_dataset, self.novel_split
+        if which == "held_out":
+            return self.held_out_dataset, self.held_out_split
+        return self.cfg.data.dataset, which
+
     def arrays(self, which: str, limit: Any = "data_limit") -> tuple[np.ndarray, np.ndarray]:
-        """(images, labels) of ``"novel"`` or a split of the training dataset, at most ``limit``
-        (default ``options.data_limit``; None: all); RunError if empty."""
+        """(images, labels) of ``"novel"``, ``"held_out"`` or a split of the training dataset,
+        at most ``limit`` (default ``options.data_limit``; None: all); RunError if empty.  The
+        first time the novel or held-out images turn out to be the training images (a folder
+        without ``--novel`` / ``--held-out``) a one-line warning says so."""
         from augintae_tf.data import load_arrays
 
         limit = self.options.data_limit if limit == "data_limit" else limit
         key = f"{which}:{limit}"
         if key not in self._arrays:
-            novel = which == "novel"
-            found = self.timer("data", lambda: load_arrays(
-                self.cfg.data, self.novel_split if novel else which, limit=limit,
-                dataset=self.novel_dataset if novel else None))
+            dataset, split = self.source(which)
+            found = self.timer("data", lambda: load_arrays(self.cfg.data, split, limit=limit,
+                                                           dataset=dataset))
             if not len(found[0]):
-                where = (f"{self.novel_dataset}:{self.novel_split}" if novel
-                         else f"{self.cfg.data.dataset}:{which}")
-                raise RunError(f"no images in {where}")
+                raise RunError(f"no images in {dataset}:{split}")
+            if which in FALLBACK_WARNINGS and which not in self._arrays_loaded():
+                self.warn_if_training_images(which)
             self._arrays[key] = found
         return self._arrays[key]
+
+    def warn_if_training_images(self, which: str) -> None:
+        from augintae_tf.data import same_images
+
+        train = (self.cfg.data.dataset, self.cfg.data.train_split)
+        if same_images(self.source(which), train):
+            self.echo(f"warning: {FALLBACK_WARNINGS[which].format(dataset=train[0])}")
 
     def _arrays_loaded(self) -> set[str]:
         """Which of ``"novel"`` / split names were loaded so far."""
@@ -268,8 +302,7 @@ def fid(run, data: EvalData, options: EvalOptions) -> dict:
     else:  # DAGAN, the statistician: nothing to sample without seeds
         out["fid_random"] = None
         return out
-    out["fid_random"] = fid_of(samples, real_stats(cfg.data.dataset, cfg.data.test_split,
-                                                   cfg.data.test_split))
+    out["fid_random"] = fid_of(samples, real_stats(*data.source("held_out"), "held_out"))
     return out
 
 
@@ -288,7 +321,7 @@ def samples(run, data: EvalData, options: EvalOptions) -> dict:
     from augintae_tf.metrics import frechet_distance_from_activations
 
     cfg = data.cfg.data
-    test, _ = data.arrays(cfg.test_split)
+    test, _ = data.arrays("held_out")
     train, _ = data.arrays(cfg.train_split)
     reference = pixel_features(test)
     return {"fd_px8_samples": frechet_distance_from_activations(pixel_features(data.samples),
@@ -313,17 +346,27 @@ def fd_clf(run, data: EvalData, options: EvalOptions) -> dict:
 
 
 def classifier(run, data: EvalData, options: EvalOptions) -> dict:
-    """Share of few-shot images judged novel-domain; accuracy on their seeds' class."""
-    values = data.classifier_values
-    return {**_classifier_accuracies(data), "domain_share": values["domain_share"],
-            "class_accuracy": values["class_accuracy"]}
+    """Share of few-shot images judged novel-domain; accuracy on their seeds' class (A.3: by a
+    classifier trained on every novel image, the seeds included; the quality table's class
+    accuracy uses one that never saw the seeds).  A value from a classifier whose held-out
+    accuracy is within chance is None, with ``KEY_note`` saying so and ``KEY_raw`` the value."""
+    from augintae_tf.metrics.classifiers import chance_problem
+
+    values, out = data.classifier_values, _classifier_accuracies(data)
+    for key, trained, what in (("domain_share", data.classifiers[0], "domain"),
+                               ("class_accuracy", data.classifiers[1], "novel-class")):
+        problem = chance_problem(trained, what)
+        out[key] = None if problem else values[key]
+        if problem:
+            out[f"{key}_raw"], out[f"{key}_note"] = values[key], problem
+    return out
 
 
 def recon(run, data: EvalData, options: EvalOptions) -> dict:
     """Reconstruction MSE per pixel on novel images and on the training domain's test split."""
     from augintae_tf.metrics import reconstruction_error
 
-    test_images, _ = data.arrays(data.cfg.data.test_split)
+    test_images, _ = data.arrays("held_out")
     return {"recon_novel": data.recon_novel,
             "recon_test": reconstruction_error(data.reconstruct, test_images)}
 
@@ -334,7 +377,8 @@ def noise(run, data: EvalData, options: EvalOptions) -> dict:
 
     cfg = data.cfg
     curve = noise_reconstruction_curve(data.reconstruct, cfg.data.image_size, cfg.data.channels,
-                                       trials=options.noise_trials, seed=options.seed)
+                                       trials=options.noise_trials, seed=options.seed,
+                                       progress=data.step)
     plot_noise_curve({cfg.model.name: curve}, {cfg.model.name: data.recon_novel},
                      data.out / "noise.png", title=f"{run.directory.name}: noise reconstruction")
     return {"recon_novel": data.recon_novel, "noise": {str(f): e for f, e in curve.items()},

@@ -76,6 +76,8 @@ def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed
     plus the reference rows (``augment_fn``: also the augmented copies), seeds = the plan's own
     ``sample_seeds(labels, shots, seed)``."""
     from augintae_tf.metrics import fewshot_quality, sample_seeds
+    from augintae_tf.metrics.classifiers import chance_problem
+    from augintae_tf.metrics.quality import withhold
 
     seeds = sample_seeds(labels, shots, seed)
     result = fewshot_quality(generated, plan, images, labels, classifier.embed,
@@ -83,8 +85,21 @@ def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed
                              augment_fn=augment_fn,
                              double_exposure_ratio=double_exposure_ratio,
                              double_exposure_shift=double_exposure_shift)
-    result["counts"]["classifier_accuracy"] = classifier.accuracy  # on its held-out comparison images
+    counts = result["counts"]
+    counts["classifier_accuracy"] = classifier.accuracy  # on its held-out comparison images
+    counts["classifier_held_out"] = classifier.held_out
+    counts["classifier_epochs"] = classifier.epochs
+    problem = chance_problem(classifier, "quality")
+    if problem:  # its predictions and features are noise: no class accuracy, no k-NN manifolds
+        withhold(result, CLASSIFIER_COLUMNS, problem)
     return result
+
+
+# The quality columns read from the classifier's predictions or its feature k-NN balls: withheld
+# when it did not learn.  With ~20 real images a class and features that do not separate them,
+# each k-NN ball spans most of a class, so every row reads precision 1 (measured on a 6-class,
+# 300-image folder); FD and seed distance stay, as distances in those features.
+CLASSIFIER_COLUMNS = ("class_accuracy", "precision", "recall", "density", "coverage")
 
 
 RECONSTRUCTIONS = ": seed reconstructions"  # suffix of a model's diagnostic row
@@ -130,8 +145,6 @@ def _split(labels, plan, shots: int, seed: int):
 def quality(run, data, options) -> dict:
     """The ``quality`` metric: the run's few-shot images and the reference rows, one table
     (echoed), ``{"quality": {"rows", "per_class", "counts"}}`` in ``metrics.json``."""
-    from augintae_tf.metrics import quality_table
-
     images, labels = data.novel
     plan = data.plan
     split = _split(labels, plan, options.shots, options.seed)
@@ -146,8 +159,15 @@ def quality(run, data, options) -> dict:
         double_exposure_ratio=options.double_exposure_ratio,
         double_exposure_shift=options.double_exposure_shift,
         augment_fn=affine_fn(run.config.augment)))
-    data.echo(quality_table(result))
+    data.echo(quality_report(result))
     return {"quality": result}
+
+
+def quality_report(result: dict) -> str:
+    """What ``evaluate`` prints of the quality metric: its table."""
+    from augintae_tf.metrics import quality_table
+
+    return quality_table(result)
 
 
 def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,

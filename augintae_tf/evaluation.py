@@ -29,19 +29,19 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from augintae_tf import atomic, eval_data
+from augintae_tf import atomic, eval_data, eval_record
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.layout import EVAL_METRICS, RunLayout
 from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalData, EvalOptions, Timer
+from augintae_tf.eval_protocols import COSTS, PROTOCOLS, resolve_options
+from augintae_tf.eval_record import Progress, RecordStore, fingerprint
 from augintae_tf.eval_figures import generalization_figure, interpolation_figure
-from augintae_tf.runs import append_metrics
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
               "fid_fewshot", "fid_random", "fd_px8_samples", "fd_px8_floor", "gen_test_mse",
@@ -59,10 +59,13 @@ class Metric:
 
     name: str
     fn: Callable[[Any, EvalData, EvalOptions], dict]
-    default: bool = True  # in the CLI's default --metrics
+    default: bool = True  # in the default (quick) protocol's metrics
     help: str = ""
     prepare: Callable[[EvalOptions], Any] | None = None
     needs: frozenset[str] = frozenset()  # model capabilities (any one of them suffices)
+    # expected work, in forward passes of one image through the run's model (the progress
+    # line's weights): cost(n, size, options), n novel images of size x size pixels
+    cost: Callable[[int, int, EvalOptions], float] = lambda n, size, o: 1000.0
 
 
 METRIC_TABLE: dict[str, Metric] = {}
@@ -70,36 +73,41 @@ METRIC_TABLE: dict[str, Metric] = {}
 
 def register_metric(name: str, fn: Callable[[Any, EvalData, EvalOptions], dict], default: bool = True,
                     help: str = "", prepare: Callable[[EvalOptions], Any] | None = None,
-                    needs: Iterable[str] = ()) -> Metric:
+                    needs: Iterable[str] = (),
+                    cost: Callable[[int, int, EvalOptions], float] | None = None) -> Metric:
     """Add (or replace) metric ``name``; the CLI's ``--metrics`` list and defaults follow.
     ``needs``: model capabilities of which the metric uses at least one (empty: any model); a
-    default metric a model cannot do is left out of its defaults, an explicit one refused."""
-    METRIC_TABLE[name] = Metric(name, fn, default, help, prepare, frozenset(needs))
+    default metric a model cannot do is left out of its defaults, an explicit one refused.
+    ``cost``: see :class:`Metric` (default: a constant)."""
+    extra = {"cost": cost} if cost is not None else {}
+    METRIC_TABLE[name] = Metric(name, fn, default, help, prepare, frozenset(needs), **extra)
     return METRIC_TABLE[name]
 
 
 # The table, in the order metrics run and are listed.  Add a metric here (or call
 # register_metric from your module): one line.
 register_metric("fid", eval_data.fid, default=False, prepare=eval_data.load_fid_network,
-                help="few-shot and random-sample FID, Inception-v3 (needs its weights)")
-register_metric("fd-clf", eval_data.fd_clf, help="Fréchet distance in a novel-class classifier",
-                needs={Capability.FEWSHOT})
-register_metric("classifier", eval_data.classifier, help="domain share and class accuracy",
-                needs={Capability.FEWSHOT})
+                help="few-shot and random-sample FID, Inception-v3 (needs its weights)",
+                cost=COSTS["fid"])
+register_metric("fd-clf", eval_data.fd_clf, default=False, needs={Capability.FEWSHOT},
+                help="Fréchet distance in a novel-class classifier (A.3)", cost=COSTS["fd-clf"])
+register_metric("classifier", eval_data.classifier, default=False, needs={Capability.FEWSHOT},
+                help="domain share and class accuracy (A.3)", cost=COSTS["classifier"])
 register_metric("recon", eval_data.recon, help="reconstruction MSE, held-out and novel",
-                needs={Capability.LATENT})
-register_metric("noise", eval_data.noise, help="noise reconstruction error per frequency",
-                needs={Capability.LATENT})
+                needs={Capability.LATENT}, cost=COSTS["recon"])
+register_metric("noise", eval_data.noise, default=False, needs={Capability.LATENT},
+                help="noise reconstruction error per frequency (A.4)", cost=COSTS["noise"])
 register_metric("interp", eval_data.interp, help="pixel fade vs slerp (or few-shot) figure",
-                needs={Capability.LATENT, Capability.FEWSHOT})
+                needs={Capability.LATENT, Capability.FEWSHOT}, cost=COSTS["interp"])
 register_metric("quality", lambda run, data, options: _eval_quality().quality(run, data, options),
-                needs={Capability.FEWSHOT},
+                needs={Capability.FEWSHOT}, cost=COSTS["quality"],
                 help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "
                      "realism beside reference rows (floor, seed copies, pixel cross-fade)")
-register_metric("samples", eval_data.samples, needs={Capability.SAMPLE},
+register_metric("samples", eval_data.samples, needs={Capability.SAMPLE}, cost=COSTS["samples"],
                 help="Fréchet distance of samples to held-out images (8x8 pixels), with floor")
 register_metric("generalization", lambda run, data, options: _generalization(run, data, options),
-                default=False, help="reconstruction MSE/FD, held-out vs novel domain (+ figure)")
+                default=False, help="reconstruction MSE/FD, held-out vs novel domain (+ figure)",
+                cost=COSTS["generalization"])
 
 
 def metrics_for(model, names: Sequence[str], explicit: bool) -> tuple[str, ...]:
@@ -139,10 +147,15 @@ def default_metrics() -> tuple[str, ...]:
 
 
 
-def parse_metrics(metrics: str | Iterable[str] | None) -> tuple[str, ...]:
-    """``"fd-clf,recon"`` or a list -> validated names in table order (``None``: the defaults)."""
+def parse_metrics(metrics: str | Iterable[str] | None, protocol: str = "quick") -> tuple[str, ...]:
+    """``"fd-clf,recon"`` or a list -> validated names in table order (``None``: the
+    ``protocol``'s, :data:`~augintae_tf.eval_protocols.PROTOCOLS`)."""
+    if protocol not in PROTOCOLS:
+        raise RunError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     if metrics is None:
-        return default_metrics()
+        chosen = PROTOCOLS[protocol].metrics
+        return default_metrics() if chosen is None else tuple(
+            m for m in metric_names() if m in chosen)
     names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
     names = [n.strip().lower() for n in names if n and n.strip()]
     if "all" in names:
@@ -175,21 +188,24 @@ def claim_out(out: str | os.PathLike, names: Sequence[str]) -> Path:
 
 def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = None,
              out: str | os.PathLike | None = None, progress: bool = True,
-             echo: Callable[[str], object] | None = None, **options) -> dict:
+             echo: Callable[[str], object] | None = None, force: bool = False,
+             **options) -> dict:
     """Evaluate ``run_dir`` with the table's ``metrics`` (names or a comma list; default the
-    table's defaults); returns (and writes to ``OUT/metrics.json``, default ``RUN/eval``) the
-    record, and appends it to ``RUN/metrics.jsonl``.  ``options``: the fields of
-    :class:`~augintae_tf.eval_data.EvalOptions` (shots, num_images, fid_network, dataset, split,
-    noise_trials, classifier_epochs, classifier_limit, data_limit, seed, double_exposure_ratio,
-    double_exposure_shift).
+    protocol's, ``options["protocol"]``: quick or paper); returns (and writes to
+    ``OUT/metrics.json``, default ``RUN/eval``) the record, and appends it to
+    ``RUN/metrics.jsonl``.  ``options``: the fields of :class:`~augintae_tf.eval_data.EvalOptions`
+    (shots, num_images, fid_network, dataset, split, held_out, noise_trials, classifier_epochs,
+    classifier_limit, data_limit, seed, double_exposure_ratio, double_exposure_shift, protocol).
+    ``metrics.json`` is rewritten after every metric; metrics it already holds for the same
+    options are reused unless ``force`` (:mod:`augintae_tf.eval_record`).
     """
     from augintae_tf.runs import load_run
 
-    names = parse_metrics(metrics)
     unknown = sorted(set(options) - {f.name for f in dataclasses.fields(EvalOptions)})
     if unknown:
         raise TypeError(f"evaluate() got unknown options {', '.join(unknown)}")
     opts = EvalOptions(**options)
+    names = parse_metrics(metrics, opts.protocol)
     if opts.shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {opts.shots}")
     eval_data.check_double_exposure(opts.double_exposure_ratio, opts.double_exposure_shift)
@@ -204,9 +220,58 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     run = load_run(run_dir)
     atomic.refuse_link(run.layout.metrics)  # at once, not after the slow part
     names = metrics_for(run.model, names, explicit=metrics is not None)
-    out = out if out is not None else atomic.safe_dir(run.layout.eval, run.directory,
-                                                       "; pass --out ELSEWHERE")
-    try:  # before the slow part: a read-only run (default --out RUN/eval) fails at once
+    out = _writable_out(Path(out) if out is not None else atomic.safe_dir(
+        run.layout.eval, run.directory, "; pass --out ELSEWHERE"))
+    refused = atomic.read_only_problem(run.directory)
+    if refused:  # a shared results disk: evaluate all the same, writing only under --out
+        echo(f"warning: {run.directory} is read-only ({refused.strerror}): the record is not "
+             f"appended to {run.layout.metrics}; it goes to {out / EVAL_METRICS}")
+    data = EvalData(run, opts, out, timer, prepared, echo, progress)
+    echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
+         f"{run.checkpoint.name}), protocol {opts.protocol}: {', '.join(names)}")
+    fewshot = run.model.has(Capability.FEWSHOT)
+    novel = data.novel[1] if fewshot else None  # loaded first: an empty split fails early
+    opts = data.options = resolve_options(opts, novel)
+    count, size = (len(novel) if fewshot else 1000), data.cfg.data.image_size
+    bar = Progress({n: METRIC_TABLE[n].cost(count, size, opts) for n in names}, echo,
+                   live=None if progress else False)
+    timer.echo = data.echo = bar.say
+    data.step = bar.step  # long metrics report their share done (a live terminal bar)
+    store = RecordStore(out / EVAL_METRICS, fingerprint(run, data, opts), force)
+    record = _run_metrics(names, data, store, bar, start)
+    if refused is None and bar.spent > 0:  # not on a read-only run, nor when nothing ran
+        eval_record.append(run.directory, record)
+    return record
+
+
+def _run_metrics(names: Sequence[str], data: EvalData, store: RecordStore, bar: Progress,
+                 start: float) -> dict:
+    """Each metric in turn, reused from ``store`` when it holds it for these options, else
+    computed and written at once; returns the complete record (also written)."""
+    timer, opts, fields = data.timer, data.options, eval_record.header(data, names, data.options)
+    for name in names:
+        reused = store.reuse(name)
+        if reused is not None:
+            bar.skip(name)
+            bar.say(f"  {name}: already in {store.path} for these options (--force recomputes "
+                    "it)")
+            if reused.get("quality"):
+                bar.say(_eval_quality().quality_report(reused["quality"]))
+            continue
+        bar.begin(name)
+        store.add(name, timer(name, lambda m=METRIC_TABLE[name]: m.fn(data.run, data, opts)))
+        timer.timing["total"] = round(time.perf_counter() - start, 3)
+        store.write(fields(), timer.timing, complete=False)  # an interrupt keeps this metric
+        bar.end(name)
+    timer.timing["total"] = round(time.perf_counter() - start, 3)
+    bar.say(f"  total: {timer.timing['total']:.1f} s")
+    return store.write(fields(), timer.timing, complete=True)
+
+
+def _writable_out(out: Path) -> Path:
+    """``out``, created; a read-only one fails here, before the slow part."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
         refused = atomic.read_only_problem(out)
         if refused:
             raise refused
@@ -215,48 +280,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
         if problem is None:
             raise
         raise problem from None
-    refused = atomic.read_only_problem(run.directory)
-    if refused:  # a shared results disk: evaluate all the same, writing only under --out
-        echo(f"warning: {run.directory} is read-only ({refused.strerror}): the record is not "
-             f"appended to {run.layout.metrics}; it goes to {out / EVAL_METRICS}")
-    data = EvalData(run, opts, out, timer, prepared, echo, progress)
-    echo(f"evaluating {run.directory} ({run.config.model.name}, checkpoint "
-         f"{run.checkpoint.name}): {', '.join(names)}")
-    if run.model.has(Capability.FEWSHOT):
-        data.novel  # loaded first: most metrics read it, and an empty split fails early
-    result: dict = {}
-    for name in names:
-        result.update(timer(name, lambda m=METRIC_TABLE[name]: m.fn(run, data, opts)))
-    timer.timing["total"] = round(time.perf_counter() - start, 3)
-    echo(f"  total: {timer.timing['total']:.1f} s")
-    return _write_record(data, names, result, timer.timing, append=refused is None)
-
-
-def _write_record(data: EvalData, names: Sequence[str], result: dict, timing: dict,
-                  append: bool = True) -> dict:
-    run, o = data.run, data.options
-    novel = None
-    if "novel" in data._arrays_loaded():
-        images, labels = data.novel
-        novel = {"dataset": data.novel_dataset, "split": data.novel_split,
-                 "images": int(len(images)), "classes": int(len(np.unique(labels)))}
-    record = {
-        "run": str(run.directory), "model": run.config.model.name, "checkpoint": run.checkpoint.name,
-        "metrics_requested": list(names), "shots": o.shots, "num_images": o.num_images,
-        "noise_trials": o.noise_trials,
-        "novel": novel,
-        "test": {"dataset": data.cfg.data.dataset, "split": data.cfg.data.test_split},
-        **result, "timing_s": timing,
-    }
-    _write_json(data.out / EVAL_METRICS, record)
-    summary = {k: v for k, v in record.items() if k != "noise"}
-    if "quality" in summary:  # per-class values (~100 KB for 150 classes) stay in metrics.json
-        summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}
-    line = {"eval": summary,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    if append:  # not on a read-only run (evaluate said so before it started)
-        append_metrics(run.directory, line)
-    return record
+    return out
 
 
 def _format(value) -> str:
@@ -280,32 +304,45 @@ def _eval_table(runs) -> tuple[list[dict], str]:
     lines = ["| run | model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
               for name, row in zip(names, table)]
+    missing = [name for name, row in zip(names, table) if any(row[k] is None for k in keys)]
+    if missing:
+        lines += ["", f"— = not in RUN/eval/metrics.json ({', '.join(missing)}): the table reads "
+                  "each run's own evaluation; `augintae-tf evaluate --run-dir RUN` writes it "
+                  "(`--protocol paper` for fd_clf, class_accuracy, domain_share, noise_mean)"]
     return table, "\n".join(lines) + "\n"
 
 
-def _compared_runs(run_dirs, novel_split: str | None) -> tuple[list, np.ndarray, np.ndarray, tuple]:
+def _compared_runs(run_dirs, novel_dataset: str | None, novel_split: str | None,
+                   echo: Callable[[str], object]) -> tuple[list, np.ndarray, np.ndarray, tuple]:
     """(runs, novel images, labels, (novel dataset, split)) for ``compare``: every run must share
-    the image size, channels, training dataset and novel split (``novel_split`` overrides theirs)."""
-    from augintae_tf.data import load_arrays, resolve_novel
+    the image size, channels, training dataset and novel split (``novel_dataset`` /
+    ``novel_split`` override theirs: split ``test`` unless given, as in ``evaluate``)."""
+    from augintae_tf.data import load_arrays, resolve_novel, same_images
     from augintae_tf.runs import load_run
 
     runs = [load_run(d) for d in run_dirs]
     first = runs[0].config.data
 
-    def signature(cfg):
+    def novel_of(cfg):
+        if novel_dataset is not None:
+            return novel_dataset, novel_split or "test"
         dataset, split = resolve_novel(cfg)
-        return cfg.image_size, cfg.channels, cfg.dataset, (dataset, novel_split or split)
+        return dataset, novel_split or split
+
+    def signature(cfg):
+        return cfg.image_size, cfg.channels, cfg.dataset, novel_of(cfg)
 
     for run in runs[1:]:
         if signature(run.config.data) != signature(first):
             raise RunError(f"runs differ in image size/channels/dataset: {runs[0].directory} has "
                            f"{signature(first)}, {run.directory} has {signature(run.config.data)}")
-    novel_dataset, split = resolve_novel(first)
-    split = novel_split or split
-    images, labels = load_arrays(dataclasses.replace(first, limit=None), split, dataset=novel_dataset)
+    dataset, split = novel_of(first)
+    images, labels = load_arrays(dataclasses.replace(first, limit=None), split, dataset=dataset)
     if not len(images):
-        raise RunError(f"no images in {novel_dataset}:{split}")
-    return runs, images, labels, (novel_dataset, split)
+        raise RunError(f"no images in {dataset}:{split}")
+    if same_images((dataset, split), (first.dataset, first.train_split)):
+        echo("warning: " + eval_data.FALLBACK_WARNINGS["novel"].format(dataset=first.dataset))
+    return runs, images, labels, (dataset, split)
 
 
 def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed: int = 0,
@@ -313,7 +350,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
             shots: int = EVAL_DEFAULTS.shots, num_images: int = COMPARE_NUM_IMAGES,
             classifier_epochs: int = EVAL_DEFAULTS.classifier_epochs,
             classifier_limit: int | None = EVAL_DEFAULTS.classifier_limit,
-            novel_split: str | None = None,
+            novel_split: str | None = None, novel_dataset: str | None = None,
             double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
             double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
@@ -322,8 +359,9 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     the runs' ``eval/metrics.json`` values and (``quality``) one few-shot quality table: every
     run's images generated here on one shared plan (``shots``, ``num_images``, ``seed``) beside one
     set of reference rows -> ``OUT/interpolations.png``, ``OUT/metrics.md``, ``OUT/metrics.json``.
-    ``novel_split``: score on this split of the runs' novel dataset instead of their
-    ``data.novel_split`` (glyphs: ``far`` for the symbol classes);
+    ``novel_dataset`` / ``novel_split``: score on this dataset (a folder of novel classes) /
+    split instead of the runs' ``data.novel_dataset`` / ``data.novel_split`` (glyphs: ``far``
+    for the symbol classes);
     ``double_exposure_ratio``/``_shift``: that column's test (:mod:`augintae_tf.metrics.double_exposure`).
     Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
     eval_data.check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
@@ -332,7 +370,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     if shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {shots}")
     out = claim_out(out, COMPARE_FILES)
-    runs, images, labels, (novel_dataset, novel_split) = _compared_runs(run_dirs, novel_split)
+    runs, images, labels, (novel_dataset, novel_split) = _compared_runs(
+        run_dirs, novel_dataset, novel_split, echo or print)
     figure = interpolation_figure(out / "interpolations.png", runs, images, labels, seed)
     generalization_figure(out / "generalization.png", runs, images, seed)
 

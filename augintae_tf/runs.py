@@ -22,7 +22,8 @@ import numpy as np
 
 from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refuse_link,
                                write_text)
-from augintae_tf.config import Config, ConfigError, config_diff, from_dict, validate
+from augintae_tf.config import (RESUMABLE_CHANGES, Config, ConfigError, config_diff, from_dict,
+                                validate)
 from augintae_tf.configfile import read_yaml
 from augintae_tf.errors import RunError
 from augintae_tf.sections import INFERENCE_FIELDS, fill_legacy_fields
@@ -70,7 +71,8 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
     """
     if resume:
         run_dir = Path(run_dir) if run_dir else latest_run_dir(runs_root)
-        differences = config_diff(read_config(run_dir), cfg)
+        differences = [d for d in config_diff(read_config(run_dir), cfg)
+                       if not d.startswith(tuple(f"{key}:" for key in RESUMABLE_CHANGES))]
         if differences:
             raise RunError(f"--resume refuses: the config differs from {run_dir}/{CONFIG} "
                            f"({'; '.join(differences)}); drop those options or start a new run")

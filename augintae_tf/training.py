@@ -154,8 +154,22 @@ def describe(cfg: Config, model: keras.Model, num_examples: int, steps: int,
              f"{cfg.data.image_size}x{cfg.data.image_size}x{cfg.data.channels}; {steps} steps/epoch "
              f"of {cfg.train.batch_size}"]
     lines += [f"train sets: {sets.line()}"] if sets is not None else []
-    lines += [f"novel: {novel[0]} [{novel[1]}]", "", f"# model {cfg.model.name} ({cfg.backbone})"]
+    lines += [f"novel: {novel[0]} [{novel[1]}]"]
+    lines += [f"warning: {line}" for line in training_image_fallbacks(cfg)]
+    lines += ["", f"# model {cfg.model.name} ({cfg.backbone})"]
     return "\n".join(lines + model.dry_run_lines())
+
+
+def training_image_fallbacks(cfg: Config) -> list[str]:
+    """What ``evaluate`` will say about this run's novel and held-out images when they are its
+    training images (a folder trained without ``--novel`` / ``--held-out``)."""
+    from augintae_tf.data import resolve_held_out, same_images
+    from augintae_tf.eval_data import FALLBACK_WARNINGS
+
+    train = (cfg.data.dataset, cfg.data.train_split)
+    sources = {"novel": resolve_novel(cfg.data), "held_out": resolve_held_out(cfg.data)}
+    return [FALLBACK_WARNINGS[which].format(dataset=cfg.data.dataset)
+            for which, source in sources.items() if same_images(source, train)]
 
 
 def sample_batches(cfg: Config, echo: Callable[[str], Any]) -> dict[str, np.ndarray]:
@@ -333,6 +347,9 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
          f"{strategy.num_replicas_in_sync} replica(s))")
     if sets is not None:
         echo(f"training on {sets[0].line()}")
+    if chief and not initial_epoch:
+        for line in training_image_fallbacks(cfg):
+            echo(f"warning: {line}")
     dataset = training_dataset(cfg, cfg.train.seed + initial_epoch, sets)
     if progress is None:
         progress = sys.stdout.isatty()
@@ -346,7 +363,8 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
         callbacks = [  # MetricsLog first: an epoch's images/s leave out the writing below
             MetricsLog(layout.metrics, cfg.train.batch_size, steps, elapsed,
                        echo=None if progress else echo),
-            Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state),
+            Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state,
+                         snap=cfg.train.snap, epochs=epochs),
             SampleGrids(layout.samples, sample_batches(cfg, echo), root=run_dir),
             keras.callbacks.TensorBoard(log_dir=str(layout.logs), write_graph=False),
         ]

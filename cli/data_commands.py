@@ -52,7 +52,7 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
     from augintae_tf.data.preview import preview_images
     from augintae_tf.images import save_labelled_grid
 
-    cfg = config_from_options(**options)
+    cfg = config_from_options(**options, echo=click.echo)
     images, names, classes = preview_images(cfg.data, split or cfg.data.train_split, num, seed)
     path = save_labelled_grid(out, preview_rows(images, cfg.augment, copies=copies, seed=seed),
                               names)
@@ -83,7 +83,7 @@ def export_seeds_command(split, label, num, out, overwrite, **options):
     from augintae_tf.generation import check_out, export_class_images, seed_names
 
     check_out(out, overwrite, seed_names(num))  # before the data is loaded
-    cfg = config_from_options(**options)
+    cfg = config_from_options(**options, echo=click.echo, recipe=False)
     dataset, default_split = resolve_novel(cfg.data)
     split = split or default_split
     names = label_names(dataset, split, cfg.data.data_dir) or []

@@ -8,8 +8,8 @@ import click
 from augintae_tf.cli.main import friendly_errors
 from augintae_tf.eval_data import COMPARE_NUM_IMAGES
 from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
+from augintae_tf.eval_protocols import PROTOCOLS
 from augintae_tf.evaluation import METRIC_TABLE, default_metrics
-
 
 
 def double_exposure_options(command):
@@ -24,6 +24,7 @@ def double_exposure_options(command):
         show_default=True,
         help="Quality: an image is a double exposure when a blend of two of its class's seeds "
              "fits it with under RATIO x the error of the best single seed; in (0, 1].")(command)
+
 
 def metrics_epilog() -> str:
     """The metrics ``--metrics`` takes, one per line (click keeps a ``\\b`` paragraph as is)."""
@@ -41,25 +42,37 @@ def metrics_epilog() -> str:
                epilog=metrics_epilog())
 @click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
               help="A directory written by `augintae-tf train`.")
-@click.option("--dataset", default=None, metavar="NAME_OR_PATH",
-              help="Novel-domain dataset (default: the run's novel dataset).")
+@click.option("--novel", "--dataset", "dataset", default=None, metavar="PATH_OR_NAME",
+              help="Novel classes: a folder of classes the model never saw, or a dataset name "
+                   "(default: the run's data.novel_dataset; a folder run without one uses its "
+                   "training images, and says so).")
 @click.option("--split", default=None,
               help="Novel-domain split (default: the run's novel split; glyphs: test = held-out "
                    "alphabets, far = symbols unlike letters).")
+@click.option("--held-out", default=None, metavar="PATH_OR_NAME",
+              help="Held-out images of the training classes for reconstruction (default: the "
+                   "run's data.test_dataset / test split; a folder run without one uses its "
+                   "training images, and says so).")
 @click.option("--metrics", "metrics", default=None, metavar="NAME,NAME,...",
-              help="Comma-separated metrics, or all; each is listed below. Default: "
-                   + ",".join(default_metrics()) + " (those the model can do).")
+              help="Comma-separated metrics, or all; each is listed below. Default: the "
+                   "--protocol's (quick: " + ",".join(default_metrics()) + "; paper: "
+                   + ",".join(PROTOCOLS["paper"].metrics) + "), those the model can do.")
+@click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default=DEFAULTS.protocol,
+              show_default=True,
+              help="The metrics and sizes used unless given: " + "; ".join(
+                  f"{name}: {p.help}" for name, p in PROTOCOLS.items()) + ".")
+@click.option("--force", is_flag=True,
+              help="Recompute every metric (default: metrics OUT/metrics.json already holds for "
+                   "the same options are kept, so an interrupted evaluation resumes).")
 @click.option("--shots", type=click.IntRange(2), default=DEFAULTS.shots, show_default=True,
               help="Seed images per novel class (K).")
 @click.option("--num-images", type=click.IntRange(1), default=DEFAULTS.num_images,
-              show_default=True,
-              help="Few-shot images to generate (N).")
+              help="Few-shot images to generate (N; default: the protocol's).")
 @click.option("--noise-trials", type=click.IntRange(1), default=DEFAULTS.noise_trials,
-              show_default=True,
-              help="Noise images per frequency.")
+              help="Noise images per frequency (default: the protocol's, quick 100, paper 1000).")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              show_default=True,
-              help="Epochs the evaluation's classifiers (domain, novel-class, quality) train.")
+              help="Epochs of the evaluation classifiers (default: at least 10 and at least 60 "
+                   "optimizer steps).")
 @click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
               show_default=True,
               help="At most this many real images per domain to train the classifiers on.")
@@ -73,23 +86,40 @@ def metrics_epilog() -> str:
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Seeds the few-shot plan, the classifiers and the figure's pairs.")
 @friendly_errors
-def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_trials, classifier_epochs,
-                     classifier_limit, data_limit, fid_network, out, seed, double_exposure_ratio,
-                     double_exposure_shift):
-    """Evaluate a run: few-shot FID / FD-clf / classifier scores, few-shot quality beside reference
-    rows, reconstruction, noise curve and interpolations -> RUN/eval/metrics.json (+ noise.png, interpolations.png)."""
+def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, force, shots, num_images,
+                     noise_trials, classifier_epochs, classifier_limit, data_limit, fid_network, out,
+                     seed, double_exposure_ratio, double_exposure_shift):
+    """Evaluate a run: few-shot quality beside reference rows, reconstruction and interpolations
+    (--protocol paper adds the appendix's FD-clf / classifier scores and noise curve) ->
+    RUN/eval/metrics.json, written after every metric (+ interpolations.png, noise.png)."""
     from augintae_tf.evaluation import evaluate, parse_metrics
 
-    names = parse_metrics(metrics)  # an unknown name fails before the run is loaded
-    record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots, num_images=num_images, fid_network=fid_network,
-                      dataset=dataset, split=split, out=out, noise_trials=noise_trials,
-                      classifier_epochs=classifier_epochs, classifier_limit=classifier_limit, seed=seed,
-                      data_limit=data_limit, double_exposure_ratio=double_exposure_ratio,
-                      double_exposure_shift=double_exposure_shift, echo=click.echo)
-    shown = {k: v for k, v in record.items() if isinstance(v, float)}
-    click.echo(" ".join(f"{k}={v:.4g}" for k, v in shown.items()))
-    written = os.path.join(out or os.path.join(run_dir, "eval"), "metrics.json")
-    click.echo(f"wrote {written} ({record['timing_s']['total']:.1f} s)")
+    names = parse_metrics(metrics, protocol)  # an unknown name fails before the run is loaded
+    record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots,
+                      num_images=num_images, fid_network=fid_network, dataset=dataset, split=split,
+                      held_out=held_out, out=out, noise_trials=noise_trials,
+                      classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
+                      seed=seed, data_limit=data_limit, double_exposure_ratio=double_exposure_ratio,
+                      double_exposure_shift=double_exposure_shift, protocol=protocol, force=force,
+                      echo=click.echo)
+    for line in summary_lines(record):
+        click.echo(line)
+    click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
+
+
+# Printed names of values whose JSON key is shared by two figures (docs/evaluation.md): the A.3
+# class accuracy comes from a classifier trained on every novel image, seeds included; the
+# quality table's "class acc" from one that never saw the seeds.
+SUMMARY_NAMES = {"class_accuracy": "class_accuracy(A.3)", "domain_share": "domain_share(A.3)"}
+
+
+def summary_lines(record: dict) -> list[str]:
+    """The figures of ``record`` (top-level numbers) on one line, then a line per withheld one."""
+    shown = [f"{SUMMARY_NAMES.get(k, k)}={v:.4g}" for k, v in record.items()
+             if isinstance(v, float) and not k.endswith("_raw")]
+    notes = [f"{SUMMARY_NAMES.get(k[:-5], k[:-5])}: {v}" for k, v in record.items()
+             if k.endswith("_note") and isinstance(v, str)]
+    return ([" ".join(shown)] if shown else []) + notes
 
 
 @click.command("compare", short_help="Runs side by side: interpolations and metrics.")
@@ -110,18 +140,21 @@ def evaluate_command(run_dir, dataset, split, metrics, shots, num_images, noise_
 @click.option("--num-images", type=click.IntRange(1), default=COMPARE_NUM_IMAGES, show_default=True,
               help="Few-shot images per run on the shared plan.")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              show_default=True,
-              help="Epochs the quality classifier trains.")
+              help="Epochs of the quality classifier (default: at least 10 and at least 60 "
+                   "optimizer steps).")
 @click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
               show_default=True,
               help="At most this many real images per domain to train the classifier on.")
+@click.option("--novel", "--dataset", "dataset", default=None, metavar="PATH_OR_NAME",
+              help="Novel classes: a folder of classes the runs never saw, or a dataset name "
+                   "(default: the runs' data.novel_dataset).")
 @click.option("--split", default=None,
-              help="Novel-domain split of the runs' novel dataset (default: their data.novel_split; "
-                   "glyphs: test = held-out alphabets, far = symbols unlike letters).")
+              help="Novel-domain split (default: the runs' data.novel_split, or test with "
+                   "--novel; glyphs: test = held-out alphabets, far = symbols unlike letters).")
 @double_exposure_options
 @friendly_errors
 def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_images,
-                    classifier_epochs, classifier_limit, split, double_exposure_ratio,
+                    classifier_epochs, classifier_limit, dataset, split, double_exposure_ratio,
                     double_exposure_shift):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
@@ -135,7 +168,8 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_im
 
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
-                     classifier_limit=classifier_limit, novel_split=split,
+                     classifier_limit=classifier_limit, novel_dataset=dataset,
+                     novel_split=split,
                      double_exposure_ratio=double_exposure_ratio,
                      double_exposure_shift=double_exposure_shift)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, "

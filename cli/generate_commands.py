@@ -77,7 +77,7 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
         click.echo(f"wrote {num} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
-    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels)
+    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
     used = run.model.check_sampler(sampler)  # a sampler it lacks fails before OUT is touched
     if used:
         run.model.noise_factor(used)
@@ -132,7 +132,8 @@ def interpolate_command(run_dir, image_a, image_b, steps, out, gif, checkpoint, 
     endpoints = []
     for option, path in (("--a", image_a), ("--b", image_b)):
         try:
-            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels)[0][0])
+            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels,
+                                              strict=True)[0][0])
         except DataError as exc:
             raise DataError(f"{option} {path}: {exc}") from None
     a, b = endpoints

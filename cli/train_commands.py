@@ -37,6 +37,14 @@ class ModelChoice(click.Choice):
               help="A registered model (default: the preset's; the recommended preset's is ae, "
                    "the paper presets' augintae); its own config fields are set with "
                    "--set model.FIELD=VALUE.")
+@click.option("--novel", default=None, metavar="PATH_OR_NAME",
+              help="Novel classes (a folder of classes the model does not train on) for the "
+                   "sample grids and `evaluate` (data.novel_dataset; default: the preset's, for "
+                   "a folder the training images themselves).")
+@click.option("--held-out", default=None, metavar="PATH_OR_NAME",
+              help="Held-out images of the training classes, for `evaluate`'s reconstruction "
+                   "(data.test_dataset; default: the dataset's test split, for a folder the "
+                   "training images themselves).")
 @click.option("--epochs", type=int, default=None, help="Passes over the training split (paper: 100).")
 @click.option("--steps", type=click.IntRange(1), default=None,
               help="Budget in optimizer steps (images seen / batch size); overrides --epochs.")
@@ -53,6 +61,12 @@ class ModelChoice(click.Choice):
 @click.option("--jit/--no-jit", default=None, help="XLA-compile the train step (default: Keras auto).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Default: runs/NNNNN-<dataset>-<model>.")
+@click.option("--snap", type=click.IntRange(1), default=None, metavar="N",
+              help="Checkpoint every N epochs (default: about every 5 minutes); the first and "
+                   "the last epoch always (train.snap).")
+@click.option("--keep", type=click.IntRange(1), default=None, metavar="K",
+              help="Keep the K newest checkpoints, remove older ones (default 3; "
+                   "train.keep_checkpoints).")
 @click.option("--runs-root", type=click.Path(file_okay=False), default="runs", show_default=True,
               help="Where a run without --run-dir gets its numbered folder.")
 @click.option("--resume", is_flag=True,
@@ -63,8 +77,9 @@ class ModelChoice(click.Choice):
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved config, dataset summary and parameter counts; train nothing.")
 @friendly_errors
-def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strategy, precision, jit,
-                  run_dir, runs_root, resume, stage, dry_run, **options):
+def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_dim, seed, strategy,
+                  precision, jit, run_dir, snap, keep, runs_root, resume, stage, dry_run,
+                  **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
     from augintae_tf.runs import RunLock, latest_run_dir
 
@@ -78,14 +93,16 @@ def train_command(model, epochs, steps, batch_size, lr, latent_dim, seed, strate
     fields = {"model.name": model, "train.epochs": epochs, "train.steps": steps, "train.batch_size": batch_size,
               "train.lr": lr, "model.latent_dim": latent_dim, "train.seed": seed,
               "train.strategy": strategy, "train.precision": precision,
-              "train.jit": None if jit is None else ("on" if jit else "off")}
+              "train.jit": None if jit is None else ("on" if jit else "off"),
+              "train.snap": snap, "train.keep_checkpoints": keep,
+              "data.novel_dataset": novel, "data.test_dataset": held_out}
     if resume:
         run_dir = run_dir or str(latest_run_dir(runs_root))
         RunLock.check_free(run_dir)  # "in use" at once, not after importing TensorFlow
     if resume and options["config_path"] is None:
         # Resuming starts from the run's own config; options given on top must agree with it.
         options["config_path"] = str(RunLayout(run_dir).config)
-    cfg = config_from_options(**options, **fields)
+    cfg = config_from_options(**options, **fields, echo=click.echo)
     from augintae_tf.training import train  # TensorFlow: only once the options are known good
 
     previous = signal.signal(signal.SIGTERM, _raise_terminated)

@@ -18,8 +18,9 @@ def glyph_cache(tmp_path_factory):
 
 # float32 pinned: ``train.precision: auto`` would train in bf16 on a CPU with native bf16, and a
 # test's numbers must not depend on which CPU runs it (bf16 steps: tests/test_precision.py).
+# A checkpoint every epoch (train.snap 1): the fault tests stop runs at a given epoch.
 TINY = {"model.width": 0.25, "model.latent_dim": 8, "data.limit": 128, "train.batch_size": 32,
-        "train.epochs": 2, "train.precision": "float32"}
+        "train.epochs": 2, "train.precision": "float32", "train.snap": 1}
 
 
 def tiny_config(**overrides):
@@ -88,6 +89,21 @@ def tiny_run(tmp_path_factory, glyph_cache):
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(), run_dir, echo=lambda *_: None)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_seeds(tmp_path_factory, glyph_cache):
+    """A folder of 5 seed PNGs of one held-out glyph character, the size tiny runs take."""
+    import numpy as np
+
+    from augintae_tf.data import load_arrays
+    from augintae_tf.images import save_png
+
+    folder = tmp_path_factory.mktemp("seeds")
+    images, labels = load_arrays(tiny_config().data, "test", limit=200)
+    for i, image in enumerate(images[labels == np.bincount(labels).argmax()][:5]):
+        save_png(folder / f"seed-{i:02d}.png", image)
+    return folder
 
 
 def run_python(source: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180):

@@ -84,7 +84,7 @@ def test_dataset_to_preset_and_split_reset():
     assert preset_for_dataset("omniglot") == "omniglot"
     assert preset_for_dataset("celeb_a") == "celeba"
     assert preset_for_dataset("kmnist") == "recommended"
-    assert preset_for_dataset("/some/folder", channels=3) == "cifar10"
+    assert preset_for_dataset("/some/folder", channels=3) == "recommended-rgb"
     assert dataset_overrides("glyphs", "glyphs", ("train", "validation", "test")) == {}
     assert dataset_overrides("glyphs", "kmnist", ("train", "test")) == {
         "data.train_split": "train", "data.test_split": "test", "data.novel_split": "test",
@@ -106,6 +106,19 @@ def test_recommended_preset_is_the_default_and_the_paper_recipe_stays_in_its_pre
     for preset in ("omniglot", "mnist", "emnist", "celeba", "cifar10"):
         cfg = load_config(preset)
         assert (cfg.model.pixel_loss, cfg.model.upsampling) == ("l2", "transpose"), preset
+
+
+def test_the_rgb_recipe_is_the_cifar10_preset_with_the_recommended_levers():
+    """What a colour folder trains without flags: the levers of the recommended preset (model,
+    target, loss, lr policy, half the affine ranges) on the cifar10 preset; its colour jitter,
+    fill and latent 512 stay (the glyphs lever widened the latent, 32 -> 128; 512 is wider)."""
+    cifar, rgb = load_config("cifar10"), load_config("recommended-rgb")
+    levers = {"model.name": "ae", "model.target": "blend", "model.pixel_loss": "l1",
+              "train.lr_drops": "[]", "augment.rotation": cifar.augment.rotation / 2,
+              "augment.translation": cifar.augment.translation / 2, "augment.scale_min": 0.9,
+              "augment.scale_max": 1.1, "augment.shear": cifar.augment.shear / 2}
+    assert load_config("cifar10", levers) == rgb
+    assert (rgb.model.latent_dim, rgb.augment.brightness, rgb.augment.fill) == (512, 0.25, "reflect")
 
 
 @pytest.mark.parametrize("model", ["fastgan", "dagan", "neural-statistician"])

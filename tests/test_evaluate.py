@@ -16,6 +16,11 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+def figure(record, key):
+    """``record[key]``, or the value withheld as from a classifier within chance (1 epoch)."""
+    return record[key] if record[key] is not None else record[f"{key}_raw"]
+
+
 @pytest.fixture
 def run_copy(tiny_run, tmp_path):
     """A private copy of the tiny run: evaluate writes into the run directory."""
@@ -28,7 +33,7 @@ def test_classifier_metrics_are_in_range_and_classifiers_are_cached(run_copy, mo
 
     first = evaluate(run_copy, metrics="fd-clf,classifier", progress=False, **FAST)
     for key in ("domain_share", "class_accuracy", "domain_classifier_accuracy", "class_classifier_accuracy"):
-        assert 0.0 <= first[key] <= 1.0, key
+        assert 0.0 <= figure(first, key) <= 1.0, key
     assert math.isfinite(first["fd_clf"]) and first["fd_clf"] >= 0
     weights = run_copy / "eval" / "classifiers"
     mtimes = {p.name: p.stat().st_mtime_ns for p in weights.glob("*.weights.h5")}
@@ -39,10 +44,10 @@ def test_classifier_metrics_are_in_range_and_classifiers_are_cached(run_copy, mo
         raise AssertionError("cached classifiers must be reused")
 
     monkeypatch.setattr(classifiers, "train_classifier", no_training)
-    second = evaluate(run_copy, metrics="fd-clf,classifier", progress=False, **FAST)
+    second = evaluate(run_copy, metrics="fd-clf,classifier", progress=False, force=True, **FAST)
     assert {p.name: p.stat().st_mtime_ns for p in weights.glob("*.weights.h5")} == mtimes
     for key in ("domain_share", "class_accuracy", "fd_clf", "class_classifier_accuracy"):
-        assert second[key] == pytest.approx(first[key], rel=1e-5, abs=1e-6)
+        assert figure(second, key) == pytest.approx(figure(first, key), rel=1e-5, abs=1e-6)
 
 
 def test_evaluate_command_end_to_end(run_copy):
@@ -56,7 +61,7 @@ def test_evaluate_command_end_to_end(run_copy):
     out = run_copy / "eval"
     record = json.loads((out / "metrics.json").read_text())
     for key in ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean"):
-        assert math.isfinite(record[key]), key
+        assert math.isfinite(figure(record, key)), key
     assert sorted(map(int, record["noise"])) == list(range(1, 29))
     assert record["novel"]["split"] == "test" and record["test"]["split"] == "validation"
     assert {"classifiers", "recon", "noise", "interp", "total"} <= set(record["timing_s"])

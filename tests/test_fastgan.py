@@ -240,7 +240,8 @@ def test_cli_trains_on_a_folder_resumes_samples_evaluates_and_exports(tmp_path):
     invoke = lambda *a: CliRunner().invoke(main, [str(x) for x in a], catch_exceptions=False)  # noqa
     common = ["--model", "fastgan", "--dataset", tmp_path / "data", "--image-size", 64,
               "--set", "model.width=0.0625", "--set", "model.latent_dim=16", "--epochs", 3,
-              "--set", "train.steps_per_epoch=2", "--set", "data.channels=3", "--run-dir", run_dir]
+              "--snap", 1, "--set", "train.steps_per_epoch=2", "--set", "data.channels=3",
+              "--run-dir", run_dir]
     # kill -9 while epoch 2's checkpoint is renamed into place, then resume to the end
     killed = run_python("import sys; from augintae_tf.cli.main import main; main(sys.argv[1:])",
                         "train", *map(str, common), env={checkpoints.KILL_ENV: "rename@2"})

@@ -140,10 +140,10 @@ def test_an_unreadable_or_fifo_config_is_one_line(tmp_path, monkeypatch):
     assert one_line_error(result.output) == f"Error: config '{fifo}' is not a regular file"
 
 
-def test_a_deep_run_config_is_one_line_for_generate(tiny_run, tmp_path):
+def test_a_deep_run_config_is_one_line_for_generate(tiny_seeds, tiny_run, tmp_path):
     run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
     (run / "config.yaml").write_text("train: " + "[" * 10000 + "]" * 10000 + "\n")
-    result = invoke("generate", "--run-dir", run, "--seeds", run / "samples", "--out",
+    result = invoke("generate", "--run-dir", run, "--seeds", tiny_seeds, "--out",
                     tmp_path / "gen")
     assert result.exit_code == 1
     assert one_line_error(result.output) == (
@@ -180,11 +180,11 @@ def test_integers_are_range_checked_in_one_line(tiny_run, tmp_path, args, wanted
     assert not run_dir.exists()
 
 
-def test_a_huge_num_is_refused_at_once_and_memory_stays_bounded(tiny_run, tmp_path):
+def test_a_huge_num_is_refused_at_once_and_memory_stays_bounded(tiny_seeds, tiny_run, tmp_path):
     """`generate --num 10000000` buffered every image (2.5 GB after 27 s); in a fresh process it
     is now refused before TensorFlow loads, with nothing written."""
     out = tmp_path / "gen"
-    done = cli("generate", "--run-dir", tiny_run, "--seeds", tiny_run / "samples",
+    done = cli("generate", "--run-dir", tiny_run, "--seeds", tiny_seeds,
                "--num", "10000000", "--out", out, timeout=120)
     assert done.returncode == 2
     assert one_line_error(done.stderr) == ("Error: Invalid value for '--num': 10000000 is out of "
@@ -192,7 +192,7 @@ def test_a_huge_num_is_refused_at_once_and_memory_stays_bounded(tiny_run, tmp_pa
     assert not out.exists()
 
 
-def test_generate_streams_its_images_in_chunks(tiny_run, tmp_path, monkeypatch):
+def test_generate_streams_its_images_in_chunks(tiny_seeds, tiny_run, tmp_path, monkeypatch):
     """Above generation.CHUNK images, each chunk is written before the next is made; the first
     chunk is one call with the seed (the exported generate's images), later chunks draw other
     streams."""
@@ -210,7 +210,7 @@ def test_generate_streams_its_images_in_chunks(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(generation, "generate", generate)
     monkeypatch.setattr(generation, "save_pngs", save_pngs)
     out = tmp_path / "gen"
-    result = invoke("generate", "--run-dir", tiny_run, "--seeds", tiny_run / "samples",
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", tiny_seeds,
                     "--num", "40", "--seed", "5", "--out", out)
     assert result.exit_code == 0, result.output
     seeds = [generation.chunk_seed(5, i) for i in range(3)]
@@ -221,14 +221,14 @@ def test_generate_streams_its_images_in_chunks(tiny_run, tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- FIFOs given as seeds
-def test_a_fifo_as_seeds_is_refused_or_skipped_never_waited_on(tiny_run, tmp_path):
+def test_a_fifo_as_seeds_is_refused_or_skipped_never_waited_on(tiny_seeds, tiny_run, tmp_path):
     fifo = tmp_path / "fifo.png"
     os.mkfifo(fifo)
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", fifo, "--out", tmp_path / "g1")
     assert one_line_error(result.output) == (
         f"Error: seed images {fifo} is not a regular file or a folder (a FIFO, a device...); "
         "give an image file or a folder of them")
-    folder = Path(shutil.copytree(tiny_run / "samples", tmp_path / "seeds"))
+    folder = Path(shutil.copytree(tiny_seeds, tmp_path / "seeds"))
     os.mkfifo(folder / "x.png")  # opening it to decode blocked generate forever
     done = cli("generate", "--run-dir", tiny_run, "--seeds", folder, "--num", "2",
                "--out", tmp_path / "g2", timeout=150)
@@ -251,4 +251,5 @@ def test_evaluate_of_a_read_only_run_caches_its_classifiers_under_out(tiny_run, 
     assert snapshot(run) == before  # nothing under the read-only run
     assert sorted(p.name for p in (out / "classifiers").iterdir()) == [
         "class.json", "class.weights.h5", "domain.json", "domain.weights.h5"]
-    assert np.isfinite(json.loads((out / "metrics.json").read_text())["class_accuracy"])
+    record = json.loads((out / "metrics.json").read_text())  # a 1-epoch classifier may be at
+    assert np.isfinite(record.get("class_accuracy_raw", record["class_accuracy"]))  # chance

@@ -63,7 +63,7 @@ def test_evaluate_refuses_a_linked_eval_folder(tiny_run, tmp_path):
     assert list(elsewhere.iterdir()) == []  # no metrics.json written through the link
 
 
-def test_a_linked_checkpoint_is_refused_not_followed_or_removed(tiny_run, tmp_path):
+def test_a_linked_checkpoint_is_refused_not_followed_or_removed(tiny_seeds, tiny_run, tmp_path):
     """The newest checkpoint a link (to a copy of epoch 1): resume used to train from it and
     then fail with `Cannot call rmtree on a symbolic link` when it saved that epoch."""
     run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
@@ -72,7 +72,7 @@ def test_a_linked_checkpoint_is_refused_not_followed_or_removed(tiny_run, tmp_pa
     (run / "checkpoints" / "epoch-00002").symlink_to(target, target_is_directory=True)
     before = snapshot(target)
     for command in (["train", "--resume", "--run-dir", run],
-                    ["generate", "--run-dir", run, "--seeds", run / "samples",
+                    ["generate", "--run-dir", run, "--seeds", tiny_seeds,
                      "--out", tmp_path / "gen"]):
         result = invoke(*command)
         assert result.exit_code == 1
@@ -141,7 +141,7 @@ def test_a_start_that_fails_after_writing_its_config_leaves_nothing(tmp_path):
 
 
 # ---------------------------------------------------------------- generate racing a training run
-def test_generate_succeeds_while_the_run_trains_and_rotates_checkpoints(tiny_run, tmp_path):
+def test_generate_succeeds_while_the_run_trains_and_rotates_checkpoints(tiny_seeds, tiny_run, tmp_path):
     """A training run keeping one checkpoint rotates it every few hundred milliseconds;
     `generate` used to lose that race in one run of three ("has no state.json")."""
     run_dir = tmp_path / "run"
@@ -155,7 +155,7 @@ def test_generate_succeeds_while_the_run_trains_and_rotates_checkpoints(tiny_run
                  or trainer.poll() is not None, "the first checkpoint")
         for i in range(6):
             assert trainer.poll() is None, trainer.stderr.read()
-            result = invoke("generate", "--run-dir", run_dir, "--seeds", tiny_run / "samples",
+            result = invoke("generate", "--run-dir", run_dir, "--seeds", tiny_seeds,
                             "--num", "4", "--out", tmp_path / f"gen{i}")
             outcomes.append((result.exit_code, result.output.strip().splitlines()[-1]))
         assert trainer.poll() is None  # the run was training (rotating) all along

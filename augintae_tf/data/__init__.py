@@ -5,10 +5,11 @@ on black like MNIST.  Labels are int32.
 """
 from .folder import load_image_files
 from .pipeline import (dataset_splits, is_available_offline, label_names, load_arrays, load_split,
-                       make_dataset, resolve_novel)
+                       make_dataset, resolve_held_out, resolve_novel, same_images)
 from .registry import DataError, DatasetInfo, list_datasets
 from .sets import SetSummary, check_labelled, make_set_dataset, set_summary
 
 __all__ = ["DataError", "DatasetInfo", "dataset_splits", "is_available_offline", "label_names",
            "list_datasets", "load_arrays", "load_image_files", "load_split", "make_dataset",
-           "make_set_dataset", "resolve_novel", "SetSummary", "check_labelled", "set_summary"]
+           "make_set_dataset", "resolve_held_out", "resolve_novel", "same_images", "SetSummary",
+           "check_labelled", "set_summary"]

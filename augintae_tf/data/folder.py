@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import stat
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -130,19 +131,26 @@ def decode(path: Path, size: int | None = None) -> np.ndarray:
 
 
 def _decode_all(files: Iterable[Path], image_size: int, channels: int, where: str,
-                limit: int | None = None) -> tuple[list[np.ndarray], list[int]]:
+                limit: int | None = None,
+                strict: bool = False) -> tuple[list[np.ndarray], list[int]]:
     """Decode and convert files in order (until ``limit`` succeed); returns the images and the
-    positions of the files they came from.  Unreadable files are skipped with warnings."""
+    positions of the files they came from.  Unreadable files are skipped with warnings; with
+    ``strict`` a file smaller than ``image_size`` or of other channels is a DataError."""
     images, used, skipped = [], [], 0
     for index, path in enumerate(files):
         if limit is not None and len(images) >= limit:
             break
         try:
             pixels = decode(path, image_size)
+            if strict:  # decoded: the header is within the pixel limit
+                with Image.open(path) as picture:
+                    size = picture.size
         except _UNREADABLE as exc:
             skipped += 1
             warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=3)
             continue
+        if strict:
+            _check_seed(path, size, pixels, image_size, channels)
         images.append(finish(pixels, image_size, channels).numpy())
         used.append(index)
     if skipped:
@@ -150,9 +158,82 @@ def _decode_all(files: Iterable[Path], image_size: int, channels: int, where: st
     return images, used
 
 
+def _check_seed(path: Path, size: tuple[int, int], pixels: np.ndarray, image_size: int,
+                channels: int) -> None:
+    """DataError (one line, naming the file and the shape the run takes) for a seed smaller than
+    the run's images (it would be upscaled) or of other channels: a 1-channel file for a colour
+    run, a file with colour for a grayscale one (an RGB file with three equal channels is gray)."""
+    colour = pixels.shape[-1] == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                                            and np.array_equal(pixels[..., 1], pixels[..., 2]))
+    wrong_channels = (channels == 3 and pixels.shape[-1] == 1) or (channels == 1 and colour)
+    if min(size) < image_size or wrong_channels:
+        kind = {1: "grayscale", 3: "RGB"}
+        raise DataError(f"seed image {path} is {size[0]}x{size[1]} {kind[3 if colour else 1]}; "
+                        f"this run takes "
+                        f"{image_size}x{image_size} {kind[channels]} images ({image_size}x"
+                        f"{image_size}x{channels}; larger ones are centre-cropped and resized): "
+                        "use seeds like its training images")
+
+
 def _no_image(where: str) -> DataError:
     return DataError(f"{where} contains no readable image (looked for "
                      f"{', '.join(IMAGE_EXTENSIONS)}, recursively)")
+
+
+@dataclass(frozen=True)
+class FolderLook:
+    """What a folder's images are, from a sample of its files (:func:`look_at_folder`)."""
+
+    root: Path
+    files: int
+    classes: int
+    sampled: int
+    smallest: tuple[int, int]  # (width, height) of the sampled file with the shortest side
+    largest: tuple[int, int]
+    channels: int  # 3 when a sampled file has colour, else 1
+
+    @property
+    def side(self) -> int:
+        """The short side of the smallest file: the centre crop's size before any upscaling."""
+        return min(self.smallest)
+
+    def describe(self) -> str:
+        size = "x".join(map(str, self.smallest))
+        if self.largest != self.smallest:
+            size = f"{size} to {'x'.join(map(str, self.largest))}"
+        colour = "RGB" if self.channels == 3 else "grayscale"
+        return (f"{self.files} {colour} images of {size} in {self.classes} "
+                f"class{'es' if self.classes != 1 else ''}")
+
+
+def _has_colour(path: Path) -> bool:
+    """Whether the decoded image has three channels that are not all equal."""
+    pixels = decode(path, 64)
+    return pixels.shape[-1] == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
+                                          and np.array_equal(pixels[..., 1], pixels[..., 2]))
+
+
+def look_at_folder(root: Path, sample: int = 64) -> FolderLook:
+    """Sizes and channels of an image folder from up to ``sample`` of its files, evenly spread
+    over the sorted list (every class is visited): sizes from the file headers, colour from the
+    decoded pixels (an RGB file whose three channels are equal counts as grayscale)."""
+    files, labels, names = scan(root)
+    if not files:
+        raise _no_image(f"image folder {root}")
+    picked = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(sample, len(files)))
+                                          .round().astype(int))]
+    sizes, colour = [], False
+    for path in picked:
+        try:
+            with Image.open(path) as picture:
+                sizes.append(picture.size)
+            colour = colour or _has_colour(path)
+        except _UNREADABLE:
+            continue  # loading skips it too, with a warning naming it
+    if not sizes:
+        raise _no_image(f"image folder {root}")
+    return FolderLook(root, len(files), len(names), len(sizes), min(sizes, key=min),
+                      max(sizes, key=min), 3 if colour else 1)
 
 
 def load_folder(root: Path, image_size: int, channels: int,
@@ -167,11 +248,12 @@ def load_folder(root: Path, image_size: int, channels: int,
 
 
 def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], image_size: int,
-                     channels: int) -> tuple[np.ndarray, list[Path]]:
+                     channels: int, strict: bool = False) -> tuple[np.ndarray, list[Path]]:
     """Seed images for few-shot generation: a folder (recursive) or a list of files.
 
     Returns float32 [N, S, S, C] in [0, 1] converted exactly like the folder dataset, and the
     sorted paths of the images actually used (unreadable files are skipped with a warning).
+    ``strict``: a file smaller than ``image_size`` or of other channels is refused (one line).
     """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
@@ -192,7 +274,7 @@ def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], im
     else:
         files = sorted(Path(p).expanduser() for p in source)
         where = f"the {len(files)} given file(s)"
-    images, used = _decode_all(files, image_size, channels, where)
+    images, used = _decode_all(files, image_size, channels, where, strict=strict)
     if not images:
         raise _no_image(where)
     return np.stack(images).astype(np.float32) / 255.0, [files[i] for i in used]

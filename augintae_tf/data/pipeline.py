@@ -173,3 +173,19 @@ def resolve_novel(cfg: DataConfig) -> tuple[str, str]:
     dataset) at ``cfg.novel_split``."""
     return cfg.novel_dataset or cfg.dataset, cfg.novel_split
 
+
+def resolve_held_out(cfg: DataConfig) -> tuple[str, str]:
+    """(dataset, split) of the training domain's held-out images: ``cfg.test_dataset``
+    (default: the training dataset) at ``cfg.test_split``."""
+    return cfg.test_dataset or cfg.dataset, cfg.test_split
+
+
+def same_images(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two (dataset, split) pairs serve the same images: one folder (a folder serves
+    every split name alike), or one registered dataset at one split."""
+    (name_a, split_a), (name_b, split_b) = a, b
+    target_a, target_b = resolve(name_a), resolve(name_b)
+    if isinstance(target_a, Path) and isinstance(target_b, Path):
+        return target_a.resolve() == target_b.resolve()
+    return target_a == target_b and split_a == split_b
+

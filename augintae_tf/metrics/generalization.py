@@ -76,7 +76,7 @@ def figure(path, novel_images: np.ndarray, rows: list[np.ndarray], labels: list[
 def metric(run, data, options) -> dict:
     """The evaluation table's ``generalization`` row (see the module docstring)."""
     n = options.data_limit or DEFAULT_IMAGES
-    test, _ = data.arrays(data.cfg.data.test_split, limit=n)
+    test, _ = data.arrays("held_out", limit=n)
     novel, _ = data.arrays("novel", limit=n)
     embed = data.classifiers[1].embed  # the novel-class classifier (cached in RUN/eval)
     values, rows = data.timer("generalization_reconstruct", lambda: generalization_values(

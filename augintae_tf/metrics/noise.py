@@ -69,16 +69,20 @@ def reconstruction_error(model: Callable, images, batch_size: int = 256) -> floa
 
 def noise_reconstruction_curve(model: Callable, image_size: int, channels: int,
                                frequencies: Iterable[int] | None = None, trials: int = 1000,
-                               batch_size: int = 250, seed: int = 0) -> dict[int, float]:
+                               batch_size: int = 250, seed: int = 0,
+                               progress: Callable[[float], object] | None = None
+                               ) -> dict[int, float]:
     """``{frequency: mean per-pixel squared error of model(noise) vs noise}`` over ``trials`` images.
 
     ``frequencies`` defaults to 1..image_size as in the paper.  Each frequency draws from its own
     generator seeded by ``(seed, frequency)``, so a frequency's noise does not depend on which other
-    frequencies are evaluated, nor on ``batch_size``.
+    frequencies are evaluated, nor on ``batch_size``.  ``progress(share done)`` after each one.
     """
-    frequencies = range(1, image_size + 1) if frequencies is None else frequencies
+    frequencies = list(range(1, image_size + 1) if frequencies is None else frequencies)
     curve = {}
-    for frequency in frequencies:
+    for index, frequency in enumerate(frequencies):
+        if progress is not None and index:
+            progress(index / len(frequencies))
         frequency = int(frequency)
         _check_frequency(frequency, image_size)
         rng = np.random.default_rng([seed, frequency])

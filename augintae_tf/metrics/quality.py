@@ -63,7 +63,7 @@ from augintae_tf.metrics.fewshot import FewShotPlan
 from augintae_tf.metrics.frechet import frechet_distance_from_activations
 from augintae_tf.metrics.manifold import (nearest_seed_distance, pixel_rms_distance,
                                           precision_recall_density_coverage)
-from augintae_tf.metrics.realism import realism_accuracy
+from augintae_tf.metrics.realism import chance_margin, realism_accuracy, test_size
 
 REFERENCE_ROWS = ("floor", "seed_copies", "seed_augmented", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
@@ -71,6 +71,8 @@ CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "cove
 METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "density", "coverage",
            "seed_distance", "seed_distance_px", "realism", "double_exposure")
 CLASS_COLUMNS = CLASS_METRICS + ("double_exposure",)  # the per-class table's columns
+REALISM_MIN_STEPS = 60  # realism CNN steps at least (glyphs' 2,000-image plans take 110-125)
+NOT_ENOUGH = "not enough data to judge"
 
 
 def plan_seeds(plan: FewShotPlan) -> np.ndarray:
@@ -182,7 +184,7 @@ def _class_scores(features, images, labels, predicted, ref: _Reference, cls, k: 
 
 
 def _score_row(images, labels, ref: _Reference, features_fn, *, classify_fn=None, classes=None,
-              k: int = 3, seed: int = 0, realism_epochs: int = 5,
+              k: int = 3, seed: int = 0, realism_epochs: int = 5, realism_min_steps: int = 0,
               double_exposure: dict | None = None) -> tuple[dict, dict]:
     """(row of :data:`METRICS` + ``images``, ``{class: per-class dict}``) for one image set."""
     images = np.asarray(images, np.float32)
@@ -197,7 +199,8 @@ def _score_row(images, labels, ref: _Reference, features_fn, *, classify_fn=None
     for name in CLASS_METRICS[1:]:
         if name != "class_accuracy" or predicted is not None:
             row[name] = _class_mean(v[name] for v in per_class.values())
-    row["realism"] = realism_accuracy(ref.images, images, seed=seed, epochs=realism_epochs)
+    row["realism"] = realism_accuracy(ref.images, images, seed=seed, epochs=realism_epochs,
+                                      min_steps=realism_min_steps)
     flags = double_exposures(images, labels, ref.seed_images, ref.seed_labels, **(double_exposure or {}))
     row["double_exposure"] = float(flags.mean()) if len(flags) else None
     for cls, values in per_class.items():
@@ -219,8 +222,8 @@ def _check(generated: Mapping, plan: FewShotPlan, images: np.ndarray, labels: np
 
 def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: Callable, *,
                     classify_fn: Callable | None = None, seeds=None, seed: int = 0,
-                    realism_epochs: int = 5, k: int = 3, references: bool = True,
-                    augment_fn: Callable | None = None,
+                    realism_epochs: int = 5, realism_min_steps: int = REALISM_MIN_STEPS,
+                    k: int = 3, references: bool = True, augment_fn: Callable | None = None,
                     double_exposure_ratio: float = DEFAULT_RATIO,
                     double_exposure_shift: int = DEFAULT_SHIFT) -> dict:
     """Score generated few-shot images and the reference rows against one real comparison set.
@@ -233,7 +236,7 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         classify_fn: optional images -> predicted labels ``[N]`` (``TrainedClassifier.predict``).
         seeds: seed indices or ``sample_seeds``' dict (see :func:`real_split`).
         seed: fixes the real split and the realism CNNs.
-        realism_epochs, k: see :mod:`.realism` and :mod:`.manifold`.
+        realism_epochs, realism_min_steps, k: see :mod:`.realism` and :mod:`.manifold`.
         references: False scores only ``generated`` (the split and counts are the same).
         augment_fn: ``(images, seed) -> images``, a random affine per image: with it the
             reference rows include ``seed_augmented`` (:func:`seed_augmented`).
@@ -245,8 +248,9 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         ``{"rows": {name: {metric: value, "images": n}}`` (generated names first, then
         :data:`REFERENCE_ROWS`), ``"per_class": {name: {class: {metric: value, "images": n}}}``,
         ``"counts": {"classes", "seeds_per_class", "seeds", "images", "comparison_images",
-        "floor_images", "k", "realism_epochs", "double_exposure_ratio", "double_exposure_shift"}}``
-        (``seeds_per_class``: the fewest any class has).
+        "floor_images", "k", "realism_epochs", "realism_min_steps", "double_exposure_ratio",
+        "double_exposure_shift"}}`` (``seeds_per_class``: the fewest any class has), and
+        ``"withheld"`` when :func:`guard_realism` found the realism test powerless.
     """
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels).reshape(-1)
@@ -274,15 +278,59 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         rows[name], per_class[name] = _score_row(array, row_labels, ref, features_fn,
                                                  classify_fn=classify_fn, classes=classes, k=k,
                                                  seed=seed, realism_epochs=realism_epochs,
+                                                 realism_min_steps=realism_min_steps,
                                                  double_exposure=exposure)
     seed_counts = [int(np.sum(ref.seed_labels == c)) for c in classes]
     counts = {"classes": int(len(classes)), "seeds_per_class": min(seed_counts),
               "seeds": int(len(split.seeds)), "images": int(len(plan.alpha)),
               "comparison_images": int(len(split.comparison)), "floor_images": int(len(split.floor)),
               "k": int(k), "realism_epochs": int(realism_epochs),
+              "realism_min_steps": int(realism_min_steps),
               "double_exposure_ratio": float(double_exposure_ratio),
               "double_exposure_shift": int(double_exposure_shift)}
-    return {"rows": rows, "per_class": per_class, "counts": counts}
+    result = {"rows": rows, "per_class": per_class, "counts": counts}
+    guard_realism(result, len(split.comparison))
+    return result
+
+
+def withhold(result: dict, columns, reason: str, rows=None) -> None:
+    """Replace ``columns`` of ``rows`` (default: all) and of their per-class values by None,
+    keeping the values under ``result["withheld"]["values"]`` and ``reason`` (one line) under
+    ``result["withheld"]["reasons"][column]``: a figure that cannot be judged is not a score."""
+    withheld = result.setdefault("withheld", {"reasons": {}, "values": {}})
+    for name in rows if rows is not None else list(result["rows"]):
+        kept = withheld["values"].setdefault(name, {})
+        for column in columns:
+            if result["rows"][name].get(column) is not None:
+                kept[column] = result["rows"][name][column]
+                result["rows"][name][column] = None
+            for values in result.get("per_class", {}).get(name, {}).values():
+                if column in values:
+                    values[column] = None
+    for column in columns:
+        withheld["reasons"][column] = reason
+
+
+def guard_realism(result: dict, comparison: int) -> None:
+    """Withhold every realism value within chance of 0.5 (:func:`~.realism.chance_margin` of its
+    test size) when the pixel cross-fade's is too: a CNN that cannot tell the cross-fade's double
+    images from real ones had too little data, and its 0.5 for another row means nothing.  A
+    value clearly above 0.5 stays (that CNN did learn); none is withheld without a cross-fade."""
+    rows = result["rows"]
+
+    def within_chance(name) -> bool:
+        value = rows[name].get("realism")
+        n = test_size(comparison, rows[name]["images"])
+        return value is not None and value <= 0.5 + chance_margin(n)
+
+    if "crossfade" not in rows or not within_chance("crossfade"):
+        return
+    shown = rows["crossfade"]["realism"]
+    n = test_size(comparison, rows["crossfade"]["images"])
+    withhold(result, ["realism"], f"{NOT_ENOUGH}: the realism CNN could not tell even the pixel "
+             f"cross-fade from real images ({shown:.2f} on {n} held-out images, chance 0.50 +- "
+             f"{chance_margin(n):.2f}); more real images per class help",
+             rows=[name for name in rows if within_chance(name)])
 
 
 TITLES = {"floor": "floor: held-out real images", "seed_copies": "copies of the seeds (no model)",
@@ -314,6 +362,13 @@ def _exposure_note(counts: dict) -> str:
             f"(shifts up to {counts['double_exposure_shift']} px)")
 
 
+def _classifier_note(counts: dict) -> str:
+    if counts.get("classifier_accuracy") is None:
+        return ""
+    return ("; class acc and the features: a classifier trained on those held-out images only "
+            f"(its own held-out accuracy {counts['classifier_accuracy']:.2f})")
+
+
 def quality_table(result: dict, *, per_class: bool = False) -> str:
     """Markdown: a counts line, then one row per image set of :func:`fewshot_quality`'s result (and,
     with ``per_class``, a second table with one line per class and set)."""
@@ -321,11 +376,19 @@ def quality_table(result: dict, *, per_class: bool = False) -> str:
     lines = [f"{counts['classes']} classes, {counts['seeds_per_class']} seeds per class, "
              f"{counts['images']} generated images; scored against {counts['comparison_images']} "
              f"held-out real images (floor: {counts['floor_images']} others); k = {counts['k']}; "
-             "realism 0.5 = indistinguishable" + _exposure_note(counts), ""]
+             "realism 0.5 = indistinguishable" + _exposure_note(counts) + _classifier_note(counts),
+             ""]
     columns = [m for m in METRICS if any(m in row for row in rows.values())]
-    body = [[TITLES.get(name, name), str(row["images"])] + [_number(row.get(m)) for m in columns]
+    kept = result.get("withheld", {}).get("values", {})
+    body = [[TITLES.get(name, name), str(row["images"])]
+            + ["?" if m in kept.get(name, {}) else _number(row.get(m)) for m in columns]
             for name, row in rows.items()]
     lines += _markdown(["set", "n"] + [HEADINGS[m] for m in columns], body)
+    reasons = result.get("withheld", {}).get("reasons", {})
+    lines += [""] if reasons else []
+    for reason in dict.fromkeys(reasons.values()):
+        named = ", ".join(HEADINGS.get(c, c) for c, r in reasons.items() if r == reason)
+        lines.append(f"? ({named}) = {reason}")
     if per_class:
         columns = [m for m in CLASS_COLUMNS if any(m in v for cls in result["per_class"].values()
                                                    for v in cls.values())]
