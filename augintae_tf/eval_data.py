@@ -42,6 +42,8 @@ class EvalOptions:
     double_exposure_ratio: float = 0.5  # quality: flagged when a two-seed blend has < ratio x the error
     double_exposure_shift: int = 2  # quality: shifts (px) the seeds may take in that test
     protocol: str = "quick"  # augintae_tf.eval_protocols.PROTOCOLS
+    sampler: str | None = None  # few-shot sampler of the quality rows (default: the run's)
+    scale: float | None = None  # its noise scale (default: the run's model.sampler_scale)
 
 
 # The one statement of the evaluation defaults: evaluate() (EvalOptions), compare() and the CLI's
@@ -186,8 +188,9 @@ class EvalData:
         """The plan decoded through the model's capability (``generate_from_plan``)."""
         from augintae_tf.metrics import generate_from_plan
 
-        return self.timer("fewshot_generation",
-                          lambda: generate_from_plan(self.run.model, self.novel[0], self.plan))
+        o = self.options
+        return self.timer("fewshot_generation", lambda: generate_from_plan(
+            self.run.model, self.novel[0], self.plan, sampler=o.sampler, scale=o.scale))
 
     @cached_property
     def samples(self) -> np.ndarray:

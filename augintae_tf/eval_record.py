@@ -32,6 +32,7 @@ def fingerprint(run, data, options) -> dict:
             for k, v in dataclasses.asdict(options).items() if k != "protocol"}
     return json.loads(json.dumps({
         **opts, "checkpoint": str(Path(run.checkpoint).resolve()), "model": run.config.model.name,
+        "run_sampler": [getattr(run.config.model, k, None) for k in ("sampler", "sampler_scale")],
         "novel_source": list(data.source("novel")),
         "held_out_source": list(data.source("held_out"))}))
 

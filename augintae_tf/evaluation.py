@@ -352,7 +352,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
             classifier_limit: int | None = EVAL_DEFAULTS.classifier_limit,
             novel_split: str | None = None, novel_dataset: str | None = None,
             double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
-            double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift) -> dict:
+            double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift,
+            samplers: Sequence[str] = (), scale: float | None = None) -> dict:
     """Interpolation figure (rows: pixel fade, then each run's slerp, per novel pair; runs without
     a latent are left out), the generalization figure (novel inputs, then each run's
     reconstructions -> ``OUT/generalization.png``), a table of
@@ -362,7 +363,9 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
     ``novel_dataset`` / ``novel_split``: score on this dataset (a folder of novel classes) /
     split instead of the runs' ``data.novel_dataset`` / ``data.novel_split`` (glyphs: ``far``
     for the symbol classes);
-    ``double_exposure_ratio``/``_shift``: that column's test (:mod:`augintae_tf.metrics.double_exposure`).
+    ``double_exposure_ratio``/``_shift``: that column's test (:mod:`augintae_tf.metrics.double_exposure`);
+    ``samplers``: one quality row per run and sampler its model has (``RUN [SAMPLER]``; default:
+    each run's own), ``scale`` their noise scale.
     Returns ``{"runs", "table", "markdown", "figure", "quality"}``."""
     eval_data.check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
     if not run_dirs:
@@ -385,7 +388,8 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, seed:
                                  shots=shots, num_images=num_images, seed=seed,
                                  classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
                                  echo=echo or print, double_exposure_ratio=double_exposure_ratio,
-                                 double_exposure_shift=double_exposure_shift)
+                                 double_exposure_shift=double_exposure_shift,
+                                 samplers=tuple(samplers) or (None,), scale=scale)
         markdown += ("\nFew-shot quality, every run generated on one shared plan (seed "
                      f"{seed}):\n\n" + quality_table(scores))
     atomic.write_text(out / "metrics.md", markdown)

@@ -10,6 +10,7 @@ from augintae_tf.eval_data import COMPARE_NUM_IMAGES
 from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.eval_protocols import PROTOCOLS
 from augintae_tf.evaluation import METRIC_TABLE, default_metrics
+from augintae_tf.sections import SAMPLERS
 
 
 def double_exposure_options(command):
@@ -61,6 +62,10 @@ def metrics_epilog() -> str:
               show_default=True,
               help="The metrics and sizes used unless given: " + "; ".join(
                   f"{name}: {p.help}" for name, p in PROTOCOLS.items()) + ".")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
+              help="Few-shot sampler of the quality rows (default: the run's model.sampler).")
+@click.option("--scale", type=click.FloatRange(0, 10), default=None,
+              help="Noise scale of the local samplers (default: the run's model.sampler_scale).")
 @click.option("--force", is_flag=True,
               help="Recompute every metric (default: metrics OUT/metrics.json already holds for "
                    "the same options are kept, so an interrupted evaluation resumes).")
@@ -86,9 +91,10 @@ def metrics_epilog() -> str:
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Seeds the few-shot plan, the classifiers and the figure's pairs.")
 @friendly_errors
-def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, force, shots, num_images,
-                     noise_trials, classifier_epochs, classifier_limit, data_limit, fid_network, out,
-                     seed, double_exposure_ratio, double_exposure_shift):
+def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, sampler, scale, force,
+                     shots, num_images, noise_trials, classifier_epochs, classifier_limit,
+                     data_limit, fid_network, out, seed, double_exposure_ratio,
+                     double_exposure_shift):
     """Evaluate a run: few-shot quality beside reference rows, reconstruction and interpolations
     (--protocol paper adds the appendix's FD-clf / classifier scores and noise curve) ->
     RUN/eval/metrics.json, written after every metric (+ interpolations.png, noise.png)."""
@@ -101,7 +107,7 @@ def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, force
                       classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
                       seed=seed, data_limit=data_limit, double_exposure_ratio=double_exposure_ratio,
                       double_exposure_shift=double_exposure_shift, protocol=protocol, force=force,
-                      echo=click.echo)
+                      sampler=sampler, scale=scale, echo=click.echo)
     for line in summary_lines(record):
         click.echo(line)
     click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
@@ -148,14 +154,19 @@ def summary_lines(record: dict) -> list[str]:
 @click.option("--novel", "--dataset", "dataset", default=None, metavar="PATH_OR_NAME",
               help="Novel classes: a folder of classes the runs never saw, or a dataset name "
                    "(default: the runs' data.novel_dataset).")
+@click.option("--sampler", "samplers", multiple=True, type=click.Choice(SAMPLERS),
+              help="Score the runs' few-shot images with this sampler, one row per run and "
+                   "sampler (repeatable; default: each run's model.sampler).")
+@click.option("--scale", type=click.FloatRange(0, 10), default=None,
+              help="Noise scale of the local samplers (default: each run's model.sampler_scale).")
 @click.option("--split", default=None,
               help="Novel-domain split (default: the runs' data.novel_split, or test with "
                    "--novel; glyphs: test = held-out alphabets, far = symbols unlike letters).")
 @double_exposure_options
 @friendly_errors
 def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_images,
-                    classifier_epochs, classifier_limit, dataset, split, double_exposure_ratio,
-                    double_exposure_shift):
+                    classifier_epochs, classifier_limit, dataset, samplers, scale, split,
+                    double_exposure_ratio, double_exposure_shift):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md, OUT/metrics.json). Runs: --run-dir RUN (repeatable)
@@ -169,7 +180,7 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_im
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
                      classifier_limit=classifier_limit, novel_dataset=dataset,
-                     novel_split=split,
+                     novel_split=split, samplers=samplers, scale=scale,
                      double_exposure_ratio=double_exposure_ratio,
                      double_exposure_shift=double_exposure_shift)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, "

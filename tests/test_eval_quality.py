@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from augintae_tf.cli.main import main
 
 FAST = {"num_images": 60, "classifier_epochs": 1, "classifier_limit": 600}
-ROWS = ["augintae", "augintae: seed reconstructions", "floor", "seed_copies", "crossfade"]
+ROWS = ["augintae", "augintae: seed reconstructions", "floor", "seed_copies", "seed_augmented",
+        "crossfade"]
 
 
 def invoke(*args):
@@ -133,7 +134,8 @@ def test_compare_scores_every_run_on_one_plan_with_one_set_of_references(run_cop
     assert result.exit_code == 0, result.output
     data = json.loads((out / "metrics.json").read_text())
     rows = data["quality"]["rows"]
-    assert list(rows) == ["run", "tiny", "tiny-2", "floor", "seed_copies", "crossfade"]
+    assert list(rows) == ["run", "tiny", "tiny-2", "floor", "seed_copies", "seed_augmented",
+                          "crossfade"]
     # the same weights on the same plan give the same images, so the same scores, and the copy
     # of the run (other directory, same weights) too: nothing run-specific leaks into the plan
     for name in ("tiny", "tiny-2"):

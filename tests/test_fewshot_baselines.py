@@ -188,7 +188,8 @@ def test_cli_train_generate_evaluate_export_on_glyphs(tmp_path, name, limit, qua
     table = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
     assert [row["model"] for row in table["runs"]] == [name, "augintae"]
     if quality == "--quality":  # one generated row per run beside the reference rows
-        assert list(table["quality"]["rows"]) == ["run", "tiny", "floor", "seed_copies", "crossfade"]
+        assert list(table["quality"]["rows"]) == ["run", "tiny", "floor", "seed_copies",
+                                                      "seed_augmented", "crossfade"]
     else:
         assert table["quality"] is None
 
@@ -203,7 +204,7 @@ def test_cli_unlabelled_folder_names_the_model_and_labelled_sources(tmp_path):
     assert result.exit_code != 0 and not (tmp_path / "run").exists()  # refused before the run
     assert result.output.strip().splitlines()[-1].startswith(
         f"Error: model 'dagan' trains on class-labelled sets, but '{tmp_path}' has no class "
-        "labels (a folder without class subfolders); sources with labels: glyphs, image folders")
+        "labels (a folder without class subfolders); sources with labels: glyphs, digits, image folders")
 
 
 def test_dry_run_reports_the_sets_and_skipped_classes():

@@ -261,6 +261,19 @@ def test_local_edit_adds_the_decoded_change_to_the_seed_itself(ae_run, glyph_see
     np.testing.assert_allclose(edited, np.clip(seeds[first] + latent - recon, 0, 1), atol=1e-5)
 
 
+def test_compare_scores_one_row_per_sampler_on_the_shared_plan(ae_run, tmp_path):
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(main, ["compare", "--run-dir", str(ae_run), "--out", str(out),
+                                       "--sampler", "slerp", "--sampler", "local-edit",
+                                       "--scale", "0.5", "--num-images", "40",
+                                       "--classifier-epochs", "1", "--classifier-limit", "300"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "metrics.json").read_text())["quality"]["rows"]
+    assert list(rows)[:3] == ["ae [slerp]", "ae [local-edit]", "floor"]
+    assert "seed_augmented" in rows and rows["ae [local-edit]"]["images"] == 40
+    assert rows["ae [local-edit]"]["fd"] != rows["ae [slerp]"]["fd"]
+
+
 def test_samplers_a_model_does_not_have_are_refused(ae_run):
     model = load_run(ae_run).model
     model.samplers = ("slerp",)  # as the VAE's
