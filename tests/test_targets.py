@@ -219,10 +219,10 @@ def test_defaults_per_model_and_switching_models():
     defaults = {name: section_class(name)().target for name in names}
     assert defaults == {"ae": "augmentation", "augintae": "augmentation",
                         "augintae-adv": "augmentation", "intae": "critic"}
-    # the recommended (default) preset trains ae on the blend; that choice is ae's: --model X on
-    # it gives X's own default target, unless model.target is set too
+    # --model X on the recommended (default) preset gives X's own default target, unless
+    # model.target is set too
     chosen = {name: load_config(overrides={"model.name": name}).model.target for name in names}
-    assert chosen == {**defaults, "ae": "blend"} and load_config().model.target == "blend"
+    assert chosen == defaults and load_config().model.target == "augmentation"
     assert load_config(overrides={"model.name": "augintae", "model.target": "blend"}
                        ).model.target == "blend"
     # the glyphs preset trains augintae; --model intae takes intae's default, not augintae's
