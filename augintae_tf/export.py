@@ -229,6 +229,10 @@ def _write(run, path: Path, max_num: int) -> str:
         names.append(name)
     archive.write_out(str(path), verbose=False)
     docs = signature_docs(names, shape, latent_dim, max_num)
+    if model.has(Capability.FEWSHOT) and model.samplers:
+        note = model.sampler_note()
+        docs += (f"generate's sampler: {model.default_sampler()}"
+                 + (f" ({note})" if note else "") + "\n")
     atomic.write_text(path / DOCS_FILE, docs)
     if model.has(Capability.FEWSHOT):
         request = rest_request_body(_random_images(3, *shape[1:], seed=1))

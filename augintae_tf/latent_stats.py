@@ -125,13 +125,15 @@ def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpo
                        heldout.astype(np.float32), min(int(k), len(latents) - 1), checkpoint)
 
 
-def weights_digest(checkpoint: Path) -> str:
-    """SHA-256 of the checkpoint's ``model.weights.h5`` (from its manifest when it has one)."""
-    manifest = checkpoint / "manifest.json"
+def weights_digest(checkpoint: Path, files=None) -> str:
+    """SHA-256 of the checkpoint's ``model.weights.h5`` (from its manifest when it has one);
+    ``files``: the checkpoint's pinned files (:class:`augintae_tf.checkpoints.Pinned`), read
+    instead of the folder."""
+    read = files.read if files is not None else (lambda name: (checkpoint / name).read_bytes())
     try:
-        return json.loads(manifest.read_text())["files"]["model.weights.h5"]["sha256"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return hashlib.sha256((checkpoint / "model.weights.h5").read_bytes()).hexdigest()
+        return json.loads(read("manifest.json"))["files"]["model.weights.h5"]["sha256"]
+    except (OSError, ValueError, KeyError, TypeError, RunError):
+        return hashlib.sha256(read("model.weights.h5")).hexdigest()
 
 
 def save(run_dir, stats: LatentStats, checkpoint: Path) -> Path:
@@ -163,9 +165,11 @@ def recompute_hint(run_dir) -> str:
     return f"`augintae-tf train --stage {STAGE} --run-dir {run_dir}`"
 
 
-def load(run_dir, checkpoint: Path) -> tuple[LatentStats | None, str | None]:
+def load(run_dir, checkpoint: Path, digest: str | None = None
+         ) -> tuple[LatentStats | None, str | None]:
     """``(stats, None)``, or ``(None, why)`` when they are missing, damaged or of another
-    checkpoint than ``checkpoint`` (the weights the model was loaded from)."""
+    checkpoint than ``checkpoint`` (the weights the model was loaded from; ``digest``: their
+    SHA-256 as read when they were restored, else read from the checkpoint now)."""
     folder = RunLayout(run_dir).stage(STAGE)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -185,7 +189,11 @@ def load(run_dir, checkpoint: Path) -> tuple[LatentStats | None, str | None]:
     except (OSError, ValueError, KeyError, TypeError, RunError) as exc:
         return None, (f"the latent statistics in {folder} are damaged ({exc}); recompute them with "
                       f"{recompute_hint(run_dir)}")
-    if manifest.get("weights_sha256") != weights_digest(checkpoint):
+    try:
+        digest = digest or weights_digest(checkpoint)
+    except OSError as exc:  # rotated away by a training run since it was restored
+        return None, f"checkpoint {checkpoint} cannot be read to match its latent statistics ({exc})"
+    if manifest.get("weights_sha256") != digest:
         named = manifest.get("checkpoint")
         which = (f"checkpoint {named}, not {checkpoint.name}" if named != checkpoint.name else
                  f"other weights than checkpoint {checkpoint.name} holds now (saved again since)")

@@ -372,6 +372,9 @@ class Run:
         domain = self.seed_domain(seed_images)
         if warn and domain is not None and domain.outside:
             warn(domain.line())
+        note = self.model.sampler_note() if sampler is None and self.model.samplers else None
+        if warn and note:
+            warn(note)
         return generation.generate(self.model, seed_images, num, seed, sampler=sampler, scale=scale)
 
     def seed_domain(self, seed_images: np.ndarray):
@@ -429,6 +432,9 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
         model = build_model(cfg)
         model.build_for_inference()
         restore_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=False, files=files)
+        from augintae_tf.latent_stats import weights_digest
+
+        model.checkpoint_digest = weights_digest(ckpt, files)  # what load_stages matches
     model.checkpoint_path = ckpt  # the weights' origin (the latent-stats stage records it)
     if stages:
         # e.g. wgan-gp's inversion network, the latent statistics (each its own files)

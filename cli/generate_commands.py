@@ -81,6 +81,9 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     used = run.model.check_sampler(sampler)  # a sampler it lacks fails before OUT is touched
     if used:
         run.model.noise_factor(used)
+    note = run.model.sampler_note() if sampler is None and used else None
+    if note:
+        click.echo(f"warning: {note}", err=True)
     domain = run.seed_domain(seed_images)
     if domain is not None:
         click.echo(("warning: " if domain.outside else "") + domain.line(), err=domain.outside)

@@ -168,8 +168,9 @@ def test_benchmark_recipes_share_one_budget_in_images_seen():
     assert (small.train.batch_size, small.train.steps) == (32, 800)
     assert bench.recipe_config("recommended", 25_600, {}).model.pixel_loss == "l1"
     assert bench.recipe_config("augintae-l1-nodrop", 25_600, {}) == bench.recipe_config("l1c", 25_600, {})
+    # the recommended preset is those levers, with its own model and sampler
     assert bench.recipe_config("rec-z128-aw", 25_600, {"model.name": "ae"}) == \
-        bench.recipe_config("recommended", 25_600, {})
+        bench.recipe_config("recommended", 25_600, {"model.name": "ae", "model.sampler": "slerp"})
     assert bench.recipe_config("recommended", 25_600, {}).train.steps == 200
     assert bench.recipe_config("ae", 1000, {"model.width": "0.5"}).model.width == 0.5
     # every recipe is a valid config whose overrides took effect on its preset

@@ -292,7 +292,7 @@ def test_kill_during_a_checkpoint_write_then_resume(tmp_path, point):
     assert resumed.exit_code == 0, resumed.output[-3000:]
     assert f"removed {stale[0]}, left behind by an interrupted write" in resumed.output
     # train's default (recommended) preset trains the ae model
-    assert "resuming ae " in resumed.output and "(epoch 2/3" in resumed.output
+    assert "resuming augintae " in resumed.output and "(epoch 2/3" in resumed.output
     assert temporaries(run_dir) == [] and epochs_logged(run_dir) == [1, 2, 3]
     assert [checkpoints.verify(p) for p in checkpoints.list_checkpoints(run_dir / "checkpoints")] == [
         None, None, None]

@@ -129,7 +129,7 @@ def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tm
     chosen = "mixed_bfloat16" if native else "float32"
     assert [l for l in lines if "(auto)" in l] == [
         f"precision {chosen} (auto): " + precision.choose(
-            "ae", True, gpu=False, gpu_capability=None, native_bf16=native)[1]]
+            "augintae", True, gpu=False, gpu_capability=None, native_bf16=native)[1]]
     assert f"precision: {chosen}" in summary  # the resolved config, as config.yaml records it
     # the run's policy held only while it ran: the caller's is back (here Keras' default)
     assert keras.mixed_precision.global_policy().name == "float32"

@@ -65,7 +65,7 @@ def test_a_colour_folder_trains_at_its_size_in_colour_on_the_stated_rgb_recipe(f
     assert recipe.startswith("recipe: recommended-rgb: for colour images: the same levers (AE")
     assert "--config cifar10 for the paper's AugIntAE" in recipe
     assert f"train: {folders['train']} [train] 24 images of 16x16x3" in result.output
-    assert "name: ae" in result.output and "latent_dim: 512" in result.output
+    assert "name: augintae" in result.output and "latent_dim: 512" in result.output
     gray = invoke("train", "--dataset", folders["train"], "--channels", "1", "--image-size", "12",
                   "--batch-size", 8, "--dry-run")
     assert "images of 12x12x1" in gray.output and "recipe: recommended: for 1-channel" in gray.output
@@ -77,7 +77,7 @@ def test_a_grayscale_folder_keeps_the_recommended_recipe_and_its_own_size(tmp_pa
     result = invoke("train", "--dataset", folder, "--batch-size", 8, "--dry-run")
     assert "holds 24 grayscale images of 20x20 in 3 classes -> 20x20x1" in result.output
     assert "recipe: recommended: for 1-channel images" in result.output
-    assert "images of 20x20x1" in result.output and "name: ae" in result.output
+    assert "images of 20x20x1" in result.output and "name: augintae" in result.output
 
 
 def test_sizes_are_never_upscaled_and_a_model_that_cannot_fit_is_refused_in_one_line(tmp_path):

@@ -214,9 +214,23 @@ class ModelContract(keras.Model):
         raise NotImplementedError(f"{type(self).__name__} has no few-shot generation")
 
     def default_sampler(self) -> str:
-        """The config section's ``sampler`` when this model has it, else its first sampler."""
+        """The config section's ``sampler`` when this model has it, else its first sampler; a
+        noisy sampler without the run's latent statistics (a run still training, or trained
+        before the stage existed) falls back to ``slerp`` (:meth:`sampler_note` says so)."""
         wanted = getattr(self.setup.section, "sampler", None)
-        return wanted if wanted in self.samplers else self.samplers[0]
+        if wanted not in self.samplers:
+            return self.samplers[0]
+        if wanted in NOISY_SAMPLERS and getattr(self, "latent_stats", None) is None:
+            return "slerp"
+        return wanted
+
+    def sampler_note(self) -> str | None:
+        """One line when :meth:`default_sampler` falls back from the run's sampler, else None."""
+        wanted = getattr(self.setup.section, "sampler", None)
+        if wanted in self.samplers and self.default_sampler() != wanted:
+            return (f"the run's sampler {wanted} needs its latent statistics "
+                    f"({getattr(self, 'latent_stats_problem', '')}); generating with slerp")
+        return None
 
     def check_sampler(self, sampler: str | None) -> str:
         """``sampler`` (None: the model's first) if this model has it, else a one-line RunError."""
@@ -372,7 +386,8 @@ class Autoencoder(ModelContract):
             return
         from augintae_tf import latent_stats
 
-        self.latent_stats, problem = latent_stats.load(run_dir, checkpoint)
+        self.latent_stats, problem = latent_stats.load(
+            run_dir, checkpoint, getattr(self, "checkpoint_digest", None))
         self.latent_stats_problem = problem or ""
 
     def call(self, images, training: bool = False):
