@@ -234,6 +234,31 @@ def test_a_runs_sampler_fields_can_change_without_retraining(ae_run, glyph_seeds
         load_run(run_dir)
 
 
+def test_a_runs_noisy_sampler_falls_back_to_slerp_until_its_statistics_exist(
+        ae_run, glyph_seeds, tmp_path, capsys):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(ae_run, run_dir)
+    text = (run_dir / "config.yaml").read_text()
+    (run_dir / "config.yaml").write_text(text.replace("  sampler: slerp\n",
+                                                      "  sampler: local-edit\n"))
+    seeds = glyph_seeds[1]
+    with_stats = load_run(run_dir)
+    assert with_stats.model.default_sampler() == "local-edit"
+    np.testing.assert_array_equal(with_stats.generate(seeds, 4, 1),
+                                  with_stats.generate(seeds, 4, 1, sampler="local-edit"))
+    shutil.rmtree(run_dir / latent_stats.STAGE)  # as while the run is still training
+    run = load_run(run_dir)
+    capsys.readouterr()
+    np.testing.assert_array_equal(run.generate(seeds, 4, 1),
+                                  run.generate(seeds, 4, 1, sampler="slerp"))
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: the run's sampler local-edit needs its latent statistics (run {run_dir} has no "
+        f"latent statistics; compute them with `augintae-tf train --stage latent-stats --run-dir "
+        f"{run_dir}`); generating with slerp"]
+    with pytest.raises(RunError, match="--sampler local-edit needs the run's latent statistics"):
+        run.generate(seeds, 4, 1, sampler="local-edit")
+
+
 def test_seed_domain_warns_for_another_domain_only(ae_run, glyph_seeds, capsys):
     run = load_run(ae_run)
     same, novel = glyph_seeds
