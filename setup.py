@@ -1,5 +1,5 @@
 """augintae-tf: Augmentation-Interpolative AutoEncoders in TensorFlow/Keras 3."""
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="augintae-tf",
@@ -8,12 +8,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
-    # The CLI lives in cli/ and the presets in configs/ at the top of the repository, but they are
-    # installed inside the package so nothing claims a generic top-level name like `cli`.
-    packages=["augintae_tf", "augintae_tf.data", "augintae_tf.nets", "augintae_tf.models",
-              "augintae_tf.metrics", "augintae_tf.cli", "augintae_tf.configs"],
-    package_dir={"augintae_tf": "augintae_tf", "augintae_tf.cli": "cli",
-                 "augintae_tf.configs": "configs"},
+    packages=find_packages(include=["augintae_tf", "augintae_tf.*"]),
     package_data={"augintae_tf.configs": ["*.yaml"]},
     install_requires=[
         "keras>=3.15,<4",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import augintae_tf
 from augintae_tf import atomic, runs
 from augintae_tf.errors import RunError
 from conftest import tiny_config
@@ -188,9 +189,9 @@ def test_the_layout_names_every_path_of_a_run_and_is_the_only_place_they_are_spe
          tmp_path / "inversion")
     # names no other module has a use for: any literal of them elsewhere bypasses the layout
     names = {layout.CONFIG, layout.LOCK, layout.METRICS, layout.CHECKPOINTS, layout.LOSSES_PLOT}
-    root = Path(layout.__file__).parent
+    root = Path(augintae_tf.__file__).parent
     spelled = [f"{path.relative_to(root.parent)}:{node.lineno}"
-               for path in [*root.rglob("*.py"), *(root.parent / "cli").glob("*.py")]
+               for path in root.rglob("*.py")
                if path.name != "layout.py"
                for node in ast.walk(ast.parse(path.read_text()))
                if isinstance(node, ast.Constant) and node.value in names]
