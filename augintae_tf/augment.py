@@ -28,7 +28,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf.config import FILL_MODES, AugmentConfig
+from augintae_tf.config.choices import FILL_MODES, TARGETS
+from augintae_tf.config.schema import AugmentConfig
 from augintae_tf.latent import sample_alpha
 
 PARAM_NAMES = ("rotation", "tx", "ty", "scale", "shear",
@@ -266,9 +267,6 @@ def blend(x1, x2, alpha) -> tf.Tensor:
     augmentation, :func:`interpolation_batch`)."""
     alpha = tf.reshape(tf.cast(alpha, tf.float32), [-1, 1, 1, 1])
     return alpha * x1 + (1.0 - alpha) * x2
-
-
-TARGETS = ("augmentation", "blend")  # what interpolation_batch can return as the target
 
 
 def sub_seed(seed, index: int) -> tf.Tensor:

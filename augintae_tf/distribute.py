@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import tensorflow as tf
 
-from augintae_tf.config import ConfigError
+from augintae_tf.errors import ConfigError
 
 CPU_DEVICES_ENV = "AUGINTAE_CPU_DEVICES"
 

@@ -34,7 +34,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.sections import NOISY_SAMPLERS
+from augintae_tf.config.choices import NOISY_SAMPLERS
 from augintae_tf.serving import (DEFAULT_MAX_NUM, endpoints, sampler_signature, served_samplers,
                                  signature_docs)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from augintae_tf.sections import NOISY_SAMPLERS, SAMPLERS  # noqa: F401  (the lists live there)
+from augintae_tf.config.choices import ALPHAS, SAMPLERS
 
 # Below this sin(omega) the slerp weights sin(a*omega)/sin(omega) are 0/0-prone; there the great
 # circle is indistinguishable from the chord, so the normalised linear blend is used instead.
@@ -54,9 +54,6 @@ def slerp(z1, z2, alpha) -> tf.Tensor:
     return l2_normalize(tf.where(degenerate, linear, spherical))
 
 
-ALPHA_KINDS = ("midpoint", "uniform")  # model.alpha
-
-
 def sample_alpha(seed, shape, kind: str = "midpoint") -> tf.Tensor:
     """Interpolation weights in [0, 1].
 
@@ -66,8 +63,8 @@ def sample_alpha(seed, shape, kind: str = "midpoint") -> tf.Tensor:
     training sees alphas near 0 and 1 (plain reconstructions of a view) as often as midpoints.
     ``seed`` is a shape-[2] integer tensor (stateless RNG); both kinds draw the same stream.
     """
-    if kind not in ALPHA_KINDS:
-        raise ValueError(f"alpha kind {kind!r} is not allowed; expected one of {', '.join(ALPHA_KINDS)}")
+    if kind not in ALPHAS:
+        raise ValueError(f"alpha kind {kind!r} is not allowed; expected one of {', '.join(ALPHAS)}")
     shape = tf.reshape(tf.cast(shape, tf.int32), [-1])
     draws = tf.random.stateless_uniform(tf.concat([[2], shape], axis=0), seed=seed)
     return draws[0] if kind == "uniform" else tf.reduce_mean(draws, axis=0)

@@ -7,6 +7,7 @@ Importing this module does not import TensorFlow (the CLI checks options before 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -22,11 +23,12 @@ import numpy as np
 
 from augintae_tf.atomic import (is_no_space, no_space_error, open_nofollow, refuse_link,
                                write_text)
-from augintae_tf.config import (RESUMABLE_CHANGES, Config, ConfigError, config_diff, from_dict,
-                                validate)
-from augintae_tf.configfile import read_yaml
-from augintae_tf.errors import RunError
-from augintae_tf.sections import INFERENCE_FIELDS, fill_legacy_fields
+from augintae_tf.config.files import read_yaml
+from augintae_tf.config.loading import from_dict
+from augintae_tf.config.model_table import MODELS, section_class
+from augintae_tf.config.schema import RESUMABLE_CHANGES, Config, config_diff, validate
+from augintae_tf.config.sections import INFERENCE_FIELDS
+from augintae_tf.errors import ConfigError, RunError
 from augintae_tf.layout import CONFIG, METRICS, RunLayout
 from augintae_tf.runlock import RunLock  # noqa: F401  (re-exported: runs.RunLock)
 
@@ -103,6 +105,32 @@ def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stder
 
 
 # ---------------------------------------------------------------- config
+# What a saved config.yaml without these model fields trained with (the fields came later: every
+# autoencoder regressed the pixel blend, every model sampled by slerp); loading or resuming such a
+# run rebuilds the same model, and a new run always writes them.
+UNSAVED_MODEL_FIELDS = {"target": "blend", "sampler": "slerp"}
+# Fields a saved config lists for every model although only the autoencoders read them: for
+# another model (fastgan, dagan, neural-statistician) loading drops them instead of refusing it.
+AUTOENCODER_ONLY_FIELDS = ("pixel_loss", "upsampling")
+
+
+def complete_saved_config(data: dict) -> dict:
+    """A saved config mapping with :data:`UNSAVED_MODEL_FIELDS` added where its model's section
+    has the field and the mapping lacks it, and :data:`AUTOENCODER_ONLY_FIELDS` dropped where its
+    section lacks them (a copy; other mappings are returned as they are)."""
+    model = data.get("model") if isinstance(data, dict) else None
+    # A saved config always names its model; without a name the section's fields are unknown.
+    if not isinstance(model, dict) or model.get("name") not in MODELS:
+        return data
+    fields = {f.name for f in dataclasses.fields(section_class(model["name"]))}
+    missing = {k: v for k, v in UNSAVED_MODEL_FIELDS.items() if k in fields and k not in model}
+    dropped = [k for k in AUTOENCODER_ONLY_FIELDS if k in model and k not in fields]
+    if not missing and not dropped:
+        return data
+    kept = {k: v for k, v in model.items() if k not in dropped}
+    return {**data, "model": {**kept, **missing}}
+
+
 def read_config(run_dir: str | os.PathLike) -> Config:
     """The run's validated ``config.yaml``; any problem is one RunError naming the file."""
     path = RunLayout(run_dir).config
@@ -116,7 +144,7 @@ def read_config(run_dir: str | os.PathLike) -> Config:
     if not isinstance(data, dict):
         raise RunError(f"{path} must be a mapping of config sections, got {type(data).__name__}")
     try:
-        return validate(from_dict(fill_legacy_fields(data), origin=str(path)))
+        return validate(from_dict(complete_saved_config(data), origin=str(path)))
     except ConfigError as exc:
         raise RunError(f"{path}: {exc}") from None
 
@@ -134,7 +162,7 @@ def check_checkpoint_config(run_dir: str | os.PathLike, cfg: Config, checkpoint:
     if not isinstance(saved, dict):
         return  # checkpoints from before state.json carried the config
     try:
-        old = from_dict(fill_legacy_fields(saved), origin=f"{checkpoint}/state.json")
+        old = from_dict(complete_saved_config(saved), origin=f"{checkpoint}/state.json")
     except ConfigError:
         return
     inference = tuple(f"model.{name}:" for name in INFERENCE_FIELDS)  # no retraining needed

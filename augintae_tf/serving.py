@@ -24,6 +24,7 @@ from typing import Callable
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
+from augintae_tf.config.choices import NOISY_SAMPLERS
 
 DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
 
@@ -130,8 +131,6 @@ def checked_scale(scale) -> tf.Tensor:
 
 def served_samplers(model) -> list[str]:
     """The samplers the export serves: the model's, the noisy ones only with latent statistics."""
-    from augintae_tf.sections import NOISY_SAMPLERS
-
     stats = getattr(model, "latent_stats", None)
     return [s for s in model.samplers if s not in NOISY_SAMPLERS or stats is not None]
 Endpoint = tuple[str, Callable, list]
@@ -161,8 +160,6 @@ def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
 
 
 def _sampler_endpoint(model, sampler: str, shape, max_num: int) -> Endpoint:
-    from augintae_tf.sections import NOISY_SAMPLERS
-
     if sampler in NOISY_SAMPLERS:
         def fn(seed_images, num, seed, scale):
             seeds = checked_images(seed_images, "seed_images", shape)

@@ -21,7 +21,7 @@ import tensorflow as tf
 from augintae_tf import cpu, precision, runs
 from augintae_tf.atomic import check_tree, is_no_space, no_space_error, safe_dir
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids, StepBudget
-from augintae_tf.config import Config
+from augintae_tf.config.schema import Config
 from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays, load_split,
                               make_dataset, make_set_dataset, resolve_novel, set_summary)
 from augintae_tf.distribute import check_jit, is_chief, make_strategy

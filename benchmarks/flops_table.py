@@ -24,7 +24,7 @@ def main() -> None:
 
     from augintae_tf.config import load_config
     from augintae_tf.flops import count_flops
-    from augintae_tf.models.registry import model_names
+    from augintae_tf.config.model_table import model_names
     from augintae_tf.training import build
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

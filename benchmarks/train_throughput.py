@@ -342,7 +342,7 @@ def main() -> None:
     if args.quick:
         args.models, args.precisions, args.windows = "augintae", "float32", 2
     if args.models == "all":
-        from augintae_tf.models.registry import model_names
+        from augintae_tf.config.model_table import model_names
 
         args.models = ",".join(model_names())
         args.precisions = args.precisions or "float32"

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf import checkpoints
-from augintae_tf.models import build_model, derive_seed
+from augintae_tf.models import build_model
+from augintae_tf.models.base import derive_seed
 from augintae_tf.models.adversarial import (AdversarialAugIntAE, lsgan_losses,
                                             rescale_adversarial, update_k)
 from augintae_tf.models.augintae import AugIntAE

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from augintae_tf.config import ConfigError, load_config
 from augintae_tf.models import build_model
-from augintae_tf.sections import as_section
+from augintae_tf.config.model_table import as_section
 from conftest import small_model_config
 
 SIZE = 12

@@ -27,7 +27,7 @@ def test_help_lists_every_command():
 
 
 def test_train_help_and_model_choices_come_from_the_registry():
-    from augintae_tf.models.registry import model_names
+    from augintae_tf.config.model_table import model_names
 
     result = invoke("train", "--help")
     assert result.exit_code == 0

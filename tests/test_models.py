@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf.models import build_model, derive_seed
+from augintae_tf.models import build_model
+from augintae_tf.models.base import derive_seed
 from augintae_tf.augment import blend
 from augintae_tf.models.intae import partner_offset
-from augintae_tf.sections import as_section
+from augintae_tf.config.model_table import as_section
 from conftest import blobs, dtype_policy, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
@@ -209,7 +210,8 @@ def test_resize_upsampling_generator_has_no_transposed_convolutions(backbone, si
 
 
 def test_pixel_loss_option_trains_the_model_on_l1(monkeypatch):
-    from augintae_tf.models import base, build_model
+    from augintae_tf.models import build_model
+    from augintae_tf.models import base
 
     cfg = small_model_config("ae")
     cfg.model.pixel_loss = "l1"

@@ -107,9 +107,9 @@ def test_auto_chooses_bf16_only_on_bf16_hardware_for_a_measured_model(monkeypatc
 
 
 def test_only_models_measured_in_bf16_may_switch_to_it():
-    from augintae_tf.sections import section_class, section_names
+    from augintae_tf.config.model_table import model_names, section_class
 
-    measured = sorted(name for name in section_names() if name in section_class(name).BF16_MEASURED)
+    measured = sorted(name for name in model_names() if name in section_class(name).BF16_MEASURED)
     assert measured == ["ae", "augintae"]
 
 
@@ -141,10 +141,10 @@ def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tm
 
 def product_models() -> list[str]:
     """The registered models of the package (tests register their own too)."""
-    from augintae_tf.models.registry import model_entry, model_names
+    from augintae_tf.config.model_table import model_names, model_row
 
     def module(name):
-        target = model_entry(name).target
+        target = model_row(name).model
         return target if isinstance(target, str) else target.__module__
     return [n for n in model_names() if module(n).startswith("augintae_tf")]
 

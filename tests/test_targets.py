@@ -9,7 +9,8 @@ import tensorflow as tf
 from augintae_tf import augment as A
 from augintae_tf.config import AugmentConfig, ConfigError, load_config
 from augintae_tf.latent import sample_alpha
-from augintae_tf.models import build_model, derive_seed
+from augintae_tf.models import build_model
+from augintae_tf.models.base import derive_seed
 from augintae_tf.augment import blend, sub_seed
 from conftest import random_images, small_model_config
 
@@ -213,7 +214,7 @@ def test_bad_target_options_fail_with_one_line(overrides, message):
 
 
 def test_defaults_per_model_and_switching_models():
-    from augintae_tf.sections import section_class
+    from augintae_tf.config.model_table import section_class
 
     names = ("ae", "augintae", "augintae-adv", "intae")
     defaults = {name: section_class(name)().target for name in names}

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from augintae_tf import checkpoints
 from augintae_tf.config import ConfigError, TrainConfig, load_config
-from augintae_tf.sections import WGANGPConfig
+from augintae_tf.config.sections import WGANGPConfig
 from tests.conftest import build_small as built, random_images as images, small_model_config
 
 

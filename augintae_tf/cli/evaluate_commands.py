@@ -10,7 +10,7 @@ from augintae_tf.eval_data import COMPARE_NUM_IMAGES
 from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.eval_protocols import PROTOCOLS
 from augintae_tf.evaluation import METRIC_TABLE, default_metrics
-from augintae_tf.sections import SAMPLERS
+from augintae_tf.config.choices import SAMPLERS
 
 
 def double_exposure_options(command):

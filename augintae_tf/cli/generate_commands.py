@@ -7,7 +7,7 @@ import click
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.cli.main import folder_text, friendly_errors
-from augintae_tf.sections import SAMPLERS
+from augintae_tf.config.choices import SAMPLERS
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")

@@ -5,10 +5,13 @@ import functools
 
 import click
 
-from augintae_tf.config import (INT_MAX, SEED_RANGE, Config, ConfigError, check_int,
-                                dataset_overrides, held_out_split, load_config, parse_overrides,
-                                preset_dataset, preset_for_dataset)
-from augintae_tf.defaults import RECIPE_LINES, model_choice, trainable_sizes
+from augintae_tf.config.defaults import (RECIPE_LINES, dataset_overrides, held_out_split,
+                                         model_choice, preset_for_dataset, trainable_sizes)
+from augintae_tf.config.files import preset_dataset
+from augintae_tf.config.loading import load_config, parse_overrides
+from augintae_tf.config.schema import Config
+from augintae_tf.config.values import INT_MAX, SEED_RANGE, check_int
+from augintae_tf.errors import ConfigError
 
 
 class Int(click.IntRange):

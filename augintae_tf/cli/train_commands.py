@@ -9,14 +9,14 @@ import click
 
 from augintae_tf.cli.main import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
-from augintae_tf.config import PRECISIONS, STRATEGIES
+from augintae_tf.config.choices import PRECISIONS, STRATEGIES
 from augintae_tf.errors import RunError, Terminated
 from augintae_tf.layout import RunLayout
-from augintae_tf.models.registry import model_names
+from augintae_tf.config.model_table import model_names
 
 
 class ModelChoice(click.Choice):
-    """The registry's model names, read when the option is used (models registered at runtime
+    """The model table's names, read when the option is used (models registered at runtime
     are accepted too)."""
 
     def __init__(self):
@@ -27,7 +27,7 @@ class ModelChoice(click.Choice):
         return model_names()
 
     @choices.setter
-    def choices(self, value):  # click.Choice.__init__ assigns it; the registry is the source
+    def choices(self, value):  # click.Choice.__init__ assigns it; the model table is the source
         pass
 
 

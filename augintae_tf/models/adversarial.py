@@ -56,14 +56,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from augintae_tf.config import TrainConfig
+from augintae_tf.config.schema import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.averaged import update_average
 from augintae_tf.models.base import encoder_and_generator, images_of
 from augintae_tf.models.losses import pixel_loss
-from augintae_tf.models.registry import ModelSetup
-from augintae_tf.sections import AdversarialConfig
+from augintae_tf.models.setup import ModelSetup
+from augintae_tf.config.sections import AdversarialConfig
 from augintae_tf.nets import build_encoder
 
 

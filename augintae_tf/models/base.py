@@ -13,14 +13,14 @@ import tensorflow as tf
 from augintae_tf.augment import augment as augment_images
 from augintae_tf.augment import interpolation_batch, sub_seed  # noqa: F401 (sub_seed: re-exported)
 from augintae_tf.capabilities import Capability
-from augintae_tf.config import TrainConfig
+from augintae_tf.config.schema import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
-from augintae_tf.latent import (NOISY_SAMPLERS, SAMPLERS, l2_normalize, sample_alpha,
-                                sample_latents, sample_seed_pairs, slerp)
+from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLERS
+from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
 from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.losses import pixel_loss, pixel_mse
-from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 
 

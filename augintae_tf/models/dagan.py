@@ -39,7 +39,7 @@ from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.models.adversarial import AdversarialMixin
 from augintae_tf.models.base import ModelContract, sub_seed
-from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.setup import ModelSetup
 from augintae_tf.models.wgan_gp import gradient_penalty  # noqa: F401 (also this module's API)
 from augintae_tf.nets import build_encoder, build_generator
 

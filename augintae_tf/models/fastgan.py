@@ -27,14 +27,14 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config import TrainConfig
+from augintae_tf.config.schema import TrainConfig
 from augintae_tf.diffaugment import diffaugment
 from augintae_tf.distribute import step_outputs
 from augintae_tf.ema import ExponentialMovingAverage, warmup_decay
 from augintae_tf.latent import slerp
 from augintae_tf.models.adversarial import _check_optimizer
 from augintae_tf.models.base import ModelContract, images_of, sub_seed
-from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets.fastgan import (DECODER_SIZE, build_decoder, build_fastgan_discriminator,
                                       build_fastgan_generator)
 

@@ -74,8 +74,8 @@ from augintae_tf.models.adversarial import AdversarialMixin, replica_mean
 from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of, sub_seed
 from augintae_tf.models.intae import partner_offset
 from augintae_tf.models.losses import pixel_mse
-from augintae_tf.models.registry import ModelSetup
-from augintae_tf.sections import GAIAConfig
+from augintae_tf.models.setup import ModelSetup
+from augintae_tf.config.sections import GAIAConfig
 
 # The constants (SLOPE, SIGMA, MAX_FAKE_WEIGHT, STRUCTURE_WEIGHT in the docstring) are the fields
 # of GAIAConfig, ``model.slope`` ... in the run's config.

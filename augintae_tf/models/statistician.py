@@ -36,7 +36,7 @@ from keras import layers
 from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.models.base import ModelContract, sub_seed
-from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 from augintae_tf.nets.blocks import scaled
 

@@ -28,7 +28,7 @@ from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, slerp
 from augintae_tf.models.base import Autoencoder, images_of, sub_seed
 from augintae_tf.models.losses import pixel_mse
-from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 
 

@@ -28,13 +28,13 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config import TrainConfig
+from augintae_tf.config.schema import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize
 from augintae_tf.models.adversarial import AdversarialMixin
 from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of, sub_seed
-from augintae_tf.models.registry import ModelSetup
+from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder
 
 

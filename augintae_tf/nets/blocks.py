@@ -5,7 +5,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from augintae_tf.sections import UPSAMPLING  # TF-free: config validation reads it too
+from augintae_tf.config.choices import UPSAMPLING
 
 # Keras' default BN momentum (0.99) averages over ~100 steps; 0.9 (PyTorch's default, which the
 # paper's networks used) makes inference statistics usable after a few hundred steps of training.

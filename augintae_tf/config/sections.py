@@ -1,55 +1,36 @@
-"""The config section of every model, and which section each model name has; TensorFlow-free.
-
-A model family's section is a dataclass extending :class:`ModelConfig` (``name``, ``backbone``,
-``latent_dim``, ``width``) with the family's own constants as defaults; its fields are
-``model.<field>`` in YAML and in ``--set``, and its ``check()`` validates them (one-line
-ConfigErrors through :func:`require`).  The sections' inheritance mirrors the model classes':
-every model built on ``Autoencoder`` has an :class:`AutoencoderConfig` (pixel loss, upsampling),
-and a field a model does not read is not in its section, so setting it is refused.
-
-:mod:`augintae_tf.config` validates a config with this table and
-:mod:`augintae_tf.models.registry` reads it for the built-in models (a model registered at
-runtime brings its own section, which ``register_model`` adds here).  The sections live here
-rather than beside their TensorFlow classes so that checking an option never imports TensorFlow.
+"""The config section of every model family: a dataclass extending :class:`ModelConfig`
+(``name``, ``backbone``, ``latent_dim``, ``width``) with the family's own constants as defaults.
+Its fields are ``model.<field>`` in YAML and in ``--set``; its ``check()`` validates them (one-line
+ConfigErrors through :func:`~augintae_tf.config.choices.require`).  The sections' inheritance
+mirrors the model classes': every model built on ``Autoencoder`` has an :class:`AutoencoderConfig`
+(pixel loss, upsampling, sampler), and a field a model does not read is not in its section, so
+setting it is refused.  Which model has which section: :mod:`augintae_tf.config.model_table`.
+TensorFlow-free, so that checking an option never imports TensorFlow.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from augintae_tf.errors import ConfigError
+from augintae_tf.config.choices import (ALPHAS, DIFFAUGMENT_OPERATIONS, INTAE_TARGETS,
+                                        PIXEL_LOSSES, SAMPLERS, TARGETS, UPSAMPLING, require)
 
-PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
-UPSAMPLING = ("transpose", "resize")  # model.upsampling
-# model.sampler: few-shot samplers (augintae_tf.latent.sample_latents); the noisy ones use the
-# latent-stats stage's local covariance (augintae_tf.latent_stats)
-SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
-NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
 # Model fields that choose how a trained model generates, not what it is: a run's config.yaml may
 # change them without retraining (its checkpoints stay valid; the latent-stats stage reads the
 # neighbours).
 INFERENCE_FIELDS = ("sampler", "sampler_scale", "sampler_neighbours")
 
 
-def require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    """ConfigError ``KEY: VALUE is not allowed; expected ALLOWED`` unless ``ok`` (model sections'
-    ``check()`` use it too)."""
-    if not ok:
-        raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
-
-
 @dataclass
 class ModelConfig:
     """The fields every model has; a model family extends it with its own constants (its section,
-    below; a model registered elsewhere passes its own to ``register_model``), all settable as
-    ``model.<field>``."""
+    below, or one a model file brings along), all settable as ``model.<field>``."""
 
     # The models of this section for which ``train.precision: auto`` may choose mixed_bfloat16 on
     # bf16 hardware: those whose few-shot quality measured the same in bf16 (precision.py).
     BF16_MEASURED: ClassVar[tuple[str, ...]] = ()
 
-    name: str = "augintae"  # a name from augintae_tf.models.registry.model_names()
+    name: str = "augintae"  # a row of augintae_tf.config.model_table
     backbone: str = "auto"  # auto: infogan <= 32 px, dcgan at 64 px, dcgan128 at 128 px
     latent_dim: int = 32
     width: float = 1.0  # channel multiplier of both networks (tests and quick looks use < 1)
@@ -91,15 +72,15 @@ class AugIntAEConfig(AutoencoderConfig):
     """ae / augintae: what the decoder is trained to produce, and an optional average of the
     weights for inference (models/averaged.py; FastGAN's decay and warm-up).
 
-    ``target`` (issue 20; :func:`augintae_tf.augment.interpolation_batch`):
+    ``target`` (:func:`augintae_tf.augment.interpolation_batch`):
 
     - ``augmentation`` (default; the paper's "recovering an image from data augmentations"):
       the image under the interpolated augmentation ``T(x; alpha * rho1 + (1 - alpha) * rho2)``.
       ``augintae`` decodes ``slerp(E(T(x; rho1)), E(T(x; rho2)), alpha)`` onto it; ``ae``
       reconstructs it (input = target: appendix A.1's baselines on AugIntAE's data);
     - ``blend``: the pixel blend ``alpha * T(x; rho1) + (1 - alpha) * T(x; rho2)``, the student
-      report's reading and this package's target before issue 20 (``ae`` then reconstructs the
-      blend).  Runs saved before the field existed trained this and load with it.
+      report's reading (``ae`` then reconstructs the blend).  A saved config without the field
+      trained this and loads with it (:data:`augintae_tf.runs.UNSAVED_MODEL_FIELDS`).
 
     ``alpha``: how training draws the interpolation weight (:func:`augintae_tf.latent.sample_alpha`):
     ``midpoint`` (default; the paper's mean of two uniforms) or ``uniform`` (alphas near 0 and 1,
@@ -109,8 +90,7 @@ class AugIntAEConfig(AutoencoderConfig):
 
     # benchmarks/RESULTS.md, "bf16 as a recipe choice"
     BF16_MEASURED: ClassVar[tuple[str, ...]] = ("ae", "augintae")
-    TARGETS: ClassVar[tuple[str, ...]] = ("augmentation", "blend")
-    ALPHAS: ClassVar[tuple[str, ...]] = ("midpoint", "uniform")  # latent.ALPHA_KINDS
+    TARGETS: ClassVar[tuple[str, ...]] = TARGETS
 
     target: str = "augmentation"
     alpha: str = "midpoint"
@@ -122,7 +102,7 @@ class AugIntAEConfig(AutoencoderConfig):
         super().check()
         require(self.target in self.TARGETS, "model.target", self.target,
                 " or ".join(self.TARGETS))
-        require(self.alpha in self.ALPHAS, "model.alpha", self.alpha, " or ".join(self.ALPHAS))
+        require(self.alpha in ALPHAS, "model.alpha", self.alpha, " or ".join(ALPHAS))
         require(isinstance(self.ema, bool), "model.ema", self.ema, "true or false")
         require(isinstance(self.ema_warmup, bool), "model.ema_warmup", self.ema_warmup,
                 "true or false")
@@ -131,18 +111,18 @@ class AugIntAEConfig(AutoencoderConfig):
 
 @dataclass
 class IntAEConfig(AugIntAEConfig):
-    """intae: interpolations between DIFFERENT images (models/intae.py).
+    """intae: interpolations between DIFFERENT images (models/intae.py, models/acai.py).
 
     ``target``: ``critic`` (default; ACAI, Berthelot et al. 2018, the interpolative autoencoder the
     paper compares with): reconstruct each augmented image, and a critic trained to recover alpha
     from decoded interpolations is made to answer 0, weight ``critic_weight`` (ACAI's lambda);
     the critic also sees ``critic_gamma * x + (1 - critic_gamma) * x_hat`` (ACAI's gamma) as
     alpha 0.  ``blend``: regress the decoded interpolation onto the pixel blend of the two images
-    (this package's intae before issue 20).
+    (no critic, one optimizer).
     """
 
     BF16_MEASURED: ClassVar[tuple[str, ...]] = ()  # its critic's bf16 quality is not measured
-    TARGETS: ClassVar[tuple[str, ...]] = ("critic", "blend")
+    TARGETS: ClassVar[tuple[str, ...]] = INTAE_TARGETS
 
     target: str = "critic"
     critic_weight: float = 0.5  # ACAI's advweight (lambda)
@@ -297,7 +277,7 @@ class FastGANConfig(ModelConfig):
     ema_warmup: bool = True  # decay min(ema_decay, (1 + t) / (10 + t)) at step t (ours)
     recon_weight: float = 1.0  # weight of the two decoders' squared L2 losses in D's loss
     spectral_norm: bool = True
-    p_translation: float = 0.6  # DiffAugment probabilities per image (issue 13)
+    p_translation: float = 0.6  # DiffAugment's probabilities per image (FastGAN's)
     p_cutout: float = 0.6
     p_brightness: float = 0.6
     p_saturation: float = 0.6
@@ -309,90 +289,9 @@ class FastGANConfig(ModelConfig):
             require(0 <= getattr(self, name) < 1, f"model.{name}", getattr(self, name),
                     "a value in [0, 1)")
         require(self.recon_weight >= 0, "model.recon_weight", self.recon_weight, "a weight >= 0")
-        for name in ("translation", "cutout", "brightness", "saturation", "contrast", "flip"):
+        for name in DIFFAUGMENT_OPERATIONS:
             value = getattr(self, f"p_{name}")
             require(0 <= value <= 1, f"model.p_{name}", value, "a probability in [0, 1]")
 
     def diffaugment_probabilities(self) -> dict[str, float]:
-        return {name: getattr(self, f"p_{name}") for name in
-                ("translation", "cutout", "brightness", "saturation", "contrast", "flip")}
-
-
-# The built-in models' sections, in the order ``--model`` lists them (the registry names each
-# model's class; a model registered at runtime is added by register_section).
-_SECTIONS: dict[str, type[ModelConfig]] = {
-    "augintae": AugIntAEConfig,
-    "ae": AugIntAEConfig,
-    "intae": IntAEConfig,
-    "augintae-adv": AdversarialConfig,
-    "gaia": GAIAConfig,
-    "vae": VAEConfig,
-    "wgan-gp": WGANGPConfig,
-    "dagan": DAGANConfig,
-    "neural-statistician": StatisticianConfig,
-    "fastgan": FastGANConfig,
-}
-
-
-def register_section(name: str, section: type[ModelConfig]) -> None:
-    """Model ``name`` has config section ``section`` (added or replaced)."""
-    if not (isinstance(section, type) and issubclass(section, ModelConfig)):
-        raise TypeError(f"model {name!r}: its section must be a ModelConfig dataclass")
-    _SECTIONS[name] = section
-
-
-def section_names() -> tuple[str, ...]:
-    """Every model name with a section: the names ``model.name`` allows."""
-    return tuple(_SECTIONS)
-
-
-def section_class(name: str) -> type[ModelConfig]:
-    """The config section of model ``name`` (the common one for an unknown name)."""
-    return _SECTIONS.get(name, ModelConfig)
-
-
-# Fields whose default depends on the model: switching models (``--model``) keeps their value
-# only if it was set, not if it was the previous model's default (augintae's ``augmentation``
-# target is not allowed for intae, whose default is ``critic``).
-PER_MODEL_DEFAULTS = ("target",)
-
-
-def as_section(section: ModelConfig) -> ModelConfig:
-    """``section`` as its model's own dataclass (fields it lacks take their defaults)."""
-    cls = section_class(section.name)
-    if type(section) is cls:
-        return section
-    names = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in dataclasses.asdict(section).items() if k in names}
-    old_defaults = {f.name: f.default for f in dataclasses.fields(section)}
-    for name in PER_MODEL_DEFAULTS:
-        if name in values and values[name] == old_defaults.get(name):
-            del values[name]
-    return cls(**values)
-
-
-# What a run saved before a field existed trained with (issue 20: every autoencoder regressed
-# the pixel blend), filled into its config.yaml so that loading or resuming it rebuilds the same
-# model; a new run always writes the field.
-LEGACY_MODEL_FIELDS = {"target": "blend", "sampler": "slerp"}
-# Fields every section had before they moved to AutoencoderConfig (issue 22): a saved config of a
-# model without them (fastgan, dagan, neural-statistician) still lists them, with values that
-# model never read, so loading it drops them instead of refusing the run.
-MOVED_MODEL_FIELDS = ("pixel_loss", "upsampling")
-
-
-def fill_legacy_fields(data: dict) -> dict:
-    """A saved config mapping with :data:`LEGACY_MODEL_FIELDS` added where its model's section
-    has the field and the mapping lacks it, and :data:`MOVED_MODEL_FIELDS` dropped where its
-    section no longer has them (a copy; other mappings are returned as they are)."""
-    model = data.get("model") if isinstance(data, dict) else None
-    # A saved config always names its model; without a name the section's fields are unknown.
-    if not isinstance(model, dict) or model.get("name") not in _SECTIONS:
-        return data
-    fields = {f.name for f in dataclasses.fields(section_class(model["name"]))}
-    missing = {k: v for k, v in LEGACY_MODEL_FIELDS.items() if k in fields and k not in model}
-    dropped = [k for k in MOVED_MODEL_FIELDS if k in model and k not in fields]
-    if not missing and not dropped:
-        return data
-    kept = {k: v for k, v in model.items() if k not in dropped}
-    return {**data, "model": {**kept, **missing}}
+        return {name: getattr(self, f"p_{name}") for name in DIFFAUGMENT_OPERATIONS}

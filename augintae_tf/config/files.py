@@ -1,16 +1,21 @@
-"""Reading a config file: the one bounded YAML loader of ``--config`` files, presets and a run's
-``config.yaml``. A file that is not a regular file, too large, not UTF-8 or not plain YAML (an
-alias, deep nesting) is one :class:`~augintae_tf.errors.ConfigError` naming it, never a
-traceback, a hang or gigabytes of memory. Imports nothing of the package but its errors.
+"""Reading config files: the one bounded YAML loader of ``--config`` files, the presets and a
+run's ``config.yaml``, and the presets themselves (``augintae_tf/config/presets/NAME.yaml``).
+
+A file that is not a regular file, too large, not UTF-8 or not plain YAML (an alias, deep
+nesting) is one :class:`~augintae_tf.errors.ConfigError` naming it, never a traceback, a hang or
+gigabytes of memory.
 """
 from __future__ import annotations
 
 import os
 import stat
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from augintae_tf.config.schema import SECTIONS
 from augintae_tf.errors import ConfigError
 
 MAX_YAML_BYTES = 1 << 20  # a config is a few hundred bytes; anything this large is not one
@@ -84,3 +89,40 @@ def read_yaml(path: str | os.PathLike, what: str | None = None) -> Any:
         raise ConfigError(f"{what} is not UTF-8 text (byte {exc.start}: "
                           f"{data[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
     return parse_yaml(text, what)
+
+
+# ---------------------------------------------------------------- presets
+PRESETS = resources.files("augintae_tf.config").joinpath("presets")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in PRESETS.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_preset(name_or_path: str) -> dict[str, Any]:
+    """A preset by name, or a YAML config file by path, as written (a mapping of sections)."""
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or (path.exists() and not path.is_dir()):
+        if not path.exists():
+            raise ConfigError(f"config file {name_or_path!r} does not exist")
+        data = read_yaml(path, f"config {name_or_path!r}")
+    else:
+        if name_or_path not in preset_names():
+            raise ConfigError(f"preset {name_or_path!r} is unknown; presets: {', '.join(preset_names())}"
+                              " (or give a path to a .yaml file)")
+        text = PRESETS.joinpath(f"{name_or_path}.yaml").read_text()
+        data = parse_yaml(text, f"config {name_or_path!r}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {name_or_path!r} must be a mapping of sections "
+                          f"{sorted(SECTIONS)}")
+    return data
+
+
+def preset_section(name_or_path: str, section: str) -> dict[str, Any]:
+    """One section of a preset (or YAML config) as written, unvalidated (empty if absent)."""
+    return read_preset(name_or_path).get(section) or {}
+
+
+def preset_dataset(name_or_path: str) -> str | None:
+    """The dataset a preset (or YAML config) trains on (``data.dataset``), or None."""
+    return preset_section(name_or_path, "data").get("dataset")

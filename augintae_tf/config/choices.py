@@ -1,0 +1,46 @@
+"""Every list of allowed values, written once, and the one-line refusal of a value outside one.
+
+Config validation, the CLI's ``--choice`` options and the code that acts on a value (the warp's
+fill, the sampler, the backbone builders) all read these tuples. TensorFlow-free.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from augintae_tf.errors import ConfigError
+
+# data / augment
+FILL_MODES = ("constant", "reflect")  # augment.fill: zeros | symmetric padding
+
+# model: the networks
+BACKBONES = ("infogan", "dcgan", "dcgan128")  # model.backbone, besides "auto" (from the size)
+PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
+UPSAMPLING = ("transpose", "resize")  # model.upsampling
+
+# model: what the autoencoders are trained toward (augment.interpolation_batch) and how training
+# draws the interpolation weight (latent.sample_alpha)
+TARGETS = ("augmentation", "blend")  # model.target of ae, augintae, augintae-adv
+INTAE_TARGETS = ("critic", "blend")  # model.target of intae
+ALPHAS = ("midpoint", "uniform")  # model.alpha
+
+# model: few-shot samplers (latent.sample_latents); the noisy ones read the latent-stats stage's
+# local covariance (models/latent_stats.py)
+SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
+NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
+
+# model: FastGAN's DiffAugment operations, each applied to an image with probability p_<op>
+DIFFAUGMENT_OPERATIONS = ("translation", "cutout", "brightness", "saturation", "contrast", "flip")
+
+# train
+STRATEGIES = ("auto", "none", "mirrored", "multi-worker")
+# auto: mixed_bfloat16 where the hardware computes in bf16 and the model measured the same in
+# it, else float32 (models/precision.py)
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+JIT_MODES = ("auto", "on", "off")
+
+
+def require(ok: bool, key: str, value: Any, allowed: str) -> None:
+    """ConfigError ``KEY: VALUE is not allowed; expected ALLOWED`` unless ``ok`` (config
+    validation and the model sections' ``check()``)."""
+    if not ok:
+        raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
