@@ -1,7 +1,7 @@
 """What a model can do for the code around it: the names :attr:`ModelContract.capabilities` holds.
 
 Generation, evaluation, export and the training grids ask ``model.has(Capability.X)`` and use
-only the methods that capability promises (:class:`augintae_tf.models.base.ModelContract`).
+only the methods that capability promises (:class:`augintae_tf.models.contract.ModelContract`).
 A ``StrEnum``: a member equals, hashes and prints as its string (``Capability.LATENT ==
 "latent"``), so metric tables and messages written with the plain names keep working.
 TensorFlow-free (export's and the CLI's checks read it before TensorFlow loads).

@@ -3,7 +3,7 @@
 For testing on a CPU-only machine, ``AUGINTAE_CPU_DEVICES=2`` splits the CPU into two logical
 devices before TensorFlow starts, and ``mirrored`` then mirrors across them.
 
-What a strategy changes in training (see ``models/base.py``): the global batch is split evenly
+What a strategy changes in training (see ``models/autoencoder.py``): the global batch is split evenly
 across replicas, each replica scales its mean loss by 1/replicas so the summed gradients equal
 the single-device gradient, and each replica folds its id into the step's RNG seed so the replicas
 draw different augmentations and alphas.

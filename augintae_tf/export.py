@@ -34,6 +34,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
+from augintae_tf.runs import load_run
 from augintae_tf.config.choices import NOISY_SAMPLERS
 from augintae_tf.serving import (DEFAULT_MAX_NUM, endpoints, sampler_signature, served_samplers,
                                  signature_docs)
@@ -80,8 +81,9 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
     ``version`` defaults to the next free number; an existing version is never overwritten.
     ``max_num`` bounds ``num`` in ``generate``/``sample`` (one request cannot exhaust a server).
     With ``verify`` every signature is reloaded in a fresh process and compared with the Keras
-    model (RunError above :data:`TOLERANCE`).  The export always runs in float32, whatever
-    precision the run trained in, so served outputs match the 1e-5 check.
+    model (RunError above :data:`TOLERANCE`).  The run is loaded and exported in float32, whatever
+    precision it trained in (:data:`augintae_tf.models.precision.INFERENCE`), so served outputs
+    match the 1e-5 check.
     """
     if not 1 <= int(max_num) <= 2 ** 31 - 1:
         raise RunError(f"--max-num {max_num}: the largest num one request may ask for must be an "
@@ -98,7 +100,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike,
         raise RunError(f"{final} already exists and versions are immutable; omit --version for the "
                        f"next free one ({next_version(base)})")
     check_writable(base)  # a read-only or full disk fails here, before the run is loaded
-    run = _load_float32(run_dir, checkpoint)
+    run = load_run(run_dir, checkpoint)  # in float32 (models/precision.py: INFERENCE)
     remove_stale_exports(base)
     # Hidden and not a number: TF Serving ignores it until the rename below.
     tmp = base / f".tmp-{version}-{os.getpid()}"
@@ -200,17 +202,6 @@ def remove_stale_exports(base: Path) -> list[Path]:
     for path in found:
         shutil.rmtree(path, ignore_errors=True)
     return found
-
-
-def _load_float32(run_dir, checkpoint):
-    from augintae_tf.runs import load_run
-
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        return load_run(run_dir, checkpoint)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
 
 
 def _write(run, path: Path, max_num: int) -> str:

@@ -52,12 +52,12 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
 
 def seed_domain(model: keras.Model, seed_images: np.ndarray):
     """Where the seeds fall among held-out reconstruction errors
-    (:class:`~augintae_tf.latent_stats.SeedDomain`), or ``None`` for a model without the
+    (:class:`~augintae_tf.models.latent_stats.SeedDomain`), or ``None`` for a model without the
     latent-stats stage's reference (its ``latent_stats_problem`` says why)."""
     stats = getattr(model, "latent_stats", None)
     if stats is None or not model.has(Capability.LATENT):
         return None
-    from augintae_tf.latent_stats import seed_domain as place
+    from augintae_tf.models.latent_stats import seed_domain as place
 
     return place(model, np.asarray(seed_images, np.float32), stats)
 

@@ -112,11 +112,11 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
     - ``local``: local variation transfer, ``normalise(z_a + scale * F eps)`` with ``z_a`` a random
       seed (the pair's first), ``eps ~ N(0, I)`` (stream ``[seed, 8]``) and ``F F^T = C`` the
       covariance of training latents around their nearest neighbours
-      (:mod:`augintae_tf.latent_stats`): it stays near one seed and moves along the directions in
+      (:mod:`augintae_tf.models.latent_stats`): it stays near one seed and moves along the directions in
       which training images vary locally, so it never draws two seeds at once;
     - ``slerp-local``: the same noise around the pair's slerp point;
     - ``local-edit``: the latents of ``local`` (the model then adds their decoded change to the
-      seed image itself: :meth:`augintae_tf.models.base.Autoencoder.fewshot`);
+      seed image itself: :meth:`augintae_tf.models.autoencoder.Autoencoder.fewshot`);
     - ``convex``: ``normalise(sum_k w_k z_k)`` with ``w ~ Dirichlet(1, ..., 1)`` over all K seeds
       (stream ``[seed, 9]``), uniform on the simplex.
 

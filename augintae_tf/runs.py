@@ -407,7 +407,7 @@ class Run:
 
     def seed_domain(self, seed_images: np.ndarray):
         """How well the model reconstructs the seeds against held-out training-domain images
-        (:class:`~augintae_tf.latent_stats.SeedDomain`); None without latent statistics."""
+        (:class:`~augintae_tf.models.latent_stats.SeedDomain`); None without latent statistics."""
         from augintae_tf import generation
 
         return generation.seed_domain(self.model, _check_images(seed_images, self.config,
@@ -448,7 +448,7 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
              warn: Warn | None = warn_stderr, stages: bool = True) -> Run:
     """Load a run directory (newest intact checkpoint unless ``checkpoint`` is given) for inference;
     ``stages=False`` leaves out what post-training stages saved (a stage about to rerun)."""
-    from augintae_tf.models import build_model
+    from augintae_tf.models import build_model, precision
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
@@ -457,10 +457,10 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
         if ckpt is None:
             raise RunError(f"no checkpoint found at {RunLayout(run_dir).checkpoints}; train the run "
                            "first (or finish it with `augintae-tf train --resume --run-dir RUN`)")
-        model = build_model(cfg)
+        model = build_model(cfg, dtype=precision.INFERENCE)  # whatever it trained in
         model.build_for_inference()
         restore_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=False, files=files)
-        from augintae_tf.latent_stats import weights_digest
+        from augintae_tf.models.latent_stats import weights_digest
 
         model.checkpoint_digest = weights_digest(ckpt, files)  # what load_stages matches
     model.checkpoint_path = ckpt  # the weights' origin (the latent-stats stage records it)

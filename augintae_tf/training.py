@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf import cpu, precision, runs
+from augintae_tf import cpu, runs
 from augintae_tf.atomic import check_tree, is_no_space, no_space_error, safe_dir
 from augintae_tf.callbacks import Checkpointer, MetricsLog, SampleGrids, StepBudget
 from augintae_tf.config.schema import Config
@@ -27,6 +27,7 @@ from augintae_tf.data import (DataError, SetSummary, check_labelled, load_arrays
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError, Terminated
 from augintae_tf.layout import RunLayout
+from augintae_tf.models import precision
 from augintae_tf.optimizers import FusedAdam
 from augintae_tf.plots import plot_metrics
 # Re-exported: the run-directory helpers used to live here.
@@ -135,7 +136,7 @@ def build(cfg: Config, steps: int, adam: type[keras.optimizers.Adam] = FusedAdam
     """
     from augintae_tf.models import build_model
 
-    model = build_model(cfg)
+    model = build_model(cfg, dtype=precision.training_dtype(cfg))
     lr = model.lr_policy(cfg.train, steps)
     options = model.optimizer_options()  # e.g. FastGAN's Adam betas
     optimizers = {name: adam(lr, **options) for name in model.optimizer_names}
@@ -244,19 +245,6 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
         raise RunError("--strategy multi-worker needs --run-dir: every worker must write to and "
                        "resume from the same run directory, on a filesystem they all see")
     cfg, why = precision.resolve(cfg)  # before the run dir: config.yaml records the choice
-    # The run's policy only while it runs: left set, a bf16 run would make every model the
-    # caller builds afterwards in this process bf16 (layers read the global policy when built).
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(cfg.train.precision)
-    try:
-        return _train_resolved(cfg, why, run_dir, resume, runs_root, dry_run, progress, echo)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
-def _train_resolved(cfg: Config, why: str | None, run_dir, resume: bool, runs_root,
-                    dry_run: bool, progress: bool | None, echo: Callable[[str], Any]):
-    """:func:`train` once the precision is resolved and set as Keras' global policy."""
     strategy = make_strategy(cfg.train.strategy)
     check_jit(strategy, cfg.train.jit)
     chief, lock = is_chief(strategy), None

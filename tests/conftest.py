@@ -1,6 +1,5 @@
 """Shared test set-up: quiet TensorFlow, a private cache for the embedded glyphs dataset, tiny
-configs, a dtype-policy context and a fresh-interpreter runner."""
-import contextlib
+configs and a fresh-interpreter runner."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -67,18 +66,6 @@ def random_images(n: int = 4, size: int = 12, seed: int = 0):
     import numpy as np
 
     return np.random.default_rng(seed).uniform(size=(n, size, size, 1)).astype(np.float32)
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str):
-    """Build layers under Keras' ``name`` policy, then restore float32 even if building fails."""
-    import keras
-
-    keras.mixed_precision.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,19 @@ import tensorflow as tf
 
 from augintae_tf import checkpoints
 from augintae_tf.models import build_model
-from augintae_tf.models.base import derive_seed
+from augintae_tf.models.contract import derive_seed
 from augintae_tf.models.adversarial import (AdversarialAugIntAE, lsgan_losses,
                                             rescale_adversarial, update_k)
 from augintae_tf.models.augintae import AugIntAE
 from augintae_tf.models.losses import pixel_mse
-from conftest import dtype_policy, run_python, small_model_config
+from conftest import run_python, small_model_config
 
 SIZE, WIDTH, BATCH = 12, 0.25, 8
 LOG_KEYS = {"recon_loss", "adv_loss", "d_loss", "d_real", "d_fake", "gamma", "adv_k", "loss"}
 
 
-def tiny_model(compiled=True, **compile_kwargs):
-    model = build_model(small_model_config("augintae-adv"), width=WIDTH)
+def tiny_model(compiled=True, dtype="float32", **compile_kwargs):
+    model = build_model(small_model_config("augintae-adv"), width=WIDTH, dtype=dtype)
     if compiled:
         model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), **compile_kwargs)
     return model
@@ -187,8 +187,7 @@ def test_compile_needs_both_optimizer_instances_and_the_registry_builds_it():
 
 
 def test_mixed_float16_wraps_both_optimizers_and_trains():
-    with dtype_policy("mixed_float16"):
-        model = tiny_model()
+    model = tiny_model(dtype="mixed_float16")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from augintae_tf.cli.main import main
 from augintae_tf.config import ConfigError, load_config
-from augintae_tf.models.base import Autoencoder, sub_seed
+from augintae_tf.augment import sub_seed
+from augintae_tf.models.autoencoder import Autoencoder
 from augintae_tf.config.choices import require
 from augintae_tf.config.model_table import model_names, register_model
 from augintae_tf.config.sections import AutoencoderConfig

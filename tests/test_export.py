@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from augintae_tf import checkpoints, export, latent_stats
+from augintae_tf import checkpoints, export
+from augintae_tf.models import latent_stats
 from augintae_tf.cli.main import main
 from augintae_tf.config import load_config
 from augintae_tf.errors import RunError

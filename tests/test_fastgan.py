@@ -116,7 +116,7 @@ def test_hinge_losses_against_a_direct_computation():
 
 
 def test_ema_warmup_decay():
-    from augintae_tf.ema import warmup_decay
+    from augintae_tf.models.ema import warmup_decay
 
     assert float(warmup_decay(0.999, 0)) == pytest.approx(0.1)
     assert float(warmup_decay(0.999, 90)) == pytest.approx(91 / 100)
@@ -124,7 +124,7 @@ def test_ema_warmup_decay():
 
 
 def test_ema_update_arithmetic_and_copies():
-    from augintae_tf.ema import ExponentialMovingAverage
+    from augintae_tf.models.ema import ExponentialMovingAverage
 
     sources = [tf.Variable([1.0, 2.0]), tf.Variable(3.0)]
     shadows = [tf.Variable([0.0, 0.0]), tf.Variable(0.0)]
@@ -143,7 +143,7 @@ def test_ema_update_arithmetic_and_copies():
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_diffaugment_probabilities_in_eager_and_xla(jit):
-    from augintae_tf.diffaugment import DEFAULT_PROBABILITIES, apply_diffaugment, sample_diffaugment
+    from augintae_tf.models.diffaugment import DEFAULT_PROBABILITIES, apply_diffaugment, sample_diffaugment
 
     n = 4000
     params = tf.function(lambda s: sample_diffaugment(s, n), jit_compile=True)(
@@ -164,7 +164,7 @@ def test_diffaugment_probabilities_in_eager_and_xla(jit):
 
 
 def test_diffaugment_operations_and_gradient():
-    from augintae_tf.diffaugment import OPERATIONS, apply_diffaugment, diffaugment
+    from augintae_tf.models.diffaugment import OPERATIONS, apply_diffaugment, diffaugment
 
     x = tf.constant(np.random.default_rng(2).uniform(-1, 1, size=(3, 16, 16, 3)), tf.float32)
     ones, half = tf.ones([3], tf.bool), tf.fill([3], 0.5)

@@ -10,15 +10,15 @@ from augintae_tf import checkpoints
 from augintae_tf.models import build_model
 from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, gaia_balance,
                                      pairwise_squared_distances, structure_loss)
-from conftest import dtype_policy, run_python, small_model_config
+from conftest import run_python, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 LOG_KEYS = {"recon_loss", "g_loss", "d_loss", "d_real_error", "d_recon_error", "d_interp_error",
             "structure_loss", "d_lr_scale", "d_fake_weight", "g_interp_weight", "loss"}
 
 
-def tiny_model(compiled=True, lr=1e-3, **compile_kwargs):
-    model = build_model(small_model_config("gaia"), width=WIDTH)
+def tiny_model(compiled=True, lr=1e-3, dtype="float32", **compile_kwargs):
+    model = build_model(small_model_config("gaia"), width=WIDTH, dtype=dtype)
     if compiled:
         model.compile(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr), **compile_kwargs)
     return model
@@ -119,8 +119,7 @@ def test_one_epoch_changes_both_autoencoders_with_finite_losses(jit):
 
 
 def test_mixed_float16_wraps_both_optimizers_and_keeps_the_learning_rates():
-    with dtype_policy("mixed_float16"):
-        model = tiny_model(jit_compile=False)
+    model = tiny_model(jit_compile=False, dtype="mixed_float16")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history

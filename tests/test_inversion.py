@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from augintae_tf import inversion
+from augintae_tf.models import inversion
 from augintae_tf.cli.main import main
 from augintae_tf.errors import RunError
 from augintae_tf.models.wgan_gp import sphere_noise

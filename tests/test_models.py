@@ -6,21 +6,22 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf.models import build_model
-from augintae_tf.models.base import derive_seed
+from augintae_tf.models.contract import derive_seed
 from augintae_tf.augment import blend
-from augintae_tf.models.intae import partner_offset
+from augintae_tf.models.autoencoder import partner_offset
 from augintae_tf.config.model_table import as_section
-from conftest import blobs, dtype_policy, small_model_config
+from conftest import blobs, small_model_config
 
 SIZE, LATENT, WIDTH, BATCH = 12, 8, 0.25, 8
 
 
-def tiny_model(name="augintae", size=SIZE, lr=1e-3, target=None, **compile_kwargs):
+def tiny_model(name="augintae", size=SIZE, lr=1e-3, target=None, dtype="float32",
+               **compile_kwargs):
     cfg = small_model_config(name, size)
     if target is not None:  # model.target of the model's own section
         cfg.model = as_section(cfg.model)
         cfg.model.target = target
-    model = build_model(cfg, width=WIDTH)
+    model = build_model(cfg, width=WIDTH, dtype=dtype)
     optimizers = {name: keras.optimizers.Adam(lr) for name in model.optimizer_names}
     model.compile(**optimizers, **compile_kwargs)
     return model
@@ -138,8 +139,7 @@ def test_weights_save_the_rng_step_and_optimizer_can_be_built_first(tmp_path):
 
 
 def test_mixed_float16_step_uses_loss_scaling():
-    with dtype_policy("mixed_float16"):
-        model = tiny_model()
+    model = tiny_model(dtype="mixed_float16")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # wrapped by compile
     history = model.fit(images(), batch_size=BATCH, epochs=1, verbose=0).history
     assert np.isfinite(history["recon_loss"][0])
@@ -210,16 +210,15 @@ def test_resize_upsampling_generator_has_no_transposed_convolutions(backbone, si
 
 
 def test_pixel_loss_option_trains_the_model_on_l1(monkeypatch):
-    from augintae_tf.models import build_model
-    from augintae_tf.models import base
+    from augintae_tf.models import autoencoder, build_model
 
     cfg = small_model_config("ae")
     cfg.model.pixel_loss = "l1"
     model = build_model(cfg)
     assert model.pixel_loss_kind == "l1"
     seen = []
-    original = base.pixel_loss
-    monkeypatch.setattr(base, "pixel_loss", lambda p, t, kind="l2": seen.append(kind) or original(p, t, kind))
+    original = autoencoder.pixel_loss
+    monkeypatch.setattr(autoencoder, "pixel_loss", lambda p, t, kind="l2": seen.append(kind) or original(p, t, kind))
     import keras
     model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
     model.fit(np.random.default_rng(0).random((4, 12, 12, 1), np.float32), batch_size=4, epochs=1, verbose=0)

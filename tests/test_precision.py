@@ -1,6 +1,7 @@
 """Train steps in every precision, and the whole step (augmentation included) under XLA, for the
-augintae model on a tiny config, built the way `augintae-tf train` builds it; every model's step
-under an explicit bf16 policy; and how `precision: auto` chooses."""
+augintae model on a tiny config, built the way `augintae-tf train` builds it; every model built
+in bf16 (every layer but the float32 heads, whatever Keras' process-wide policy says) and its
+step; and how `precision: auto` chooses."""
 import keras
 import numpy as np
 import pytest
@@ -14,19 +15,11 @@ SIZE, BATCH = 12, 8
 COMPUTE = {"float32": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    """Every test leaves Keras' process-wide dtype policy as it found it."""
-    yield
-    keras.mixed_precision.set_global_policy("float32")
-
-
 def tiny(precision="float32", jit="off"):
     cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": 8,
                                  "model.width": 0.25, "train.precision": precision,
                                  "train.jit": jit})
-    keras.mixed_precision.set_global_policy(cfg.train.precision)  # what training.train does
-    return build(cfg, steps=10)
+    return build(cfg, steps=10)  # the model receives train.precision as its dtype
 
 
 def blobs(n=BATCH, seed=0):
@@ -83,7 +76,8 @@ def test_xla_errors_instead_of_falling_back():
 
 # ------------------------------------------------------------ train.precision: auto (issue 23)
 def test_auto_chooses_bf16_only_on_bf16_hardware_for_a_measured_model(monkeypatch):
-    from augintae_tf import cpu, precision
+    from augintae_tf import cpu
+    from augintae_tf.models import precision
 
     monkeypatch.setattr(cpu, "cpu_model", lambda: "Test CPU")
     cpu_kwargs = dict(gpu=False, gpu_capability=None)
@@ -118,7 +112,8 @@ def test_train_resolves_auto_says_why_and_keeps_explicit_choices(monkeypatch, tm
     """auto resolves by the hardware, says why, leaves explicit choices alone, and train hands
     Keras' global dtype policy back as it found it (a bf16 run leaking its policy made later
     models in the process bf16: the fused-BN tests failed after one on a native-bf16 CPU)."""
-    from augintae_tf import cpu, precision
+    from augintae_tf import cpu
+    from augintae_tf.models import precision
     from augintae_tf.training import train
 
     monkeypatch.setattr(cpu, "has_native_bf16", lambda: native)
@@ -149,12 +144,26 @@ def product_models() -> list[str]:
     return [n for n in model_names() if module(n).startswith("augintae_tf")]
 
 
+# Layers that compute in float32 whatever the model's dtype: the networks' heads (latents,
+# scores, images and losses stay float32), the inputs, and the Functional networks themselves
+# (a container: its layers compute in their own dtype).
+FLOAT32_HEADS = {"out", "image", "tanh", "logits_f32", "l2_normalize", "out_mean", "out_logvar"}
+
+
+def layers_of(model):
+    """Every layer inside ``model``'s networks, nested ones (SLE's convolutions) included."""
+    return [layer for net in model.networks().values() for layer in net._flatten_layers()
+            if layer is not net]
+
+
 @pytest.mark.parametrize("name", product_models())
 def test_every_model_builds_and_steps_under_an_explicit_bf16_policy(name):
     """``--precision mixed_bfloat16`` is allowed for every model (``auto`` picks it only for the
-    measured ones): each builds and takes one finite step with float32 variables.  Keras casts
-    a model's call inputs to the policy's dtype, and DAGAN and the Neural Statistician refused
-    bf16 inputs in ``call`` (found by ``train_throughput.py --models all`` on a bf16 CPU)."""
+    measured ones): each builds with every layer computing in bf16 but its float32 heads (Keras'
+    process-wide policy stays float32: the model receives its dtype) and takes one finite step
+    with float32 variables.  Keras casts a model's call inputs to the policy's dtype, and DAGAN
+    and the Neural Statistician refused bf16 inputs in ``call`` (found by
+    ``train_throughput.py --models all`` on a bf16 CPU)."""
     import sys
     from pathlib import Path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -163,8 +172,15 @@ def test_every_model_builds_and_steps_under_an_explicit_bf16_policy(name):
     cfg = load_config("glyphs", {"model.name": name, "model.width": 0.25, "model.latent_dim": 8,
                                  "data.image_size": 64 if name == "fastgan" else 16,
                                  "train.precision": "mixed_bfloat16", "train.jit": "off"})
-    keras.mixed_precision.set_global_policy(cfg.train.precision)  # what train sets; fixture resets
     model = build(cfg, steps=10)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    wrong = sorted({f"{type(layer).__name__} {layer.name}: {layer.dtype_policy.name}"
+                    for layer in layers_of(model) if layer.dtype_policy.name != "mixed_bfloat16"
+                    and not isinstance(layer, (keras.layers.InputLayer, keras.layers.Activation,
+                                               keras.Model))
+                    and layer.name not in FLOAT32_HEADS})
+    assert wrong == []
     assert all(v.dtype == "float32" for v in model.trainable_variables)
     batch, _ = example_batch(model, cfg, 10 if model.batches == "sets" else 4)
     logs = model.train_step(batch if isinstance(batch, tuple) else tf.constant(batch))

@@ -10,7 +10,8 @@ import tensorflow as tf
 from click.testing import CliRunner
 from scipy import ndimage
 
-from augintae_tf import checkpoints, latent_stats
+from augintae_tf import checkpoints
+from augintae_tf.models import latent_stats
 from augintae_tf.augment import sample_params
 from augintae_tf.cli.main import main
 from augintae_tf.config import AugmentConfig

@@ -10,7 +10,7 @@ from augintae_tf import augment as A
 from augintae_tf.config import AugmentConfig, ConfigError, load_config
 from augintae_tf.latent import sample_alpha
 from augintae_tf.models import build_model
-from augintae_tf.models.base import derive_seed
+from augintae_tf.models.contract import derive_seed
 from augintae_tf.augment import blend, sub_seed
 from conftest import random_images, small_model_config
 

@@ -45,7 +45,7 @@ def test_norm_slerp_ends_at_the_means_and_interpolates_the_norm():
 
 
 def test_loss_matches_a_numpy_reference_and_every_variable_gets_a_gradient():
-    from augintae_tf.models.base import sub_seed
+    from augintae_tf.augment import sub_seed
 
     model = built(vae_config(beta=0.5))
     x, seed = images(), tf.constant([3, 4], tf.int64)

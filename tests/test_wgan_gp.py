@@ -31,7 +31,7 @@ def test_section_has_the_papers_values_and_one_line_errors():
 
 def test_gradient_penalty_equals_a_direct_computation_for_a_linear_critic():
     """D(x) = <w, x> + b has gradient w at every point: GP = (||w|| - 1)^2 exactly."""
-    from augintae_tf.models.wgan_gp import gradient_penalty
+    from augintae_tf.models.two_player import gradient_penalty
 
     critic = keras.Sequential([keras.Input((3, 3, 1)), keras.layers.Flatten(),
                                keras.layers.Dense(1)])
@@ -44,7 +44,7 @@ def test_gradient_penalty_equals_a_direct_computation_for_a_linear_critic():
 
 def test_gradient_penalty_of_a_quadratic_critic_matches_numpy():
     """D(x) = sum(x^2): gradient 2 x_hat, so GP = mean_i (2 ||x_hat_i|| - 1)^2."""
-    from augintae_tf.models.wgan_gp import gradient_penalty
+    from augintae_tf.models.two_player import gradient_penalty
 
     critic = lambda x, training=True: tf.reduce_sum(tf.square(x), axis=[1, 2, 3])  # noqa: E731
     real, fake, eps = images(4, 3, 3), images(4, 3, 4), np.array([0.0, 0.3, 0.6, 1.0])

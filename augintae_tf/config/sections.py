@@ -41,7 +41,7 @@ class ModelConfig:
 
 @dataclass
 class AutoencoderConfig(ModelConfig):
-    """The fields of every model built on :class:`~augintae_tf.models.base.Autoencoder` (an
+    """The fields of every model built on :class:`~augintae_tf.models.autoencoder.Autoencoder` (an
     encoder and a generator from the backbone; ae, augintae, intae, augintae-adv, gaia, vae,
     wgan-gp): the generator's upsampling and the autoencoder's training pixel loss.  A model
     without that encoder/generator pair (fastgan, dagan, neural-statistician) has neither field,

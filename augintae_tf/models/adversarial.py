@@ -32,7 +32,7 @@ How this module reads them:
   ``tf.distribute`` strategy the mean scores are all-reduced (MEAN) first, so every replica
   computes the same new k.
 - **Optimisers**: ``optimizer`` (encoder + generator) and ``d_optimizer`` (discriminator), both
-  Adam at a constant learning rate (:meth:`AdversarialMixin.lr_policy`).
+  Adam at a constant learning rate (:meth:`~augintae_tf.models.two_player.TwoPlayer.lr_policy`).
 - **Distribution and precision**: the generator's output gradient and the discriminator loss
   are divided by ``num_replicas_in_sync`` (``apply_gradients`` sums replicas), as in
   ``Autoencoder.train_step``; logged values are unscaled.  Under mixed_float16 each optimizer is a
@@ -56,14 +56,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from augintae_tf.config.schema import TrainConfig
-from augintae_tf.distribute import step_outputs
+from augintae_tf.config.sections import AdversarialConfig
 from augintae_tf.models.augintae import AugIntAE
+from augintae_tf.models.autoencoder import encoder_and_generator
 from augintae_tf.models.averaged import update_average
-from augintae_tf.models.base import encoder_and_generator, images_of
+from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_loss
 from augintae_tf.models.setup import ModelSetup
-from augintae_tf.config.sections import AdversarialConfig
+from augintae_tf.models.two_player import LatestValue, TwoPlayer, replica_mean
 from augintae_tf.nets import build_encoder
 
 
@@ -109,117 +109,12 @@ def rescale_adversarial(recon_grad, adv_grad, k) -> tuple[tf.Tensor, tf.Tensor]:
     return recon_grad + weight * adv_grad, gamma
 
 
-def replica_mean(value) -> tf.Tensor:
-    """``value`` averaged over the replicas of the current strategy (itself with one replica)."""
-    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-        context = tf.distribute.get_replica_context()
-        if context is not None:  # replica context (inside strategy.run)
-            return context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
-    return value
-
-
-# --- shared conventions of the two-optimizer models ---------------------------------------------
-def loss_scaled(model: keras.Model, optimizer, compile_kwargs: dict, name: str):
-    """``optimizer`` wrapped in a ``LossScaleOptimizer`` named ``name`` under mixed_float16 (as
-    Keras wraps a model's own ``optimizer`` in ``compile``), else as given: what a model's second
-    optimizer (a discriminator's, a critic's) needs before it is stored."""
-    if (compile_kwargs.get("auto_scale_loss", True) and model.dtype_policy.name == "mixed_float16"
-            and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
-        return keras.optimizers.LossScaleOptimizer(optimizer, name=name)
-    return optimizer
-
-
-class LatestValue(keras.metrics.Metric):
-    """A tracker whose result is the last value given to it (not a mean): e.g. the current k.
-
-    Its variable is averaged over replicas on read; every replica writes the same value.
-    """
-
-    def __init__(self, name: str, **kwargs):
-        super().__init__(name=name, **kwargs)
-        self._latest = self.add_variable(shape=(), initializer="zeros", dtype="float32",
-                                         aggregation="mean", name="latest")
-
-    def update_state(self, value):
-        self._latest.assign(tf.cast(value, tf.float32))
-
-    def result(self):
-        return tf.identity(self._latest.value)
-
-
-def _check_optimizer(optimizer, name: str) -> None:
-    if optimizer is None or isinstance(optimizer, str):
-        raise ValueError(f"compile() needs {name} as an optimizer instance, e.g. "
-                         "keras.optimizers.Adam(1e-3)")
-
-
-class AdversarialMixin:
-    """compile/build/checkpoint conventions of models with a generator and a discriminator.
-
-    ``optimizer`` trains :attr:`generator_variables` (encoder + generator), ``d_optimizer`` trains
-    ``self.discriminator``.  Put it before the Autoencoder class in the bases.
-    """
-
-    optimizer_names = ("optimizer", "d_optimizer")
-    discriminator: keras.Model
-
-    @classmethod
-    def lr_policy(cls, train: TrainConfig, steps: int) -> float:
-        """A constant learning rate: adversarial training destabilises when it drops."""
-        return train.lr
-
-    def networks(self) -> dict[str, keras.Model]:
-        return {**super().networks(), "discriminator": self.discriminator}
-
-    def compile(self, optimizer=None, d_optimizer=None, **kwargs):
-        """Both optimizers are required instances (Keras' default would be RMSprop).  Under
-        mixed_float16 Keras wraps ``optimizer`` in a LossScaleOptimizer; ``d_optimizer`` is
-        wrapped here the same way.  Both are built at once on their own variables, so ``fit``
-        never builds ``optimizer`` on the discriminator's variables too."""
-        _check_optimizer(optimizer, "optimizer")
-        _check_optimizer(d_optimizer, "d_optimizer")
-        super().compile(optimizer=optimizer, **kwargs)
-        self.d_optimizer = loss_scaled(self, d_optimizer, kwargs, "d_loss_scale_optimizer")
-        self._build_optimizers()
-
-    @property
-    def generator_variables(self) -> list:
-        """What ``optimizer`` trains: the encoder's and the generator's trainable variables (also
-        for DAGAN, which is not an Autoencoder)."""
-        return self.encoder.trainable_variables + self.generator.trainable_variables
-
-    def _build_optimizers(self) -> None:
-        if not self.optimizer.built:
-            self.optimizer.build(self.generator_variables)
-        if not self.d_optimizer.built:
-            self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    def build_for_training(self) -> None:
-        """Create every variable (both networks, both optimizers) before restoring a checkpoint."""
-        self.require_compiled()
-        images = tf.zeros([2, *self.setup.image_shape])
-        self(images, training=False)
-        self.discriminator(images, training=False)
-        self._build_optimizers()
-
-    @staticmethod
-    def _replicas() -> int:
-        return tf.distribute.get_strategy().num_replicas_in_sync
-
-    def _train_logs(self) -> dict[str, tf.Tensor]:
-        """Every tracker's value, plus ``loss`` = the pixel reconstruction loss (comparable with
-        the non-adversarial models and with the validation ``loss``)."""
-        logs = {metric.name: metric.result() for metric in self.metrics}
-        logs["loss"] = logs["recon_loss"]
-        return step_outputs(logs)
-
-
 # --- augintae-adv -------------------------------------------------------------------------------
-class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
+class AdversarialAugIntAE(TwoPlayer, AugIntAE):
     """AugIntAE with the auxiliary LSGAN discriminator, per-image gamma and dynamic k (module doc).
 
     ``discriminator``: images ``[B, S, S, C]`` -> scores ``[B, 1]`` (the encoder architecture).
-    ``setup.section`` is an :class:`~augintae_tf.models.registry.AdversarialConfig` (``k_rate``).
+    ``setup.section`` is an :class:`~augintae_tf.config.sections.AdversarialConfig` (``k_rate``).
     """
 
     extra_plots = {"k_gamma.png": ("adv_k", "gamma")}  # the dynamic k and the gamma rescaling
@@ -311,6 +206,6 @@ class AdversarialAugIntAE(AdversarialMixin, AugIntAE):
         """Encoder, generator and a one-output encoder-architecture discriminator."""
         m = setup.section
         discriminator = build_encoder(setup.backbone, setup.image_size, setup.channels, 1,
-                                      m.width, name="discriminator")
+                                      m.width, name="discriminator", dtype=setup.dtype)
         return cls(*encoder_and_generator(setup), discriminator, setup,
                    name=m.name.replace("-", "_"))

@@ -9,7 +9,7 @@ under ``model.target: augmentation`` the image under the interpolated augmentati
 """
 from __future__ import annotations
 
-from augintae_tf.models.base import Autoencoder
+from augintae_tf.models.autoencoder import Autoencoder
 
 
 class AE(Autoencoder):

@@ -6,14 +6,14 @@ The target (``model.target``, :func:`augintae_tf.augment.interpolation_batch`):
 under the interpolated transformation ``T(x; alpha * rho1 + (1 - alpha) * rho2)``, every
 parameter interpolated with the latents' alpha, a real-looking image; ``blend`` is the pixel blend
 ``alpha * T(x; rho1) + (1 - alpha) * T(x; rho2)``, the student report's reading (section 4.1)
-and this package's target before issue 20 - a double exposure whenever the views differ.
+- a double exposure whenever the views differ.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
 from augintae_tf.latent import slerp
-from augintae_tf.models.base import Autoencoder
+from augintae_tf.models.autoencoder import Autoencoder
 
 
 class AugIntAE(Autoencoder):

@@ -3,7 +3,7 @@
     E_ema <- d * E_ema + (1 - d) * E,   G_ema <- d * G_ema + (1 - d) * G   after every step
     d = ema_decay, or with ``ema_warmup`` (default) min(ema_decay, (1 + t) / (10 + t)) at step t
 
-(:mod:`augintae_tf.ema`, FastGAN's average and warm-up).  Trainable weights are averaged;
+(:mod:`augintae_tf.models.ema`, FastGAN's average and warm-up).  Trainable weights are averaged;
 BatchNorm moving statistics, already averages, are copied.  The averaged networks are a second
 encoder and generator (``ema_encoder`` / ``ema_generator``) held by the model, so they are saved
 in every checkpoint with the other weights and a resumed run restores them.  Whenever an
@@ -12,7 +12,7 @@ signatures) it uses the averaged pair; training steps use the trained pair.
 """
 from __future__ import annotations
 
-from augintae_tf.ema import ExponentialMovingAverage, warmup_decay
+from augintae_tf.models.ema import ExponentialMovingAverage, warmup_decay
 
 
 def averaging_enabled(setup) -> bool:
@@ -21,7 +21,7 @@ def averaging_enabled(setup) -> bool:
 
 
 def attach_average(model, encoder_and_generator) -> None:
-    """Give ``model`` (an :class:`~augintae_tf.models.base.Autoencoder`) its averaged pair when
+    """Give ``model`` (an :class:`~augintae_tf.models.autoencoder.Autoencoder`) its averaged pair when
     ``model.ema`` is on: ``model.ema_encoder``, ``model.ema_generator`` (``None`` when off)
     built by ``encoder_and_generator(setup, prefix)`` and set to the trained weights."""
     model.ema_encoder = model.ema_generator = None

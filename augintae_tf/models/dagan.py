@@ -9,7 +9,7 @@
   one output: ``D(seed, real)`` for (seed, another image of the seed's class) against
   ``D(seed, G(seed, noise))``.  Loss ``E[D(fake)] - E[D(real)] + lambda * GP``, generator loss
   ``-E[D(fake)]`` (DAGAN's ``dagan_networks_wgan.py``).
-- **Gradient penalty** (:func:`~augintae_tf.models.wgan_gp.gradient_penalty`, shared with
+- **Gradient penalty** (:func:`~augintae_tf.models.two_player.gradient_penalty`, shared with
   wgan-gp): as in DAGAN's code the seed channel stays fixed and only the second image is interpolated, ``x = eps * real + (1 - eps) * fake`` with one
   ``eps ~ U(0, 1)`` per pair; the penalty is ``mean((||dD/dx|| - 1)^2)`` with the norm over all
   pixels and channels of the pair's second image (DAGAN's code reduces only one axis of a 4-D
@@ -30,17 +30,16 @@
 """
 from __future__ import annotations
 
-
 import keras
 import tensorflow as tf
 
+from augintae_tf.augment import sub_seed
 from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import sample_seed_pairs
-from augintae_tf.models.adversarial import AdversarialMixin
-from augintae_tf.models.base import ModelContract, sub_seed
+from augintae_tf.models.contract import ModelContract
 from augintae_tf.models.setup import ModelSetup
-from augintae_tf.models.wgan_gp import gradient_penalty  # noqa: F401 (also this module's API)
+from augintae_tf.models.two_player import TwoPlayer, gradient_penalty
 from augintae_tf.nets import build_encoder, build_generator
 
 
@@ -58,7 +57,7 @@ def pairs_of(data) -> tuple[tf.Tensor, tf.Tensor]:
     return images[:, 0], images[:, 1]
 
 
-class DAGAN(AdversarialMixin, ModelContract):
+class DAGAN(TwoPlayer, ModelContract):
     """Seed encoder + generator (``optimizer``) and a pair critic (``d_optimizer``); trains on
     labelled pairs (``batches = "sets"``, ``set_size`` 2).  ``discriminator`` is the critic."""
 
@@ -68,7 +67,7 @@ class DAGAN(AdversarialMixin, ModelContract):
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, critic: keras.Model,
                  setup: ModelSetup, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(dtype=setup.dtype, **kwargs)
         self.encoder, self.generator, self.discriminator, self.setup = (encoder, generator,
                                                                         critic, setup)
         self.step_counter = self.add_step_counter()
@@ -77,12 +76,14 @@ class DAGAN(AdversarialMixin, ModelContract):
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "DAGAN":
-        m = setup.section
+        m, dtype = setup.section, setup.dtype
         args = (setup.backbone, setup.image_size)
-        return cls(build_encoder(*args, setup.channels, m.latent_dim, m.width, name="encoder"),
+        return cls(build_encoder(*args, setup.channels, m.latent_dim, m.width, name="encoder",
+                                 dtype=dtype),
                    build_generator(*args, setup.channels, m.latent_dim + m.noise_dim, m.width,
-                                   name="generator"),
-                   build_encoder(*args, 2 * setup.channels, 1, m.width, name="critic"),
+                                   name="generator", dtype=dtype),
+                   build_encoder(*args, 2 * setup.channels, 1, m.width, name="critic",
+                                 dtype=dtype),
                    setup, name="dagan")
 
     def serving_networks(self) -> dict[str, keras.Model]:

@@ -26,14 +26,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.augment import sub_seed
 from augintae_tf.capabilities import Capability
 from augintae_tf.config.schema import TrainConfig
-from augintae_tf.diffaugment import diffaugment
 from augintae_tf.distribute import step_outputs
-from augintae_tf.ema import ExponentialMovingAverage, warmup_decay
 from augintae_tf.latent import slerp
-from augintae_tf.models.adversarial import _check_optimizer
-from augintae_tf.models.base import ModelContract, images_of, sub_seed
+from augintae_tf.models.contract import ModelContract, check_optimizer, images_of
+from augintae_tf.models.diffaugment import diffaugment
+from augintae_tf.models.ema import ExponentialMovingAverage, warmup_decay
 from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets.fastgan import (DECODER_SIZE, build_decoder, build_fastgan_discriminator,
                                       build_fastgan_generator)
@@ -82,7 +82,7 @@ class FastGAN(ModelContract):
 
     def __init__(self, generator, ema_generator, discriminator, decoder_big, decoder_part,
                  setup: ModelSetup, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(dtype=setup.dtype, **kwargs)
         self.generator, self.ema_generator = generator, ema_generator
         self.discriminator = discriminator
         self.decoder_big, self.decoder_part = decoder_big, decoder_part
@@ -98,13 +98,16 @@ class FastGAN(ModelContract):
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "FastGAN":
-        m, s, c = setup.section, setup.image_size, setup.channels
-        nets = [build_fastgan_generator(s, c, m.latent_dim, m.width, m.spectral_norm, name=name)
+        m, s, c, dtype = setup.section, setup.image_size, setup.channels, setup.dtype
+        nets = [build_fastgan_generator(s, c, m.latent_dim, m.width, m.spectral_norm, name=name,
+                                        dtype=dtype)
                 for name in ("generator", "ema_generator")]
-        disc = build_fastgan_discriminator(s, c, m.width, m.spectral_norm)
+        disc = build_fastgan_discriminator(s, c, m.width, m.spectral_norm, dtype=dtype)
         _, f16, f8 = disc.outputs
-        big = build_decoder(f8.shape[-1], c, m.width, m.spectral_norm, name="decoder_big")
-        part = build_decoder(f16.shape[-1], c, m.width, m.spectral_norm, name="decoder_part")
+        big = build_decoder(f8.shape[-1], c, m.width, m.spectral_norm, name="decoder_big",
+                            dtype=dtype)
+        part = build_decoder(f16.shape[-1], c, m.width, m.spectral_norm, name="decoder_part",
+                             dtype=dtype)
         return cls(*nets, disc, big, part, setup, name="fastgan")
 
     @classmethod
@@ -150,8 +153,8 @@ class FastGAN(ModelContract):
 
     # --- building ----------------------------------------------------------------------------
     def compile(self, optimizer=None, d_optimizer=None, **kwargs):
-        _check_optimizer(optimizer, "optimizer")
-        _check_optimizer(d_optimizer, "d_optimizer")
+        check_optimizer(optimizer, "optimizer")
+        check_optimizer(d_optimizer, "d_optimizer")
         super().compile(optimizer=optimizer, **kwargs)
         self.d_optimizer = d_optimizer
 

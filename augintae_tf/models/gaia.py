@@ -60,7 +60,7 @@ One training step, with L1 errors ``e(a, b) = mean |a - b|`` (float32):
   0.5 (mean of two uniforms, sd 0.20, sub-seed 0) with slerp - so the comparison with
   AugIntAE/IntAE differs only in the training objective, and interpolations stay between their
   endpoints on the sphere.
-- Optimisers, mixed precision and replicas follow :mod:`augintae_tf.models.adversarial`
+- Optimisers, mixed precision and replicas follow :mod:`augintae_tf.models.two_player`
   (``optimizer`` for G, ``d_optimizer`` for D; losses divided by the replica count and
   ``scale_loss``-d before the gradients; logged values unscaled).
 """
@@ -69,13 +69,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from augintae_tf.augment import sub_seed
+from augintae_tf.config.sections import GAIAConfig
 from augintae_tf.latent import slerp
-from augintae_tf.models.adversarial import AdversarialMixin, replica_mean
-from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of, sub_seed
-from augintae_tf.models.intae import partner_offset
+from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator, partner_offset
+from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_mse
 from augintae_tf.models.setup import ModelSetup
-from augintae_tf.config.sections import GAIAConfig
+from augintae_tf.models.two_player import TwoPlayer, replica_mean
 
 # The constants (SLOPE, SIGMA, MAX_FAKE_WEIGHT, STRUCTURE_WEIGHT in the docstring) are the fields
 # of GAIAConfig, ``model.slope`` ... in the run's config.
@@ -152,7 +153,7 @@ def autoencoder_network(encoder: keras.Model, generator: keras.Model, name: str)
     return keras.Model(inputs, generator(z), name=name)
 
 
-class GAIA(AdversarialMixin, Autoencoder):
+class GAIA(TwoPlayer, Autoencoder):
     """GAIA with an autoencoder discriminator (module docstring for every choice)."""
 
     extra_plots = {"balance.png": ("d_lr_scale", "d_fake_weight", "g_interp_weight")}

@@ -3,8 +3,8 @@ Sainburg et al. 2018), the interpolative autoencoder the paper compares AugIntAE
 
 Each image is augmented once (sub-seed 1) before pairing, so IntAE trains on the same augmented
 data distribution as AugIntAE and AE (appendix A.1); the two ends of an interpolation are two
-different images (a partner from the same batch, :func:`partner_offset`'s roll), never two views
-of one image.  ``model.target`` says what the decoded interpolation is trained toward:
+different images (a partner from the same batch,
+:func:`~augintae_tf.models.autoencoder.partner_offset`'s roll), never two views of one image.  ``model.target`` says what the decoded interpolation is trained toward:
 
 - ``critic`` (default): ACAI, "Understanding and Improving Interpolation in Autoencoders via an
   Adversarial Regularizer" (Berthelot et al. 2018; public code brain-research/acai, acai.py, read
@@ -21,13 +21,13 @@ of one image.  ``model.target`` says what the decoded interpolation is trained t
   (ACAI's reg 0.2).  The second critic term shows it near-real images as alpha 0 so it cannot
   just score reconstructions' blur.  ``optimizer`` trains encoder + generator on L_AE,
   ``critic_optimizer`` the critic on L_C, from one forward pass (ACAI updates both each step
-  too).  Learning rate: the project's ``lr_policy`` (``train.lr_drops``; the recommended preset's
+  too).  This mode is its own class, :class:`CriticIntAE`.  Learning rate: the project's ``lr_policy`` (``train.lr_drops``; the recommended preset's
   is constant) rather than ACAI's fixed Adam 1e-4, so every model of a study shares one schedule.
 - ``blend``: regress the decoded interpolation onto the pixel blend ``alpha * x + (1 - alpha) *
-  x_partner`` with the triangular alpha of :func:`~augintae_tf.latent.sample_alpha` (this
-  package's intae before issue 20; no critic, one optimizer).
+  x_partner`` with the triangular alpha of :func:`~augintae_tf.latent.sample_alpha` (no
+  critic, one optimizer): :class:`IntAE` itself.
 
-Distribution and precision follow models/adversarial.py: both losses are divided by
+Distribution and precision follow models/two_player.py: both losses are divided by
 ``num_replicas_in_sync`` and passed through their optimizer's ``scale_loss`` (mixed_float16: a
 LossScaleOptimizer each); the critic is trained and checkpointed but never served.
 """
@@ -39,18 +39,13 @@ import tensorflow as tf
 from augintae_tf.augment import blend, sub_seed
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import slerp
-from augintae_tf.models.adversarial import loss_scaled
+from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator, partner_offset
 from augintae_tf.models.averaged import update_average
-from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of
+from augintae_tf.models.contract import check_optimizer, images_of
 from augintae_tf.models.losses import pixel_loss
+from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.two_player import loss_scaled
 from augintae_tf.nets import build_encoder
-
-
-def partner_offset(batch_size, seed) -> tf.Tensor:
-    """A roll offset in [1, B-1]: ``roll(x, offset)`` pairs every example with another one (a
-    permutation without fixed points).  A batch of 1 has no partner; it is paired with itself."""
-    upper = tf.maximum(tf.cast(batch_size, tf.int32), 2)
-    return tf.random.stateless_uniform([], seed=seed, minval=1, maxval=upper, dtype=tf.int32)
 
 
 # --- pure functions (tested directly) ----------------------------------------------------------
@@ -93,64 +88,70 @@ def zero_output_layer(critic: keras.Model) -> None:
         weight.assign(tf.zeros_like(weight))
 
 
-def _check_optimizer(optimizer, name: str) -> None:
-    if optimizer is None or isinstance(optimizer, str):
-        raise ValueError(f"compile() needs {name} as an optimizer instance, e.g. "
-                         "keras.optimizers.Adam(1e-3)")
-
-
 class IntAE(Autoencoder):
-    """``setup.section`` is an :class:`~augintae_tf.models.registry.IntAEConfig`; ``critic`` is
-    ``None`` unless ``model.target`` is ``critic``."""
+    """``target: blend``: decode the slerp between each image's latent and its partner's and
+    regress it onto their pixel blend.  ``setup.section`` is an
+    :class:`~augintae_tf.config.sections.IntAEConfig`; under ``target: critic``,
+    :meth:`from_setup` builds a :class:`CriticIntAE`."""
 
-    def __init__(self, encoder: keras.Model, generator: keras.Model, setup, critic=None,
-                 **kwargs):
+    critic: keras.Model | None = None  # CriticIntAE's: none under the blend target
+
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "IntAE":
+        if cls is IntAE and setup.section.target == "critic":  # an IntAEConfig has the field
+            return CriticIntAE.from_setup(setup)
+        return cls(*encoder_and_generator(setup), setup, name=setup.section.name.replace("-", "_"))
+
+    @staticmethod
+    def partners(images, seed) -> tf.Tensor:
+        """This step's roll offset (sub-seed 3; 0 is alpha, 1 and 2 are augmentations)."""
+        return partner_offset(tf.shape(images)[0], sub_seed(seed, 3))
+
+    def training_batch(self, images, seed):
+        """(decoded interpolation, pixel blend of the two images)."""
+        views = self.augment(images, seed, 1)
+        z = self.encode(views, training=True)
+        alpha = self.alphas(images, seed)
+        offset = self.partners(images, seed)
+        prediction = self.decode(slerp(z, tf.roll(z, offset, axis=0), alpha), training=True)
+        return prediction, blend(views, tf.roll(views, offset, axis=0), alpha)
+
+
+class CriticIntAE(IntAE):
+    """``target: critic``: ACAI (module doc), with ``critic``, a one-output encoder-architecture
+    network (as augintae-adv's discriminator), and its own ``critic_optimizer``."""
+
+    optimizer_names = ("optimizer", "critic_optimizer")
+
+    def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup,
+                 critic: keras.Model, **kwargs):
         super().__init__(encoder, generator, setup, **kwargs)
         self.critic = critic
         self.critic_loss_tracker = keras.metrics.Mean(name="critic_loss")
         self.fool_tracker = keras.metrics.Mean(name="critic_fool_loss")
 
-    @property
-    def uses_critic(self) -> bool:
-        return self.target_kind == "critic"
-
-    @property
-    def optimizer_names(self) -> tuple[str, ...]:
-        return ("optimizer", "critic_optimizer") if self.uses_critic else ("optimizer",)
+    @classmethod
+    def from_setup(cls, setup: ModelSetup) -> "CriticIntAE":
+        m = setup.section
+        critic = build_encoder(setup.backbone, setup.image_size, setup.channels, 1, m.width,
+                               name="critic", dtype=setup.dtype)
+        zero_output_layer(critic)
+        return cls(*encoder_and_generator(setup), setup, critic, name=m.name.replace("-", "_"))
 
     @property
     def metrics(self):
-        if not self.uses_critic:
-            return [self.recon_tracker]
         return [self.recon_tracker, self.critic_loss_tracker, self.fool_tracker]
 
     def networks(self) -> dict[str, keras.Model]:
-        critic = {"critic": self.critic} if self.critic is not None else {}
-        return {**super().networks(), **critic}
+        return {**super().networks(), "critic": self.critic}
 
-    @classmethod
-    def from_setup(cls, setup) -> "IntAE":
-        """Encoder, generator and, under ``target: critic``, a one-output encoder-architecture
-        critic (as augintae-adv's discriminator)."""
-        m = setup.section
-        critic = None
-        if m.target == "critic":  # an IntAEConfig always has the field
-            critic = build_encoder(setup.backbone, setup.image_size, setup.channels, 1, m.width,
-                                   name="critic")
-            zero_output_layer(critic)
-        return cls(*encoder_and_generator(setup), setup, critic,
-                   name=m.name.replace("-", "_"))
-
-    # --- compile / build: models/adversarial.py's two-optimizer conventions -----------------
     def compile(self, optimizer=None, critic_optimizer=None, **kwargs):
-        """``critic_optimizer`` is required under ``target: critic`` (an instance; mixed_float16
-        wraps it in a LossScaleOptimizer as Keras wraps ``optimizer``).  Both are built on their
-        own variables at once, so ``fit`` never builds ``optimizer`` on the critic's too."""
-        _check_optimizer(optimizer, "optimizer")
+        """Both optimizers are required instances (mixed_float16 wraps ``critic_optimizer`` in a
+        LossScaleOptimizer as Keras wraps ``optimizer``); both are built on their own variables
+        at once, so ``fit`` never builds ``optimizer`` on the critic's too."""
+        check_optimizer(optimizer, "optimizer")
+        check_optimizer(critic_optimizer, "critic_optimizer")
         super().compile(optimizer=optimizer, **kwargs)
-        if not self.uses_critic:
-            return
-        _check_optimizer(critic_optimizer, "critic_optimizer")
         self.critic_optimizer = loss_scaled(self, critic_optimizer, kwargs,
                                             "critic_loss_scale_optimizer")
         self._build_optimizers()
@@ -162,31 +163,16 @@ class IntAE(Autoencoder):
             self.critic_optimizer.build(self.critic.trainable_variables)
 
     def build_for_training(self) -> None:
-        if not self.uses_critic:
-            return super().build_for_training()
         self.require_compiled()
         images = tf.zeros([2, *self.setup.image_shape])
         self(images, training=False)
         self.critic(images, training=False)
         self._build_optimizers()
 
-    # --- training -------------------------------------------------------------------------
-    @staticmethod
-    def partners(images, seed) -> tf.Tensor:
-        """This step's roll offset (sub-seed 3; 0 is alpha, 1 and 2 are augmentations)."""
-        return partner_offset(tf.shape(images)[0], sub_seed(seed, 3))
-
     def training_batch(self, images, seed):
-        """``target: blend``: (decoded interpolation, pixel blend of the two images);
-        ``critic``: (reconstruction, augmented image), the pixel term of L_AE."""
+        """(reconstruction, augmented image): the pixel term of L_AE."""
         views = self.augment(images, seed, 1)
-        z = self.encode(views, training=True)
-        if self.uses_critic:
-            return self.decode(z, training=True), views
-        alpha = self.alphas(images, seed)
-        offset = self.partners(images, seed)
-        prediction = self.decode(slerp(z, tf.roll(z, offset, axis=0), alpha), training=True)
-        return prediction, blend(views, tf.roll(views, offset, axis=0), alpha)
+        return self.decode(self.encode(views, training=True), training=True), views
 
     def critic_batch(self, images, seed) -> dict[str, tf.Tensor]:
         """One forward pass of ACAI (module doc): views, reconstruction, interpolation, alpha,
@@ -212,13 +198,11 @@ class IntAE(Autoencoder):
                 "ae_loss": autoencoder_loss(recon, fool, section.critic_weight)}
 
     def train_step(self, data):
-        if not self.uses_critic:
-            return super().train_step(data)
         images = images_of(data)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=True) as tape:
             out = self.critic_batch(images, self.step_seed())
-            # apply_gradients sums replicas: each contributes 1/N of its mean (base.train_step).
+            # apply_gradients sums replicas: each contributes 1/N of its mean (Autoencoder.train_step).
             scaled_ae = self.optimizer.scale_loss(out["ae_loss"] / replicas)
             scaled_critic = self.critic_optimizer.scale_loss(out["critic_loss"] / replicas)
         generator_variables = self.generator_variables

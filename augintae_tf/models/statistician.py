@@ -35,15 +35,16 @@ from keras import layers
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
-from augintae_tf.models.base import ModelContract, sub_seed
+from augintae_tf.augment import sub_seed
+from augintae_tf.models.contract import ModelContract
 from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 from augintae_tf.nets.blocks import scaled
 
 
-def _mlp(x, units: int, depth: int):
+def _mlp(x, units: int, depth: int, dtype: str):
     for _ in range(depth):
-        x = layers.Dense(units, activation="relu")(x)
+        x = layers.Dense(units, activation="relu", dtype=dtype)(x)
     return x
 
 
@@ -53,27 +54,31 @@ def _gaussian_head(x, size: int):
             layers.Dense(size, dtype="float32", name="out_logvar")(x))
 
 
-def build_statistic_network(h_dim: int, units: int, depth: int, c_dim: int) -> keras.Model:
+def build_statistic_network(h_dim: int, units: int, depth: int, c_dim: int,
+                            dtype: str = "float32") -> keras.Model:
     """Sets ``[B, N, h_dim]`` -> ``(mu_c, logvar_c)`` ``[B, c_dim]``; mean-pooled over N."""
     sets = keras.Input((None, h_dim), name="encodings")
-    x = layers.Dense(units, activation="relu")(sets)  # per element (dense acts on the last axis)
+    # per element (dense acts on the last axis)
+    x = layers.Dense(units, activation="relu", dtype=dtype)(sets)
     # mean pooling over the set: invariant to the set's order and size
-    x = layers.Lambda(lambda t: keras.ops.mean(t, axis=1), name="pool")(x)
-    return keras.Model(sets, _gaussian_head(_mlp(x, units, depth), c_dim), name="statistic")
+    x = layers.Lambda(lambda t: keras.ops.mean(t, axis=1), name="pool", dtype=dtype)(x)
+    return keras.Model(sets, _gaussian_head(_mlp(x, units, depth, dtype), c_dim), name="statistic")
 
 
 def build_inference_network(h_dim: int, c_dim: int, units: int, depth: int,
-                            z_dim: int) -> keras.Model:
+                            z_dim: int, dtype: str = "float32") -> keras.Model:
     """``(h [B, h_dim], c [B, c_dim])`` -> ``(mu_z, logvar_z)`` of ``q(z | x, c)``."""
     h, c = keras.Input((h_dim,), name="h"), keras.Input((c_dim,), name="c")
-    x = layers.Concatenate()([h, c])
-    return keras.Model([h, c], _gaussian_head(_mlp(x, units, depth), z_dim), name="inference")
+    x = layers.Concatenate(dtype=dtype)([h, c])
+    return keras.Model([h, c], _gaussian_head(_mlp(x, units, depth, dtype), z_dim),
+                       name="inference")
 
 
-def build_prior_network(c_dim: int, units: int, depth: int, z_dim: int) -> keras.Model:
+def build_prior_network(c_dim: int, units: int, depth: int, z_dim: int,
+                        dtype: str = "float32") -> keras.Model:
     """``c [B, c_dim]`` -> ``(mu_z, logvar_z)`` of ``p(z | c)``."""
     c = keras.Input((c_dim,), name="c")
-    return keras.Model(c, _gaussian_head(_mlp(c, units, depth), z_dim), name="prior")
+    return keras.Model(c, _gaussian_head(_mlp(c, units, depth, dtype), z_dim), name="prior")
 
 
 def gaussian_kl(mean_q, logvar_q, mean_p, logvar_p) -> tf.Tensor:
@@ -104,7 +109,7 @@ class NeuralStatistician(ModelContract):
     extra_plots = {"elbo.png": ("vlb", "recon_ll", "kl")}
 
     def __init__(self, nets: dict[str, keras.Model], setup: ModelSetup, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(dtype=setup.dtype, **kwargs)
         self.encoder, self.statistic = nets["encoder"], nets["statistic"]
         self.inference, self.prior, self.decoder = nets["inference"], nets["prior"], nets["decoder"]
         self.setup = setup
@@ -114,16 +119,17 @@ class NeuralStatistician(ModelContract):
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "NeuralStatistician":
-        m = setup.section
+        m, dtype = setup.section, setup.dtype
         units = scaled(m.hidden_dim, m.width)
+        depth = m.hidden_layers
         nets = {
             "encoder": build_encoder(setup.backbone, setup.image_size, setup.channels, units,
-                                     m.width, name="encoder"),
-            "statistic": build_statistic_network(units, units, m.hidden_layers, m.c_dim),
-            "inference": build_inference_network(units, m.c_dim, units, m.hidden_layers, m.z_dim),
-            "prior": build_prior_network(m.c_dim, units, m.hidden_layers, m.z_dim),
+                                     m.width, name="encoder", dtype=dtype),
+            "statistic": build_statistic_network(units, units, depth, m.c_dim, dtype),
+            "inference": build_inference_network(units, m.c_dim, units, depth, m.z_dim, dtype),
+            "prior": build_prior_network(m.c_dim, units, depth, m.z_dim, dtype),
             "decoder": build_generator(setup.backbone, setup.image_size, setup.channels,
-                                       m.z_dim + m.c_dim, m.width, name="decoder"),
+                                       m.z_dim + m.c_dim, m.width, name="decoder", dtype=dtype),
         }
         return cls(nets, setup, name="neural_statistician")
 

@@ -26,7 +26,9 @@ import tensorflow as tf
 from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import l2_normalize, slerp
-from augintae_tf.models.base import Autoencoder, images_of, sub_seed
+from augintae_tf.augment import sub_seed
+from augintae_tf.models.autoencoder import Autoencoder
+from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_mse
 from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
@@ -67,8 +69,10 @@ class VAE(Autoencoder):
     def from_setup(cls, setup: ModelSetup) -> "VAE":
         m = setup.section
         args = (setup.backbone, setup.image_size, setup.channels)
-        encoder = build_encoder(*args, 2 * m.latent_dim, m.width, name="encoder")
-        generator = build_generator(*args, m.latent_dim, m.width, name="generator")
+        encoder = build_encoder(*args, 2 * m.latent_dim, m.width, name="encoder",
+                                dtype=setup.dtype)
+        generator = build_generator(*args, m.latent_dim, m.width, name="generator",
+                                    dtype=setup.dtype)
         return cls(encoder, generator, setup, name="vae")
 
     @property

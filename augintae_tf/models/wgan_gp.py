@@ -15,7 +15,7 @@
   epoch is one pass of the critic over the data.  ``train_epochs`` is ``train.epochs *
   epoch_factor`` (default 2: "WGAN-GPs train for twice as long"); the lr is constant (adversarial).
   ``optimizer`` trains the generator, ``d_optimizer`` the critic.
-- **Inversion** (:mod:`augintae_tf.inversion`): the ``encoder`` attribute is the inversion network
+- **Inversion** (:mod:`augintae_tf.models.inversion`): the ``encoder`` attribute is the inversion network
   (encoder architecture, ``latent_dim`` outputs, L2-normalised); it is trained after the GAN by
   the ``inversion`` stage, with its own checkpoint in ``RUN/inversion/``.  ``encode`` = inversion
   network + per-image refinement; ``call`` (the reconstruction ``evaluate`` and ``reconstruct``
@@ -32,9 +32,12 @@ from augintae_tf.config.schema import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize
-from augintae_tf.models.adversarial import AdversarialMixin
-from augintae_tf.models.base import Autoencoder, encoder_and_generator, images_of, sub_seed
+from augintae_tf.augment import sub_seed
+from augintae_tf.models import inversion
+from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator
+from augintae_tf.models.contract import images_of
 from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.two_player import TwoPlayer, gradient_penalty
 from augintae_tf.nets import build_encoder
 
 
@@ -44,23 +47,7 @@ def sphere_noise(num, latent_dim: int, seed) -> tf.Tensor:
     return l2_normalize(tf.random.stateless_normal(shape, seed))
 
 
-def gradient_penalty(critic, real, fake, eps) -> tf.Tensor:
-    """``mean_i (||d critic(x_hat)/d x_hat_i|| - 1)^2`` at ``x_hat = eps*real + (1-eps)*fake``
-    (``eps`` ``[B]``; the norm over every axis but the batch); differentiable with respect to the
-    critic's variables (nested tape).  ``critic`` maps images to scores ``[B]`` or ``[B, 1]``
-    (wgan-gp passes its discriminator, DAGAN a closure over the pair's seed)."""
-    real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
-    eps = tf.reshape(tf.cast(eps, tf.float32), [-1, 1, 1, 1])
-    x_hat = eps * real + (1.0 - eps) * fake
-    with tf.GradientTape() as tape:
-        tape.watch(x_hat)
-        total = tf.reduce_sum(tf.cast(critic(x_hat), tf.float32))  # rows are independent
-    grads = tape.gradient(total, x_hat)
-    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
-    return tf.reduce_mean(tf.square(norms - 1.0))
-
-
-class WGANGP(AdversarialMixin, Autoencoder):
+class WGANGP(TwoPlayer, Autoencoder):
     """Generator + critic (``discriminator``) + inversion network (``encoder``); module docstring.
     ``setup.section`` is a ``WGANGPConfig``."""
 
@@ -85,13 +72,9 @@ class WGANGP(AdversarialMixin, Autoencoder):
     def from_setup(cls, setup: ModelSetup) -> "WGANGP":
         m = setup.section
         critic = build_encoder(setup.backbone, setup.image_size, setup.channels, 1, m.width,
-                               name="critic")
+                               name="critic", dtype=setup.dtype)
         inverter, generator = encoder_and_generator(setup)
         return cls(inverter, generator, critic, setup, name="wgan_gp")
-
-    @classmethod
-    def lr_policy(cls, train: TrainConfig, steps: int) -> float:
-        return train.lr
 
     def train_epochs(self, train: TrainConfig) -> int:
         return train.epochs * self.setup.section.epoch_factor
@@ -124,7 +107,7 @@ class WGANGP(AdversarialMixin, Autoencoder):
         return self.decode(sphere_noise(num, self.setup.section.latent_dim, seed))
 
     def inverter_ready(self) -> None:
-        """The inversion stage trained or restored ``encoder`` (:mod:`augintae_tf.inversion`
+        """The inversion stage trained or restored ``encoder`` (:mod:`augintae_tf.models.inversion`
         calls it): :meth:`invert` may run from now on."""
         self.inversion_ready = True
 
@@ -137,14 +120,12 @@ class WGANGP(AdversarialMixin, Autoencoder):
 
     def encode(self, images, training: bool = False) -> tf.Tensor:
         """Inversion network, then ``refine_steps`` of per-image latent refinement."""
-        from augintae_tf.inversion import refine_latents
-
         z = self.invert(images)
         if self.refine_steps <= 0:
             return z
         m = self.setup.section
-        return refine_latents(self.generator, tf.cast(images, tf.float32), z, self.refine_steps,
-                              m.refine_lr)
+        return inversion.refine_latents(self.generator, tf.cast(images, tf.float32), z,
+                                        self.refine_steps, m.refine_lr)
 
     def call(self, images, training: bool = False):
         return self.decode(self.encode(images))
@@ -160,16 +141,12 @@ class WGANGP(AdversarialMixin, Autoencoder):
 
     # --- stages -------------------------------------------------------------------------------
     def run_stage(self, name, run_dir, cfg, echo) -> None:
-        from augintae_tf.inversion import train_inversion
-
         if name != "inversion":
             raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
-        train_inversion(self, run_dir, cfg, echo)
+        inversion.train_inversion(self, run_dir, cfg, echo)
 
     def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
-        from augintae_tf.inversion import restore_inversion
-
-        restore_inversion(self, run_dir, warn)
+        inversion.restore_inversion(self, run_dir, warn)
 
     # --- training -----------------------------------------------------------------------------
     def critic_losses(self, real, seed) -> dict[str, tf.Tensor]:

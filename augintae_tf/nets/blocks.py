@@ -1,4 +1,7 @@
-"""Layer blocks shared by the backbones, so InfoGAN and DCGAN differ only in their layer lists."""
+"""Layer blocks shared by the backbones, so InfoGAN and DCGAN differ only in their layer lists.
+
+Every block takes the ``dtype`` (Keras dtype policy name) its layers compute in; the heads keep
+float32 whatever it is."""
 from __future__ import annotations
 
 import keras
@@ -50,7 +53,7 @@ class BatchNormalization(layers.BatchNormalization):
         return y if inputs.shape.rank == 4 else y[:, 0, 0, :]
 
 
-def batch_normalization():
+def batch_normalization(dtype: str = "float32"):
     """BatchNormalization (fused, :class:`BatchNormalization`), synchronized across
     replicas when built under a multi-replica tf.distribute strategy: per-replica statistics
     would normalise each replica's share of the batch differently from the single-device model,
@@ -60,7 +63,7 @@ def batch_normalization():
     one all-reduce per BN layer and step."""
     strategy = tf.distribute.get_strategy()  # the default strategy outside any scope: 1 replica
     return BatchNormalization(momentum=BN_MOMENTUM,
-                              synchronized=strategy.num_replicas_in_sync > 1)
+                              synchronized=strategy.num_replicas_in_sync > 1, dtype=dtype)
 
 
 def scaled(units: int, width: float) -> int:
@@ -77,52 +80,54 @@ def check_size(backbone: str, image_size: int, downsamplings: int) -> int:
     return image_size // factor
 
 
-def conv(x, filters: int, batch_norm: bool, slope: float):
+def conv(x, filters: int, batch_norm: bool, slope: float, dtype: str = "float32"):
     """4x4 stride-2 convolution, optional BN, leaky ReLU (the encoder/discriminator block)."""
     # A bias is redundant in front of BN (BN's beta replaces it).
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=not batch_norm)(x)
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=not batch_norm,
+                      dtype=dtype)(x)
     if batch_norm:
-        x = batch_normalization()(x)
-    return layers.LeakyReLU(negative_slope=slope)(x)
+        x = batch_normalization(dtype)(x)
+    return layers.LeakyReLU(negative_slope=slope, dtype=dtype)(x)
 
 
 
 
-def upsample(x, filters: int, upsampling: str, use_bias: bool):
+def upsample(x, filters: int, upsampling: str, use_bias: bool, dtype: str = "float32"):
     """Double the side: a 4x4 stride-2 transposed convolution (the paper's), or ``resize``:
     nearest-neighbour x2, then a 3x3 convolution (no checkerboard from uneven kernel overlap)."""
     if upsampling == "transpose":
-        return layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias)(x)
+        return layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
+                                      dtype=dtype)(x)
     if upsampling != "resize":
         raise ValueError(f"upsampling must be one of {', '.join(UPSAMPLING)}, got {upsampling!r}")
-    x = layers.UpSampling2D(2, interpolation="nearest")(x)
-    return layers.Conv2D(filters, 3, padding="same", use_bias=use_bias)(x)
+    x = layers.UpSampling2D(2, interpolation="nearest", dtype=dtype)(x)
+    return layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, dtype=dtype)(x)
 
 
-def deconv(x, filters: int, upsampling: str = "transpose"):
+def deconv(x, filters: int, upsampling: str = "transpose", dtype: str = "float32"):
     """x2 upsampling (:func:`upsample`), BN, ReLU (the generator block)."""
-    x = upsample(x, filters, upsampling, use_bias=False)
-    x = batch_normalization()(x)
-    return layers.ReLU()(x)
+    x = upsample(x, filters, upsampling, use_bias=False, dtype=dtype)
+    x = batch_normalization(dtype)(x)
+    return layers.ReLU(dtype=dtype)(x)
 
 
-def dense(x, units: int, activation):
+def dense(x, units: int, activation, dtype: str = "float32"):
     """Fully connected layer, BN, then the given activation layer."""
-    x = layers.Dense(units, use_bias=False)(x)
-    x = batch_normalization()(x)
+    x = layers.Dense(units, use_bias=False, dtype=dtype)(x)
+    x = batch_normalization(dtype)(x)
     return activation(x)
 
 
-def encoder_head(x, outputs: int):
+def encoder_head(x, outputs: int, dtype: str = "float32"):
     """Flatten to the output units in float32: latents are L2-normalised and discriminator scores
     enter the loss, so neither should be rounded to float16 under mixed precision."""
-    x = layers.Flatten()(x)
+    x = layers.Flatten(dtype=dtype)(x)
     return layers.Dense(outputs, dtype="float32", name="out")(x)
 
 
-def image_head(x, channels: int, upsampling: str = "transpose"):
+def image_head(x, channels: int, upsampling: str = "transpose", dtype: str = "float32"):
     """Last x2 upsampling (:func:`upsample`) to ``channels``, sigmoid in float32 (images in
     [0, 1] and a float32 pixel loss whatever the compute precision)."""
-    x = upsample(x, channels, upsampling, use_bias=True)
+    x = upsample(x, channels, upsampling, use_bias=True, dtype=dtype)
     return layers.Activation("sigmoid", dtype="float32", name="image")(x)
 

@@ -18,44 +18,48 @@ CHANNELS = (64, 128, 256, 512)  # encoder order; the generator runs it backwards
 CHANNELS_128 = (32,) + CHANNELS
 
 
-def _encoder(backbone: str, channel_list, image_size, channels, outputs, width, name):
+def _encoder(backbone: str, channel_list, image_size, channels, outputs, width, name, dtype):
     blocks.check_size(backbone, image_size, len(channel_list))
     inputs = keras.Input((image_size, image_size, channels), name="images")
     x = inputs
     for i, filters in enumerate(channel_list):
         # No BN on the input layer (DCGAN convention).
-        x = blocks.conv(x, blocks.scaled(filters, width), batch_norm=i > 0, slope=SLOPE)
-    return keras.Model(inputs, blocks.encoder_head(x, outputs), name=name)
+        x = blocks.conv(x, blocks.scaled(filters, width), batch_norm=i > 0, slope=SLOPE,
+                        dtype=dtype)
+    return keras.Model(inputs, blocks.encoder_head(x, outputs, dtype), name=name)
 
 
 def _generator(backbone: str, channel_list, image_size, channels, latent_dim, width, name,
-               upsampling="transpose"):
+               upsampling, dtype):
     side = blocks.check_size(backbone, image_size, len(channel_list))
     top, *rest = [blocks.scaled(c, width) for c in reversed(channel_list)]
     inputs = keras.Input((latent_dim,), name="latents")
-    x = blocks.dense(inputs, side * side * top, layers.ReLU())
-    x = layers.Reshape((side, side, top))(x)
+    x = blocks.dense(inputs, side * side * top, layers.ReLU(dtype=dtype), dtype)
+    x = layers.Reshape((side, side, top), dtype=dtype)(x)
     for filters in rest:
-        x = blocks.deconv(x, filters, upsampling)
-    return keras.Model(inputs, blocks.image_head(x, channels, upsampling), name=name)
+        x = blocks.deconv(x, filters, upsampling, dtype)
+    return keras.Model(inputs, blocks.image_head(x, channels, upsampling, dtype), name=name)
 
 
 def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1.0,
-                  name: str = "encoder") -> keras.Model:
-    return _encoder("dcgan", CHANNELS, image_size, channels, outputs, width, name)
+                  name: str = "encoder", dtype: str = "float32") -> keras.Model:
+    return _encoder("dcgan", CHANNELS, image_size, channels, outputs, width, name, dtype)
 
 
 def build_generator(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
-                    name: str = "generator", upsampling: str = "transpose") -> keras.Model:
-    return _generator("dcgan", CHANNELS, image_size, channels, latent_dim, width, name, upsampling)
+                    name: str = "generator", upsampling: str = "transpose",
+                    dtype: str = "float32") -> keras.Model:
+    return _generator("dcgan", CHANNELS, image_size, channels, latent_dim, width, name, upsampling,
+                      dtype)
 
 
 def build_encoder_128(image_size: int, channels: int, outputs: int, width: float = 1.0,
-                      name: str = "encoder") -> keras.Model:
-    return _encoder("dcgan128", CHANNELS_128, image_size, channels, outputs, width, name)
+                      name: str = "encoder", dtype: str = "float32") -> keras.Model:
+    return _encoder("dcgan128", CHANNELS_128, image_size, channels, outputs, width, name, dtype)
 
 
 def build_generator_128(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
-                        name: str = "generator", upsampling: str = "transpose") -> keras.Model:
+                        name: str = "generator", upsampling: str = "transpose",
+                        dtype: str = "float32") -> keras.Model:
     return _generator("dcgan128", CHANNELS_128, image_size, channels, latent_dim, width, name,
-                      upsampling)
+                      upsampling, dtype)

@@ -79,9 +79,10 @@ class Conv2D(layers.Conv2D):
 
 
 def conv(filters: int, kernel: int, strides: int = 1, padding: str = "same", sn: bool = True,
-         use_bias: bool = False, name: str | None = None) -> layers.Layer:
-    layer = Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=use_bias, name=name)
-    return layers.SpectralNormalization(layer) if sn else layer
+         use_bias: bool = False, name: str | None = None, dtype="float32") -> layers.Layer:
+    layer = Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=use_bias, name=name,
+                   dtype=dtype)
+    return layers.SpectralNormalization(layer, dtype=dtype) if sn else layer
 
 
 class GLU(layers.Layer):
@@ -122,9 +123,10 @@ class SkipLayerExcitation(layers.Layer):
     def __init__(self, out_channels: int, sn: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.out_channels = out_channels
-        self.conv1 = conv(out_channels, 4, padding="valid", sn=sn, use_bias=True)
-        self.act = layers.LeakyReLU(0.1)
-        self.conv2 = conv(out_channels, 1, sn=sn, use_bias=True)
+        dtype = self.dtype_policy  # the sub-layers compute in the layer's own dtype
+        self.conv1 = conv(out_channels, 4, padding="valid", sn=sn, use_bias=True, dtype=dtype)
+        self.act = layers.LeakyReLU(0.1, dtype=dtype)
+        self.conv2 = conv(out_channels, 1, sn=sn, use_bias=True, dtype=dtype)
 
     def build(self, shapes):
         low, _ = shapes
@@ -147,84 +149,89 @@ class SkipLayerExcitation(layers.Layer):
         return shapes[1]
 
 
-def up_block(x, filters: int, comp: bool, sn: bool, name: str):
+def up_block(x, filters: int, comp: bool, sn: bool, name: str, dtype: str = "float32"):
     """Nearest x2, conv3x3 to 2*filters, (noise), BN, GLU; ``comp`` repeats conv..GLU once."""
-    x = layers.UpSampling2D(2, name=f"{name}_up")(x)
+    x = layers.UpSampling2D(2, name=f"{name}_up", dtype=dtype)(x)
     for i in range(2 if comp else 1):
-        x = conv(filters * 2, 3, sn=sn, name=f"{name}_conv{i}")(x)
+        x = conv(filters * 2, 3, sn=sn, name=f"{name}_conv{i}", dtype=dtype)(x)
         if comp:
-            x = NoiseInjection(name=f"{name}_noise{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
-        x = GLU(name=f"{name}_glu{i}")(x)
+            x = NoiseInjection(name=f"{name}_noise{i}", dtype=dtype)(x)
+        x = layers.BatchNormalization(name=f"{name}_bn{i}", dtype=dtype)(x)
+        x = GLU(name=f"{name}_glu{i}", dtype=dtype)(x)
     return x
 
 
 def build_fastgan_generator(image_size: int, image_channels: int, noise_dim: int, width: float,
-                            sn: bool = True, name: str = "generator") -> keras.Model:
+                            sn: bool = True, name: str = "generator",
+                            dtype: str = "float32") -> keras.Model:
     """noise ``[B, noise_dim]`` -> images ``[B, S, S, C]`` in [-1, 1] (float32 output)."""
     z = keras.Input((noise_dim,), name="noise")
-    x = layers.Reshape((1, 1, noise_dim))(z)
+    x = layers.Reshape((1, 1, noise_dim), dtype=dtype)(z)
     deconv = layers.Conv2DTranspose(channels(G_MULT, 4, width) * 2, 4, padding="valid",
-                                    use_bias=False, name="init_deconv")
-    x = (layers.SpectralNormalization(deconv) if sn else deconv)(x)
-    x = GLU(name="init_glu")(layers.BatchNormalization(name="init_bn")(x))
+                                    use_bias=False, name="init_deconv", dtype=dtype)
+    x = (layers.SpectralNormalization(deconv, dtype=dtype) if sn else deconv)(x)
+    x = GLU(name="init_glu", dtype=dtype)(layers.BatchNormalization(name="init_bn",
+                                                                     dtype=dtype)(x))
     feats, r = {4: x}, 4
     while r < image_size:
         r *= 2
         x = up_block(x, channels(G_MULT, r, width), comp=r in (8, 32, 128, 512), sn=sn,
-                     name=f"up{r}")
+                     name=f"up{r}", dtype=dtype)
         if r >= 64 and r // 16 in feats:
-            x = SkipLayerExcitation(channels(G_MULT, r, width), sn=sn,
-                                    name=f"sle{r // 16}_{r}")([feats[r // 16], x])
+            x = SkipLayerExcitation(channels(G_MULT, r, width), sn=sn, name=f"sle{r // 16}_{r}",
+                                    dtype=dtype)([feats[r // 16], x])
         feats[r] = x
-    x = conv(image_channels, 3, sn=sn, use_bias=True, name="to_image")(x)
+    x = conv(image_channels, 3, sn=sn, use_bias=True, name="to_image", dtype=dtype)(x)
     out = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(z, out, name=name)
 
 
-def down_block(x, filters: int, sn: bool, name: str):
+def down_block(x, filters: int, sn: bool, name: str, dtype: str = "float32"):
     """Residual x1/2: (conv4x4 s2, BN, LReLU, conv3x3, BN, LReLU + avgpool, conv1x1, BN, LReLU)/2."""
-    main = conv(filters, 4, strides=2, sn=sn, name=f"{name}_conv0")(x)
-    main = layers.LeakyReLU(0.2)(layers.BatchNormalization(name=f"{name}_bn0")(main))
-    main = conv(filters, 3, sn=sn, name=f"{name}_conv1")(main)
-    main = layers.LeakyReLU(0.2)(layers.BatchNormalization(name=f"{name}_bn1")(main))
-    direct = layers.AveragePooling2D(2)(x)
-    direct = conv(filters, 1, sn=sn, name=f"{name}_direct")(direct)
-    direct = layers.LeakyReLU(0.2)(layers.BatchNormalization(name=f"{name}_bn2")(direct))
-    return layers.Rescaling(0.5)(layers.Add()([main, direct]))
+    def bn_lrelu(h, index):
+        h = layers.BatchNormalization(name=f"{name}_bn{index}", dtype=dtype)(h)
+        return layers.LeakyReLU(0.2, dtype=dtype)(h)
+
+    main = bn_lrelu(conv(filters, 4, strides=2, sn=sn, name=f"{name}_conv0", dtype=dtype)(x), 0)
+    main = bn_lrelu(conv(filters, 3, sn=sn, name=f"{name}_conv1", dtype=dtype)(main), 1)
+    direct = layers.AveragePooling2D(2, dtype=dtype)(x)
+    direct = bn_lrelu(conv(filters, 1, sn=sn, name=f"{name}_direct", dtype=dtype)(direct), 2)
+    return layers.Rescaling(0.5, dtype=dtype)(layers.Add(dtype=dtype)([main, direct]))
 
 
 def build_fastgan_discriminator(image_size: int, image_channels: int, width: float,
-                                sn: bool = True, name: str = "discriminator") -> keras.Model:
+                                sn: bool = True, name: str = "discriminator",
+                                dtype: str = "float32") -> keras.Model:
     """images ``[B, S, S, C]`` in [-1, 1] -> (logits ``[B, 5, 5, 1]``, 16x16 map, 8x8 map)."""
     images = keras.Input((image_size, image_size, image_channels), name="images")
     r = image_size // 2 if image_size > 128 else image_size
     x = conv(channels(D_MULT, r, width), 4 if r < image_size else 3, strides=image_size // r,
-             sn=sn, use_bias=True, name="stem")(images)
-    x = layers.LeakyReLU(0.2)(x)
+             sn=sn, use_bias=True, name="stem", dtype=dtype)(images)
+    x = layers.LeakyReLU(0.2, dtype=dtype)(x)
     feats = {r: x}
     while r > 8:
         r //= 2
-        x = down_block(x, channels(D_MULT, r, width), sn, name=f"down{r}")
+        x = down_block(x, channels(D_MULT, r, width), sn, name=f"down{r}", dtype=dtype)
         if 8 * r in feats:
-            x = SkipLayerExcitation(channels(D_MULT, r, width), sn=sn,
-                                    name=f"sle{8 * r}_{r}")([feats[8 * r], x])
+            x = SkipLayerExcitation(channels(D_MULT, r, width), sn=sn, name=f"sle{8 * r}_{r}",
+                                    dtype=dtype)([feats[8 * r], x])
         feats[r] = x
-    h = conv(channels(D_MULT, 8, width) * 4, 1, sn=sn, name="head_conv")(x)
-    h = layers.LeakyReLU(0.2)(layers.BatchNormalization(name="head_bn")(h))
-    logits = conv(1, 4, padding="valid", sn=sn, use_bias=True, name="logits")(h)
+    h = conv(channels(D_MULT, 8, width) * 4, 1, sn=sn, name="head_conv", dtype=dtype)(x)
+    h = layers.LeakyReLU(0.2, dtype=dtype)(layers.BatchNormalization(name="head_bn",
+                                                                      dtype=dtype)(h))
+    logits = conv(1, 4, padding="valid", sn=sn, use_bias=True, name="logits", dtype=dtype)(h)
     logits = layers.Activation("linear", dtype="float32", name="logits_f32")(logits)
     return keras.Model(images, [logits, feats[16], feats[8]], name=name)
 
 
 def build_decoder(in_channels: int, image_channels: int, width: float, sn: bool = True,
-                  name: str = "decoder") -> keras.Model:
+                  name: str = "decoder", dtype: str = "float32") -> keras.Model:
     """8x8 feature map -> 64x64 image in [-1, 1]: three (nearest x2, conv3x3, BN, GLU) blocks and
     conv3x3 + tanh (FastGAN's SimpleDecoder, one block fewer)."""
     feats = keras.Input((8, 8, in_channels), name="features")
     x = feats
     for r in (16, 32, 64):
         x = up_block(x, channels(G_MULT, r, width) * (2 if r == 64 else 1), comp=False, sn=sn,
-                     name=f"{name}_up{r}")
-    x = conv(image_channels, 3, sn=sn, use_bias=True, name=f"{name}_out")(x)
+                     name=f"{name}_up{r}", dtype=dtype)
+    x = conv(image_channels, 3, sn=sn, use_bias=True, name=f"{name}_out", dtype=dtype)(x)
     return keras.Model(feats, layers.Activation("tanh", dtype="float32")(x), name=name)

@@ -15,24 +15,26 @@ SLOPE = 0.1  # InfoGAN's leaky-ReLU slope
 
 
 def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1.0,
-                  name: str = "encoder") -> keras.Model:
+                  name: str = "encoder", dtype: str = "float32") -> keras.Model:
     blocks.check_size("infogan", image_size, 2)
     inputs = keras.Input((image_size, image_size, channels), name="images")
     # No BN on the input layer (InfoGAN/DCGAN convention: it would normalise away pixel statistics).
-    x = blocks.conv(inputs, blocks.scaled(64, width), batch_norm=False, slope=SLOPE)
-    x = blocks.conv(x, blocks.scaled(128, width), batch_norm=True, slope=SLOPE)
-    x = layers.Flatten()(x)
-    x = blocks.dense(x, blocks.scaled(1024, width), layers.LeakyReLU(negative_slope=SLOPE))
-    return keras.Model(inputs, blocks.encoder_head(x, outputs), name=name)
+    x = blocks.conv(inputs, blocks.scaled(64, width), batch_norm=False, slope=SLOPE, dtype=dtype)
+    x = blocks.conv(x, blocks.scaled(128, width), batch_norm=True, slope=SLOPE, dtype=dtype)
+    x = layers.Flatten(dtype=dtype)(x)
+    x = blocks.dense(x, blocks.scaled(1024, width),
+                     layers.LeakyReLU(negative_slope=SLOPE, dtype=dtype), dtype)
+    return keras.Model(inputs, blocks.encoder_head(x, outputs, dtype), name=name)
 
 
 def build_generator(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
-                    name: str = "generator", upsampling: str = "transpose") -> keras.Model:
+                    name: str = "generator", upsampling: str = "transpose",
+                    dtype: str = "float32") -> keras.Model:
     side = blocks.check_size("infogan", image_size, 2)
     base = blocks.scaled(128, width)
     inputs = keras.Input((latent_dim,), name="latents")
-    x = blocks.dense(inputs, blocks.scaled(1024, width), layers.ReLU())
-    x = blocks.dense(x, side * side * base, layers.ReLU())
-    x = layers.Reshape((side, side, base))(x)
-    x = blocks.deconv(x, blocks.scaled(64, width), upsampling)
-    return keras.Model(inputs, blocks.image_head(x, channels, upsampling), name=name)
+    x = blocks.dense(inputs, blocks.scaled(1024, width), layers.ReLU(dtype=dtype), dtype)
+    x = blocks.dense(x, side * side * base, layers.ReLU(dtype=dtype), dtype)
+    x = layers.Reshape((side, side, base), dtype=dtype)(x)
+    x = blocks.deconv(x, blocks.scaled(64, width), upsampling, dtype)
+    return keras.Model(inputs, blocks.image_head(x, channels, upsampling, dtype), name=name)

@@ -36,7 +36,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from augintae_tf import atomic
+from augintae_tf import atomic, checkpoints
+from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
 from augintae_tf.layout import RunLayout
 
@@ -208,9 +209,6 @@ def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
     """Compute and save the statistics of ``model`` (the weights of ``checkpoint``; default: the
     checkpoint ``load_run`` restored, else the run's newest, which training has just written) from
     its config's training and held-out splits; attach them to the model."""
-    from augintae_tf import checkpoints
-    from augintae_tf.data import load_arrays
-
     checkpoint = (checkpoint or getattr(model, "checkpoint_path", None)
                   or checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints))
     if checkpoint is None:

@@ -1,28 +1,33 @@
-"""``train.precision: auto``: the compute precision chosen for this machine and model, and why.
+"""The precision a model computes in: the dtype every model receives in its
+:class:`~augintae_tf.models.setup.ModelSetup` (its layers are built in it; no process-wide Keras
+policy is set), chosen here for each use.
 
-``auto`` (the default) resolves, once, at the start of training, to
-
-- ``mixed_bfloat16`` where the hardware computes in bfloat16 (a CPU with AVX512_BF16 or AMX; a
-  GPU of compute capability >= 8.0) AND the model's config section says its few-shot quality was
-  measured to hold in bf16 (``ModelConfig.BF16_MEASURED``: ae, the recommended recipe's model, and augintae;
-  benchmarks/RESULTS.md, "bf16 as a recipe choice");
-- ``float32`` otherwise: a CPU without native bf16 runs TensorFlow's emulated bf16 kernels
-  (several times slower than float32: RESULTS.md), and a model whose bf16 quality nobody measured
-  (every other model so far) is not switched silently.
-
-The resolved value is what the run's ``config.yaml`` records, so a resumed or exported run keeps
-the precision it trained in whatever machine it moves to.  An explicit ``--precision`` is never
-changed (``train`` still warns when it is slow here: :func:`augintae_tf.cpu.slow_setting_warnings`).
+- **Training** (:func:`resolve`) computes in ``train.precision``.  ``auto`` (the default) resolves,
+  once, at the start of training, to ``mixed_bfloat16`` where the hardware computes in bfloat16
+  (a CPU with AVX512_BF16 or AMX; a GPU of compute capability >= 8.0) AND the model's config
+  section says its few-shot quality was measured to hold in bf16 (``ModelConfig.BF16_MEASURED``:
+  ae and augintae; benchmarks/RESULTS.md, "bf16 as a recipe choice"); else ``float32``: a CPU
+  without native bf16 runs TensorFlow's emulated bf16 kernels (several times slower than float32),
+  and a model whose bf16 quality nobody measured is not switched silently.  The resolved value is
+  what the run's ``config.yaml`` records, so a resumed run keeps the precision it trained in
+  whatever machine it moves to.  An explicit ``--precision`` is never changed (``train`` still
+  warns when it is slow here: :func:`augintae_tf.cpu.slow_setting_warnings`).
+- **Inference and export** (:data:`INFERENCE`) compute in float32 whatever the run trained in:
+  every mixed policy keeps its variables in float32, so the weights load unchanged, and an
+  exported SavedModel's outputs match the Keras model's within the export's 1e-5 check.
 """
 from __future__ import annotations
 
 import dataclasses
+
+import tensorflow as tf
 
 from augintae_tf import cpu
 
 AUTO = "auto"
 BF16 = "mixed_bfloat16"
 FLOAT32 = "float32"
+INFERENCE = FLOAT32  # what a trained run is loaded (generate, evaluate, export) and served in
 # NVIDIA GPUs compute bfloat16 natively from Ampere (compute capability 8.0) on.
 GPU_BF16_CAPABILITY = (8, 0)
 
@@ -51,13 +56,17 @@ def choose(model: str, quality_holds: bool, *, gpu: bool, gpu_capability: tuple[
 
 def gpu_capability() -> tuple[bool, tuple[int, int] | None]:
     """(a GPU is visible, the first GPU's compute capability or None)."""
-    import tensorflow as tf
-
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         return False, None
     capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
     return True, None if capability is None else tuple(capability)
+
+
+def training_dtype(cfg) -> str:
+    """The dtype a model of ``cfg`` trains in: ``train.precision`` once :func:`resolve` chose it
+    (``train`` does, first); float32 for a config still at ``auto``."""
+    return FLOAT32 if cfg.train.precision == AUTO else cfg.train.precision
 
 
 def resolve(cfg):

@@ -1,8 +1,8 @@
 """DiffAugment (Zhao et al. 2020) as FastGAN uses it: differentiable augmentation of the real and
 the generated images before the discriminator, so D cannot memorise a few hundred images.
 
-Each image independently gets each operation with its own probability (the FastGAN issue's
-setting: translation, cutout, brightness, saturation, contrast 0.6 each; horizontal flip 0.5).
+Each image independently gets each operation with its own probability (FastGAN's section:
+translation, cutout, brightness, saturation, contrast 0.6 each; horizontal flip 0.5).
 The operations follow the DiffAugment reference code (github:mit-han-lab/data-efficient-gans,
 DiffAugment_tf.py), on images in [-1, 1]:
 
@@ -24,10 +24,10 @@ from typing import Mapping
 import tensorflow as tf
 
 from augintae_tf.augment import affine_transforms, warp
+from augintae_tf.config.choices import DIFFAUGMENT_OPERATIONS as OPERATIONS
+from augintae_tf.config.sections import FastGANConfig
 
-OPERATIONS = ("translation", "cutout", "brightness", "saturation", "contrast", "flip")
-DEFAULT_PROBABILITIES = {"translation": 0.6, "cutout": 0.6, "brightness": 0.6,
-                         "saturation": 0.6, "contrast": 0.6, "flip": 0.5}
+DEFAULT_PROBABILITIES = FastGANConfig().diffaugment_probabilities()  # FastGAN's model.p_<op>
 # Uniform columns drawn per image: one gate per operation, then the operations' parameters.
 _COLUMNS = (*(f"p_{op}" for op in OPERATIONS), "brightness", "saturation", "contrast",
             "tx", "ty", "cx", "cy")
