@@ -9,7 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["augintae_tf", "augintae_tf.*"]),
-    package_data={"augintae_tf.configs": ["*.yaml"]},
+    package_data={"augintae_tf.config": ["presets/*.yaml"]},
     install_requires=[
         "keras>=3.15,<4",
         "tensorflow-datasets>=4.9.9,<5",
