@@ -22,7 +22,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from profile_step import build_step  # noqa: E402  (imports augintae_tf first: oneDNN set-up)
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -86,7 +85,6 @@ def main() -> None:
         graph = tf.function(model.train_step).get_concrete_function(
             tf.TensorSpec(images.shape, images.dtype)).graph
         results[precision] = census(graph, batch)
-        keras.mixed_precision.set_global_policy("float32")
         print(f"\n{args.model} {args.shape} batch {batch}, {precision}")
         for key, table in results[precision].items():
             print(f"  {key}: " + ", ".join(f"{k} {v}" for k, v in sorted(table.items())))

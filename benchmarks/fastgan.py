@@ -67,7 +67,7 @@ def throughput(sizes, widths, steps: int) -> list[dict]:
 
 def budget(out: str, epochs: int, limit: int, width: float) -> dict:
     from augintae_tf.config import load_config
-    from augintae_tf.evaluation import evaluate
+    from augintae_tf.evaluation.evaluate_run import evaluate
     from augintae_tf.training import train
 
     cfg = load_config("glyphs", {"model.name": "fastgan", "data.image_size": "64",

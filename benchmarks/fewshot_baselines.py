@@ -7,7 +7,7 @@ fail on novel ones).
 Domains: ``test`` (evaluation alphabets, classes no model trained on) and ``validation``
 (training alphabets' characters, instances never trained on; 4 per class, so K = 2 seeds there
 leaves 1 comparison and 1 floor image per class).  Every run is scored on the same plan against
-the same comparison set with :func:`augintae_tf.metrics.fewshot_quality`, reference rows
+the same comparison set with :func:`augintae_tf.metrics.quality.fewshot_quality`, reference rows
 included.  Feature network: a classifier on the comparison set's classes; on ``validation``,
 whose comparison set has one image per class, a classifier trained on the training split
 (the same classes, none of the scored images).
@@ -22,9 +22,9 @@ from pathlib import Path
 
 def score_domain(runs, split: str, shots: int, num_images: int, seed: int, epochs: int) -> dict:
     from augintae_tf.data import load_arrays
-    from augintae_tf.metrics import (fewshot_quality, generate_from_plan, quality_table,
-                                     real_split, sample_fewshot_plan, sample_seeds)
-    from augintae_tf.metrics.classifiers import train_classifier
+    from augintae_tf.evaluation.classifiers import train_classifier
+    from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
+    from augintae_tf.metrics.quality import fewshot_quality, quality_table, real_split
 
     cfg = runs[0].config
     data = dataclasses.replace(cfg.data, limit=None)  # whole splits, whatever the runs trained on
@@ -50,7 +50,7 @@ def score_domain(runs, split: str, shots: int, num_images: int, seed: int, epoch
 
 
 def main(argv=None) -> int:
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+")

@@ -4,7 +4,7 @@ Trains each recipe on glyphs (the preset: full width, background alphabets) for 
 images seen (``train.steps = images / batch size``, lr drops scaled to it), then generates every
 run's few-shot images of the evaluation alphabets on ONE shared plan (5 seeds per character, slerp
 paths at alpha 0.25/0.5/0.75) and scores them with :mod:`augintae_tf.metrics.quality` beside the
-floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.eval_quality``:
+floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.evaluation.quality``:
 the feature/class network is trained on the comparison half of the real images only).  Each
 recipe also gets a diagnostic row ``NAME: seed reconstructions`` (decode(encode(seed)) of the
 seed-copies row's seeds, no interpolation): beside the seed copies it measures the decoder's blur,
@@ -159,8 +159,8 @@ def recipe_config(name: str, images: int, extra: dict):
 
 
 def finished(run_dir: Path) -> bool:
-    from augintae_tf import checkpoints
-    from augintae_tf.runs import load_run
+    from augintae_tf.run import checkpoints
+    from augintae_tf.inference.loaded import load_run
 
     latest = checkpoints.latest_checkpoint(run_dir / "checkpoints") if run_dir.is_dir() else None
     if latest is None:
@@ -169,7 +169,7 @@ def finished(run_dir: Path) -> bool:
 
 
 def train_recipe(name: str, images: int, extra: dict, root: Path, reuse: bool) -> dict:
-    from augintae_tf.runs import read_metrics
+    from augintae_tf.run.metrics_log import read_metrics
     from augintae_tf.training import train
 
     cfg = recipe_config(name, images, extra)
@@ -193,7 +193,7 @@ def train_recipe(name: str, images: int, extra: dict, root: Path, reuse: bool) -
 def load_runs(recipes: dict) -> tuple[list, dict[str, str]]:
     """The recipes' runs (an EMA recipe's twice: averaged, then trained weights) and the map from
     compare's row names (run directory names, ``-2`` for the repeat) to recipe row names."""
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     runs, rename = [], {}
     for name, r in recipes.items():
@@ -239,7 +239,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--double-exposure-shift", type=int, default=2, help="seed shifts (px) in that test")
     args = parser.parse_args()
     from augintae_tf.errors import RunError
-    from augintae_tf.eval_data import check_double_exposure
+    from augintae_tf.evaluation.options import check_double_exposure
     try:
         check_double_exposure(args.double_exposure_ratio, args.double_exposure_shift)
     except RunError as error:
@@ -255,8 +255,9 @@ def main() -> None:
 
     from augintae_tf.config import parse_overrides
     from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.eval_quality import RECONSTRUCTIONS, compare_quality
-    from augintae_tf.metrics import quality_table
+    from augintae_tf.evaluation.options import CompareOptions
+    from augintae_tf.evaluation.quality import RECONSTRUCTIONS, compare_quality
+    from augintae_tf.metrics.quality import quality_table
 
     extra = parse_overrides(args.set)
     recipes = {name: train_recipe(name, args.images, extra, Path(args.runs_root), args.reuse)
@@ -270,13 +271,15 @@ def main() -> None:
     images, labels = load_arrays(data, split, dataset=dataset)
     start = time.perf_counter()
     # Row names are the run directory names; map them back to the recipe names for the table.
-    result = compare_quality(runs, images, labels, [str(dataset), split], Path(args.runs_root) / "scoring",
-                             shots=args.shots, num_images=args.num_images, seed=args.seed,
-                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000, echo=print,
-                             reconstructions=True, double_exposure_ratio=args.double_exposure_ratio,
+    options = CompareOptions(shots=args.shots, num_images=args.num_images, seed=args.seed,
+                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000,
+                             double_exposure_ratio=args.double_exposure_ratio,
                              double_exposure_shift=args.double_exposure_shift,
-                             samplers=args.samplers.split(",") if args.samplers else (None,),
+                             samplers=tuple(args.samplers.split(",")) if args.samplers else (),
                              scale=args.scale)
+    result = compare_quality(runs, images, labels, [str(dataset), split],
+                             Path(args.runs_root) / "scoring", options, echo=print,
+                             reconstructions=True)
     rename.update({run + RECONSTRUCTIONS: name + RECONSTRUCTIONS for run, name in list(rename.items())})
 
     def renamed(row: str) -> str:  # "RUN [sampler]" -> "RECIPE [sampler]"

@@ -1,5 +1,5 @@
 """FLOPs per image of every model's train step, counted from its traced graph (live ops only:
-``augintae_tf.flops``), at the shapes and batches of ``train_throughput.py --models all``.
+``flops.py``), at the shapes and batches of ``train_throughput.py --models all``.
 
 No timing: it only traces.  ``train_throughput.py`` counts the same way beside its timings;
 this script re-derives the column alone, e.g. after a change to the counter, without a
@@ -23,7 +23,7 @@ def main() -> None:
     import tensorflow as tf
 
     from augintae_tf.config import load_config
-    from augintae_tf.flops import count_flops
+    from flops import count_flops
     from augintae_tf.config.model_table import model_names
     from augintae_tf.training import build
 

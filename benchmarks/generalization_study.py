@@ -28,7 +28,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from augintae_tf.config import load_config, parse_overrides
-    from augintae_tf.evaluation import compare, evaluate
+    from augintae_tf.evaluation.compare_runs import compare
+    from augintae_tf.evaluation.evaluate_run import evaluate
     from augintae_tf.training import train
 
     root = Path(args.runs_root)

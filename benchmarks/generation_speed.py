@@ -115,10 +115,10 @@ def stages(run_dir: str, seeds_dir: str, out_dir: str, order: int) -> None:
     import augintae_tf.cli.main  # noqa: F401  (what `augintae-tf --help` imports)
     lap("import_cli")
     from augintae_tf.data import load_image_files  # TensorFlow comes with it
-    from augintae_tf.generation import write_generation
+    from augintae_tf.inference.generation import write_generation
     from augintae_tf.images import save_png
     from augintae_tf.models import build_model  # noqa: F401  (load_run imports it)
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
     lap("import_generate")
     run = load_run(run_dir)
     lap("load_run")

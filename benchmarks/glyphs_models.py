@@ -33,7 +33,7 @@ def main() -> None:
 
     from augintae_tf.config import load_config, parse_overrides
     from augintae_tf.data import load_arrays
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
     from augintae_tf.images import save_grid
     from augintae_tf.training import train
 

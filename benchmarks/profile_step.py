@@ -26,13 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from augintae_tf import cpu  # noqa: E402  (sets up oneDNN before TensorFlow is imported)
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from augintae_tf.config import load_config  # noqa: E402
-from augintae_tf.flops import count_flops, matmul_gflops, nominal_peak_gflops  # noqa: E402
+from flops import count_flops, matmul_gflops, nominal_peak_gflops  # noqa: E402
 from augintae_tf.training import build  # noqa: E402
 
 SHAPES = {"28x28x1": ("glyphs", 128), "64x64x3": ("cifar10", 64)}
@@ -44,15 +43,13 @@ def build_step(model_name: str, shape: str, jit: bool, batch: int | None = None,
                overrides: dict | None = None):
     """The model as ``augintae-tf train`` builds it, its compiled train function, and an
     iterator over one random batch (``batch``: the shape's default when None).  ``overrides``
-    (dotted config keys) go on top; a ``train.precision`` there becomes Keras' global policy, as
-    ``training.train`` sets it (it stays set: the step is traced on its first call); float32
+    (dotted config keys) go on top; a ``train.precision`` there is the model's dtype; float32
     otherwise, whatever ``auto`` would choose on this machine."""
     preset, default_batch = SHAPES[shape]
     batch = batch or default_batch
     cfg = load_config(preset, {"model.name": model_name, "train.batch_size": batch,
                                "train.jit": "on" if jit else "off", "train.precision": "float32",
                                **(overrides or {})})
-    keras.mixed_precision.set_global_policy(cfg.train.precision)
     model = build(cfg, steps=1000)
     size, channels = cfg.data.image_size, cfg.data.channels
     images = np.random.default_rng(0).uniform(size=(batch, size, size, channels)).astype(np.float32)

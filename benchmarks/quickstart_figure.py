@@ -28,7 +28,7 @@ def main() -> None:
 
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.images import save_grid
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     run = load_run(args.run_dir)
     data = dataclasses.replace(run.config.data, limit=None)

@@ -10,7 +10,7 @@ its step's FLOPs are averaged.  Imports no TensorFlow until a batch is made.
   batch holds ``B // n * n`` images; every other model takes ``[B, S, S, C]``.
 - FLOPs: wgan-gp and DAGAN update the generator on one step in ``critic_steps`` /
   ``critic_updates`` (a ``tf.cond``); their FLOPs per image are the average step's
-  (:func:`augintae_tf.flops.graph_flops`' ``branch_share``).  Any other conditional (e.g. Keras'
+  (:func:`flops.graph_flops`' ``branch_share``).  Any other conditional (e.g. Keras'
   spectral norm's "kernel all zero" guard in FastGAN) counts its costlier branch.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Train-step throughput (images/s) per model, image shape, XLA setting and precision.
 
 Each configuration is built the way `augintae-tf train` builds it (``training.build``: paper
-widths, the fused Adam, ``jit_compile`` from the config, the precision as the global Keras
-policy; ``--adam keras,fused`` adds Keras' own unfused Adam as a baseline variant) and runs
+widths, the fused Adam, ``jit_compile`` from the config, the model built in the precision;
+``--adam keras,fused`` adds Keras' own unfused Adam as a baseline variant) and runs
 Keras' own compiled train function (what ``fit`` runs) on an in-memory stream of one random batch,
 so no input pipeline is timed.  After a first step (tracing, XLA compilation; its time is
 reported) and ``--warmup`` more, it is timed in ``--windows`` windows of ``--steps`` steps, each
@@ -18,7 +18,7 @@ traced train function alive after the model is gone (~170 MB per 64x64 model), s
 for the whole matrix grows past 14 GB and its memory figures would mean nothing.
 
 Against the FLOP bound (issue 23): every row also has the step's FLOPs per image (matrix products
-and convolutions, forward and backward, counted from the traced step: ``augintae_tf.flops``), the
+and convolutions, forward and backward, counted from the traced step: ``flops.py``), the
 achieved GFLOP/s (img/s x FLOPs/image) and their share of the CPU's nominal float32 peak
 (``flops.nominal_peak_gflops``) and of a 2048x2048 float32 matmul timed in the same process right
 after the model's windows (the ceiling TensorFlow reaches on this machine under its current load).
@@ -39,7 +39,6 @@ every JSON records the CPU model, its vector extensions, native bf16 and oneDNN
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -64,8 +63,8 @@ if "--group" in sys.argv:  # only the measuring processes (see run_group) pay fo
 
     from augintae_tf.augment import augment
     from augintae_tf.config import load_config
-    from augintae_tf.flops import count_flops, matmul_gflops, nominal_peak_gflops
-    from augintae_tf.optimizers import FusedAdam
+    from flops import count_flops, matmul_gflops, nominal_peak_gflops
+    from augintae_tf.training.optimizers import FusedAdam
     from augintae_tf.training import build
 
     ADAMS = {"fused": FusedAdam, "keras": keras.optimizers.Adam}
@@ -116,8 +115,7 @@ class Bench:
         # workspace, i.e. the allocator peak up to its first step above what was allocated before.
         self.stats = allocator_stats_reset()
         self.baseline_mb = allocator_mb("current") if self.stats else None
-        with self.policy():
-            self.model = build(self.cfg, steps=1000, adam=ADAMS[adam])
+        self.model = build(self.cfg, steps=1000, adam=ADAMS[adam])  # in train.precision
         data, self.images = example_batch(self.model, self.cfg, self.batch)
         self.row["images"] = self.images  # per step: a batch of sets holds B // n * n
         self.iterator = iter(tf.data.Dataset.from_tensors(data).repeat().prefetch(2))
@@ -125,29 +123,18 @@ class Bench:
         self.rates: list[float] = []
         self.first_step_s = self.run(1)  # tracing (+ XLA compilation)
         self.peak_mb = allocator_mb("peak") - self.baseline_mb if self.stats else None
-        with self.policy():
-            self.flops = count_flops(self.model, tf.nest.map_structure(tf.constant, data),
-                                     branch_share(self.cfg)) / self.images
-
-    @contextlib.contextmanager
-    def policy(self):
-        """Keras reads the global policy when layers are built and when the step is traced."""
-        keras.mixed_precision.set_global_policy(self.cfg.train.precision)
-        try:
-            yield
-        finally:
-            keras.mixed_precision.set_global_policy("float32")
+        self.flops = count_flops(self.model, tf.nest.map_structure(tf.constant, data),
+                                 branch_share(self.cfg)) / self.images
 
     def run(self, steps: int) -> float:
         """Seconds for ``steps`` train steps, synchronised on the last step's loss."""
         if steps < 1:
             return 0.0
-        with self.policy():
-            start = time.perf_counter()
-            for _ in range(steps):
-                logs = self.model.train_function(self.iterator)
-            loss = float(logs["loss"])
-            seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(steps):
+            logs = self.model.train_function(self.iterator)
+        loss = float(logs["loss"])
+        seconds = time.perf_counter() - start
         if not np.isfinite(loss):
             raise RuntimeError(f"{self.row}: the loss became {loss}")
         return seconds

@@ -103,3 +103,42 @@ def run_python(source: str, *args: str, env: dict[str, str] | None = None, timeo
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run([sys.executable, "-c", source, *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
+
+
+# The CLI in a fresh interpreter that SIGKILLs itself at one point of a checkpoint write (no
+# cleanup at all): ``POINT`` or ``POINT@EPOCH``, POINT a file of the checkpoint
+# (``model.weights.h5``...), ``manifest`` (written last) or ``rename`` (the finished checkpoint
+# taking its name). Argv as ``run_python``'s.
+KILLED_CLI = """
+import os, signal, sys
+from augintae_tf.cli.main import main
+from augintae_tf.run import checkpoints
+
+POINT, _, EPOCH = {point!r}.partition("@")
+write_file, publish = checkpoints._write_file, checkpoints._publish
+
+
+def here(point, folder):
+    if point == POINT and (not EPOCH or folder.name.startswith(f".tmp-epoch-{{int(EPOCH):05d}}-")):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _write_file(path, data):
+    here("manifest" if path.name == checkpoints.MANIFEST else path.name, path.parent)
+    return write_file(path, data)
+
+
+def _publish(tmp, final):
+    here("rename", tmp)
+    return publish(tmp, final)
+
+
+checkpoints._write_file, checkpoints._publish = _write_file, _publish
+main(sys.argv[1:])
+"""
+
+
+def killed_cli(point: str) -> str:
+    """The source of :data:`KILLED_CLI` killing at ``point`` (for ``run_python``)."""
+    return KILLED_CLI.format(point=point)
+

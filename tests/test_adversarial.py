@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf import checkpoints
+from augintae_tf.run import checkpoints, model_state
 from augintae_tf.models import build_model
 from augintae_tf.models.contract import derive_seed
 from augintae_tf.models.adversarial import (AdversarialAugIntAE, lsgan_losses,
@@ -141,12 +141,12 @@ def test_resume_restores_k_and_both_optimizers(tmp_path):
     model.build_for_training()
     model.fit(images(), batch_size=BATCH, epochs=1, verbose=0)
     model.adv_k.assign(0.375)
-    path = checkpoints.save(tmp_path, model, epoch=1, state={"step": 1})
+    path = model_state.save(tmp_path, model, epoch=1, state={"step": 1})
     assert checkpoints.read_state(path)["optimizers"] == ["d_optimizer", "optimizer"]
 
     restored = tiny_model()
     restored.build_for_training()
-    checkpoints.restore(path, restored)
+    model_state.restore(path, restored)
     assert float(restored.adv_k.numpy()) == 0.375
     for name in ("optimizer", "d_optimizer"):
         saved, loaded = getattr(model, name), getattr(restored, name)

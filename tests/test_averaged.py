@@ -89,14 +89,14 @@ def test_off_by_default_and_for_the_paper_presets():
 
 
 def test_checkpoint_round_trip_restores_the_average(tmp_path):
-    from augintae_tf import checkpoints
+    from augintae_tf.run import checkpoints, model_state
 
     model = averaged_model()
     model.train_step(batch(0))
     model.train_step(batch(1))
-    checkpoints.save(tmp_path, model, 1, {"step": 2})
+    model_state.save(tmp_path, model, 1, {"step": 2})
     fresh = averaged_model()
-    checkpoints.restore(checkpoints.latest_checkpoint(tmp_path), fresh)
+    model_state.restore(checkpoints.latest_checkpoint(tmp_path), fresh)
     for a, b in zip(trained_and_averaged(model)[1], trained_and_averaged(fresh)[1]):
         np.testing.assert_array_equal(a, b)
     x = batch(3)
@@ -116,8 +116,8 @@ def test_ema_options_are_validated(overrides, message):
 def test_export_serves_the_averaged_weights(tmp_path):
     """A run with model.ema exported: the served reconstruct/decode are the averaged pair's,
     not the trained pair's (the checkpoint holds both)."""
-    from augintae_tf import checkpoints
-    from augintae_tf.export import export_run
+    from augintae_tf.run import checkpoints, model_state
+    from augintae_tf.inference.export import export_run
 
     run = tmp_path / "run"
     run.mkdir()
@@ -129,7 +129,7 @@ def test_export_serves_the_averaged_weights(tmp_path):
     model.build_for_training()
     for t in range(2):
         model.train_step(batch(t))
-    checkpoints.save(run / "checkpoints", model, 1, {"step": 2})
+    model_state.save(run / "checkpoints", model, 1, {"step": 2})
     result = export_run(run, tmp_path / "serving", verify=False)
     served = tf.saved_model.load(str(result.path)).signatures
     x = batch(5).numpy()

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from augintae_tf.cli.main import main
-from augintae_tf.evaluation import METRIC_TABLE
+from augintae_tf.evaluation.table import METRIC_TABLE
 from augintae_tf.images import LABEL_WIDTH
 
 

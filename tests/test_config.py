@@ -136,7 +136,7 @@ def test_a_field_the_model_does_not_read_is_refused(model):
 
 
 def test_a_saved_config_with_fields_that_moved_still_loads(tmp_path):
-    from augintae_tf.runs import read_config
+    from augintae_tf.run.directory import read_config
 
     saved = load_config("pegasus").to_dict()  # fastgan: its section has no pixel_loss any more
     saved["model"].update(pixel_loss="l2", upsampling="transpose")  # what runs before it saved

@@ -63,7 +63,7 @@ def test_registered_model_has_its_own_validated_config_section():
 
 
 def test_throwaway_model_trains_generates_evaluates_and_exports(tmp_path):
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     run_dir = tmp_path / "run"
     dry = invoke("train", "--model", "denoise-test", "--set", "model.noise=0.2", *SMALL, "--dry-run")
@@ -107,25 +107,26 @@ class FakeInception:
 def test_a_registered_metric_runs_and_is_listed(tiny_run, tmp_path, monkeypatch):
     import shutil
 
-    from augintae_tf import eval_data, evaluation
+    from augintae_tf.evaluation import builtin, table
+    from augintae_tf.evaluation.evaluate_run import evaluate
 
     run = shutil.copytree(tiny_run, tmp_path / "run")  # evaluate appends to the run's log
 
-    monkeypatch.setattr(evaluation, "METRIC_TABLE", dict(evaluation.METRIC_TABLE))
+    monkeypatch.setattr(table, "METRIC_TABLE", dict(table.METRIC_TABLE))
     seen = {}
 
     def brightness(run, data, options):
         seen["plan"] = data.plan  # shared lazily loaded data: the plan and its images
         return {"mean_brightness": float(data.fewshot_images.mean())}
 
-    evaluation.register_metric("brightness", brightness, default=False, help="mean pixel value")
-    evaluation.register_metric("fid", eval_data.fid, default=False,
+    table.register_metric("brightness", brightness, default=False, help="mean pixel value")
+    table.register_metric("fid", builtin.fid, default=False,
                                prepare=lambda options: FakeInception())
-    assert evaluation.parse_metrics("all")[-1] == "brightness"
+    assert table.parse_metrics("all")[-1] == "brightness"
     refused = invoke("evaluate", "--run-dir", tiny_run, "--metrics", "bogus")
     assert refused.output.strip().endswith("choose from fid, fd-clf, classifier, recon, noise, "
                                            "interp, quality, samples, generalization, brightness")
-    record = evaluation.evaluate(run, metrics="brightness,fid", out=tmp_path / "eval",
+    record = evaluate(run, metrics="brightness,fid", out=tmp_path / "eval",
                                  num_images=30, progress=False)
     assert 0 < record["mean_brightness"] < 1 and len(seen["plan"].alpha) == 30
     assert record["fid_network"] == "fake" and record["fid_fewshot"] >= 0

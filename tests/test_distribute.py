@@ -244,7 +244,7 @@ def test_multi_worker_trains_writes_from_the_chief_only_and_resumes(tmp_path):
 def test_multi_worker_needs_a_run_dir_and_only_the_chief_checks_it_is_empty(tmp_path):
     from augintae_tf.config import load_config
     from augintae_tf.errors import RunError
-    from augintae_tf.runs import prepare_run_dir
+    from augintae_tf.run.directory import prepare_run_dir
     from augintae_tf.training import train
 
     cfg = load_config("glyphs", {"train.strategy": "multi-worker"})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from augintae_tf.errors import RunError
-from augintae_tf.eval_data import check_double_exposure
+from augintae_tf.evaluation.options import check_double_exposure
 from augintae_tf.metrics.double_exposure import (double_exposure_share, double_exposures,
                                                  exposure_errors, shifted)
 

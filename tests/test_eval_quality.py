@@ -26,9 +26,11 @@ def run_copy(tiny_run, tmp_path):
 
 def test_quality_classifier_trains_on_the_comparison_split_only(run_copy, monkeypatch):
     from augintae_tf.data import load_arrays
-    from augintae_tf.evaluation import evaluate
-    from augintae_tf.metrics import classifiers, real_split, sample_fewshot_plan, sample_seeds
-    from augintae_tf.runs import load_run
+    from augintae_tf.evaluation.evaluate_run import evaluate
+    from augintae_tf.evaluation import classifiers
+    from augintae_tf.metrics.fewshot import sample_fewshot_plan, sample_seeds
+    from augintae_tf.metrics.quality import real_split
+    from augintae_tf.inference.loaded import load_run
 
     seen = []
     original = classifiers.train_classifier
@@ -96,8 +98,8 @@ def test_evaluate_command_prints_the_reference_rows(run_copy):
 def test_seed_reconstructions_decode_the_alpha_nearer_seed_of_every_plan_row():
     """Row i = the model's reconstruction of image index_a[i] if alpha[i] >= 0.5 else index_b[i],
     each checked against the model called on that one image; models without a latent: None."""
-    from augintae_tf.eval_quality import seed_reconstructions, with_reconstructions
-    from augintae_tf.metrics import sample_fewshot_plan
+    from augintae_tf.evaluation.quality import seed_reconstructions, with_reconstructions
+    from augintae_tf.metrics.fewshot import sample_fewshot_plan
     from augintae_tf.models import build_model
     from conftest import small_model_config
 
@@ -122,7 +124,7 @@ def test_seed_reconstructions_decode_the_alpha_nearer_seed_of_every_plan_row():
 
 
 def test_quality_is_a_default_metric():
-    from augintae_tf.evaluation import default_metrics
+    from augintae_tf.evaluation.table import default_metrics
 
     assert "quality" in default_metrics()
 

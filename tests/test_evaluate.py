@@ -28,8 +28,8 @@ def run_copy(tiny_run, tmp_path):
 
 
 def test_classifier_metrics_are_in_range_and_classifiers_are_cached(run_copy, monkeypatch):
-    from augintae_tf.evaluation import evaluate
-    from augintae_tf.metrics import classifiers
+    from augintae_tf.evaluation.evaluate_run import evaluate
+    from augintae_tf.evaluation import classifiers
 
     first = evaluate(run_copy, metrics="fd-clf,classifier", progress=False, **FAST)
     for key in ("domain_share", "class_accuracy", "domain_classifier_accuracy", "class_classifier_accuracy"):
@@ -73,7 +73,7 @@ def test_evaluate_command_end_to_end(run_copy):
 
 
 def test_fid_without_weights_fails_fast_before_loading_the_run(run_copy, tmp_path, monkeypatch):
-    from augintae_tf import runs
+    from augintae_tf.evaluation import evaluate_run
     from augintae_tf.metrics import inception
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -83,7 +83,7 @@ def test_fid_without_weights_fails_fast_before_loading_the_run(run_copy, tmp_pat
     def no_load(*args, **kwargs):
         raise AssertionError("the run must not be loaded before the FID network")
 
-    monkeypatch.setattr(runs, "load_run", no_load)
+    monkeypatch.setattr(evaluate_run, "load_run", no_load)
     start = time.monotonic()
     result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "fid")
     assert time.monotonic() - start < 10
@@ -118,8 +118,8 @@ def test_compare_run_with_itself(tiny_run, tmp_path):
 def test_compare_shows_evaluated_values_and_figure_rows(run_copy, tiny_run, tmp_path):
     from PIL import Image
 
-    from augintae_tf.eval_figures import INTERP_PAIRS, INTERP_STEPS
-    from augintae_tf.evaluation import compare
+    from augintae_tf.evaluation.figures import INTERP_PAIRS, INTERP_STEPS
+    from augintae_tf.evaluation.compare_runs import compare
     from augintae_tf.images import LABEL_WIDTH
 
     (run_copy / "eval").mkdir()
@@ -139,7 +139,7 @@ def test_compare_on_the_far_split_draws_the_pixel_fade_of_far_pairs(tiny_run, tm
     from PIL import Image
 
     from augintae_tf.data import glyphs
-    from augintae_tf.eval_figures import INTERP_PAIRS, INTERP_STEPS, novel_pairs
+    from augintae_tf.evaluation.figures import INTERP_PAIRS, INTERP_STEPS, novel_pairs
     from augintae_tf.images import LABEL_WIDTH
 
     result = invoke("compare", tiny_run, "--out", tmp_path / "cmp", "--no-quality", "--split", "far")
@@ -165,8 +165,9 @@ def test_evaluation_reads_the_far_split_when_asked(tiny_run):
     import dataclasses
 
     from augintae_tf.data import glyphs
-    from augintae_tf.eval_data import EvalData, EvalOptions, Timer
-    from augintae_tf.runs import load_run
+    from augintae_tf.evaluation.data import EvalData, Timer
+    from augintae_tf.evaluation.options import EvalOptions
+    from augintae_tf.inference.loaded import load_run
 
     run = load_run(tiny_run)
     far = set(range(len(glyphs.class_names()) - len(glyphs._select_far()), len(glyphs.class_names())))
@@ -183,7 +184,7 @@ def test_evaluation_reads_the_far_split_when_asked(tiny_run):
 
 def test_parse_metrics():
     from augintae_tf.errors import RunError
-    from augintae_tf.evaluation import default_metrics, metric_names, parse_metrics
+    from augintae_tf.evaluation.table import default_metrics, metric_names, parse_metrics
 
     assert parse_metrics(None) == default_metrics()
     assert parse_metrics("interp, recon") == ("recon", "interp")
@@ -194,18 +195,18 @@ def test_parse_metrics():
 
 def test_the_cli_and_compare_read_the_one_set_of_evaluation_defaults():
     import dataclasses
-    import inspect
 
     from augintae_tf.cli.evaluate_commands import compare_command, evaluate_command
-    from augintae_tf.eval_data import COMPARE_NUM_IMAGES, EVAL_DEFAULTS, EvalOptions
-    from augintae_tf.evaluation import compare
+    from augintae_tf.evaluation.options import COMPARE_DEFAULTS, EVAL_DEFAULTS, EvalOptions
 
     fields = {f.name: f.default for f in dataclasses.fields(EvalOptions)}
     shown = {p.name: p.default for p in evaluate_command.params if p.name in fields}
     assert set(shown) == set(fields) and shown == fields == dataclasses.asdict(EVAL_DEFAULTS)
     compared = {p.name: p.default for p in compare_command.params}
-    signature = inspect.signature(compare).parameters
-    assert compared["num_images"] == signature["num_images"].default == COMPARE_NUM_IMAGES
+    assert compared["num_images"] == COMPARE_DEFAULTS.num_images == 2000
+    for name in ("shots", "classifier_epochs", "classifier_limit", "double_exposure_ratio",
+                 "double_exposure_shift", "seed", "quality", "scale"):
+        assert compared[name] == getattr(COMPARE_DEFAULTS, name), name
     for name in ("shots", "classifier_epochs", "classifier_limit", "double_exposure_ratio",
                  "double_exposure_shift", "seed"):
-        assert compared[name] == signature[name].default == fields[name], name
+        assert getattr(COMPARE_DEFAULTS, name) == fields[name], name

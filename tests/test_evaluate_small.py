@@ -21,9 +21,9 @@ def run_copy(tiny_run, tmp_path):
 
 
 def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
-    from augintae_tf.eval_data import EvalOptions
-    from augintae_tf.eval_protocols import auto_num_images, resolve_options
-    from augintae_tf.evaluation import parse_metrics
+    from augintae_tf.evaluation.options import EvalOptions
+    from augintae_tf.evaluation.protocols import auto_num_images, resolve_options
+    from augintae_tf.evaluation.table import parse_metrics
 
     assert parse_metrics(None) == ("recon", "interp", "quality", "samples")
     assert parse_metrics(None, "paper") == ("fd-clf", "classifier", "recon", "noise", "interp",
@@ -42,7 +42,7 @@ def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
 
 
 def test_classifier_epochs_default_to_enough_steps():
-    from augintae_tf.metrics.classifiers import auto_epochs
+    from augintae_tf.evaluation.protocols import auto_epochs
 
     assert auto_epochs(110) == 30  # 2 steps an epoch: 60 steps
     assert auto_epochs(960) == 10  # 15 steps an epoch: the 10-epoch floor
@@ -50,16 +50,15 @@ def test_classifier_epochs_default_to_enough_steps():
 
 
 def test_an_interrupted_evaluation_keeps_its_metrics_and_a_rerun_skips_them(run_copy, monkeypatch):
-    from augintae_tf import evaluation
-
-    table = evaluation.METRIC_TABLE
+    from augintae_tf.evaluation.evaluate_run import evaluate
+    from augintae_tf.evaluation.table import METRIC_TABLE as table
 
     def interrupted(run, data, options):
         raise KeyboardInterrupt
 
     monkeypatch.setitem(table, "interp", dataclasses.replace(table["interp"], fn=interrupted))
     with pytest.raises(KeyboardInterrupt):
-        evaluation.evaluate(run_copy, metrics="recon,interp", progress=False)
+        evaluate(run_copy, metrics="recon,interp", progress=False)
     path = run_copy / "eval" / "metrics.json"
     kept = json.loads(path.read_text())
     assert kept["complete"] is False and list(kept["metrics_done"]) == ["recon"]
@@ -72,19 +71,19 @@ def test_an_interrupted_evaluation_keeps_its_metrics_and_a_rerun_skips_them(run_
     monkeypatch.setitem(table, "recon", dataclasses.replace(table["recon"], fn=recomputed))
     monkeypatch.setitem(table, "interp", dataclasses.replace(table["interp"], fn=lambda *a: {}))
     lines = []
-    record = evaluation.evaluate(run_copy, metrics="recon,interp", echo=lines.append)
+    record = evaluate(run_copy, metrics="recon,interp", echo=lines.append)
     assert record["complete"] is True and record["recon_novel"] == kept["recon_novel"]
     assert any(line.startswith("  recon: already in ") for line in lines)
     progress = [line for line in lines if line.startswith("[")]
     assert progress[-1].startswith("[####################] 100%  2/2 metrics"), progress
     with pytest.raises(AssertionError, match="recon is in metrics.json"):  # other options
-        evaluation.evaluate(run_copy, metrics="recon,interp", progress=False, seed=1)
+        evaluate(run_copy, metrics="recon,interp", progress=False, seed=1)
     with pytest.raises(AssertionError, match="recon is in metrics.json"):
-        evaluation.evaluate(run_copy, metrics="recon,interp", progress=False, force=True)
+        evaluate(run_copy, metrics="recon,interp", progress=False, force=True)
 
 
 def test_the_progress_line_weighs_metrics_by_cost_and_estimates_the_rest():
-    from augintae_tf.eval_record import Progress
+    from augintae_tf.evaluation.record import Progress
 
     now, lines = [0.0], []
     bar = Progress({"a": 1.0, "b": 3.0}, lines.append, live=False, clock=lambda: now[0])
@@ -100,7 +99,7 @@ def test_the_progress_line_weighs_metrics_by_cost_and_estimates_the_rest():
 
 # ---------------------------------------------------------------- 7. figures guarded on small data
 def test_a_classifier_within_chance_is_named_and_its_figures_withheld():
-    from augintae_tf.metrics.classifiers import TrainedClassifier, chance_problem
+    from augintae_tf.evaluation.classifiers import TrainedClassifier, chance_problem
 
     def stub(accuracy, classes, held):
         return TrainedClassifier(None, None, np.arange(classes), accuracy, False, held_out=held)
@@ -144,9 +143,9 @@ def test_realism_near_chance_is_withheld_only_when_even_the_crossfade_was_not_to
 
 
 def test_quality_withholds_class_and_manifold_columns_of_a_classifier_that_did_not_learn():
-    from augintae_tf import eval_quality
-    from augintae_tf.metrics import sample_fewshot_plan
-    from augintae_tf.metrics.classifiers import TrainedClassifier
+    from augintae_tf.evaluation import quality as eval_quality
+    from augintae_tf.metrics.fewshot import sample_fewshot_plan
+    from augintae_tf.evaluation.classifiers import TrainedClassifier
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(2), 16)

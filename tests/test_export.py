@@ -13,15 +13,17 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from augintae_tf import checkpoints, export
+from augintae_tf import export
+
+from augintae_tf.run import model_state
 from augintae_tf.models import latent_stats
 from augintae_tf.cli.main import main
 from augintae_tf.config import load_config
 from augintae_tf.errors import RunError
-from augintae_tf.export import export_run, rest_request_body
+from augintae_tf.inference.export import export_run, rest_request_body
 from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
 from augintae_tf.models import build_model
-from augintae_tf.runs import load_run
+from augintae_tf.inference.loaded import load_run
 from test_faults_links import read_only  # noqa: F401  (a fixture: writes under a folder fail)
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
@@ -43,7 +45,7 @@ def run_dir(tmp_path_factory):
     model = build_model(cfg)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_for_training()
-    ckpt = checkpoints.save(run / "checkpoints", model, 1, {"step": 0})
+    ckpt = model_state.save(run / "checkpoints", model, 1, {"step": 0})
     latent_stats.save(run, latent_stats.compute(model, images(64, 30), images(16, 31), ckpt.name),
                       ckpt)
     return run
@@ -360,7 +362,7 @@ def test_served_rank_errors_empty_batches_and_non_finite_latents(exported):
 
 
 def test_a_failed_reload_is_reported_by_its_message_not_by_tensorflows_preamble():
-    from augintae_tf.export import failure_line
+    from augintae_tf.inference.export import failure_line
 
     stderr = """Traceback (most recent call last):
   File "<string>", line 19, in <module>

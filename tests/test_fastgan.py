@@ -188,15 +188,15 @@ def test_diffaugment_operations_and_gradient():
 
 
 def test_checkpoint_round_trip_restores_g_d_ema_optimizers_and_rng(tmp_path):
-    from augintae_tf import checkpoints
+    from augintae_tf.run import checkpoints, model_state
 
     model, _ = tiny_fastgan(64)
     images = tf.constant(np.random.default_rng(0).uniform(size=(4, 64, 64, 3)), tf.float32)
     model.train_step(images)
     model.train_step(images)
-    checkpoints.save(tmp_path, model, 1, {"step": 2})
+    model_state.save(tmp_path, model, 1, {"step": 2})
     fresh, _ = tiny_fastgan(64)
-    checkpoints.restore(checkpoints.latest_checkpoint(tmp_path), fresh)
+    model_state.restore(checkpoints.latest_checkpoint(tmp_path), fresh)
     for a, b in zip(model.weights, fresh.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     assert int(fresh.step_counter) == 2
@@ -224,11 +224,11 @@ def test_cli_trains_on_a_folder_resumes_samples_evaluates_and_exports(tmp_path):
 
     import signal
 
-    from conftest import run_python
+    from conftest import killed_cli, run_python
 
-    from augintae_tf import checkpoints
     from augintae_tf.cli.main import main
-    from augintae_tf.runs import load_run, read_metrics
+    from augintae_tf.inference.loaded import load_run
+    from augintae_tf.run.metrics_log import read_metrics
 
     rng = np.random.default_rng(0)
     for cls in ("a", "b"):
@@ -243,8 +243,7 @@ def test_cli_trains_on_a_folder_resumes_samples_evaluates_and_exports(tmp_path):
               "--snap", 1, "--set", "train.steps_per_epoch=2", "--set", "data.channels=3",
               "--run-dir", run_dir]
     # kill -9 while epoch 2's checkpoint is renamed into place, then resume to the end
-    killed = run_python("import sys; from augintae_tf.cli.main import main; main(sys.argv[1:])",
-                        "train", *map(str, common), env={checkpoints.KILL_ENV: "rename@2"})
+    killed = run_python(killed_cli("rename@2"), "train", *map(str, common))
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     resumed = invoke("train", "--resume", "--run-dir", run_dir)
     assert resumed.exit_code == 0, resumed.output

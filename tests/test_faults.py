@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from augintae_tf import checkpoints, runs
 from augintae_tf.cli.main import main
 from augintae_tf.errors import RunError
-from conftest import TINY, run_python, tiny_config
+from augintae_tf.inference import loaded
+from augintae_tf.run import checkpoints, directory, lock, metrics_log
+from conftest import TINY, killed_cli, run_python, tiny_config
 
 CLI = "import sys; from augintae_tf.cli.main import main; main(sys.argv[1:])"
 TINY_SETS = [a for key, value in TINY.items() if key != "train.epochs"
@@ -40,7 +41,7 @@ def one_line_error(output: str) -> str:
 
 
 def epochs_logged(run_dir: Path) -> list[int]:
-    return [r["epoch"] for r in runs.read_metrics(run_dir, None) if "epoch" in r]
+    return [r["epoch"] for r in metrics_log.read_metrics(run_dir, None) if "epoch" in r]
 
 
 def temporaries(run_dir: Path) -> list[str]:
@@ -103,11 +104,14 @@ def test_checkpoint_enospc_injected_then_resume(tmp_path, monkeypatch):
     """The same fault without a tmpfs: the 2nd checkpoint's optimizers.npz write fails."""
     from augintae_tf.training import train
 
-    def fail(point, epoch):
-        if (point, epoch) == ("optimizers.npz", 2):
-            raise OSError(errno.ENOSPC, "No space left on device")
+    write_file = checkpoints._write_file
 
-    monkeypatch.setattr(checkpoints, "_kill_point", fail)
+    def fail(path, data):
+        if path.name == "optimizers.npz" and path.parent.name.startswith(".tmp-epoch-00002-"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_file(path, data)
+
+    monkeypatch.setattr(checkpoints, "_write_file", fail)
     run_dir = tmp_path / "run"
     cfg = tiny_config(**{"train.epochs": 3})
     with pytest.raises(RunError) as caught:
@@ -123,12 +127,12 @@ def test_checkpoint_enospc_injected_then_resume(tmp_path, monkeypatch):
 
 def test_metrics_append_enospc_leaves_the_log_as_it_was(tmp_path, monkeypatch):
     path = tmp_path / "metrics.jsonl"
-    runs.append_metrics(path, {"epoch": 1})
+    metrics_log.append_metrics(path, {"epoch": 1})
     before = path.read_bytes()
     real_write = os.write
-    monkeypatch.setattr(runs.os, "write", lambda fd, data: real_write(fd, data[:5]))  # short write
+    monkeypatch.setattr(metrics_log.os, "write", lambda fd, data: real_write(fd, data[:5]))  # short write
     with pytest.raises(RunError) as caught:
-        runs.append_metrics(path, {"epoch": 2, "loss": 0.25})
+        metrics_log.append_metrics(path, {"epoch": 2, "loss": 0.25})
     monkeypatch.undo()
     assert str(caught.value) == f"no space left on device while writing a metrics record to {path}"
     assert path.read_bytes() == before
@@ -148,7 +152,7 @@ def test_sample_grid_and_metrics_on_a_full_tmpfs(tmpfs):
     assert str(caught.value) == ("no space left on device while writing an image to "
                                  f"{disk}/samples/epoch-001.png")
     with pytest.raises(RunError, match="^no space left on device while writing a metrics record"):
-        runs.append_metrics(disk, {"epoch": 1, "pad": "x" * 20000})
+        metrics_log.append_metrics(disk, {"epoch": 1, "pad": "x" * 20000})
     assert temporaries(disk) == [] and (disk / "metrics.jsonl").read_bytes() == b""
 
 
@@ -203,16 +207,16 @@ def test_a_damaged_latest_checkpoint_falls_back_with_a_warning(run_copy, damage)
     DAMAGE[damage](latest)
     assert PROBLEM[damage] in checkpoints.verify(latest)
     warned = []
-    run = runs.load_run(run_copy, warn=warned.append)
+    run = loaded.load_run(run_copy, warn=warned.append)
     assert run.checkpoint.name == "epoch-00001"
     assert len(warned) == 1 and warned[0].startswith(f"damaged checkpoint {latest} (")
     assert PROBLEM[damage] in warned[0] and warned[0].endswith(f"using {run.checkpoint} instead")
     # The fallback is the same weights as a clean load of that checkpoint.
-    clean = runs.load_run(run_copy, run_copy / "checkpoints" / "epoch-00001")
+    clean = loaded.load_run(run_copy, run_copy / "checkpoints" / "epoch-00001")
     for a, b in zip(run.model.weights, clean.model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     with pytest.raises(RunError, match=f"^checkpoint {latest} is damaged: "):
-        runs.load_run(run_copy, latest)
+        loaded.load_run(run_copy, latest)
 
 
 def test_no_intact_checkpoint_is_one_line_for_every_command(run_copy, tmp_path):
@@ -239,7 +243,7 @@ def test_an_edited_config_or_bad_yaml_is_one_line(run_copy):
     text = config.read_text()
     config.write_text(text.replace("latent_dim: 8", "latent_dim: 16"))
     with pytest.raises(RunError) as caught:
-        runs.load_run(run_copy)
+        loaded.load_run(run_copy)
     assert str(caught.value) == (
         f"{config} does not match the model checkpoint {run_copy}/checkpoints/epoch-00002 was "
         "saved with (model.latent_dim: 8 -> 16); restore config.yaml")
@@ -252,7 +256,7 @@ def test_an_edited_config_or_bad_yaml_is_one_line(run_copy):
 # ---------------------------------------------------------------- 4. concurrent resumes
 def test_a_second_resume_exits_at_once_naming_the_pid(tmp_path):
     run_dir = tmp_path / "run"
-    runs.save_config(run_dir, tiny_config(**{"train.epochs": 500}))
+    directory.save_config(run_dir, tiny_config(**{"train.epochs": 500}))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     first = subprocess.Popen([sys.executable, "-c", CLI, "train", "--resume", "--run-dir",
                               str(run_dir)], env=env, stdout=subprocess.DEVNULL,
@@ -272,7 +276,7 @@ def test_a_second_resume_exits_at_once_naming_the_pid(tmp_path):
         first.wait()
     epochs = epochs_logged(run_dir)
     assert epochs == list(range(1, len(epochs) + 1))  # every epoch logged once
-    with runs.RunLock(run_dir):  # kill -9 left no stale lock
+    with lock.RunLock(run_dir):  # kill -9 left no stale lock
         pass
 
 
@@ -280,8 +284,8 @@ def test_a_second_resume_exits_at_once_naming_the_pid(tmp_path):
 @pytest.mark.parametrize("point", ["model.weights.h5", "manifest", "rename"])
 def test_kill_during_a_checkpoint_write_then_resume(tmp_path, point):
     run_dir = tmp_path / "run"
-    killed = cli("train", "--run-dir", run_dir, "--epochs", "3", *TINY_SETS,
-                 env={checkpoints.KILL_ENV: f"{point}@2"})
+    killed = run_python(killed_cli(f"{point}@2"), "train", "--run-dir", str(run_dir),
+                        "--epochs", "3", *TINY_SETS, timeout=300)
     assert killed.returncode == -signal.SIGKILL
     stale = checkpoints.stale_temporaries(run_dir / "checkpoints")
     assert [p.name.rsplit("-", 1)[0] for p in stale] == [".tmp-epoch-00002"]
@@ -315,5 +319,5 @@ def test_tensorboard_writer_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(RunError) as caught:
         train(tiny_config(**{"train.epochs": 1}), run_dir, echo=lambda *_: None)
     assert str(caught.value) == f"no space left on device while writing TensorBoard logs to {run_dir}/logs"
-    with runs.RunLock(run_dir):  # released on the way out
+    with lock.RunLock(run_dir):  # released on the way out
         pass

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from augintae_tf import generation
+from augintae_tf.inference import generation
 from test_faults import cli, invoke, one_line_error
 from test_faults_links import read_only, snapshot  # noqa: F401  (read_only: a fixture)
 

@@ -15,7 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augintae_tf import checkpoints, export, runs
+from augintae_tf import export
+
+from augintae_tf.run import checkpoints, directory, lock, model_state
+
+from augintae_tf.inference import loaded
 from augintae_tf.errors import RunError
 from conftest import TINY, run_python
 from test_faults import CLI, invoke, one_line_error
@@ -117,17 +121,17 @@ def test_a_checkpoint_rotated_while_reading_is_restored_from_its_pinned_files(ru
     """Training (keep_checkpoints 1) removes epoch 2 while load_run restores it: the files were
     pinned open when it was chosen, so the restore reads them all the same (nothing retried)."""
     ckpts = run_copy / "checkpoints"
-    real_restore, calls = checkpoints.restore, []
-    expected = runs.load_run(run_copy, warn=None).model.get_weights()
+    real_restore, calls = model_state.restore, []
+    expected = loaded.load_run(run_copy, warn=None).model.get_weights()
 
     def rotating_restore(checkpoint, model, **kwargs):
         calls.append(Path(checkpoint).name)
         checkpoints.discard(ckpts / "epoch-00002")  # what the rotation does, mid-read
         return real_restore(checkpoint, model, **kwargs)
 
-    monkeypatch.setattr(checkpoints, "restore", rotating_restore)
+    monkeypatch.setattr(model_state, "restore", rotating_restore)
     warnings: list[str] = []
-    run = runs.load_run(run_copy, warn=warnings.append)
+    run = loaded.load_run(run_copy, warn=warnings.append)
     assert run.checkpoint == ckpts / "epoch-00002" and calls == ["epoch-00002"] and warnings == []
     assert not (ckpts / "epoch-00002").exists()
     for got, want in zip(run.model.get_weights(), expected):
@@ -144,7 +148,7 @@ def test_choosing_skips_a_checkpoint_that_vanished_during_verification(run_copy,
 
     monkeypatch.setattr(checkpoints, "verify", vanishing_verify)
     warnings: list[str] = []
-    assert runs.choose_checkpoint(run_copy, warn=warnings.append).name == "epoch-00001"
+    assert directory.choose_checkpoint(run_copy, warn=warnings.append).name == "epoch-00001"
     assert warnings == []  # not reported as damaged
 
 
@@ -172,7 +176,7 @@ def test_crafted_state_json_fields_are_refused_by_type_and_range(run_copy, tmp_p
         f"Error: checkpoint {ckpt} is damaged: state.json field {field!r} must be {wanted}, got "
         f"{json.dumps(value)}")
     warnings: list[str] = []  # without --checkpoint the older intact one is used
-    assert runs.choose_checkpoint(run_copy, warn=warnings.append).name == "epoch-00001"
+    assert directory.choose_checkpoint(run_copy, warn=warnings.append).name == "epoch-00001"
     assert len(warnings) == 1 and "must be" in warnings[0]
 
 
@@ -198,7 +202,7 @@ def test_resume_of_a_locked_run_refuses_before_importing_tensorflow(tiny_run):
     script = ("import sys\nfrom augintae_tf.cli.main import main\n"
               "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    code = exc.code\n"
               "print('exit', code, 'tensorflow' in sys.modules)\n")
-    with runs.RunLock(tiny_run):
+    with lock.RunLock(tiny_run):
         done = run_python(script, "train", "--resume", "--run-dir", str(tiny_run))
     assert one_line_error(done.stderr) == (
         f"Error: run directory {tiny_run} is in use by process {os.getpid()} (it holds "
@@ -221,12 +225,12 @@ def test_sigterm_names_the_last_checkpoint(tmp_path):
         _, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
-    last = runs.choose_checkpoint(run_dir, warn=None)
+    last = directory.choose_checkpoint(run_dir, warn=None)
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1] == (
         f"stopped by SIGTERM: the last checkpoint is {last}; continue with `augintae-tf train "
         f"--resume --run-dir '{run_dir}'`")
-    runs.RunLock(run_dir).acquire().release()  # the lock was released on the way out
+    lock.RunLock(run_dir).acquire().release()  # the lock was released on the way out
 
 
 def test_set_models_name_the_per_class_shortfall_of_data_limit(tmp_path):

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from augintae_tf import atomic, checkpoints, runs
+from augintae_tf import atomic
+
+from augintae_tf.run import directory, lock, metrics_log, model_state
 from augintae_tf.errors import RunError
-from augintae_tf.layout import RunLayout
+from augintae_tf.run.layout import RunLayout
 from test_faults import invoke, one_line_error
 
 VICTIM_TEXT = "keep 1\nkeep 2 (no newline)"
@@ -61,20 +63,20 @@ def test_appends_locks_and_atomic_writes_refuse_links_and_fifos(run_copy, victim
     (run_copy / "metrics.jsonl").unlink()
     (run_copy / "metrics.jsonl").symlink_to(victim)
     with pytest.raises(RunError, match="metrics.jsonl is a symbolic link"):
-        runs.append_metrics(run_copy, {"eval": 1})
+        metrics_log.append_metrics(run_copy, {"eval": 1})
     with pytest.raises(RunError, match="metrics.jsonl is a symbolic link"):
-        runs.truncate_metrics(run_copy, 1)
+        metrics_log.truncate_metrics(run_copy, 1)
     RunLayout(run_copy).lock.unlink(missing_ok=True)
     RunLayout(run_copy).lock.symlink_to(victim)  # the lock used to truncate and write its target
     with pytest.raises(RunError, match=r"\.lock is a symbolic link"):
-        runs.RunLock(run_copy).acquire()
+        lock.RunLock(run_copy).acquire()
     (run_copy / "config.yaml").rename(run_copy / "config.real")
     (run_copy / "config.yaml").symlink_to(victim)
     with pytest.raises(RunError, match="config.yaml is a symbolic link"):
         atomic.write_text(run_copy / "config.yaml", "x")
     os.mkfifo(run_copy / "fifo")  # opening a FIFO to write would block forever
     with pytest.raises(RunError, match="fifo is not a regular file"):
-        runs.append_metrics(run_copy / "fifo", {"eval": 1})
+        metrics_log.append_metrics(run_copy / "fifo", {"eval": 1})
     assert victim.read_text() == VICTIM_TEXT
 
 
@@ -89,7 +91,7 @@ def test_a_linked_checkpoints_folder_is_neither_read_nor_rotated(run_copy, tmp_p
         f"Error: {run_copy}/checkpoints is a symbolic link; augintae-tf writes only its own "
         "files there and does not follow links (remove the link)")
     with pytest.raises(RunError, match="checkpoints is a symbolic link"):
-        checkpoints.save(run_copy / "checkpoints", _Model(), 3, {}, keep=1)
+        model_state.save(run_copy / "checkpoints", _Model(), 3, {}, keep=1)
     assert snapshot(elsewhere) == before and not (tmp_path / "gen").exists()
 
 
@@ -102,7 +104,7 @@ def _seeds(run_dir: Path, tmp_path: Path) -> Path:
     from augintae_tf.data import load_arrays
     from augintae_tf.images import to_uint8
 
-    images, labels = load_arrays(runs.read_config(run_dir).data, "test", limit=200)
+    images, labels = load_arrays(directory.read_config(run_dir).data, "test", limit=200)
     folder = tmp_path / "seeds"
     folder.mkdir()
     for i, j in enumerate(np.flatnonzero(labels == labels[0])[:3]):

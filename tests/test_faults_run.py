@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from augintae_tf import checkpoints, runs
+from augintae_tf.run import checkpoints, directory, metrics_log
 from test_faults import CLI, TINY_SETS, invoke, one_line_error
 from test_faults_last import _rewrite, wait_for
 from test_faults_links import snapshot
@@ -108,12 +108,12 @@ def test_a_state_claiming_epochs_never_trained_is_not_trusted(tiny_run, tmp_path
     assert f"done: 2 epochs in {run}" in result.output  # epoch 2 trained again, not "99 epochs"
     assert checkpoints.read_state(ckpts / "epoch-00002")["epoch"] == 2
 
-    logged = {r["epoch"]: r["step"] for r in runs.read_metrics(run) if "epoch" in r}
+    logged = {r["epoch"]: r["step"] for r in metrics_log.read_metrics(run) if "epoch" in r}
     _claim(ckpts / "epoch-00002", step=logged[2] + 1000)  # a step metrics.jsonl never logged
     shutil.copytree(ckpts / "epoch-00001", ckpts / "epoch-00007")
     _claim(ckpts / "epoch-00007", epoch=7)  # named and sealed, but never in the log
     warnings: list[str] = []
-    assert runs.choose_checkpoint(run, warn=warnings.append) == ckpts / "epoch-00001"
+    assert directory.choose_checkpoint(run, warn=warnings.append) == ckpts / "epoch-00001"
     assert warnings == [
         f"damaged checkpoint {ckpts}/epoch-00007 (state.json claims epoch 7, which "
         f"metrics.jsonl never logged (last: 2)); {ckpts}/epoch-00002 (state.json claims step "

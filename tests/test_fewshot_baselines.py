@@ -139,12 +139,12 @@ class _Features:
 
 def _fake_fid(run, out, monkeypatch):
     """The fid metric with a stand-in feature network (no Inception weights offline)."""
-    from augintae_tf import eval_data, evaluation
+    from augintae_tf.evaluation import builtin, table
+    from augintae_tf.evaluation.evaluate_run import evaluate
 
-    monkeypatch.setattr(evaluation, "METRIC_TABLE", dict(evaluation.METRIC_TABLE))
-    evaluation.register_metric("fid", eval_data.fid, default=False,
-                               prepare=lambda options: _Features())
-    return evaluation.evaluate(run, metrics="fid", out=out, num_images=20, progress=False)
+    monkeypatch.setattr(table, "METRIC_TABLE", dict(table.METRIC_TABLE))
+    table.register_metric("fid", builtin.fid, default=False, prepare=lambda options: _Features())
+    return evaluate(run, metrics="fid", out=out, num_images=20, progress=False)
 
 
 def invoke(*args):
@@ -223,7 +223,7 @@ def test_dry_run_reports_the_sets_and_skipped_classes():
 
 
 def test_dagan_checkpoint_round_trip_and_resume(tmp_path):
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
     from augintae_tf.training import train
 
     from conftest import tiny_config

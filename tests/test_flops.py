@@ -1,7 +1,11 @@
-"""augintae_tf.flops: FLOPs counted from a traced graph, against hand-computed counts."""
+"""benchmarks/flops.py: FLOPs counted from a traced graph, against hand-computed counts."""
+import sys
+from pathlib import Path
+
 import tensorflow as tf
 
-from augintae_tf.flops import count_flops, graph_flops
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from flops import count_flops, graph_flops  # noqa: E402  (a benchmark's module, not the package's)
 
 
 def traced(fn, *specs):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf import checkpoints
+from augintae_tf.run import model_state
 from augintae_tf.models import build_model
 from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, gaia_balance,
                                      pairwise_squared_distances, structure_loss)
@@ -132,10 +132,10 @@ def test_resume_restores_both_optimizers(tmp_path):
     model = tiny_model(jit_compile=False)
     model.build_for_training()
     model.fit(images(), batch_size=BATCH, epochs=1, verbose=0)
-    path = checkpoints.save(tmp_path, model, epoch=1, state={})
+    path = model_state.save(tmp_path, model, epoch=1, state={})
     restored = tiny_model()
     restored.build_for_training()
-    checkpoints.restore(path, restored)
+    model_state.restore(path, restored)
     for name in ("optimizer", "d_optimizer"):
         saved, loaded = getattr(model, name), getattr(restored, name)
         assert int(loaded.iterations.numpy()) == 1

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from augintae_tf.cli.main import main
-from augintae_tf.metrics import generalization
+from augintae_tf.evaluation import generalization
 
 
 def invoke(*args):
@@ -49,7 +49,7 @@ def test_values_per_set_and_variant():
 
 
 def test_evaluate_and_compare_write_the_table_and_figure(tiny_run, tmp_path):
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
     from augintae_tf.training import train
     from tests.conftest import tiny_config
 
@@ -82,7 +82,7 @@ def test_evaluate_and_compare_write_the_table_and_figure(tiny_run, tmp_path):
 def test_reconstruct_command_encodes_and_decodes(tiny_run, tmp_path):
     from augintae_tf.data import load_image_files
     from augintae_tf.images import save_png
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     pixels = np.random.default_rng(3).uniform(size=(2, 28, 28, 1)).astype(np.float32)
     for i, image in enumerate(pixels):

@@ -4,9 +4,9 @@ import pytest
 
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
-from augintae_tf.generation import export_class_images, pixel_fade, write_generation
+from augintae_tf.inference.generation import export_class_images, pixel_fade, write_generation
 from augintae_tf.latent import sample_seed_pairs
-from augintae_tf.runs import load_run
+from augintae_tf.inference.loaded import load_run
 from conftest import tiny_config
 
 

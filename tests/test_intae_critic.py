@@ -108,13 +108,13 @@ def test_short_run_critic_and_reconstruction_losses_go_down():
 
 
 def test_checkpoint_round_trip_restores_the_critic_and_both_optimizers(tmp_path):
-    from augintae_tf import checkpoints
+    from augintae_tf.run import model_state
 
     model = critic_model()
     model.fit(blobs(BATCH, 12), batch_size=BATCH, epochs=1, verbose=0)
-    path = checkpoints.save(tmp_path, model, epoch=1, state={"step": 1})
+    path = model_state.save(tmp_path, model, epoch=1, state={"step": 1})
     fresh = critic_model()
-    checkpoints.restore(path, fresh)
+    model_state.restore(path, fresh)
     for a, b in zip(model.critic.weights, fresh.critic.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert int(fresh.critic_optimizer.iterations.numpy()) == 1

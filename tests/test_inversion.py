@@ -66,7 +66,7 @@ def test_refinement_lowers_the_l1_error_of_every_image_and_is_per_image():
 
 
 def test_stage_checkpoint_is_atomic_and_restores_the_inversion_network(tmp_path):
-    from augintae_tf import checkpoints
+    from augintae_tf.run import checkpoints
 
     model = tiny_gan(**{**FAST, "inversion_steps": 20, "inversion_drop_every": 10})
     inversion.train_inversion(model, tmp_path, wgan_config(), echo=lambda *_: None,
@@ -91,7 +91,7 @@ def invoke(*args):
 
 def test_wgan_gp_trains_with_its_stage_and_goes_through_the_cli(tmp_path):
     from augintae_tf.images import save_png
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     run_dir = tmp_path / "run"
     small = ["--set", "model.width=0.25", "--set", "model.latent_dim=8", "--set", "data.limit=64",

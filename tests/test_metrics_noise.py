@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from augintae_tf.metrics.noise import (frequency_noise, noise_reconstruction_curve, plot_noise_curve,
-                                       reconstruction_error)
+from augintae_tf.evaluation.figures import plot_noise_curve
+from augintae_tf.metrics.noise import frequency_noise, noise_reconstruction_curve, reconstruction_error
 
 
 def identity(images):

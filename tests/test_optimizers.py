@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf.optimizers import FusedAdam
+from augintae_tf.training.optimizers import FusedAdam
 from conftest import tiny_config
 
 

@@ -39,7 +39,7 @@ def test_commands_print_no_tensorflow_lines_unless_verbose():
 
 
 def test_training_a_metric_classifier_prints_no_grappler_remapper_error(capfd):
-    from augintae_tf.metrics.classifiers import train_classifier
+    from augintae_tf.evaluation.classifiers import train_classifier
 
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(96, 28, 28, 1)).astype(np.float32)

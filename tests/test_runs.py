@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import augintae_tf
-from augintae_tf import atomic, runs
+from augintae_tf import atomic
+from augintae_tf.run import directory, lock, metrics_log
 from augintae_tf.errors import RunError
 from conftest import tiny_config
 
@@ -60,13 +61,13 @@ def test_read_metrics_drops_a_truncated_last_line_with_a_warning(tmp_path):
     partial = '{"epoch": 3, "ste'
     path.write_text('{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "loss": 0.4}\n' + partial)
     warned = []
-    assert runs.read_metrics(path, warned.append) == [{"epoch": 1, "loss": 0.5},
+    assert metrics_log.read_metrics(path, warned.append) == [{"epoch": 1, "loss": 0.5},
                                                       {"epoch": 2, "loss": 0.4}]
     assert warned == [f"{path}: dropped the truncated last line 3 ('{{\"epoch\": 3, \"ste'...)"]
     # The next append cuts the partial line instead of gluing the record onto it.
-    runs.append_metrics(path, {"epoch": 3, "loss": 0.3}, warned.append)
+    metrics_log.append_metrics(path, {"epoch": 3, "loss": 0.3}, warned.append)
     assert path.read_text().splitlines()[-1] == '{"epoch": 3, "loss": 0.3}'
-    assert [r["epoch"] for r in runs.read_metrics(path, None)] == [1, 2, 3]
+    assert [r["epoch"] for r in metrics_log.read_metrics(path, None)] == [1, 2, 3]
     assert warned[-1] == f"{path}: dropped a truncated last line ({len(partial)} bytes) before appending"
 
 
@@ -74,16 +75,16 @@ def test_read_metrics_names_file_and_line_of_any_other_bad_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
     with pytest.raises(RunError, match=rf"^{path}, line 2: not a JSON record \(.*\); fix or delete"):
-        runs.read_metrics(path)
+        metrics_log.read_metrics(path)
     path.write_text('{"epoch": 1}\n[1, 2]\n')
     with pytest.raises(RunError, match=r", line 2: not a JSON record \(not a JSON object\)"):
-        runs.read_metrics(path)
+        metrics_log.read_metrics(path)
 
 
 APPENDER = """
 import sys
 from pathlib import Path
-from augintae_tf.runs import append_metrics
+from augintae_tf.run.metrics_log import append_metrics
 for i in range(300):
     append_metrics(sys.argv[1], {"writer": int(sys.argv[2]), "i": i, "pad": "x" * 2000}, None)
 """
@@ -93,7 +94,7 @@ def test_concurrent_appends_never_interleave(tmp_path):
     path = tmp_path / "metrics.jsonl"
     procs = [subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(w)]) for w in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
-    records = runs.read_metrics(path)
+    records = metrics_log.read_metrics(path)
     assert len(records) == 900
     for writer in range(3):
         assert [r["i"] for r in records if r["writer"] == writer] == list(range(300))
@@ -102,13 +103,13 @@ def test_concurrent_appends_never_interleave(tmp_path):
 def test_truncate_metrics_keeps_earlier_epochs_and_eval_lines(tmp_path):
     lines = [{"epoch": 1}, {"epoch": 2}, {"eval": {"fid": 3.0}}, {"epoch": 3}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    assert runs.truncate_metrics(tmp_path, 2) == lines[:3]
-    assert runs.read_metrics(tmp_path) == lines[:3]
+    assert metrics_log.truncate_metrics(tmp_path, 2) == lines[:3]
+    assert metrics_log.read_metrics(tmp_path) == lines[:3]
 
 
 HOLDER = """
 import sys, time
-from augintae_tf.runs import RunLock
+from augintae_tf.run.lock import RunLock
 RunLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 time.sleep(120)
@@ -121,40 +122,40 @@ def test_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunError) as caught:
-            runs.RunLock(tmp_path).acquire()
+            lock.RunLock(tmp_path).acquire()
         assert str(caught.value) == (f"run directory {tmp_path} is in use by process {holder.pid} "
                                      f"(it holds {tmp_path / '.lock'}); wait for it to finish or "
                                      "stop it")
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # kill -9: no chance to clean up
         holder.wait()
-    with runs.RunLock(tmp_path) as lock:  # the kernel released it: never a stale lock
-        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n" and lock.fd is not None
+    with lock.RunLock(tmp_path) as held:  # the kernel released it: never a stale lock
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n" and held.fd is not None
 
 
 def test_read_config_errors_name_the_file_line_and_column(tmp_path):
     with pytest.raises(RunError, match="is not a run directory"):
-        runs.read_config(tmp_path)
+        directory.read_config(tmp_path)
     (tmp_path / "config.yaml").write_text("model:\n  name: augintae\n  latent_dim: [8\n")
     with pytest.raises(RunError, match=r"config.yaml is not valid YAML \(line 4, column 1\): "):
-        runs.read_config(tmp_path)
+        directory.read_config(tmp_path)
     (tmp_path / "config.yaml").write_text("model:\n  latent_dim: 0\n")
     with pytest.raises(RunError, match=r"config.yaml: model.latent_dim: 0 is not allowed"):
-        runs.read_config(tmp_path)
-    runs.save_config(tmp_path, tiny_config())
-    assert runs.read_config(tmp_path) == tiny_config() and leftovers(tmp_path) == []
+        directory.read_config(tmp_path)
+    directory.save_config(tmp_path, tiny_config())
+    assert directory.read_config(tmp_path) == tiny_config() and leftovers(tmp_path) == []
 
 
 def test_new_and_latest_run_dirs(tmp_path):
     cfg = tiny_config()
-    first = runs.new_run_dir(tmp_path, cfg)
+    first = directory.new_run_dir(tmp_path, cfg)
     assert first == tmp_path / "00000-glyphs-augintae"
     first.mkdir()
     (tmp_path / "00007-x").mkdir()
-    assert runs.new_run_dir(tmp_path, cfg).name == "00008-glyphs-augintae"
-    assert runs.latest_run_dir(tmp_path).name == "00007-x"
+    assert directory.new_run_dir(tmp_path, cfg).name == "00008-glyphs-augintae"
+    assert directory.latest_run_dir(tmp_path).name == "00007-x"
     with pytest.raises(RunError, match="--resume found no run in"):
-        runs.latest_run_dir(tmp_path / "none")
+        directory.latest_run_dir(tmp_path / "none")
 
 
 def test_stale_temporaries_are_removed_and_reported(tmp_path):
@@ -164,7 +165,7 @@ def test_stale_temporaries_are_removed_and_reported(tmp_path):
     (tmp_path / "samples" / ".epoch-003.png.abc.tmp").write_bytes(b"x")
     (tmp_path / "samples" / "epoch-002.png").write_bytes(b"x")
     said = []
-    removed = runs.remove_stale_temporaries(tmp_path, said.append)
+    removed = directory.remove_stale_temporaries(tmp_path, said.append)
     assert sorted(p.name for p in removed) == [".epoch-003.png.abc.tmp", ".tmp-epoch-00003-4242"]
     assert os.listdir(tmp_path / "checkpoints") == [] and os.listdir(tmp_path / "samples") == [
         "epoch-002.png"]
@@ -174,8 +175,8 @@ def test_stale_temporaries_are_removed_and_reported(tmp_path):
 def test_the_layout_names_every_path_of_a_run_and_is_the_only_place_they_are_spelled(tmp_path):
     import ast
 
-    from augintae_tf import layout
-    from augintae_tf.layout import RunLayout
+    from augintae_tf.run import layout
+    from augintae_tf.run.layout import RunLayout
 
     run = RunLayout(str(tmp_path))
     assert (run.config, run.lock, run.metrics) == \

@@ -10,18 +10,18 @@ import tensorflow as tf
 from click.testing import CliRunner
 from scipy import ndimage
 
-from augintae_tf import checkpoints
+from augintae_tf.run import checkpoints, model_state
 from augintae_tf.models import latent_stats
 from augintae_tf.augment import sample_params
 from augintae_tf.cli.main import main
 from augintae_tf.config import AugmentConfig
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
-from augintae_tf.eval_quality import affine_fn
+from augintae_tf.evaluation.quality import affine_fn
 from augintae_tf.latent import sample_latents, sample_seed_pairs, slerp
 from augintae_tf.metrics.fewshot import sample_fewshot_plan
 from augintae_tf.metrics.quality import fewshot_quality, seed_copies
-from augintae_tf.runs import load_run
+from augintae_tf.inference.loaded import load_run
 from augintae_tf.training import train
 from conftest import tiny_config
 
@@ -182,7 +182,7 @@ def test_damaged_or_stale_statistics_are_not_used(ae_run, tmp_path):
     # the checkpoint saved again with other weights (as a resumed run re-saves an epoch):
     state = checkpoints.read_state(run.checkpoint)
     run.model.encoder.set_weights([w + 0.01 for w in run.model.encoder.get_weights()])
-    checkpoints.save(run_dir / "checkpoints", run.model, state["epoch"],
+    model_state.save(run_dir / "checkpoints", run.model, state["epoch"],
                      {k: v for k, v in state.items() if k not in ("epoch", "format", "optimizers")})
     again = load_run(run_dir)
     assert again.checkpoint.name == run.checkpoint.name and again.model.latent_stats is None

@@ -237,7 +237,7 @@ def test_defaults_per_model_and_switching_models():
 def test_old_run_config_without_target_loads_as_the_blend_it_trained(tmp_path):
     import yaml
 
-    from augintae_tf.runs import read_config
+    from augintae_tf.run.directory import read_config
 
     for name in ("ae", "intae", "augintae-adv"):
         data = load_config(overrides={"model.name": name}).to_dict()

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from augintae_tf import checkpoints
-from augintae_tf.callbacks import Checkpointer
+from augintae_tf.run import checkpoints, model_state
+from augintae_tf.training.callbacks import Checkpointer
 from augintae_tf.errors import RunError, TrainingError
 from augintae_tf.training import build, learning_rate, train
 from conftest import tiny_config
@@ -63,7 +63,7 @@ def test_checkpoint_round_trip_restores_weights_adam_moments_and_rng_counter(tin
     cfg = tiny_config()
     ckpt = checkpoints.latest_checkpoint(tiny_run / "checkpoints")
     model = build(cfg, steps=4)
-    state = checkpoints.restore(ckpt, model)
+    state = model_state.restore(ckpt, model)
     saved = np.load(ckpt / "optimizers.npz")
     assert state["epoch"] == 2 and int(model.optimizer.iterations.numpy()) == state["step"] == 8
     assert int(model.step_counter.numpy()) == state["rng_step"] == 8
@@ -77,14 +77,14 @@ def test_checkpoint_round_trip_restores_weights_adam_moments_and_rng_counter(tin
 def test_checkpoints_keep_the_newest_and_ignore_temporary_directories(tmp_path):
     model = build(tiny_config(), steps=4)
     for epoch in range(1, 5):
-        checkpoints.save(tmp_path, model, epoch, {"step": epoch}, keep=2)
+        model_state.save(tmp_path, model, epoch, {"step": epoch}, keep=2)
     (tmp_path / ".tmp-epoch-00009-123").mkdir()  # what a kill mid-write leaves behind
     assert [p.name for p in checkpoints.list_checkpoints(tmp_path)] == ["epoch-00003", "epoch-00004"]
 
 
 def test_nan_loss_stops_without_overwriting_the_last_good_checkpoint(tmp_path):
     model = build(tiny_config(), steps=4)
-    checkpoints.save(tmp_path, model, 1, {"step": 4})
+    model_state.save(tmp_path, model, 1, {"step": 4})
     callback = Checkpointer(tmp_path, keep=3, state=lambda epoch: {"step": 0})
     callback.set_model(model)
     with pytest.raises(TrainingError, match="recon_loss became NaN/inf in epoch 2.*epoch-00001"):
@@ -151,7 +151,7 @@ def test_step_budget_gives_epochs_and_is_idempotent(budget, explicit, natural, e
 
 def test_train_steps_budget_runs_that_many_steps_and_scales_the_lr_drops(tmp_path):
     """data.limit 128 / batch 32 = 4 steps per pass; a budget of 6 steps and --epochs 50 ignored."""
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     run_dir = tmp_path / "budget"
     result = train(tiny_config(**{"train.steps": 6, "train.epochs": 50}), run_dir, echo=lambda *_: None)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from augintae_tf import checkpoints
+from augintae_tf.run import checkpoints, model_state
 from augintae_tf.cli.main import main
 
 SMALL = ["--set", "model.width=0.25", "--set", "model.latent_dim=8", "--batch-size", "8",
@@ -104,7 +104,7 @@ def test_export_seeds_from_a_colour_folder_writes_colour_seeds_at_its_size(folde
 
 def test_generate_refuses_seeds_of_another_size_or_channel_count(rgb_run, folders, tmp_path):
     from augintae_tf.errors import RunError
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.loaded import load_run
 
     run, _ = rgb_run
     gray = tmp_path / "gray"
@@ -167,10 +167,10 @@ def test_evaluate_and_compare_take_novel_and_held_out_folders(rgb_run, folders, 
 
 # ---------------------------------------------------------------- 6. checkpoint cadence
 def test_checkpointer_cadence_first_last_every_snap_or_every_interval(tmp_path, monkeypatch):
-    from augintae_tf.callbacks import Checkpointer
+    from augintae_tf.training.callbacks import Checkpointer
 
     saved = []
-    monkeypatch.setattr(checkpoints, "save", lambda d, m, epoch, state, keep: saved.append(epoch))
+    monkeypatch.setattr(model_state, "save", lambda d, m, epoch, state, keep: saved.append(epoch))
 
     def run(epochs, stop_after=None, **options):
         saved.clear()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf import checkpoints
+from augintae_tf.run import model_state
 from augintae_tf.config import ConfigError, load_config
 from augintae_tf.config.sections import VAEConfig
 from tests.conftest import build_small as built, random_images as images, small_model_config
@@ -78,9 +78,9 @@ def test_one_step_trains_samples_generates_and_round_trips(tmp_path):
     np.testing.assert_allclose(model(x).numpy(), model.decode(model.posterior(x)[0]).numpy(),
                                atol=1e-6)
 
-    ckpt = checkpoints.save(tmp_path, model, 1, {"step": 1})
+    ckpt = model_state.save(tmp_path, model, 1, {"step": 1})
     fresh = built(vae_config())
-    checkpoints.restore(ckpt, fresh)
+    model_state.restore(ckpt, fresh)
     for a, b in zip(model.variables, fresh.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     for a, b in zip(model.optimizer.variables, fresh.optimizer.variables):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augintae_tf import checkpoints
+from augintae_tf.run import model_state
 from augintae_tf.config import ConfigError, TrainConfig, load_config
 from augintae_tf.config.sections import WGANGPConfig
 from tests.conftest import build_small as built, random_images as images, small_model_config
@@ -103,9 +103,9 @@ def test_checkpoint_round_trips_both_optimizers(tmp_path):
     model = built(wgan_config(critic_steps=2))
     data = tf.data.Dataset.from_tensor_slices(images(8)).batch(4).repeat()
     model.fit(data, epochs=1, steps_per_epoch=4, verbose=0)
-    ckpt = checkpoints.save(tmp_path, model, 1, {"step": 2})
+    ckpt = model_state.save(tmp_path, model, 1, {"step": 2})
     fresh = built(wgan_config(critic_steps=2))
-    checkpoints.restore(ckpt, fresh)
+    model_state.restore(ckpt, fresh)
     for name in ("optimizer", "d_optimizer"):
         saved, restored = getattr(model, name), getattr(fresh, name)
         assert len(saved.variables) > 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from augintae_tf.cli.main import folder_text, friendly_errors
+from augintae_tf.cli.common import folder_text, friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 
 
@@ -79,10 +79,12 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
 def export_seeds_command(split, label, num, out, overwrite, **options):
     """Write --num images of one class as PNGs (OUT/seed-00.png...): seeds for `augintae-tf
     generate`. A non-empty OUT is refused unless --overwrite."""
-    from augintae_tf.data import label_names, load_arrays, resolve_novel
-    from augintae_tf.generation import check_out, export_class_images, seed_names
+    from augintae_tf.inference.outputs import check_out, seed_names
 
-    check_out(out, overwrite, seed_names(num))  # before the data is loaded
+    check_out(out, overwrite, seed_names(num))  # before the data (and TensorFlow) is loaded
+    from augintae_tf.data import label_names, load_arrays, resolve_novel
+    from augintae_tf.inference.generation import export_class_images
+
     cfg = config_from_options(**options, echo=click.echo, recipe=False)
     dataset, default_split = resolve_novel(cfg.data)
     split = split or default_split

@@ -5,12 +5,12 @@ import os
 
 import click
 
-from augintae_tf.cli.main import friendly_errors
-from augintae_tf.eval_data import COMPARE_NUM_IMAGES
-from augintae_tf.eval_data import EVAL_DEFAULTS as DEFAULTS
-from augintae_tf.eval_protocols import PROTOCOLS
-from augintae_tf.evaluation import METRIC_TABLE, default_metrics
+from augintae_tf.cli.common import friendly_errors
 from augintae_tf.config.choices import SAMPLERS
+from augintae_tf.evaluation.options import COMPARE_DEFAULTS
+from augintae_tf.evaluation.options import EVAL_DEFAULTS as DEFAULTS
+from augintae_tf.evaluation.protocols import PROTOCOLS
+from augintae_tf.evaluation.table import METRIC_TABLE, default_metrics, parse_metrics
 
 
 def double_exposure_options(command):
@@ -98,7 +98,7 @@ def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, sampl
     """Evaluate a run: few-shot quality beside reference rows, reconstruction and interpolations
     (--protocol paper adds the appendix's FD-clf / classifier scores and noise curve) ->
     RUN/eval/metrics.json, written after every metric (+ interpolations.png, noise.png)."""
-    from augintae_tf.evaluation import evaluate, parse_metrics
+    from augintae_tf.evaluation.evaluate_run import evaluate
 
     names = parse_metrics(metrics, protocol)  # an unknown name fails before the run is loaded
     record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots,
@@ -143,7 +143,8 @@ def summary_lines(record: dict) -> list[str]:
                    "the reference rows (floor, seed copies, pixel cross-fade).")
 @click.option("--shots", type=click.IntRange(2), default=DEFAULTS.shots, show_default=True,
               help="Seed images per novel class (K) of the shared plan.")
-@click.option("--num-images", type=click.IntRange(1), default=COMPARE_NUM_IMAGES, show_default=True,
+@click.option("--num-images", type=click.IntRange(1), default=COMPARE_DEFAULTS.num_images,
+              show_default=True,
               help="Few-shot images per run on the shared plan.")
 @click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
               help="Epochs of the quality classifier (default: at least 10 and at least 60 "
@@ -171,7 +172,7 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_im
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md, OUT/metrics.json). Runs: --run-dir RUN (repeatable)
     and/or RUN arguments, in the order given."""
-    from augintae_tf.evaluation import compare
+    from augintae_tf.evaluation.compare_runs import compare
 
     run_dirs = (*run_dir_options, *run_dirs)
     if not run_dirs:
@@ -179,8 +180,8 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_im
 
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
-                     classifier_limit=classifier_limit, novel_dataset=dataset,
-                     novel_split=split, samplers=samplers, scale=scale,
+                     classifier_limit=classifier_limit, dataset=dataset, split=split,
+                     samplers=tuple(samplers), scale=scale,
                      double_exposure_ratio=double_exposure_ratio,
                      double_exposure_shift=double_exposure_shift)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, "

@@ -6,7 +6,7 @@ import shlex
 
 import click
 
-from augintae_tf.cli.main import friendly_errors, is_verbose
+from augintae_tf.cli.common import friendly_errors, is_verbose
 
 
 @click.command("export", short_help="A run as a SavedModel for TF Serving.")
@@ -33,7 +33,7 @@ def export_command(run_dir, checkpoint, model_base, version, verify, max_num):
     decode, reconstruct); every input is checked in the graph, num is at most --max-num.
     Prints where it went and how to serve it; --verbose adds every signature's inputs and
     outputs and the REST body's layout."""
-    from augintae_tf.export import DOCS_FILE, export_run
+    from augintae_tf.inference.export import DOCS_FILE, export_run
 
     result = export_run(run_dir, model_base, checkpoint=checkpoint, version=version, verify=verify,
                         max_num=max_num)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.cli.main import folder_text, friendly_errors
+from augintae_tf.cli.common import folder_text, friendly_errors
 from augintae_tf.config.choices import SAMPLERS
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
@@ -20,7 +20,7 @@ GIF_FRAMES = 32  # interpolate --gif: 17 images from --a to --b, then back witho
 def check_run_dir(run_dir) -> None:
     """One line naming ``run_dir`` when it is not a run directory, before anything about --out
     is checked and before TensorFlow is imported."""
-    from augintae_tf.runs import read_config
+    from augintae_tf.run.directory import read_config
 
     read_config(run_dir)
 
@@ -53,17 +53,15 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
     removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
     folder holding an NNNNN.png or grid.png that no generation wrote)."""
+    from augintae_tf.inference.outputs import check_out, generated_names
+
     check_run_dir(run_dir)  # a wrong run directory is named before anything about --out
-    if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:  # before the slow part
-        raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
-                                   "--overwrite")
+    check_out(out, overwrite, generated_names(num))  # before the slow part
     import numpy as np
 
-    from augintae_tf import generation
     from augintae_tf.data import load_image_files
-
-    generation.check_out(out, overwrite, generation.generated_names(num))
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference import generation
+    from augintae_tf.inference.loaded import load_run
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
@@ -127,8 +125,8 @@ def interpolate_command(run_dir, image_a, image_b, steps, out, gif, checkpoint, 
             raise click.ClickException(f"{option} {path} already exists; pass --overwrite to "
                                        "replace it")
     from augintae_tf.data import DataError, load_image_files
-    from augintae_tf.generation import pixel_fade
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.generation import pixel_fade
+    from augintae_tf.inference.loaded import load_run
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
@@ -166,15 +164,15 @@ def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
     """Reconstruct images through the run's model: the AE family encodes and decodes, wgan-gp
     inverts (inversion network + refinement) and generates.  Writes OUT/00000.png... (the
     inputs in sorted order) and grid.png (input rows above reconstruction rows)."""
+    from augintae_tf.inference.outputs import check_out
+
     check_run_dir(run_dir)
-    if Path(out).is_dir() and any(Path(out).iterdir()) and not overwrite:
-        raise click.ClickException(f"--out {out} is not empty; choose an empty folder or pass "
-                                   "--overwrite")
+    check_out(out, overwrite, [])  # before the slow part (the names: once the images are read)
     import numpy as np
 
     from augintae_tf.data import load_image_files
-    from augintae_tf.generation import write_reconstructions
-    from augintae_tf.runs import load_run
+    from augintae_tf.inference.generation import write_reconstructions
+    from augintae_tf.inference.loaded import load_run
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data

@@ -6,58 +6,17 @@ errors that are the user's to fix (bad config, missing data, bad seed folder) be
 """
 from __future__ import annotations
 
-import functools
-import os
-
 import click
 
-from augintae_tf.cli.quiet import quiet_tensorflow, verbose_tensorflow
+from augintae_tf.cli import (data_commands, evaluate_commands, export_commands, generate_commands,
+                             train_commands)
+from augintae_tf.cli.common import verbose_option
+from augintae_tf.cli.options import bound_integers
+from augintae_tf.cli.quiet import quiet_tensorflow
 
 # TensorFlow's C++ start-up chatter hides the one line that matters: off unless the user set
 # TF_CPP_MIN_LOG_LEVEL or passes --verbose (augintae_tf.cli.quiet).
 quiet_tensorflow()
-
-
-def friendly_errors(func):
-    """Turn the library's user-facing errors into click's one-line 'Error: ...' output."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from augintae_tf.errors import user_errors
-
-        try:
-            return func(*args, **kwargs)
-        except user_errors() as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
-
-
-def folder_text(path) -> str:
-    """A folder as printed: with one trailing slash, whether or not the user typed one."""
-    return os.path.join(path, "")
-
-
-VERBOSE = "augintae_tf.verbose"  # ctx.meta key (meta is shared by a command and its group)
-
-
-def _verbose(ctx, param, value):
-    if value:
-        ctx.meta[VERBOSE] = True
-        verbose_tensorflow()
-
-
-def is_verbose() -> bool:
-    """Whether ``--verbose`` was given to the running command or to the group."""
-    return bool(click.get_current_context().meta.get(VERBOSE))
-
-
-def verbose_option() -> click.Option:
-    """``--verbose``, accepted by the group and by every command (before TensorFlow loads)."""
-    return click.Option(["--verbose"], is_flag=True, expose_value=False, is_eager=True,
-                        callback=_verbose,
-                        help="Show TensorFlow's own log lines (C++ start-up and info lines) and, where a "
-                             "command has them, its details.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -75,23 +34,15 @@ def main():
 
 
 def _register():
-    """Every ``cli/*_commands.py`` module contributes the click commands in its ``COMMANDS``."""
-    import importlib
-    import pkgutil
-
-    from augintae_tf import cli
-
-    for info in sorted(pkgutil.iter_modules(cli.__path__), key=lambda m: m.name):
-        if info.name.endswith("_commands"):
-            for command in importlib.import_module(f"augintae_tf.cli.{info.name}").COMMANDS:
-                command.params.append(verbose_option())
-                main.add_command(command)
-    from augintae_tf.cli.options import bound_integers
-
+    """Every command module contributes the click commands in its ``COMMANDS``."""
+    for module in (train_commands, data_commands, generate_commands, evaluate_commands,
+                   export_commands):
+        for command in module.COMMANDS:
+            command.params.append(verbose_option())
+            main.add_command(command)
     for command in main.commands.values():
         bound_integers(command)  # every integer option of every command: one checked type
 
 
 main.params.append(verbose_option())
 _register()
-

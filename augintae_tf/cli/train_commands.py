@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from augintae_tf.cli.main import friendly_errors
+from augintae_tf.cli.common import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 from augintae_tf.config.choices import PRECISIONS, STRATEGIES
 from augintae_tf.errors import RunError, Terminated
-from augintae_tf.layout import RunLayout
+from augintae_tf.run.layout import RunLayout
 from augintae_tf.config.model_table import model_names
 
 
@@ -81,7 +81,8 @@ def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_
                   precision, jit, run_dir, snap, keep, runs_root, resume, stage, dry_run,
                   **options):
     """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
-    from augintae_tf.runs import RunLock, latest_run_dir
+    from augintae_tf.run.directory import latest_run_dir
+    from augintae_tf.run.lock import RunLock
 
     if stage is not None:
         from augintae_tf.training import run_stage
@@ -130,7 +131,7 @@ def _raise_terminated(signum, frame):
 def _report_terminated(run_dir) -> None:
     """One line on stderr naming the checkpoint a resume starts from, then exit 143 (the shell's
     code for SIGTERM, as without the handler)."""
-    from augintae_tf.runs import choose_checkpoint
+    from augintae_tf.run.directory import choose_checkpoint
 
     last = None
     if run_dir is not None:

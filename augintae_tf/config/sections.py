@@ -80,7 +80,7 @@ class AugIntAEConfig(AutoencoderConfig):
       reconstructs it (input = target: appendix A.1's baselines on AugIntAE's data);
     - ``blend``: the pixel blend ``alpha * T(x; rho1) + (1 - alpha) * T(x; rho2)``, the student
       report's reading (``ae`` then reconstructs the blend).  A saved config without the field
-      trained this and loads with it (:data:`augintae_tf.runs.UNSAVED_MODEL_FIELDS`).
+      trained this and loads with it (:data:`augintae_tf.run.directory.UNSAVED_MODEL_FIELDS`).
 
     ``alpha``: how training draws the interpolation weight (:func:`augintae_tf.latent.sample_alpha`):
     ``midpoint`` (default; the paper's mean of two uniforms) or ``uniform`` (alphas near 0 and 1,

@@ -189,3 +189,22 @@ def same_images(a: tuple[str, str], b: tuple[str, str]) -> bool:
         return target_a.resolve() == target_b.resolve()
     return target_a == target_b and split_a == split_b
 
+
+
+# What falls back to the training images when a folder run has no --novel / --held-out.
+FALLBACK_WARNINGS = {
+    "novel": "the novel images are the training images ({dataset}): few-shot scores measure "
+             "classes the model trained on; pass --novel PATH (a folder of other classes)",
+    "held_out": "the held-out images are the training images ({dataset}): reconstruction is "
+                "measured on images the model trained on; pass --held-out PATH",
+}
+
+
+def training_image_fallbacks(cfg: DataConfig) -> list[str]:
+    """What ``evaluate`` will say about a run's novel and held-out images when they are its
+    training images (a folder trained without ``--novel`` / ``--held-out``); ``train`` says it
+    first."""
+    train = (cfg.dataset, cfg.train_split)
+    sources = {"novel": resolve_novel(cfg), "held_out": resolve_held_out(cfg)}
+    return [FALLBACK_WARNINGS[which].format(dataset=cfg.dataset)
+            for which, source in sources.items() if same_images(source, train)]

@@ -16,16 +16,10 @@ E[u^2] = 1/3; the identity scores 0.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 import keras
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from augintae_tf.atomic import atomic_path
 
 
 def upsample_nearest(low: np.ndarray, image_size: int) -> np.ndarray:
@@ -92,39 +86,3 @@ def noise_reconstruction_curve(model: Callable, image_size: int, channels: int,
             total += float(_per_image_mse(model, noise).sum())
         curve[frequency] = total / trials
     return curve
-
-
-def plot_noise_curve(curves: Mapping[str, Mapping[int, float]], reference_lines: Mapping[str, float] | None,
-                     path: str | os.PathLike, title: str | None = None) -> Path:
-    """Plot error-vs-frequency curves (solid) and reference errors (dotted), as the paper's Fig. 1.
-
-    A reference line whose label matches a curve's takes that curve's colour (the model's own
-    novel-domain error).  The PNG is written atomically (temp file then ``os.replace``).
-    """
-    figure = Figure(figsize=(6.4, 4.2), dpi=120)
-    FigureCanvasAgg(figure)  # render off-screen with Agg, never through pyplot's global state
-    axes = figure.subplots()
-    colours = {}
-    for i, (label, curve) in enumerate(curves.items()):
-        points = sorted(curve.items())
-        line, = axes.plot([f for f, _ in points], [e for _, e in points], marker=".", label=label,
-                          color=f"C{i % 10}")
-        colours[label] = line.get_color()
-    extra = len(colours)
-    for label, value in (reference_lines or {}).items():
-        if label in colours:
-            colour, legend = colours[label], f"{label} (novel images)"
-        else:
-            colour, legend, extra = f"C{extra % 10}", label, extra + 1
-        axes.axhline(float(value), linestyle=":", color=colour, label=legend)
-    axes.set_xlabel("noise frequency (f x f grid, upscaled)")
-    axes.set_ylabel("reconstruction error (MSE per pixel)")
-    if title:
-        axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    path = Path(path)
-    with atomic_path(path, what="the noise plot") as tmp:
-        figure.savefig(tmp, format="png")
-    return path

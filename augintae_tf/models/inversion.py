@@ -5,7 +5,7 @@
    ``MSE(l2_normalize(E(G(z))), z)`` with ``z`` on the noise sphere; SGD, lr ``inversion_lr``
    (1e-4), momentum ``inversion_momentum`` (0.1), ``inversion_steps`` (6,400) iterations of
    ``inversion_batch`` latents, lr / 10 after every ``inversion_drop_every`` (1,280) iterations.
-   The stage saves an atomic checkpoint (:func:`augintae_tf.checkpoints.save`: manifest, state,
+   The stage saves an atomic checkpoint (:func:`augintae_tf.run.model_state.save`: manifest, state,
    optimizer) after every lr period in ``RUN/inversion/``, and its state names the GAN checkpoint
    it inverted; rerunning the stage (``augintae-tf train --stage inversion``) starts it over.
 2. **Refinement** (:func:`refine_latents`): ``refine_steps`` (1,000) iterations of plain SGD,
@@ -23,9 +23,9 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
-from augintae_tf import checkpoints
 from augintae_tf.latent import l2_normalize
-from augintae_tf.layout import RunLayout
+from augintae_tf.run import checkpoints, model_state
+from augintae_tf.run.layout import RunLayout
 
 STAGE = "inversion"  # the stage name (wgan-gp's ``stages``); its folder: RunLayout.stage
 
@@ -101,7 +101,7 @@ def train_inversion(model, run_dir, cfg, echo: Callable[[str], Any] = print,
         history.append(sum(losses) / len(losses))
         state = {"stage": STAGE, "iterations": done, "latent_mse": history[-1],
                  "gan_checkpoint": checkpoint_name, "config": cfg.to_dict()}
-        checkpoints.save(directory, stage, period, state, keep=1)
+        model_state.save(directory, stage, period, state, keep=1)
         echo(f"inversion: {done}/{m.inversion_steps} iterations, latent MSE {history[-1]:.5g}")
     model.inverter_ready()
     return history
@@ -117,7 +117,7 @@ def restore_inversion(model, run_dir, warn: Callable[[str], Any] | None = None) 
         return False
     stage = InversionStage(model.encoder, name="inversion_stage")
     stage(tf.zeros([1, *model.setup.image_shape]))  # built, or Keras refuses the weights
-    state = checkpoints.restore(found[0], stage, with_optimizers=False, verified=True)
+    state = model_state.restore(found[0], stage, with_optimizers=False, verified=True)
     latest = checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints)
     if warn and latest and state.get("gan_checkpoint") not in (None, latest.name):
         warn(f"the inversion network was trained on {state['gan_checkpoint']}, not on "

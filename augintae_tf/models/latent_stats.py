@@ -1,7 +1,7 @@
 """The ``latent-stats`` stage: what a trained autoencoder's latent space looks like around real data.
 
 Computed once after training (and by ``augintae-tf train --stage latent-stats --run-dir RUN`` for
-an existing run), stored in ``RUN/latent-stats/``, restored by :func:`augintae_tf.runs.load_run`
+an existing run), stored in ``RUN/latent-stats/``, restored by :func:`augintae_tf.inference.loaded.load_run`
 and captured by an export:
 
 1. **Local covariance** ``C`` (the ``local`` samplers of :func:`augintae_tf.latent.sample_latents`):
@@ -36,10 +36,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from augintae_tf import atomic, checkpoints
+from augintae_tf import atomic
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
-from augintae_tf.layout import RunLayout
+from augintae_tf.run import checkpoints
+from augintae_tf.run.layout import RunLayout
 
 STAGE = "latent-stats"
 MANIFEST = "manifest.json"
@@ -128,7 +129,7 @@ def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpo
 
 def weights_digest(checkpoint: Path, files=None) -> str:
     """SHA-256 of the checkpoint's ``model.weights.h5`` (from its manifest when it has one);
-    ``files``: the checkpoint's pinned files (:class:`augintae_tf.checkpoints.Pinned`), read
+    ``files``: the checkpoint's pinned files (:class:`augintae_tf.run.checkpoints.Pinned`), read
     instead of the folder."""
     read = files.read if files is not None else (lambda name: (checkpoint / name).read_bytes())
     try:

@@ -10,8 +10,8 @@ to report their own accuracy) and cached as ``DIR/{name}.weights.h5`` (+ ``.json
 class list, the data key and the held-out accuracy); a later evaluation with the same data key
 reuses them instead of training again.
 
-Epochs default to :func:`auto_epochs`: at least ``MIN_EPOCHS`` and at least ``MIN_STEPS``
-optimizer steps.  A fixed 3 left the quality classifier near chance on glyphs' comparison split
+Epochs default to :func:`~augintae_tf.evaluation.protocols.auto_epochs`: at least ``MIN_EPOCHS``
+and at least ``MIN_STEPS`` optimizer steps.  A fixed 3 left the quality classifier near chance on glyphs' comparison split
 (the benchmark trains it 10 epochs) and on a small folder (110 images of 6 drawn shapes at
 64x64: held-out accuracy 0.25 after 3 epochs, 0.29 after 10, 0.71 after 30 = 60 steps).  One whose
 held-out accuracy is still within chance (:func:`chance_problem`) makes every figure read from
@@ -26,11 +26,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from augintae_tf.atomic import atomic_path, write_json
+from augintae_tf.evaluation.protocols import auto_epochs
+from augintae_tf.metrics.frechet import frechet_distance_from_activations
+from augintae_tf.nets import build_encoder
 
 FEATURE_DIM = 64
-MIN_EPOCHS, MIN_STEPS = 10, 60  # auto_epochs
 NOT_ENOUGH = "not enough data to judge"
 
 
@@ -67,8 +70,6 @@ def _predict(model, images, batch_size: int) -> np.ndarray:
 def build_classifier(backbone: str, image_size: int, channels: int, num_classes: int,
                      width: float = 1.0, name: str = "classifier") -> tuple[keras.Model, keras.Model]:
     """(classifier images -> softmax ``[B, num_classes]``, feature model images -> ``[B, FEATURE_DIM]``)."""
-    from augintae_tf.nets import build_encoder
-
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
     encoder = build_encoder(backbone, image_size, channels, outputs=FEATURE_DIM, width=width,
@@ -88,8 +89,6 @@ def _without_remapper():
     Mutation::Apply error: fanout ... exist for missing node ...BiasAdd``; Grappler then keeps
     the graph without the pass's changes.  Off from the start, the step is the same graph and
     nothing is printed.  The previous setting is restored (inference graphs keep the pass)."""
-    import tensorflow as tf
-
     before = tf.config.optimizer.get_experimental_options().get("remapping", True)
     tf.config.optimizer.set_experimental_options({"remapping": False})
     try:
@@ -102,12 +101,6 @@ def _split(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     held = max(1, int(round(n * holdout))) if n > 1 else 0
     return order[held:], order[:held]
-
-
-def auto_epochs(train_images: int, batch_size: int = 64) -> int:
-    """``max(MIN_EPOCHS, ceil(MIN_STEPS / steps per epoch))``: small sets get more passes."""
-    steps = max(1, -(-train_images // batch_size))
-    return max(MIN_EPOCHS, -(-MIN_STEPS // steps))
 
 
 def chance_problem(classifier: TrainedClassifier, what: str) -> str | None:
@@ -209,8 +202,6 @@ def classifier_metrics(generated, seed_labels, real_novel, domain: TrainedClassi
     """``domain_share`` (generated images the domain classifier calls novel), ``class_accuracy``
     (generated images classified as their seeds' class) and ``fd_clf`` (Fréchet distance of the
     class classifier's penultimate features, generated vs ``real_novel``)."""
-    from augintae_tf.metrics.frechet import frechet_distance_from_activations
-
     return {
         "domain_share": float(np.mean(domain.predict(generated) == novel_label)),
         "class_accuracy": float(np.mean(classes.predict(generated) == np.asarray(seed_labels))),

@@ -5,7 +5,7 @@ Layout of ``RUN/``::
     config.yaml     the resolved config (written atomically at the start of training)
     .lock           holds the PID of the process training it (an OS lock: see RunLock)
     metrics.jsonl   one JSON line per epoch, plus one per evaluation (line-atomic appends)
-    checkpoints/    epoch-NNNNN/ (see augintae_tf.checkpoints), .tmp-epoch-* while writing,
+    checkpoints/    epoch-NNNNN/ (see augintae_tf.run.checkpoints), .tmp-epoch-* while writing,
                     .old-epoch-* while removing
     samples/        epoch-NNN.png grids, losses.png and a model's extra plots
     logs/           TensorBoard

@@ -17,26 +17,32 @@ and reference rows only mean something when every row shares the plan, the split
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from augintae_tf.atomic import safe_dir
+from augintae_tf.augment import augment
 from augintae_tf.capabilities import Capability
-from augintae_tf.eval_data import EVAL_DEFAULTS
-from augintae_tf.eval_figures import unique_names
-from augintae_tf.layout import CLASSIFIERS
+from augintae_tf.evaluation.classifiers import cached_classifier, chance_problem
+from augintae_tf.evaluation.data import classifier_key, classifier_settings, subsample
+from augintae_tf.evaluation.figures import unique_names
+from augintae_tf.evaluation.options import CompareOptions, check_double_exposure
+from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
+from augintae_tf.metrics.quality import (fewshot_quality, nearer_seed, quality_table, real_split,
+                                         withhold)
+from augintae_tf.run.layout import CLASSIFIERS
 
 
 def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, split, *,
                        epochs: int, limit: int | None, seed: int, echo: Callable[[str], object]):
     """The class classifier of the quality rows, trained on ``images[split.comparison]`` (at most
     ``limit`` of them) and cached in ``cache_dir/quality.*`` under a key naming that split."""
-    from augintae_tf.eval_data import classifier_key, classifier_settings, subsample
-    from augintae_tf.metrics.classifiers import cached_classifier
-
     digest = hashlib.sha256(np.asarray(split.comparison, np.int64).tobytes()).hexdigest()[:16]
     key = classifier_key(cfg, novel_key, epochs, limit, split="comparison",
                          comparison=[int(len(split.comparison)), digest])
@@ -53,12 +59,6 @@ def affine_fn(augment_cfg) -> Callable:
     """``(images, seed) -> images``: one random affine per image in ``augment_cfg``'s geometric
     ranges (rotation, translation, scale, shear, fill; colour jitter left out), the augmented-copies
     reference row's augmentation (:func:`augintae_tf.augment.augment`, stream ``[seed, 31]``)."""
-    import dataclasses
-
-    import tensorflow as tf
-
-    from augintae_tf.augment import augment
-
     geometric = dataclasses.replace(augment_cfg, brightness=0.0, contrast=0.0, saturation=0.0,
                                     hue=0.0)
 
@@ -75,10 +75,6 @@ def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed
     """:func:`~augintae_tf.metrics.quality.fewshot_quality` of ``generated`` (``{name: images}``)
     plus the reference rows (``augment_fn``: also the augmented copies), seeds = the plan's own
     ``sample_seeds(labels, shots, seed)``."""
-    from augintae_tf.metrics import fewshot_quality, sample_seeds
-    from augintae_tf.metrics.classifiers import chance_problem
-    from augintae_tf.metrics.quality import withhold
-
     seeds = sample_seeds(labels, shots, seed)
     result = fewshot_quality(generated, plan, images, labels, classifier.embed,
                              classify_fn=classifier.predict, seeds=seeds, seed=seed,
@@ -110,10 +106,6 @@ def seed_reconstructions(model, images, plan, batch_size: int = 256) -> np.ndarr
     weights more (:func:`~augintae_tf.metrics.quality.nearer_seed`, the seed-copies row's image):
     no interpolation, so beside the seed copies it shows what the decoder alone loses (blur), and
     beside the model's own row what interpolating adds.  ``None`` for a model without a latent."""
-    import keras
-
-    from augintae_tf.metrics.quality import nearer_seed
-
     if not model.has(Capability.LATENT):
         return None
     nearer = nearer_seed(plan)
@@ -137,8 +129,6 @@ def with_reconstructions(generated: dict, models: dict, images, plan) -> dict:
 
 
 def _split(labels, plan, shots: int, seed: int):
-    from augintae_tf.metrics import real_split, sample_seeds
-
     return real_split(labels, plan, seeds=sample_seeds(labels, shots, seed), seed=seed)
 
 
@@ -165,45 +155,38 @@ def quality(run, data, options) -> dict:
 
 def quality_report(result: dict) -> str:
     """What ``evaluate`` prints of the quality metric: its table."""
-    from augintae_tf.metrics import quality_table
-
     return quality_table(result)
 
 
-def compare_quality(runs, images, labels, novel_key: list, out: Path, *, shots: int, num_images: int,
-                    seed: int, classifier_epochs: int, classifier_limit: int | None,
-                    echo: Callable[[str], object], reconstructions: bool = False,
-                    double_exposure_ratio: float = EVAL_DEFAULTS.double_exposure_ratio,
-                    double_exposure_shift: int = EVAL_DEFAULTS.double_exposure_shift,
-                    samplers: Sequence[str | None] = (None,),
-                    scale: float | None = None) -> dict[str, Any]:
-    """Every run's few-shot images on one shared plan, scored with one classifier and one set of
-    reference rows; the classifier and the augmented copies' ranges are the first run's config's.
-    ``reconstructions``: also each run's :func:`seed_reconstructions` row; ``double_exposure_*``:
-    that column's test (:mod:`augintae_tf.metrics.double_exposure`); ``samplers``: one row per
-    run and sampler its model has (None: the run's default; a row ``NAME [SAMPLER]`` for each
-    named one), ``scale`` the noisy samplers' scale (None: each run's)."""
-    from augintae_tf.eval_data import check_double_exposure
-
-    check_double_exposure(double_exposure_ratio, double_exposure_shift)
-    from augintae_tf.metrics import generate_from_plan, sample_fewshot_plan
-
-    plan = sample_fewshot_plan(labels, shots, num_images, seed)
-    split = _split(labels, plan, shots, seed)
-    classifier = quality_classifier(safe_dir(out / CLASSIFIERS, out), runs[0].config, novel_key, images, labels,
-                                    split, epochs=classifier_epochs, limit=classifier_limit,
-                                    seed=seed, echo=echo)
+def compare_quality(runs, images, labels, novel_key: list, out: Path, options: CompareOptions,
+                    echo: Callable[[str], object], reconstructions: bool = False
+                    ) -> dict[str, Any]:
+    """Every run's few-shot images on one shared plan (``options``: shots, num_images, seed),
+    scored with one classifier (classifier_epochs, classifier_limit) and one set of reference
+    rows (double_exposure_*: that column's test, :mod:`augintae_tf.metrics.double_exposure`);
+    the classifier and the augmented copies' ranges are the first run's config's.
+    ``options.samplers``: one row per run and sampler its model has (a row ``NAME [SAMPLER]``
+    for each; none given: each run's own), ``options.scale`` the noisy samplers' scale (None:
+    each run's); ``reconstructions``: also each run's :func:`seed_reconstructions` row."""
+    o = options
+    check_double_exposure(o.double_exposure_ratio, o.double_exposure_shift)
+    plan = sample_fewshot_plan(labels, o.shots, o.num_images, o.seed)
+    split = _split(labels, plan, o.shots, o.seed)
+    classifier = quality_classifier(safe_dir(out / CLASSIFIERS, out), runs[0].config, novel_key,
+                                    images, labels, split, epochs=o.classifier_epochs,
+                                    limit=o.classifier_limit, seed=o.seed, echo=echo)
     models = dict(zip(unique_names(runs), (run.model for run in runs)))
     generated = {}
     for name, model in models.items():
-        for sampler in samplers:
+        for sampler in o.samplers or (None,):
             if sampler is None or sampler in model.samplers:
                 row = name if sampler is None else f"{name} [{sampler}]"
                 generated[row] = generate_from_plan(model, images, plan, sampler=sampler,
-                                                    scale=scale)
+                                                    scale=o.scale)
         recon = seed_reconstructions(model, images, plan) if reconstructions else None
         if recon is not None:
             generated[name + RECONSTRUCTIONS] = recon
-    return score(generated, plan, images, labels, classifier, shots=shots, seed=seed,
-                 double_exposure_ratio=double_exposure_ratio, double_exposure_shift=double_exposure_shift,
+    return score(generated, plan, images, labels, classifier, shots=o.shots, seed=o.seed,
+                 double_exposure_ratio=o.double_exposure_ratio,
+                 double_exposure_shift=o.double_exposure_shift,
                  augment_fn=affine_fn(runs[0].config.augment))

@@ -1,6 +1,6 @@
 """Export a trained run as a TensorFlow Serving SavedModel in ``MODEL_BASE/VERSION/``.
 
-The signatures are those the model's capabilities allow (:mod:`augintae_tf.serving`, which also
+The signatures are those the model's capabilities allow (:mod:`augintae_tf.inference.serving`, which also
 checks every input in the graph): ``generate`` (also ``serving_default``), ``interpolate``,
 ``encode``, ``decode``, ``reconstruct`` for the autoencoders.  ``generate`` is the model's own
 ``fewshot`` with the one sampler (:func:`augintae_tf.latent.sample_seed_pairs`), so a request with
@@ -33,11 +33,11 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
-from augintae_tf.errors import RunError
-from augintae_tf.runs import load_run
 from augintae_tf.config.choices import NOISY_SAMPLERS
-from augintae_tf.serving import (DEFAULT_MAX_NUM, endpoints, sampler_signature, served_samplers,
-                                 signature_docs)
+from augintae_tf.errors import RunError
+from augintae_tf.inference.loaded import load_run
+from augintae_tf.inference.serving import (DEFAULT_MAX_NUM, endpoints, sampler_signature,
+                                           served_samplers, signature_docs)
 
 TOLERANCE = 1e-5  # max |SavedModel - Keras| accepted by the verification
 REQUEST_FILE = "assets.extra/generate_request.json"  # TF Serving's directory for extra files

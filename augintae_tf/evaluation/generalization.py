@@ -20,6 +20,9 @@ from typing import Callable
 
 import numpy as np
 
+from augintae_tf.images import save_labelled_grid
+from augintae_tf.metrics.frechet import frechet_distance_from_activations
+
 DEFAULT_IMAGES = 256  # per set, unless --data-limit says otherwise (refinement is per image)
 FIGURE_COLUMNS = 12
 
@@ -40,8 +43,6 @@ def reconstruct_all(fn: Callable, images: np.ndarray, batch_size: int = 128) -> 
 def errors(originals: np.ndarray, recon: np.ndarray, embed: Callable | None) -> dict[str, float]:
     """``{"mse": per-pixel MSE, "fd": FD of embed(recon) vs embed(originals)}`` (no fd without
     ``embed``)."""
-    from augintae_tf.metrics.frechet import frechet_distance_from_activations
-
     out = {"mse": float(np.mean(np.square(recon - originals)))}
     if embed is not None:
         out["fd"] = float(frechet_distance_from_activations(embed(recon), embed(originals)))
@@ -67,8 +68,6 @@ def generalization_values(model, test_images, novel_images, embed: Callable | No
 def figure(path, novel_images: np.ndarray, rows: list[np.ndarray], labels: list[str]):
     """Row 1: novel inputs; then one reconstruction row per model (paper's fig. 2 layout), each
     row named by ``labels`` in a left margin."""
-    from augintae_tf.images import save_labelled_grid
-
     return save_labelled_grid(path, [np.asarray(novel_images[:FIGURE_COLUMNS])] + rows,
                               ["novel inputs", *labels])
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 
 from augintae_tf.atomic import atomic_path  # noqa: E402
-from augintae_tf.runs import read_metrics  # noqa: E402,F401  (re-exported: it used to live here)
+from augintae_tf.run.metrics_log import read_metrics  # noqa: E402
 
 
 def plot_metrics(metrics_path: str | os.PathLike, out: str | os.PathLike,

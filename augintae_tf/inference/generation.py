@@ -10,20 +10,19 @@ says whether the seeds look like the model's training domain.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_pngs
+from augintae_tf.inference.outputs import generated_names, prepare_out, seed_names
+from augintae_tf.models import latent_stats
 
 
 def _require(model: keras.Model, capability: str, what: str) -> None:
@@ -36,7 +35,7 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
              batch_size: int = 256, sampler: str | None = None, scale: float | None = None
              ) -> np.ndarray:
     """``num`` new images from ``seed_images`` ``[K, H, W, C]`` (K >= 2) by the model's ``fewshot``
-    with ``sampler`` (:data:`~augintae_tf.latent.SAMPLERS`; None: the run's ``model.sampler``) and
+    with ``sampler`` (:data:`~augintae_tf.config.choices.SAMPLERS`; None: the run's ``model.sampler``) and
     noise ``scale`` (None: the run's ``model.sampler_scale``): the exported ``generate`` signatures
     with the same seed return the same images.  Deterministic for a given ``seed``."""
     _require(model, Capability.FEWSHOT, "few-shot generation")
@@ -57,9 +56,7 @@ def seed_domain(model: keras.Model, seed_images: np.ndarray):
     stats = getattr(model, "latent_stats", None)
     if stats is None or not model.has(Capability.LATENT):
         return None
-    from augintae_tf.models.latent_stats import seed_domain as place
-
-    return place(model, np.asarray(seed_images, np.float32), stats)
+    return latent_stats.seed_domain(model, np.asarray(seed_images, np.float32), stats)
 
 
 def sample(model: keras.Model, num: int = 64, seed: int = 0, batch_size: int = 256) -> np.ndarray:
@@ -118,81 +115,6 @@ def pixel_fade(a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
     return alpha * a[None] + (1.0 - alpha) * b[None]
 
 
-GENERATED = re.compile(r"^(\d{5,}|grid)\.png$")  # the names write_generation uses
-MANIFEST = ".generated.json"  # OUT's files an earlier generation wrote: all --overwrite removes
-
-
-def prepare_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -> Path:
-    """Make ``out_dir`` ready for a generation that writes ``names``; returns it.
-
-    A non-empty folder is refused unless ``overwrite``; then the files an earlier generation
-    recorded in ``OUT/.generated.json`` are removed, and a folder holding a file of a generated
-    name that no generation recorded (a user's own ``00000.png``) is refused, naming it: only
-    this tool's own files are ever removed or replaced. The new manifest is written (atomically)
-    before any image, so a killed generation's files are recorded too.
-    """
-    out_dir = Path(out_dir)
-    for name in check_out(out_dir, overwrite, names):
-        atomic.refuse_link(out_dir / name)
-        (out_dir / name).unlink(missing_ok=True)
-    atomic.safe_dir(out_dir, out_dir.parent)
-    atomic.write_json(out_dir / MANIFEST, {"files": sorted(names)}, what="the generation manifest")
-    return out_dir
-
-
-def claim_out(out_dir: str | os.PathLike, names: Sequence[str]) -> Path:
-    """For commands that add a fixed set of files to a folder that may hold the user's own
-    (``evaluate --out``, ``compare --out``): make it (never through a link), refuse a file of
-    one of ``names`` that ``OUT/.generated.json`` does not list, naming it, then record
-    ``names`` there beside what it listed. A rerun replaces only the files it recorded."""
-    out_dir = Path(out_dir)
-    atomic.refuse_link(out_dir, "directory")
-    recorded = _recorded(out_dir) if out_dir.is_dir() else []
-    for name in names:
-        if os.path.lexists(out_dir / name) and name not in recorded:
-            raise RunError(f"--out {out_dir}: refusing to replace {out_dir / name}, which "
-                           f"augintae-tf did not write (not listed in {out_dir / MANIFEST}); "
-                           "choose another folder or move it")
-    atomic.safe_dir(out_dir, out_dir.parent)
-    atomic.write_json(out_dir / MANIFEST, {"files": sorted({*recorded, *names})},
-                      what="the output manifest")
-    return out_dir
-
-
-def check_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -> list[str]:
-    """The checks of :func:`prepare_out` (nothing is changed); returns the recorded names it
-    would remove. The CLI calls it before loading the run."""
-    out_dir = Path(out_dir)
-    atomic.refuse_link(out_dir, "directory")
-    if not (out_dir.is_dir() and any(out_dir.iterdir())):
-        return []
-    if not overwrite:
-        raise RunError(f"--out {out_dir} is not empty; choose an empty folder or pass --overwrite")
-    recorded, names = _recorded(out_dir), set(names)
-    for path in sorted(out_dir.iterdir()):
-        if (GENERATED.match(path.name) or path.name in names) and path.name not in recorded:
-            raise RunError(f"--out {out_dir}: --overwrite refuses to replace {path}, which no "
-                           f"earlier generation wrote (not listed in {out_dir / MANIFEST}); "
-                           "choose another folder or move it")
-    return recorded
-
-
-def _recorded(out_dir: Path) -> list[str]:
-    """The plain file names ``OUT/.generated.json`` lists ([] without one); a damaged manifest
-    is a RunError naming it (nothing is removed on a guess)."""
-    path = out_dir / MANIFEST
-    if not path.exists():
-        return []
-    atomic.refuse_link(path)
-    try:
-        files = json.loads(path.read_text())["files"]
-        if not all(isinstance(f, str) and f == Path(f).name and f != MANIFEST for f in files):
-            raise ValueError("not a list of file names")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{path} is damaged ({exc}); delete it, or choose an empty --out") from None
-    return files
-
-
 def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images: np.ndarray,
                      grid_columns: int = 16, overwrite: bool = False) -> Path:
     """``out_dir/00000.png``... one file per generated image, and ``grid.png`` with seeds on top.
@@ -203,11 +125,6 @@ def write_generation(out_dir: str | os.PathLike, seed_images: np.ndarray, images
     """
     return write_generation_chunks(out_dir, seed_images, [images], len(images), grid_columns,
                                    overwrite)
-
-
-def generated_names(num: int) -> list[str]:
-    """The files a generation of ``num`` images writes: ``00000.png``... and ``grid.png``."""
-    return [f"{i:05d}.png" for i in range(num)] + ["grid.png"]
 
 
 def write_generation_chunks(out_dir: str | os.PathLike, seed_images: np.ndarray,
@@ -250,11 +167,6 @@ def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: 
     return label, save_pngs([out_dir / name for name in names], images[chosen])
 
 
-def seed_names(num: int) -> list[str]:
-    """The files ``export-seeds`` writes: ``seed-00.png``..."""
-    return [f"seed-{i:02d}.png" for i in range(num)]
-
-
 def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Each image encoded and decoded (the AE family, the VAE's posterior mean) or inverted and
     regenerated (wgan-gp: inversion network + refinement): ``[N, H, W, C]``."""
@@ -272,7 +184,7 @@ def write_reconstructions(out_dir: str | os.PathLike, images: np.ndarray, recon:
     """``out_dir/NNNNN.png`` per reconstruction (the inputs' sorted order) and ``grid.png``
     with input rows and reconstruction rows alternating; a non-empty folder needs ``overwrite``
     (which replaces only what an earlier generation recorded: :func:`prepare_out`)."""
-    names = [f"{i:05d}.png" for i in range(len(recon))] + ["grid.png"]
+    names = generated_names(len(recon))
     out_dir = prepare_out(out_dir, overwrite, names)
     save_pngs([out_dir / name for name in names[:-1]], recon)
     rows = []

@@ -1,4 +1,6 @@
-"""Atomic, verified training checkpoints: model weights, every optimizer's state, the counters.
+"""Atomic, verified checkpoints on disk, TensorFlow-free: their folders, manifest and state, how
+one is written, pinned, verified, listed and removed.  What goes into one (a model's weights and
+its optimizers' state) is :mod:`augintae_tf.run.model_state`'s.
 
 A checkpoint is a directory ``checkpoints/epoch-NNNNN/`` holding
 
@@ -16,25 +18,16 @@ re-save) the same way round: renamed to ``.old-epoch-NNNNN-PID``, then deleted, 
 all its files before reading any (:class:`Pinned`), so a run that is training can be read. h5py only ever writes to memory: the
 bytes reach the disk through plain file writes, whose ENOSPC is a clean ``OSError`` (h5py failing
 inside ``save_weights`` on a full disk left an open HDF5 file that crashed the process at exit).
-The model and its optimizers must be built before :func:`restore` (see ``build_for_training``):
-Keras 3 silently skips optimizer state for variables that do not exist yet.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import shutil
-import signal
-import zipfile
 from pathlib import Path
 from typing import Any, Mapping
-
-import keras
-import numpy as np
-from keras.src.saving import saving_lib
 
 from augintae_tf.atomic import fsync_path, is_no_space, no_space_error, open_nofollow, refuse_link
 from augintae_tf.errors import RunError
@@ -45,21 +38,6 @@ TEMP = re.compile(r"^\.(tmp|old)-epoch-\d+-\d+$")
 FORMAT = 2  # 1: no manifest, optimizer state also inside model.weights.h5
 FILES = ("model.weights.h5", "optimizers.npz", "state.json")
 MANIFEST = "manifest.json"
-KILL_ENV = "AUGINTAE_TEST_KILL_AT"  # tests only: "POINT" or "POINT@EPOCH" -> SIGKILL there
-
-
-def _kill_point(point: str, epoch: int) -> None:
-    """Test hook: die (SIGKILL, no cleanup at all) at a named point of a checkpoint write."""
-    wanted = os.environ.get(KILL_ENV)
-    if wanted and wanted in (point, f"{point}@{epoch}"):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def optimizers_of(model: keras.Model) -> dict[str, keras.optimizers.Optimizer]:
-    """The model's optimizers by attribute name (``optimizer``, plus e.g. ``d_optimizer``): what
-    the model contract's ``optimizers()`` (and the inversion stage's) returns, less those an
-    uncompiled model (inference) has not got."""
-    return {name: opt for name, opt in model.optimizers().items() if opt is not None}
 
 
 def list_checkpoints(directory: str | os.PathLike) -> list[Path]:
@@ -116,19 +94,6 @@ def epoch_of(checkpoint: str | os.PathLike) -> int:
     return int(NAME.match(Path(checkpoint).name).group(1))
 
 
-def _weights_bytes(model: keras.Model, skip: list[Any]) -> bytes:
-    """``model.weights.h5`` in memory, without the optimizers in ``skip``. ``_save_state`` is what
-    ``save_weights`` runs, minus its file handling (Keras 3.15, pinned below 4)."""
-    buffer = io.BytesIO()
-    store = saving_lib.H5IOStore(buffer, mode="w")
-    try:
-        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
-                               visited_saveables={id(o) for o in skip})
-    finally:
-        store.close()
-    return buffer.getvalue()
-
-
 def _write_file(path: Path, data: bytes) -> dict[str, Any]:
     with open(path, "wb") as handle:
         handle.write(data)
@@ -137,21 +102,18 @@ def _write_file(path: Path, data: bytes) -> dict[str, Any]:
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def _contents(model: keras.Model, epoch: int, state: Mapping[str, Any]) -> dict[str, bytes]:
-    optimizers = optimizers_of(model)
-    arrays = {f"{name}/{i:05d}": np.asarray(v.numpy())
-              for name, opt in optimizers.items() for i, v in enumerate(opt.variables)}
-    npz = io.BytesIO()
-    np.savez(npz, **arrays)
-    payload = {"epoch": epoch, "format": FORMAT, "optimizers": sorted(optimizers), **state}
-    return {"model.weights.h5": _weights_bytes(model, list(optimizers.values())),
-            "optimizers.npz": npz.getvalue(),
-            "state.json": json.dumps(payload, indent=2, default=str).encode()}
+def _publish(tmp: Path, final: Path) -> None:
+    """The finished checkpoint ``tmp`` takes its name ``final`` (one rename; re-saving an epoch,
+    after a resume, replaces it, or a file in its place)."""
+    if os.path.lexists(final):
+        discard(final)
+    os.replace(tmp, final)
 
 
-def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Mapping[str, Any],
-         keep: int = 3) -> Path:
-    """Write ``directory/epoch-NNNNN`` atomically and keep only the ``keep`` newest checkpoints.
+def write(directory: str | os.PathLike, epoch: int, contents: Mapping[str, bytes],
+          keep: int = 3) -> Path:
+    """Write ``contents`` (:data:`FILES`' bytes) as ``directory/epoch-NNNNN`` atomically, with
+    its manifest written last, and keep only the ``keep`` newest checkpoints.
 
     A full disk raises a one-line RunError naming the epoch, the path and the last complete
     checkpoint, after removing the temporary directory.
@@ -162,22 +124,16 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
     refuse_link(directory, "directory")  # rotation below must not delete through a link
     if final.is_symlink():
         refuse_link(final, "directory")  # re-saving the epoch must not delete its target
-    contents = _contents(model, epoch, state)  # everything in memory before the disk is touched
     try:
         directory.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         manifest = {}
         for name, data in contents.items():
-            _kill_point(name, epoch)
             manifest[name] = _write_file(tmp / name, data)
-        _kill_point("manifest", epoch)
         _write_file(tmp / MANIFEST, json.dumps({"format": FORMAT, "files": manifest}, indent=2).encode())
         fsync_path(tmp)
-        _kill_point("rename", epoch)
-        if os.path.lexists(final):  # re-saving an epoch (after a resume) replaces it, or a file
-            discard(final)
-        os.replace(tmp, final)
+        _publish(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if not is_no_space(exc):
@@ -336,73 +292,3 @@ def _read_state(checkpoint: str | os.PathLike, files: Pinned) -> dict[str, Any]:
     if state_problem(state):
         raise RunError(f"checkpoint {checkpoint}: {state_problem(state)}")
     return state
-
-
-def restore(checkpoint: str | os.PathLike, model: keras.Model, with_optimizers: bool = True,
-            verified: bool = False, files: Pinned | None = None) -> dict[str, Any]:
-    """Verify (unless ``verified``: the caller just did, on the same ``files``), then load
-    weights (and optimizer state) into an already built model; return the saved state. Every
-    byte comes from the checkpoint's :class:`Pinned` files (``files``, default pinned here). A
-    damaged checkpoint or one that does not fit the model is a one-line RunError."""
-    checkpoint = Path(checkpoint)
-    if files is None:
-        with pin(checkpoint) as files:
-            return _restore(checkpoint, model, with_optimizers, verified, files)
-    return _restore(checkpoint, model, with_optimizers, verified, files)
-
-
-def _restore(checkpoint: Path, model: keras.Model, with_optimizers: bool, verified: bool,
-             files: Pinned) -> dict[str, Any]:
-    problem = None if verified else _verify(checkpoint, files)
-    if problem:
-        raise RunError(f"checkpoint {checkpoint} is damaged: {problem}")
-    state = _read_state(checkpoint, files)
-    try:
-        _load_weights(model, files.read("model.weights.h5"), list(optimizers_of(model).values()))
-    except (ValueError, KeyError, OSError) as exc:
-        raise RunError(f"checkpoint {checkpoint}: model.weights.h5 does not fit this model "
-                       f"({str(exc).strip().splitlines()[0][:200]})") from None
-    if with_optimizers:
-        _restore_optimizers(checkpoint, model, files)
-    return state
-
-
-def _load_weights(model: keras.Model, data: bytes, skip: list[Any]) -> None:
-    """:func:`_weights_bytes` backwards: what ``load_weights_only`` runs, from bytes in memory
-    (a pinned file) instead of a path, without the optimizers in ``skip``."""
-    store = saving_lib.H5IOStore(io.BytesIO(data), mode="r")
-    failed, errors = set(), {}
-    try:
-        saving_lib._load_state(model, weights_store=store, assets_store=None, inner_path="",
-                               visited_saveables={id(o) for o in skip}, failed_saveables=failed,
-                               error_msgs=errors)
-    finally:
-        store.close()
-    if failed:
-        saving_lib._raise_loading_failure(errors)
-
-
-def _load_npz(path: Path, source: Any = None) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` (read from ``source``, default ``path``), without pickle (an
-    object array is refused, never run); anything unreadable is one RunError naming the file."""
-    try:
-        with np.load(path if source is None else source, allow_pickle=False) as saved:
-            return {key: saved[key] for key in saved.files}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise RunError(f"{path} cannot be read as plain arrays ({reason})") from None
-
-
-def _restore_optimizers(checkpoint: Path, model: keras.Model, files: Pinned) -> None:
-    saved = _load_npz(checkpoint / "optimizers.npz", io.BytesIO(files.read("optimizers.npz")))
-    for name, opt in optimizers_of(model).items():
-        keys = sorted(k for k in saved if k.startswith(f"{name}/"))
-        if len(keys) != len(opt.variables):
-            raise RunError(f"checkpoint {checkpoint}: optimizer {name!r} has {len(keys)} saved "
-                           f"variables but the model's has {len(opt.variables)}; was the model "
-                           "built before restoring?")
-        for key, variable in zip(keys, opt.variables):
-            if tuple(saved[key].shape) != tuple(variable.shape):
-                raise RunError(f"checkpoint {checkpoint}: {key} has shape {saved[key].shape}, "
-                               f"the model expects {tuple(variable.shape)}")
-            variable.assign(saved[key])

@@ -5,11 +5,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from pathlib import Path
 
 from augintae_tf.atomic import open_nofollow, read_only_error
 from augintae_tf.errors import RunError
-from augintae_tf.layout import RunLayout
+from augintae_tf.run.layout import RunLayout
 
 
 class RunLock:

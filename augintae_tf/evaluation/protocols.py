@@ -1,6 +1,7 @@
 """What ``evaluate`` runs when not told: its protocols (metrics and sizes), the few-shot image
-count proportionate to the novel classes, and each metric's expected cost (the progress line's
-weights).  TensorFlow-free: the CLI reads the protocols before TensorFlow loads."""
+count proportionate to the novel classes, how long its classifiers train, and each metric's
+expected cost (the progress line's weights).  TensorFlow-free: the CLI reads the protocols before
+TensorFlow loads."""
 from __future__ import annotations
 
 import dataclasses
@@ -47,7 +48,7 @@ def auto_num_images(labels, shots: int, alphas: int = 3, cap: int = 2000) -> int
 
 
 def resolve_options(options, labels=None):
-    """``options`` (an :class:`~augintae_tf.eval_data.EvalOptions`) with the protocol's
+    """``options`` (an :class:`~augintae_tf.evaluation.options.EvalOptions`) with the protocol's
     ``num_images`` and ``noise_trials`` filled in (``labels``: the novel labels, for
     :func:`auto_num_images`; without them, 2000 images)."""
     protocol = PROTOCOLS[options.protocol]
@@ -58,10 +59,18 @@ def resolve_options(options, labels=None):
                                noise_trials=options.noise_trials or protocol.noise_trials)
 
 
+MIN_EPOCHS, MIN_STEPS = 10, 60  # auto_epochs
+
+
+def auto_epochs(train_images: int, batch_size: int = 64) -> int:
+    """``max(MIN_EPOCHS, ceil(MIN_STEPS / steps per epoch))``: small sets get more passes."""
+    steps = max(1, -(-train_images // batch_size))
+    return max(MIN_EPOCHS, -(-MIN_STEPS // steps))
+
+
+
 def _training(images: float, o) -> float:
     """A cached classifier's training: forward and backward (2.5 passes) per image-epoch."""
-    from augintae_tf.metrics.classifiers import auto_epochs
-
     train = max(1, int(0.8 * images))
     return 2.5 * train * (o.classifier_epochs or auto_epochs(train))
 

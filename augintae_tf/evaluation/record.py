@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from augintae_tf import atomic
+from augintae_tf.run.metrics_log import append_metrics
 
 
 def fingerprint(run, data, options) -> dict:
@@ -59,8 +60,6 @@ def header(data, names: Sequence[str], o) -> Callable[[], dict]:
 def append(run_dir: Path, record: dict) -> None:
     """The record's line in ``RUN/metrics.jsonl`` (per-class quality values and the noise curve
     stay in ``metrics.json``: ~100 KB for 150 classes)."""
-    from augintae_tf.runs import append_metrics
-
     summary = {k: v for k, v in record.items() if k not in ("noise", "options")}
     if "quality" in summary:
         summary["quality"] = {k: v for k, v in summary["quality"].items() if k != "per_class"}

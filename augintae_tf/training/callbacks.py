@@ -9,13 +9,13 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from augintae_tf import checkpoints
-from augintae_tf.capabilities import Capability
 from augintae_tf.atomic import atomic_path, safe_dir
+from augintae_tf.capabilities import Capability
 from augintae_tf.errors import TrainingError
-from augintae_tf.generation import interpolation_path, pixel_fade
 from augintae_tf.images import save_labelled_grid
-from augintae_tf.runs import append_metrics
+from augintae_tf.inference.generation import interpolation_path, pixel_fade
+from augintae_tf.run import checkpoints, model_state
+from augintae_tf.run.metrics_log import append_metrics
 
 
 def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
@@ -194,7 +194,7 @@ class Checkpointer(keras.callbacks.Callback):
         return self.clock() - self.last_save >= self.interval
 
     def save(self, epoch: int) -> None:
-        checkpoints.save(self.directory, self.model, epoch, self.state(epoch), keep=self.keep)
+        model_state.save(self.directory, self.model, epoch, self.state(epoch), keep=self.keep)
         self.last_save, self.unsaved = self.clock(), None
 
     def on_epoch_end(self, epoch, logs=None):

@@ -1,17 +1,23 @@
 """The evaluation's figures and the names and pairs they share with its tables: the appendix
-A.6 interpolation figure, the generalization figure, the same-class novel pairs and the runs'
-row names. Below :mod:`augintae_tf.evaluation`, :mod:`augintae_tf.eval_data` and
-:mod:`augintae_tf.eval_quality`, which all draw on it (no cycle); TensorFlow is imported only
-inside the functions that draw.
+A.6 interpolation figure, the generalization figure, the noise curve (A.4), the same-class novel
+pairs and the runs' row names.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from augintae_tf.atomic import atomic_path
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
+from augintae_tf.evaluation import generalization
+from augintae_tf.images import save_labelled_grid
+from augintae_tf.inference.generation import interpolation_path, pixel_fade
 
 INTERP_PAIRS = 8
 INTERP_STEPS = 9  # alpha 1, 7/8, ..., 0: the middle column is alpha 0.5
@@ -48,9 +54,6 @@ def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> 
     run), a block of rows, the pixel fade ``alpha * a + (1 - alpha) * b`` and then each run's
     slerp path, at INTERP_STEPS alphas from 1 to 0; every row is labelled in a left margin
     ("pixel fade" or the run's name).  Runs without a latent (wgan-gp) are left out."""
-    from augintae_tf.generation import pixel_fade
-    from augintae_tf.images import save_labelled_grid
-
     named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has(Capability.LATENT)]
     rows, labels = [], []
     for k, (a, b) in enumerate(novel_pairs(novel_labels, INTERP_PAIRS, seed), start=1):
@@ -63,8 +66,6 @@ def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> 
 def _pair_row(model, a, b):
     """The run's row for a same-class pair: its slerp path, or for a model without a latent
     (DAGAN, Neural Statistician) its few-shot images from the pair as seeds."""
-    from augintae_tf.generation import interpolation_path
-
     if model.has(Capability.LATENT):
         return interpolation_path(model, a, b, INTERP_STEPS)
     return model.fewshot(np.stack([a, b]), INTERP_STEPS, 0).numpy()
@@ -73,8 +74,6 @@ def _pair_row(model, a, b):
 def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path:
     """A row of novel inputs, then one row per run of its reconstructions (wgan-gp: inverted and
     refined), labelled with the run's name: the paper's generalization figure for several runs."""
-    from augintae_tf.metrics import generalization
-
     rng = np.random.default_rng([seed, 7])
     chosen = np.sort(rng.choice(len(novel_images), min(generalization.FIGURE_COLUMNS,
                                                        len(novel_images)), replace=False))
@@ -85,3 +84,39 @@ def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path
             rows.append(generalization.reconstruct_all(fn, inputs))
             labels.append(f"{name}{suffix}")
     return generalization.figure(path, inputs, rows, labels)
+
+
+def plot_noise_curve(curves: Mapping[str, Mapping[int, float]], reference_lines: Mapping[str, float] | None,
+                     path: str | os.PathLike, title: str | None = None) -> Path:
+    """Plot error-vs-frequency curves (solid) and reference errors (dotted), as the paper's Fig. 1.
+
+    A reference line whose label matches a curve's takes that curve's colour (the model's own
+    novel-domain error).  The PNG is written atomically (temp file then ``os.replace``).
+    """
+    figure = Figure(figsize=(6.4, 4.2), dpi=120)
+    FigureCanvasAgg(figure)  # render off-screen with Agg, never through pyplot's global state
+    axes = figure.subplots()
+    colours = {}
+    for i, (label, curve) in enumerate(curves.items()):
+        points = sorted(curve.items())
+        line, = axes.plot([f for f, _ in points], [e for _, e in points], marker=".", label=label,
+                          color=f"C{i % 10}")
+        colours[label] = line.get_color()
+    extra = len(colours)
+    for label, value in (reference_lines or {}).items():
+        if label in colours:
+            colour, legend = colours[label], f"{label} (novel images)"
+        else:
+            colour, legend, extra = f"C{extra % 10}", label, extra + 1
+        axes.axhline(float(value), linestyle=":", color=colour, label=legend)
+    axes.set_xlabel("noise frequency (f x f grid, upscaled)")
+    axes.set_ylabel("reconstruction error (MSE per pixel)")
+    if title:
+        axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_path(path, what="the noise plot") as tmp:
+        figure.savefig(tmp, format="png")
+    return path

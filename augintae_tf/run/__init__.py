@@ -1,0 +1,2 @@
+"""The run directory: its layout, its lock, its config and metrics log, and its checkpoints (the
+folder format, TensorFlow-free, and a model's state in one)."""

@@ -1,0 +1,6 @@
+"""Training: ``train(cfg, run_dir)`` fits a model into a run directory (prepared by
+``preparation``, run by ``fit``, with the callbacks that log, checkpoint and draw it)."""
+from augintae_tf.training.fit import TrainResult, run_stage, train
+from augintae_tf.training.preparation import apply_step_budget, build, learning_rate
+
+__all__ = ["TrainResult", "apply_step_budget", "build", "learning_rate", "run_stage", "train"]
