@@ -178,7 +178,7 @@ def compiled_warp(images, transforms, fill: str = "constant") -> tf.Tensor:
     arithmetic), each a full pass over the batch plus an executor dispatch; XLA fuses them into
     a few loops.  The train steps use this (``compiled=True`` below): on CPU it is the cheap part
     of what XLA brings to a whole step, without the whole step's slower bf16 matmuls and long
-    compile (``benchmarks/RESULTS.md``, issue 23).  ``jit_scope`` marks the ops for XLA's
+    compile (``benchmarks/RESULTS.md``, XLA on CPU).  ``jit_scope`` marks the ops for XLA's
     clustering pass rather than calling a ``jit_compile`` function: such a call made Grappler's
     remapper fail on the rest of the step (a logged error, and its fusions lost).  Eagerly (no
     graph to cluster) this is :func:`warp`.  Same coordinates; values within float rounding.
@@ -300,11 +300,11 @@ def interpolation_batch(images, cfg: AugmentConfig, seed, target: str = "augment
       image from data augmentations"): ``T(x; alpha * rho1 + (1 - alpha) * rho2)``, the same image
       under the interpolated transformation, every parameter interpolated with the latents' alpha;
       always a real-looking image, never a double exposure;
-    - ``blend`` (the student report's reading, this package's target before issue 20):
+    - ``blend`` (the student report's reading):
       ``alpha * view1 + (1 - alpha) * view2``, the pixel blend of the two views.
 
     The streams are those of ``augment(images, cfg, sub_seed(seed, 1 | 2))``, so ``blend``
-    reproduces the earlier training exactly.  Plain TensorFlow ops, per example: XLA-compilable.
+    blends the same two views that :func:`augment` draws for these sub-seeds.  Plain TensorFlow ops, per example: XLA-compilable.
     ``compiled``: the warps run as XLA clusters (:func:`compiled_warp`), as in the train steps.
     """
     if target not in TARGETS:

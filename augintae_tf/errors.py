@@ -3,7 +3,7 @@
 Every one subclasses :class:`UserError`; the CLI prints a UserError as ``Error: <message>``
 without a traceback, everything else is a bug. This module imports nothing of the package (it is
 the floor every other module may stand on), so the CLI reports an option error without
-importing TensorFlow. Each type also subclasses the builtin it used to be (ValueError,
+importing TensorFlow. Each type also subclasses the matching builtin (ValueError,
 RuntimeError), so ``except ValueError`` around a config or data call still catches it.
 """
 from __future__ import annotations

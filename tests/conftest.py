@@ -93,16 +93,17 @@ def tiny_seeds(tmp_path_factory, glyph_cache):
     return folder
 
 
-def run_python(source: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180):
+def run_python(source: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180,
+               cwd: str | os.PathLike | None = None):
     """Run ``python -c source *args`` in a fresh interpreter (needed where TensorFlow's devices
     must be set up before it starts, e.g. splitting the CPU for a MirroredStrategy); ``env`` adds
-    environment variables."""
+    environment variables; ``cwd``: the folder it runs in (first on its ``sys.path``)."""
     import subprocess
     import sys
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run([sys.executable, "-c", source, *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+                          env=env, timeout=timeout, cwd=cwd)
 
 
 # The CLI in a fresh interpreter that SIGKILLs itself at one point of a checkpoint write (no

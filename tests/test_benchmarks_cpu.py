@@ -1,4 +1,4 @@
-"""The throughput benchmarks run on a CPU whatever TensorFlow offers there (issue 15)."""
+"""The throughput benchmarks run on a CPU whatever TensorFlow offers there."""
 import json
 import os
 import subprocess

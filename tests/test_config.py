@@ -79,7 +79,7 @@ def test_yaml_round_trip(tmp_path):
 
 
 def test_dataset_to_preset_and_split_reset():
-    assert preset_for_dataset(None) == "recommended"  # the default of `train` (issue 14)
+    assert preset_for_dataset(None) == "recommended"  # the default of `train`
     assert preset_for_dataset("glyphs") == "recommended"
     assert preset_for_dataset("omniglot") == "omniglot"
     assert preset_for_dataset("celeb_a") == "celeba"

@@ -1,4 +1,4 @@
-"""data.classes, class-balanced batches and per-class augmentation (issue 13; the Pegasus recipe)."""
+"""data.classes, class-balanced batches and per-class augmentation (the Pegasus recipe)."""
 from unittest import mock
 
 import numpy as np

@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent("""
     from augintae_tf.models.contract import derive_seed
     from augintae_tf.models.augintae import AugIntAE
     from augintae_tf.augment import sub_seed
-from augintae_tf.models.autoencoder import Autoencoder
+    from augintae_tf.models.autoencoder import Autoencoder
     from augintae_tf.augment import augment
     from augintae_tf.latent import sample_alpha
 

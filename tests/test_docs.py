@@ -15,7 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# adding-a-model.md's blocks are a file and a table row, written into a copy of the package and
+# run by tests/test_adding_a_model.py.
+DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md")
+                                    if p.name != "adding-a-model.md")]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 TINY = {"model.width": 0.25, "train.batch_size": 32, "train.precision": "float32"}

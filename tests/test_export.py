@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from augintae_tf import export
+from augintae_tf.inference import export
 
 from augintae_tf.run import model_state
 from augintae_tf.models import latent_stats
@@ -24,7 +24,7 @@ from augintae_tf.inference.export import export_run, rest_request_body
 from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
 from augintae_tf.models import build_model
 from augintae_tf.inference.loaded import load_run
-from test_faults_links import read_only  # noqa: F401  (a fixture: writes under a folder fail)
+from test_links_and_read_only import read_only  # noqa: F401  (a fixture: writes under a folder fail)
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
 SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_local_edit",
@@ -247,7 +247,7 @@ def test_export_to_a_read_only_model_base_fails_before_loading_the_run(run_dir, 
     base = tmp_path / "base"
     base.mkdir()
     read_only(base)
-    monkeypatch.setattr(export, "_load_float32", lambda *a: pytest.fail("the run was loaded"))
+    monkeypatch.setattr(export, "load_run", lambda *a: pytest.fail("the run was loaded"))
     result = CliRunner().invoke(main, ["export", "--run-dir", str(run_dir), "--out", str(base)])
     assert result.exit_code == 1
     assert result.output.strip() == (
@@ -340,8 +340,8 @@ def test_served_interpolate_takes_a_scalar_or_a_per_pair_alpha(exported):
 
 
 def test_served_rank_errors_empty_batches_and_non_finite_latents(exported):
-    """Issue 21, case 8: a rank-3 or rank-5 input is named (it used to fail comparing [3] with
-    [2] dims), an empty batch gives an empty output, a NaN/inf latent is refused."""
+    """A rank-3 or rank-5 input is named (not a failure comparing [3] with [2] dims), an empty
+    batch gives an empty output, a NaN/inf latent is refused."""
     sig, model = exported[0].signatures, exported[1]
     for bad in (np.zeros((SIZE, SIZE, 1), np.float32), np.zeros((2, 1, SIZE, SIZE, 1), np.float32)):
         assert f"seed_images must have shape [N, {SIZE}, {SIZE}, 1] (float32 in [0, 1]); got" in \

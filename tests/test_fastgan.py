@@ -1,4 +1,4 @@
-"""FastGAN (issue 13): one-step tests at 64 and 128 px, its parts against direct computations,
+"""FastGAN: one-step tests at 64 and 128 px, its parts against direct computations,
 the EMA arithmetic, DiffAugment's probabilities, a checkpoint round trip and the CLI path."""
 import numpy as np
 import pytest

@@ -74,7 +74,7 @@ def test_xla_errors_instead_of_falling_back():
         transform(tf.constant(blobs(1)))
 
 
-# ------------------------------------------------------------ train.precision: auto (issue 23)
+# ------------------------------------------------------------ train.precision: auto
 def test_auto_chooses_bf16_only_on_bf16_hardware_for_a_measured_model(monkeypatch):
     from augintae_tf import cpu
     from augintae_tf.models import precision

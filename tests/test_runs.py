@@ -1,5 +1,5 @@
 """augintae_tf.runs and augintae_tf.atomic as units: atomic writes, the metrics log, the lock,
-the run config. (Whole-run faults are in test_faults.py.)"""
+the run config. (Whole-run faults are in test_checkpoint_faults.py.)"""
 import errno
 import json
 import os

@@ -1,4 +1,4 @@
-"""Issue 20's targets: ``interpolation_batch`` (augment.py) against independent references, and
+"""The training targets: ``interpolation_batch`` (augment.py) against independent references, and
 what each autoencoder-family model regresses onto under each ``model.target``."""
 import math
 
@@ -268,7 +268,7 @@ def test_benchmark_target_matrix_recipes():
     assert full.augment == load_config("glyphs").augment and half.augment == recommended.augment
     assert full.model.latent_dim == 128 and full.model.pixel_loss == "l1"
     assert full.train.lr_drops == [] and full.train.steps == 200
-    # the recipes from before issue 20 keep training the blend they were measured with
+    # the benchmark's blend-target recipes keep training the blend they were measured with
     assert all(bench.RECIPES[n]["model.target"] == "blend" for n in bench.RECIPES
                if not n.startswith(("t20-", "t23-", "digits-")))
     assert bench.RECIPES["t23-augintae-aug-half-bf16-xla"] == {

@@ -7,7 +7,7 @@ import click
 
 from augintae_tf.cli.common import friendly_errors
 from augintae_tf.config.choices import SAMPLERS
-from augintae_tf.evaluation.options import COMPARE_DEFAULTS
+from augintae_tf.evaluation.options import COMPARE_DEFAULTS, check_double_exposure
 from augintae_tf.evaluation.options import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.evaluation.protocols import PROTOCOLS
 from augintae_tf.evaluation.table import METRIC_TABLE, default_metrics, parse_metrics
@@ -98,6 +98,7 @@ def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, sampl
     """Evaluate a run: few-shot quality beside reference rows, reconstruction and interpolations
     (--protocol paper adds the appendix's FD-clf / classifier scores and noise curve) ->
     RUN/eval/metrics.json, written after every metric (+ interpolations.png, noise.png)."""
+    check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
     from augintae_tf.evaluation.evaluate_run import evaluate
 
     names = parse_metrics(metrics, protocol)  # an unknown name fails before the run is loaded
@@ -172,6 +173,7 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_im
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md, OUT/metrics.json). Runs: --run-dir RUN (repeatable)
     and/or RUN arguments, in the order given."""
+    check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
     from augintae_tf.evaluation.compare_runs import compare
 
     run_dirs = (*run_dir_options, *run_dirs)

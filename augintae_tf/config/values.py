@@ -112,5 +112,7 @@ def coerce(key: str, value: Any, kind: Any) -> Any:
         raise ConfigError(f"{key}: null is not allowed; expected {type_name(kind)}")
     try:
         return _convert(key, value, base)
+    except ConfigError:  # already names the field and the range (a ValueError too)
+        raise
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: {value!r} is not a valid {type_name(base)}") from None

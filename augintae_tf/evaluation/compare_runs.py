@@ -105,7 +105,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike,
     Returns ``{"runs", "table", "markdown", "figure", "generalization_figure", "quality"}``."""
     o = options_of(CompareOptions, options, "compare")
     echo = echo or print
-    check_double_exposure(o.double_exposure_ratio, o.double_exposure_shift)  # before TF loads
+    check_double_exposure(o.double_exposure_ratio, o.double_exposure_shift)
     if not run_dirs:
         raise RunError("compare needs at least one run directory")
     if o.shots < 2:

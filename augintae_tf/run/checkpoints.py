@@ -110,6 +110,17 @@ def _publish(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+def refuse_links(directory: str | os.PathLike, epoch: int) -> None:
+    """A one-line RunError if writing ``directory/epoch-NNNNN`` would go through a link: the
+    folder itself (rotation must not delete through it) or that epoch (re-saving it must not
+    delete its target). Checked before any weights are gathered."""
+    directory = Path(directory)
+    refuse_link(directory, "directory")
+    final = directory / f"epoch-{epoch:05d}"
+    if final.is_symlink():
+        refuse_link(final, "directory")
+
+
 def write(directory: str | os.PathLike, epoch: int, contents: Mapping[str, bytes],
           keep: int = 3) -> Path:
     """Write ``contents`` (:data:`FILES`' bytes) as ``directory/epoch-NNNNN`` atomically, with
@@ -121,9 +132,7 @@ def write(directory: str | os.PathLike, epoch: int, contents: Mapping[str, bytes
     directory = Path(directory)
     final = directory / f"epoch-{epoch:05d}"
     tmp = directory / f".tmp-epoch-{epoch:05d}-{os.getpid()}"
-    refuse_link(directory, "directory")  # rotation below must not delete through a link
-    if final.is_symlink():
-        refuse_link(final, "directory")  # re-saving the epoch must not delete its target
+    refuse_links(directory, epoch)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)

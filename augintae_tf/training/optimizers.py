@@ -1,4 +1,4 @@
-"""Adam with a fused update: the largest avoidable cost in the train step (issue 6).
+"""Adam with a fused update: the largest avoidable cost in the train step.
 
 Keras 3's Adam writes its update as about ten element-wise TensorFlow ops per variable (two
 moment updates, bias corrections, a square root, a divide, three assigns).  Without XLA every one

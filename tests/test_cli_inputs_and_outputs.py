@@ -1,12 +1,12 @@
-"""The CLI faults of issue 10 around inputs and outputs: --out folders and files that were
-silently overwritten, seeds that picked up a grid, huge images, option conflicts, slow option
-errors, YAML positions and absl noise. (Run-directory faults: test_faults.py.)"""
+"""The CLI around inputs and outputs: --out folders and files never silently overwritten,
+seeds that would pick up a grid, huge images, option conflicts, option errors before
+TensorFlow, YAML positions and absl noise. (Run-directory faults: test_checkpoint_faults.py.)"""
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import run_python, tiny_config
-from test_faults import cli, invoke, one_line_error
+from test_checkpoint_faults import cli, invoke, one_line_error
 
 
 # ---------------------------------------------------------------- 6. outputs that were overwritten

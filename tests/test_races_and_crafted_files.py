@@ -1,7 +1,7 @@
-"""Issue 21, cases 4, 6, 7 and 9: concurrent exports to one model base and a killed export's
+"""Races and crafted files: concurrent exports to one model base and a killed export's
 leftovers, a checkpoint rotated away while it is read, crafted checkpoints, and the smaller
 faults (the lock check before TensorFlow, SIGTERM naming the last checkpoint, the data.limit
-message of set models). Serving inputs (case 8) are in test_export.py."""
+message of set models). Serving inputs are in test_export.py."""
 import hashlib
 import json
 import os
@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augintae_tf import export
+from augintae_tf.inference import export
 
 from augintae_tf.run import checkpoints, directory, lock, model_state
 
 from augintae_tf.inference import loaded
 from augintae_tf.errors import RunError
 from conftest import TINY, run_python
-from test_faults import CLI, invoke, one_line_error
-from test_faults_links import snapshot
+from test_checkpoint_faults import CLI, invoke, one_line_error
+from test_links_and_read_only import snapshot
 
 
 @pytest.fixture

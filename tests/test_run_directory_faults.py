@@ -1,4 +1,4 @@
-"""Faults under a run directory, round three: a link anywhere under the run (samples/, logs/,
+"""Faults under a run directory: a link anywhere under the run (samples/, logs/,
 eval/, a checkpoint), a checkpoint replaced by a file, a state.json claiming what the run never
 did, a failed start, and `generate` racing a training run that rotates its checkpoints. Each
 asserts the one-line message (or the fallback) and that nothing outside the run changed."""
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from augintae_tf.run import checkpoints, directory, metrics_log
-from test_faults import CLI, TINY_SETS, invoke, one_line_error
-from test_faults_last import _rewrite, wait_for
-from test_faults_links import snapshot
+from test_checkpoint_faults import CLI, TINY_SETS, invoke, one_line_error
+from test_races_and_crafted_files import _rewrite, wait_for
+from test_links_and_read_only import snapshot
 
 LINK_REFUSED = ("is a symbolic link; augintae-tf writes only its own files there and does not "
                 "follow links (remove the link)")
@@ -64,8 +64,8 @@ def test_evaluate_refuses_a_linked_eval_folder(tiny_run, tmp_path):
 
 
 def test_a_linked_checkpoint_is_refused_not_followed_or_removed(tiny_seeds, tiny_run, tmp_path):
-    """The newest checkpoint a link (to a copy of epoch 1): resume used to train from it and
-    then fail with `Cannot call rmtree on a symbolic link` when it saved that epoch."""
+    """The newest checkpoint a link (to a copy of epoch 1): resume must neither train from
+    it nor fail with `Cannot call rmtree on a symbolic link` when it saves that epoch."""
     run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
     target = Path(shutil.copytree(run / "checkpoints" / "epoch-00001", tmp_path / "mine"))
     shutil.rmtree(run / "checkpoints" / "epoch-00002")
@@ -143,7 +143,7 @@ def test_a_start_that_fails_after_writing_its_config_leaves_nothing(tmp_path):
 # ---------------------------------------------------------------- generate racing a training run
 def test_generate_succeeds_while_the_run_trains_and_rotates_checkpoints(tiny_seeds, tiny_run, tmp_path):
     """A training run keeping one checkpoint rotates it every few hundred milliseconds;
-    `generate` used to lose that race in one run of three ("has no state.json")."""
+    `generate` must win that race every time (not fail with "has no state.json")."""
     run_dir = tmp_path / "run"
     trainer = subprocess.Popen(
         [sys.executable, "-c", CLI, "train", *TINY_SETS, "--set", "train.keep_checkpoints=1",

@@ -1,4 +1,4 @@
-"""Issue 21, cases 1-3 and 5: links in a run directory or output folder, `generate --overwrite`
+"""Links in a run directory or output folder, `generate --overwrite`
 and files it did not write, a failed start, a read-only run. Each asserts the one-line message
 (or the fallback) and that nothing outside the run, the output folder or the model base changed."""
 import errno
@@ -16,7 +16,7 @@ from augintae_tf import atomic
 from augintae_tf.run import directory, lock, metrics_log, model_state
 from augintae_tf.errors import RunError
 from augintae_tf.run.layout import RunLayout
-from test_faults import invoke, one_line_error
+from test_checkpoint_faults import invoke, one_line_error
 
 VICTIM_TEXT = "keep 1\nkeep 2 (no newline)"
 
@@ -67,7 +67,7 @@ def test_appends_locks_and_atomic_writes_refuse_links_and_fifos(run_copy, victim
     with pytest.raises(RunError, match="metrics.jsonl is a symbolic link"):
         metrics_log.truncate_metrics(run_copy, 1)
     RunLayout(run_copy).lock.unlink(missing_ok=True)
-    RunLayout(run_copy).lock.symlink_to(victim)  # the lock used to truncate and write its target
+    RunLayout(run_copy).lock.symlink_to(victim)  # the lock must not truncate or write its target
     with pytest.raises(RunError, match=r"\.lock is a symbolic link"):
         lock.RunLock(run_copy).acquire()
     (run_copy / "config.yaml").rename(run_copy / "config.real")

@@ -1,4 +1,4 @@
-"""Faults from what users give the CLI, round three: other people's files in an --out, hostile
+"""What users give the CLI: other people's files in an --out, hostile
 or odd YAML, out-of-range integers, a huge --num, a FIFO for seeds, and a read-only run
 evaluated elsewhere. Each asserts one line (a non-zero exit), the user's files intact, and
 memory bounded (a huge request refused or streamed)."""
@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from augintae_tf.inference import generation
-from test_faults import cli, invoke, one_line_error
-from test_faults_links import read_only, snapshot  # noqa: F401  (read_only: a fixture)
+from test_checkpoint_faults import cli, invoke, one_line_error
+from test_links_and_read_only import read_only, snapshot  # noqa: F401  (read_only: a fixture)
 
 SMALL = ["--set", "model.width=0.25", "--set", "model.latent_dim=8", "--set", "data.limit=64",
          "--precision", "float32", "--epochs", "1"]

@@ -1,6 +1,6 @@
-"""Faults around a run directory, each reproduced: full disks, damaged checkpoints and metrics,
-concurrent resumes, kill -9 during a checkpoint write, and the CLI's inputs that used to be
-silently mishandled. Every one must end in a one-line error (or a warning) with nothing lost."""
+"""Checkpoints and the metrics log under faults, each reproduced: full disks, damaged checkpoints
+and metrics, concurrent resumes, kill -9 during a checkpoint write. Every one must end in a
+one-line error (or a warning) with nothing lost."""
 import errno
 import os
 import shutil
