@@ -1,7 +1,7 @@
 """The README quickstart's figure: few-shot characters of held-out alphabets from a trained run.
 
 Per row: the 5 seed images of one evaluation-alphabet character, a gap, then ``--num`` generated
-images (slerps between random seed pairs, ``run.generate``).  The characters are spread over the
+images (``run.generate``: the run's own sampler, local-edit for the recommended recipe).  The characters are spread over the
 novel classes (every ``len(classes) // rows``-th), not picked by hand.
 
     python benchmarks/quickstart_figure.py --run-dir runs/quickstart \

@@ -268,7 +268,7 @@ def test_seed_domain_warns_for_another_domain_only(ae_run, glyph_seeds, capsys):
         assert not run.seed_domain(seeds).outside, run.seed_domain(seeds).line()
     inverted = 1.0 - same  # black strokes on white: a scan the model never saw the like of
     domain = run.seed_domain(inverted)
-    assert domain.outside and domain.quantile == 1.0 and domain.ratio > 1
+    assert domain.outside and domain.quantile == 1.0 and domain.ratio > latent_stats.DOMAIN_RATIO
     assert "outside the model's training domain" in domain.line()
     run.generate(inverted, 4, 0)
     assert "outside the model's training domain" in capsys.readouterr().err

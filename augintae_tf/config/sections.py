@@ -52,7 +52,7 @@ class AutoencoderConfig(ModelConfig):
     # Few-shot generation's default sampler and noise scale (`generate --sampler/--scale` override
     # them), and the neighbours per training latent of the latent-stats stage's local covariance.
     sampler: str = "slerp"  # the paper's
-    sampler_scale: float = 1.0  # noise std in units of the local covariance's (RESULTS.md, "Samplers")
+    sampler_scale: float = 0.7  # noise std in units of the local covariance's (RESULTS.md, "Samplers")
     sampler_neighbours: int = 10
 
     def check(self) -> None:

@@ -15,9 +15,11 @@ and captured by an export:
    labels or retraining ("local variation transfer").
 2. **Seed-domain reference**: the per-image reconstruction MSE of up to :data:`MAX_HELD_OUT`
    held-out training-domain images (``data.test_split``), sorted.  :func:`seed_domain` places a
-   request's seeds in that distribution: seeds whose median error is above its 95th percentile
-   reconstruct worse than 95 % of the model's own domain, which is what far seeds do (they decode
-   to blobs), so generation warns about them in one line.
+   request's seeds in that distribution and warns in one line when their median error is more
+   than :data:`DOMAIN_RATIO` times the held-out median: seeds of another domain decode to blobs.
+   The ratio, not a quantile, decides: the held-out images are the training classes, which a
+   model reconstructs better than any novel class, so a quantile flagged most novel classes of
+   the model's own domain (benchmarks/RESULTS.md, "The seed-domain warning").
 
 Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``) and ``manifest.json`` written
 last (the file's name, size and SHA-256, ``k``, counts and the checkpoint the statistics
@@ -48,7 +50,10 @@ FORMAT = 1
 K = 10  # neighbours per training latent
 MAX_TRAIN = 10_000  # training latents the covariance is estimated from (fixed random subset)
 MAX_HELD_OUT = 2_000  # held-out images of the seed-domain reference
-DOMAIN_QUANTILE = 0.95  # seeds whose median error is above this quantile of held-out errors warn
+# Seeds whose median error is above this multiple of the held-out median warn: measured per class
+# of 5 seeds, a model's own novel classes stayed at or below ~3 (95th percentile 2.6-2.7), seeds
+# of another dataset mostly above (digits models on glyphs: 5th percentile 3.0-5.7, median 8-20).
+DOMAIN_RATIO = 3.0
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,7 @@ class SeedDomain:
     seed_mse: float  # median over the seeds
     heldout_mse: float  # median over held-out training-domain images
     quantile: float  # share of held-out images that reconstruct better than the seeds' median
-    outside: bool  # quantile above DOMAIN_QUANTILE
+    outside: bool  # the seeds' median error above DOMAIN_RATIO x the held-out median
 
     @property
     def ratio(self) -> float:
@@ -252,4 +257,5 @@ def seed_domain(model, seed_images: np.ndarray, stats: LatentStats) -> SeedDomai
     median = float(np.median(errors))
     reference = np.asarray(stats.heldout_mse, np.float64)
     quantile = float(np.searchsorted(reference, median, side="right") / max(len(reference), 1))
-    return SeedDomain(median, float(np.median(reference)), quantile, quantile > DOMAIN_QUANTILE)
+    heldout = float(np.median(reference))
+    return SeedDomain(median, heldout, quantile, median > DOMAIN_RATIO * max(heldout, 1e-12))
