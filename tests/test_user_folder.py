@@ -62,7 +62,7 @@ def test_a_colour_folder_trains_at_its_size_in_colour_on_the_stated_rgb_recipe(f
     assert (f"data: {folders['train']} holds 24 RGB images of 16x16 in 3 classes -> 16x16x3 "
             "(--image-size / --channels change it)") in result.output
     recipe = next(line for line in result.output.splitlines() if line.startswith("recipe:"))
-    assert recipe.startswith("recipe: recommended-rgb: for colour images: the same levers (AE")
+    assert recipe.startswith("recipe: recommended-rgb: for colour images: the same levers (AugIntAE")
     assert "--config cifar10 for the paper's AugIntAE" in recipe
     assert f"train: {folders['train']} [train] 24 images of 16x16x3" in result.output
     assert "name: augintae" in result.output and "latent_dim: 512" in result.output

@@ -34,8 +34,8 @@ class ModelChoice(click.Choice):
 @click.command("train", short_help="Train a model into a run directory.")
 @data_options
 @click.option("--model", type=ModelChoice(), default=None,
-              help="A registered model (default: the preset's; the recommended preset's is ae, "
-                   "the paper presets' augintae); its own config fields are set with "
+              help="A registered model (default: the preset's: augintae for the recommended and "
+                   "the paper presets); its own config fields are set with "
                    "--set model.FIELD=VALUE.")
 @click.option("--novel", default=None, metavar="PATH_OR_NAME",
               help="Novel classes (a folder of classes the model does not train on) for the "

@@ -58,13 +58,14 @@ def held_out_split(splits: tuple[str, ...]) -> str:
 
 # The one line `train --dataset D` prints about a recipe it chose.
 RECIPE_LINES = {
-    DEFAULT_PRESET: "for 1-channel images: the AE on the blend target, L1 loss, latent 128, "
-                    "constant lr, half the paper's affine ranges (measured best on glyphs: "
-                    "README, \"Recommended recipe\"); --config glyphs for the paper's AugIntAE",
-    DEFAULT_RGB_PRESET: "for colour images: the same levers (AE on the blend target, L1 loss, "
-                        "constant lr, half the affine ranges; measured on glyphs, not yet on "
-                        "colour images) on the cifar10 preset (colour jitter, latent 512); "
-                        "--config cifar10 for the paper's AugIntAE",
+    DEFAULT_PRESET: "for 1-channel images: AugIntAE on its target with the local-edit sampler, "
+                    "L1 loss, latent 128, constant lr, half the paper's affine ranges (measured "
+                    "on glyphs and real digits: README, \"Recommended recipe\"); --config glyphs "
+                    "for the paper's recipe",
+    DEFAULT_RGB_PRESET: "for colour images: the same levers (AugIntAE with local-edit, L1 loss, "
+                        "constant lr, half the affine ranges; measured on grayscale images, not "
+                        "yet on colour) on the cifar10 preset (colour jitter, latent 512); "
+                        "--config cifar10 for the paper's recipe",
 }
 
 

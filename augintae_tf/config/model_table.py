@@ -41,9 +41,9 @@ _M = "augintae_tf.models"
 # The built-in models, in the order ``--model`` lists them.
 MODELS: dict[str, ModelRow] = {row.name: row for row in (
     ModelRow("augintae", AugIntAEConfig, f"{_M}.augintae:AugIntAE",
-             "AugIntAE: slerp between two augmentations of an image (the paper presets' model)"),
+             "AugIntAE: slerp between two augmentations of an image (the presets' model)"),
     ModelRow("ae", AugIntAEConfig, f"{_M}.ae:AE",
-             "autoencoder baseline (the recommended preset's model)"),
+             "autoencoder baseline"),
     ModelRow("intae", IntAEConfig, f"{_M}.intae:IntAE",
              "interpolative AE baseline (pairs of different images; ACAI's critic)"),
     ModelRow("augintae-adv", AdversarialConfig, f"{_M}.adversarial:AdversarialAugIntAE",
