@@ -32,8 +32,8 @@ def main() -> None:
 
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.images import save_labelled_grid
-    from augintae_tf.metrics import sample_seeds
-    from augintae_tf.runs import load_run
+    from augintae_tf.metrics.fewshot import sample_seeds
+    from augintae_tf.inference.loaded import load_run
 
     runs = [load_run(path, warn=None) for path in args.runs]
     names = args.names or [Path(path).name for path in args.runs]

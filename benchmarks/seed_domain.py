@@ -2,7 +2,7 @@
 
 For each run and each (dataset, split) of seeds, every class's 5 seeds (the benchmark's
 ``sample_seeds``) are placed among the run's held-out reconstruction errors
-(:func:`augintae_tf.latent_stats.seed_domain`); the table gives the share of classes warned
+(:func:`augintae_tf.models.latent_stats.seed_domain`); the table gives the share of classes warned
 about and the median ratio of the seeds' error to the held-out median. The run's own novel
 classes should rarely warn, another domain should.
 
@@ -27,8 +27,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from augintae_tf.data import load_arrays
-    from augintae_tf.metrics import sample_seeds
-    from augintae_tf.runs import load_run
+    from augintae_tf.metrics.fewshot import sample_seeds
+    from augintae_tf.inference.loaded import load_run
 
     table = []
     print("| run | seeds | classes | warned | median ratio |\n|---|---|---|---|---|")

@@ -63,7 +63,7 @@ def test_a_colour_folder_trains_at_its_size_in_colour_on_the_stated_rgb_recipe(f
             "(--image-size / --channels change it)") in result.output
     recipe = next(line for line in result.output.splitlines() if line.startswith("recipe:"))
     assert recipe.startswith("recipe: recommended-rgb: for colour images: the same levers (AugIntAE")
-    assert "--config cifar10 for the paper's AugIntAE" in recipe
+    assert "--config cifar10 for the paper's recipe" in recipe
     assert f"train: {folders['train']} [train] 24 images of 16x16x3" in result.output
     assert "name: augintae" in result.output and "latent_dim: 512" in result.output
     gray = invoke("train", "--dataset", folders["train"], "--channels", "1", "--image-size", "12",
