@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from augintae_tf.inference import export
+from augintae_tf.inference import export, verify
 
 from augintae_tf.run import model_state
 from augintae_tf.models import latent_stats
@@ -181,8 +181,8 @@ def test_rest_request_uses_the_columnar_inputs_format():
 
 
 def test_failed_verification_writes_no_version(run_dir, tmp_path, monkeypatch):
-    real = export._keras_reference
-    monkeypatch.setattr(export, "_keras_reference", lambda *args: real(*args) + 1e-3)
+    real = verify._keras_reference
+    monkeypatch.setattr(verify, "_keras_reference", lambda *args: real(*args) + 1e-3)
     with pytest.raises(RunError, match=r"disagrees .*decode max abs diff 0\.001"):
         export_run(run_dir, tmp_path)
     assert list(tmp_path.iterdir()) == []  # neither a version nor the hidden work directory
@@ -362,7 +362,7 @@ def test_served_rank_errors_empty_batches_and_non_finite_latents(exported):
 
 
 def test_a_failed_reload_is_reported_by_its_message_not_by_tensorflows_preamble():
-    from augintae_tf.inference.export import failure_line
+    from augintae_tf.inference.verify import failure_line
 
     stderr = """Traceback (most recent call last):
   File "<string>", line 19, in <module>

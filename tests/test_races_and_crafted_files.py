@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augintae_tf.inference import export
+from augintae_tf.inference import export, verify
 
 from augintae_tf.run import checkpoints, directory, lock, model_state
 
@@ -90,12 +90,12 @@ def test_a_killed_exports_folders_are_removed_and_live_ones_kept(tmp_path, monke
 
 
 def test_the_verification_child_dies_with_its_parent_and_removes_its_folder(tmp_path):
-    """The parent starts the child as export.verify_export does (WATCHDOG + a script), then is
+    """The parent starts the child as verify.verify_export does (WATCHDOG + a script), then is
     killed with SIGKILL: the child must exit on its own and remove its scratch folder."""
     scratch = tmp_path / "augintae-export-x"
     scratch.mkdir()
     (scratch / "in.npz").write_bytes(b"inputs")
-    child_script = export.WATCHDOG + "import time\ntime.sleep(600)\n"
+    child_script = verify.WATCHDOG + "import time\ntime.sleep(600)\n"
     parent = subprocess.Popen([sys.executable, "-c", (
         "import os, subprocess, sys, time\n"
         "child = subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid()), sys.argv[2]])\n"

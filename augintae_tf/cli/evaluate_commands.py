@@ -27,6 +27,21 @@ def double_exposure_options(command):
              "fits it with under RATIO x the error of the best single seed; in (0, 1].")(command)
 
 
+def classifier_options(which: str):
+    """``--classifier-epochs`` and ``--classifier-limit`` for ``which`` (the classifiers a command
+    trains), shared by ``evaluate`` and ``compare``."""
+    def decorate(command):
+        command = click.option(
+            "--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
+            show_default=True,
+            help=f"At most this many real images per domain to train {which} on.")(command)
+        return click.option(
+            "--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
+            help=f"Epochs of {which} (default: at least 10 and at least 60 optimizer "
+                 "steps).")(command)
+    return decorate
+
+
 def metrics_epilog() -> str:
     """The metrics ``--metrics`` takes, one per line (click keeps a ``\\b`` paragraph as is)."""
     import textwrap
@@ -75,12 +90,7 @@ def metrics_epilog() -> str:
               help="Few-shot images to generate (N; default: the protocol's).")
 @click.option("--noise-trials", type=click.IntRange(1), default=DEFAULTS.noise_trials,
               help="Noise images per frequency (default: the protocol's, quick 100, paper 1000).")
-@click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              help="Epochs of the evaluation classifiers (default: at least 10 and at least 60 "
-                   "optimizer steps).")
-@click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
-              show_default=True,
-              help="At most this many real images per domain to train the classifiers on.")
+@classifier_options("the evaluation classifiers")
 @click.option("--data-limit", type=click.IntRange(1), default=None,
               help="At most this many images per split (default: whole splits; the "
                    "generalization metric uses 256 unless given).")
@@ -141,18 +151,14 @@ def summary_lines(record: dict) -> list[str]:
               help="Seeds the shared few-shot plan, the classifiers and the figures' pairs.")
 @click.option("--quality/--no-quality", default=True, show_default=True,
               help="Generate every run's few-shot images on one shared plan and score them beside "
-                   "the reference rows (floor, seed copies, pixel cross-fade).")
+                   "the reference rows (floor, seed copies, augmented copies, pixel "
+                   "cross-fade).")
 @click.option("--shots", type=click.IntRange(2), default=DEFAULTS.shots, show_default=True,
               help="Seed images per novel class (K) of the shared plan.")
 @click.option("--num-images", type=click.IntRange(1), default=COMPARE_DEFAULTS.num_images,
               show_default=True,
               help="Few-shot images per run on the shared plan.")
-@click.option("--classifier-epochs", type=click.IntRange(1), default=DEFAULTS.classifier_epochs,
-              help="Epochs of the quality classifier (default: at least 10 and at least 60 "
-                   "optimizer steps).")
-@click.option("--classifier-limit", type=click.IntRange(2), default=DEFAULTS.classifier_limit,
-              show_default=True,
-              help="At most this many real images per domain to train the classifier on.")
+@classifier_options("the quality classifier")
 @click.option("--novel", "--dataset", "dataset", default=None, metavar="PATH_OR_NAME",
               help="Novel classes: a folder of classes the runs never saw, or a dataset name "
                    "(default: the runs' data.novel_dataset).")

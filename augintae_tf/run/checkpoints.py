@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from augintae_tf.atomic import fsync_path, is_no_space, no_space_error, open_nofollow, refuse_link
 from augintae_tf.errors import RunError
@@ -110,7 +110,7 @@ def _publish(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def refuse_links(directory: str | os.PathLike, epoch: int) -> None:
+def _refuse_links(directory: str | os.PathLike, epoch: int) -> None:
     """A one-line RunError if writing ``directory/epoch-NNNNN`` would go through a link: the
     folder itself (rotation must not delete through it) or that epoch (re-saving it must not
     delete its target). Checked before any weights are gathered."""
@@ -121,10 +121,13 @@ def refuse_links(directory: str | os.PathLike, epoch: int) -> None:
         refuse_link(final, "directory")
 
 
-def write(directory: str | os.PathLike, epoch: int, contents: Mapping[str, bytes],
-          keep: int = 3) -> Path:
-    """Write ``contents`` (:data:`FILES`' bytes) as ``directory/epoch-NNNNN`` atomically, with
+def write(directory: str | os.PathLike, epoch: int,
+          contents: Callable[[], Mapping[str, bytes]], keep: int = 3) -> Path:
+    """Write ``contents()`` (:data:`FILES`' bytes) as ``directory/epoch-NNNNN`` atomically, with
     its manifest written last, and keep only the ``keep`` newest checkpoints.
+
+    ``contents`` is called after the link checks (a refused folder costs no weight gathering) and
+    before the disk is touched (everything is in memory before a file is written).
 
     A full disk raises a one-line RunError naming the epoch, the path and the last complete
     checkpoint, after removing the temporary directory.
@@ -132,13 +135,14 @@ def write(directory: str | os.PathLike, epoch: int, contents: Mapping[str, bytes
     directory = Path(directory)
     final = directory / f"epoch-{epoch:05d}"
     tmp = directory / f".tmp-epoch-{epoch:05d}-{os.getpid()}"
-    refuse_links(directory, epoch)
+    _refuse_links(directory, epoch)
+    files = contents()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         manifest = {}
-        for name, data in contents.items():
+        for name, data in files.items():
             manifest[name] = _write_file(tmp / name, data)
         _write_file(tmp / MANIFEST, json.dumps({"format": FORMAT, "files": manifest}, indent=2).encode())
         fsync_path(tmp)

@@ -68,9 +68,7 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
          keep: int = 3) -> Path:
     """Checkpoint ``model`` (weights and optimizers) and ``state`` as ``directory/epoch-NNNNN``
     (:func:`augintae_tf.run.checkpoints.write`: atomic, the ``keep`` newest kept)."""
-    checkpoints.refuse_links(directory, epoch)
-    contents = _contents(model, epoch, state)  # everything in memory before the disk is touched
-    return checkpoints.write(directory, epoch, contents, keep)
+    return checkpoints.write(directory, epoch, lambda: _contents(model, epoch, state), keep)
 
 
 def restore(checkpoint: str | os.PathLike, model: keras.Model, with_optimizers: bool = True,
