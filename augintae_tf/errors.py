@@ -34,10 +34,17 @@ class FidNetworkError(UserError, RuntimeError):
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived (the CLI's handler raises it): unwinds like KeyboardInterrupt, releasing
-    the run's lock; ``run_dir`` is set by training so the CLI can name the last checkpoint."""
+    """SIGINT (Ctrl-C) or SIGTERM arrived while training (:mod:`augintae_tf.training.interrupt`
+    raises it): unwinds like KeyboardInterrupt, releasing the run's lock. ``signum`` is the
+    signal; training sets ``run_dir`` and ``epochs`` (the run's planned epochs) so the CLI can
+    name the last checkpoint and exit ``128 + signum`` (130, 143), as the shell would."""
 
     run_dir = None
+    epochs = None
+
+    def __init__(self, signum: int = 15):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def user_errors() -> tuple[type[Exception], ...]:

@@ -1,8 +1,6 @@
 """`augintae-tf train`."""
 from __future__ import annotations
 
-import shlex
-import signal
 import sys
 
 import click
@@ -10,7 +8,8 @@ import click
 from augintae_tf.cli.common import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 from augintae_tf.config.choices import PRECISIONS, STRATEGIES
-from augintae_tf.errors import RunError, Terminated
+from augintae_tf.errors import Terminated
+from augintae_tf.run import interrupt
 from augintae_tf.run.layout import RunLayout
 from augintae_tf.config.model_table import model_names
 
@@ -77,11 +76,22 @@ class ModelChoice(click.Choice):
 @click.option("--dry-run", is_flag=True,
               help="Print the resolved config, dataset summary and parameter counts; train nothing.")
 @friendly_errors
-def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_dim, seed, strategy,
-                  precision, jit, run_dir, snap, keep, runs_root, resume, stage, dry_run,
-                  **options):
-    """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs)."""
-    from augintae_tf.run.directory import latest_run_dir
+def train_command(**options):
+    """Train a model; writes a run directory (config, checkpoints, samples, metrics, logs).
+    Ctrl-C or SIGTERM checkpoints the last finished epoch, prints the command that resumes it
+    and exits 130 (143 for SIGTERM)."""
+    try:
+        with interrupt.stop_on_signals():  # from the start: Ctrl-C is never click's "Aborted!"
+            _train(**options)
+    except Terminated as exc:
+        line, code = interrupt.report(exc)
+        click.echo(line, err=True)
+        sys.exit(code)
+
+
+def _train(model, novel, held_out, epochs, steps, batch_size, lr, latent_dim, seed, strategy,
+           precision, jit, run_dir, snap, keep, runs_root, resume, stage, dry_run, **options):
+    from augintae_tf.run.directory import check_resumable, latest_run_dir
     from augintae_tf.run.lock import RunLock
 
     if stage is not None:
@@ -100,20 +110,15 @@ def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_
     if resume:
         run_dir = run_dir or str(latest_run_dir(runs_root))
         RunLock.check_free(run_dir)  # "in use" at once, not after importing TensorFlow
+        check_resumable(run_dir)
     if resume and options["config_path"] is None:
         # Resuming starts from the run's own config; options given on top must agree with it.
         options["config_path"] = str(RunLayout(run_dir).config)
     cfg = config_from_options(**options, **fields, echo=click.echo)
     from augintae_tf.training import train  # TensorFlow: only once the options are known good
 
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        result = train(cfg, run_dir, resume=resume, runs_root=runs_root, dry_run=dry_run,
-                       echo=click.echo)
-    except Terminated as exc:
-        _report_terminated(exc.run_dir)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    result = train(cfg, run_dir, resume=resume, runs_root=runs_root, dry_run=dry_run,
+                   echo=click.echo)
     if dry_run:
         click.echo(result)
         return
@@ -122,27 +127,8 @@ def train_command(model, novel, held_out, epochs, steps, batch_size, lr, latent_
     epochs = f"{result.epochs_done} epoch{'' if result.epochs_done == 1 else 's'}"
     click.echo(f"done: {epochs} in {result.run_dir}"
                + (f" ({losses}; {last.get('elapsed_s', 0):.0f} s)" if last else ""))
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
-
-
-def _report_terminated(run_dir) -> None:
-    """One line on stderr naming the checkpoint a resume starts from, then exit 143 (the shell's
-    code for SIGTERM, as without the handler)."""
-    from augintae_tf.run.directory import choose_checkpoint
-
-    last = None
-    if run_dir is not None:
-        try:
-            last = choose_checkpoint(run_dir, warn=None)
-        except RunError:
-            pass
-    where = (f"the last checkpoint is {last}; continue with `augintae-tf train --resume "
-             f"--run-dir {shlex.quote(str(run_dir))}`") if last else "no checkpoint was written yet"
-    click.echo(f"stopped by SIGTERM: {where}", err=True)
-    sys.exit(143)
+    if result.checkpoints:
+        click.echo(result.checkpoints)
 
 
 COMMANDS = [train_command]

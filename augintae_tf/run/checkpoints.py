@@ -7,7 +7,11 @@ A checkpoint is a directory ``checkpoints/epoch-NNNNN/`` holding
 - ``model.weights.h5``: every model variable, non-trainable ones included (BatchNorm statistics,
   the model's RNG step counter, the adversarial k), and no optimizer variables;
 - ``optimizers.npz``: each optimizer's variables (iteration count, Adam moments...) in build order:
-  the only copy of the optimizer state (Keras' ``save_weights`` would add a second one);
+  the only copy of the optimizer state (Keras' ``save_weights`` would add a second one). Only the
+  newest checkpoint keeps it: ``--resume`` continues from the newest, and the optimizer state is
+  twice the size of the weights (Adam's two moments), so once a newer checkpoint is complete an
+  older one drops it (:func:`drop_newest_only`: manifest first, then the file) and holds weights
+  only, which is all ``generate``, ``evaluate`` and ``export`` read;
 - ``state.json``: epoch, global step, the optimizers' names and the config the run was made with;
 - ``manifest.json``, written last: size and SHA-256 of each file above.
 
@@ -29,7 +33,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from augintae_tf.atomic import fsync_path, is_no_space, no_space_error, open_nofollow, refuse_link
+from augintae_tf.atomic import (fsync_path, is_no_space, no_space_error, open_nofollow, refuse_link,
+                                write_bytes)
 from augintae_tf.errors import RunError
 
 NAME = re.compile(r"^epoch-(\d{5,})$")
@@ -37,6 +42,7 @@ NAME = re.compile(r"^epoch-(\d{5,})$")
 TEMP = re.compile(r"^\.(tmp|old)-epoch-\d+-\d+$")
 FORMAT = 2  # 1: no manifest, optimizer state also inside model.weights.h5
 FILES = ("model.weights.h5", "optimizers.npz", "state.json")
+NEWEST_ONLY = ("optimizers.npz",)  # kept by the newest checkpoint only (a manifest may omit them)
 MANIFEST = "manifest.json"
 
 
@@ -157,7 +163,77 @@ def write(directory: str | os.PathLike, epoch: int,
                              f"{f'epoch {epoch_of(last)} ({last})' if last else 'none'}") from None
     for old in list_checkpoints(directory)[:-keep]:
         discard(old)
+    for older in list_checkpoints(directory)[:-1]:
+        drop_newest_only(older)
     return final
+
+
+def drop_newest_only(checkpoint: Path) -> None:
+    """Remove :data:`NEWEST_ONLY` files (the optimizer state) from an older ``checkpoint``: its
+    manifest is rewritten without them first (atomically), then they are unlinked. A reader
+    pins the optimizer file before the manifest (:class:`Pinned`), so it sees either both (the
+    file still there, whichever manifest) or neither; a process killed between the two steps
+    leaves an unlisted file, ignored. Format-1 checkpoints (no manifest) are left as they are."""
+    manifest_path = checkpoint / MANIFEST
+    try:
+        with pin(checkpoint) as files:
+            manifest = files.json(MANIFEST) if MANIFEST in files.handles else None
+    except RunError:
+        return  # damaged: left for verify to report
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return
+    listed = [name for name in NEWEST_ONLY if name in manifest["files"]]
+    if listed:
+        kept = {k: v for k, v in manifest["files"].items() if k not in NEWEST_ONLY}
+        write_bytes(manifest_path, json.dumps({**manifest, "files": kept}, indent=2).encode(),
+                    what="a checkpoint manifest")
+    for name in NEWEST_ONLY:
+        path = checkpoint / name
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+
+
+def holds(checkpoint: str | os.PathLike, name: str, files: "Pinned | None" = None) -> bool:
+    """Whether ``checkpoint`` (verified) holds file ``name``, e.g. ``optimizers.npz``: listed
+    in its manifest (format 2) or present (format 1)."""
+    if files is None:
+        with pin(checkpoint) as files:
+            return holds(checkpoint, name, files)
+    if name not in files.handles:
+        return False
+    if MANIFEST not in files.handles:
+        return True
+    try:
+        return name in files.json(MANIFEST).get("files", {})
+    except (RunError, AttributeError):
+        return False
+
+
+def sizes(checkpoint: str | os.PathLike) -> dict[str, int]:
+    """Bytes of each file of ``checkpoint`` (what is there; links not followed)."""
+    checkpoint = Path(checkpoint)
+    return {name: (checkpoint / name).lstat().st_size for name in (*FILES, MANIFEST)
+            if (checkpoint / name).is_file() and not (checkpoint / name).is_symlink()}
+
+
+def megabytes(nbytes: int) -> float:
+    return nbytes / 1e6
+
+
+def size_line(directory: str | os.PathLike) -> str:
+    """One line on what the checkpoints in ``directory`` take on disk: the newest (weights and
+    optimizer state) and the older ones (weights only), in MB."""
+    found = list_checkpoints(directory)
+    if not found:
+        return f"no checkpoint in {directory}"
+    newest, older = found[-1], found[:-1]
+    total = [sum(sizes(p).values()) for p in found]
+    line = (f"checkpoints: {megabytes(sum(total)):.1f} MB in {directory} (newest {newest.name}: "
+            f"{megabytes(total[-1]):.1f} MB")
+    if older:
+        each = ", ".join(f"{megabytes(t):.1f}" for t in total[:-1])
+        line += f"; {len(older)} older, weights only: {each} MB"
+    return line + ")"
 
 
 class Pinned:
@@ -277,6 +353,8 @@ def _verify(checkpoint: Path, files: Pinned) -> str | None:
         return f"{MANIFEST} is not a mapping"
     for name in FILES:
         entry = manifest.get(name)
+        if entry is None and name in NEWEST_ONLY:
+            continue  # an older checkpoint: weights only
         if not isinstance(entry, dict):
             return f"{MANIFEST} does not list {name}"
         if name not in files.handles:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from augintae_tf.config.schema import RESUMABLE_CHANGES, Config, config_diff, va
 from augintae_tf.config.sections import INFERENCE_FIELDS
 from augintae_tf.errors import ConfigError, RunError
 from augintae_tf.run import checkpoints
-from augintae_tf.run.layout import CONFIG, METRICS, RunLayout
+from augintae_tf.run.layout import CONFIG, METRICS, SAMPLE_GRID, RunLayout
 from augintae_tf.run.metrics_log import Warn, read_metrics, warn_stderr
 
 RUN_NAME = re.compile(r"^(\d{5})-")
@@ -62,6 +63,7 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
     """
     if resume:
         run_dir = Path(run_dir) if run_dir else latest_run_dir(runs_root)
+        check_resumable(run_dir)
         differences = [d for d in config_diff(read_config(run_dir), cfg)
                        if not d.startswith(tuple(f"{key}:" for key in RESUMABLE_CHANGES))]
         if differences:
@@ -73,6 +75,36 @@ def prepare_run_dir(cfg: Config, run_dir: str | os.PathLike | None, resume: bool
         raise RunError(f"run directory {run_dir} already exists and is not empty; pass --resume to "
                        "continue it, or choose another --run-dir")
     return run_dir
+
+
+def check_resumable(run_dir: str | os.PathLike) -> None:
+    """One line when ``run_dir`` holds no run to resume: training writes ``config.yaml`` first,
+    so without it no run started there (or its start failed, e.g. on a full disk, and was
+    undone); the line names the command that starts one."""
+    layout = RunLayout(run_dir)
+    if os.path.lexists(layout.config):
+        return
+    raise RunError(f"nothing to resume in {run_dir}: no run started there (it has no {CONFIG}); "
+                   f"start one with `augintae-tf train --run-dir {shlex.quote(str(run_dir))}` "
+                   "and your data options")
+
+
+def remove_samples_after(run_dir: str | os.PathLike, epoch: int,
+                         echo: Warn | None = None) -> list[Path]:
+    """Remove the sample grids (``samples/epoch-NNN.png``) of epochs after ``epoch``, the one a
+    resume starts from: a run killed after its last checkpoint drew them from weights the run no
+    longer has. Call it holding the run's lock."""
+    folder = RunLayout(run_dir).samples
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    later = sorted(p for p in folder.iterdir() if (m := SAMPLE_GRID.match(p.name))
+                   and int(m.group(1)) > epoch and not p.is_dir())
+    for path in later:
+        path.unlink(missing_ok=True)
+    if later and echo:
+        echo(f"removed {len(later)} sample grid{'s' * (len(later) > 1)} of epochs after "
+             f"{epoch} from {folder} (drawn after the checkpoint this run resumes from)")
+    return later
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike, echo: Warn = warn_stderr) -> list[Path]:

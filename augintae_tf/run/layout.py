@@ -21,6 +21,7 @@ these names, so renaming one is a change here. Imports nothing but the standard 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ EVAL = "eval"
 LOSSES_PLOT = "losses.png"
 EVAL_METRICS = "metrics.json"
 CLASSIFIERS = "classifiers"
+SAMPLE_GRID = re.compile(r"^epoch-(\d{3,})\.png$")  # samples/epoch-NNN.png: the grid after epoch NNN
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class RunLayout:
     @property
     def eval(self) -> Path:
         return self.root / EVAL
+
+    def sample_grid(self, epoch: int) -> Path:
+        """``samples/epoch-NNN.png``: the sample grid drawn after (1-based) ``epoch``."""
+        return self.samples / f"epoch-{epoch:03d}.png"
 
     def plot(self, name: str = LOSSES_PLOT) -> Path:
         """A plot of the metrics log (``samples/losses.png`` or a model's extra plot)."""

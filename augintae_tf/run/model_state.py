@@ -1,7 +1,8 @@
 """What a checkpoint holds of a model, and getting it back: every model variable
 (``model.weights.h5``: non-trainable ones included, BatchNorm statistics, the RNG step counter, the
 adversarial k; no optimizer variables) and each optimizer's variables in build order
-(``optimizers.npz``), written and read through :mod:`augintae_tf.run.checkpoints`.
+(``optimizers.npz``, kept by the newest checkpoint only), written and read through
+:mod:`augintae_tf.run.checkpoints`.
 
 ``model.weights.h5`` is Keras' own weights file, made and read in memory: h5py only ever writes to
 a buffer, and the bytes reach the disk through plain file writes, whose ENOSPC is a clean
@@ -19,7 +20,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import keras
 import numpy as np
@@ -71,6 +72,22 @@ def save(directory: str | os.PathLike, model: keras.Model, epoch: int, state: Ma
     return checkpoints.write(directory, epoch, lambda: _contents(model, epoch, state), keep)
 
 
+def snapshot(model: keras.Model) -> Callable[[], None]:
+    """Every variable of ``model`` and of its optimizers, copied to memory now; calling the
+    result assigns the copies back. A run stopped mid-epoch saves its last finished epoch this
+    way (the Checkpointer takes one at an epoch it does not checkpoint)."""
+    variables = {id(v): v for v in model.variables}
+    for opt in optimizers_of(model).values():
+        variables.update((id(v), v) for v in opt.variables)
+    pairs = [(v, np.array(keras.ops.convert_to_numpy(v))) for v in variables.values()]
+
+    def put_back() -> None:
+        for variable, value in pairs:
+            variable.assign(value)
+
+    return put_back
+
+
 def restore(checkpoint: str | os.PathLike, model: keras.Model, with_optimizers: bool = True,
             verified: bool = False, files: Pinned | None = None) -> dict[str, Any]:
     """Verify (unless ``verified``: the caller just did, on the same ``files``), then load
@@ -96,6 +113,9 @@ def _restore(checkpoint: Path, model: keras.Model, with_optimizers: bool, verifi
         raise RunError(f"checkpoint {checkpoint}: model.weights.h5 does not fit this model "
                        f"({str(exc).strip().splitlines()[0][:200]})") from None
     if with_optimizers:
+        if not checkpoints.holds(checkpoint, "optimizers.npz", files):
+            raise RunError(f"checkpoint {checkpoint} holds weights only (the optimizer state is "
+                           "kept in the newest checkpoint)")
         _restore_optimizers(checkpoint, model, files)
     return state
 

@@ -14,7 +14,8 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.errors import TrainingError
 from augintae_tf.images import save_labelled_grid
 from augintae_tf.inference.generation import interpolation_path, pixel_fade
-from augintae_tf.run import checkpoints, model_state
+from augintae_tf.run import checkpoints, interrupt, model_state
+from augintae_tf.run.layout import RunLayout
 from augintae_tf.run.metrics_log import append_metrics
 
 
@@ -131,7 +132,7 @@ class SampleGrids(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         labels, rows = zip(*self.rows())
-        save_labelled_grid(self.directory / f"epoch-{epoch + 1:03d}.png", rows, labels)
+        save_labelled_grid(RunLayout(self.root).sample_grid(epoch + 1), rows, labels)
         if not self.model.has(Capability.LATENT) and self.model.has(Capability.SAMPLE):
             # progress.png: one row per epoch, the first 8 fixed-noise samples of each; the rows
             # are kept in progress.npz too, so a resumed run keeps the earlier epochs' rows.
@@ -171,8 +172,15 @@ class Checkpointer(keras.callbacks.Callback):
     """Saves atomic checkpoints: after the first epoch (a full disk shows at once), after the
     last one, and between them every ``snap`` epochs, or with ``snap=None`` after the first
     epoch that ends ``interval`` seconds after the previous checkpoint.  A run that stops early
-    (``stop_training``) saves its last finished epoch in ``on_train_end``.  A NaN or infinite
-    loss stops the run instead, leaving the last good checkpoint as the newest one."""
+    (``stop_training``) saves its last finished epoch in ``on_train_end``; one stopped by a
+    signal, in :meth:`save_stopped`.  A NaN or infinite loss stops the run instead, leaving the
+    last good checkpoint as the newest one.
+
+    An epoch it does not checkpoint that took longer than ``finish_s / 2`` seconds is kept in
+    memory (:func:`~augintae_tf.run.model_state.snapshot`): a signal in the next epoch, too long
+    to finish, saves that one. Shorter epochs are finished instead (``StopOnSignal``), so the
+    copy (about a second for 200 MB of weights and optimizer state on 2 cores) is never paid
+    on them."""
 
     def __init__(self, directory: Path, keep: int, state: Callable[[int], dict[str, Any]],
                  snap: int | None = 1, epochs: int | None = None,
@@ -181,9 +189,18 @@ class Checkpointer(keras.callbacks.Callback):
         self.directory, self.keep, self.state = Path(directory), keep, state
         self.snap, self.epochs, self.interval, self.clock = snap, epochs, interval, clock
         self.unsaved: int | None = None  # a finished epoch with no checkpoint yet
+        self.moved = False  # whether a batch trained since ``unsaved`` ended
+        self.kept: tuple[Callable[[], None], dict[str, Any]] | None = None  # ``unsaved`` in memory
+        self.finish_s, self.saved = interrupt.FINISH_S, []
 
     def on_train_begin(self, logs=None):
         self.last_save = self.clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.moved = True
 
     def due(self, epoch: int) -> bool:
         """Whether finished epoch ``epoch`` (1-based) gets a checkpoint."""
@@ -193,9 +210,27 @@ class Checkpointer(keras.callbacks.Callback):
             return epoch % self.snap == 0
         return self.clock() - self.last_save >= self.interval
 
-    def save(self, epoch: int) -> None:
-        model_state.save(self.directory, self.model, epoch, self.state(epoch), keep=self.keep)
-        self.last_save, self.unsaved = self.clock(), None
+    def save(self, epoch: int, state: dict[str, Any] | None = None) -> None:
+        path = model_state.save(self.directory, self.model, epoch,
+                                self.state(epoch) if state is None else state, keep=self.keep)
+        self.last_save, self.unsaved, self.kept = self.clock(), None, None
+        self.saved.append(path)
+
+    def save_stopped(self) -> Path | None:
+        """After a signal stopped training: checkpoint the last finished epoch if it has none
+        (the model as it is when no batch trained since, else the copy kept in memory); return
+        the checkpoint, or None when that epoch was lost (a short epoch stopped mid-way)."""
+        if self.unsaved is None:
+            return None
+        if not self.moved:
+            self.save(self.unsaved)
+        elif self.kept is not None:
+            put_back, state = self.kept
+            put_back()
+            self.save(self.unsaved, state)
+        else:
+            return None
+        return self.saved[-1]
 
     def on_epoch_end(self, epoch, logs=None):
         bad = [k for k, v in (logs or {}).items() if not math.isfinite(float(v))]
@@ -208,9 +243,45 @@ class Checkpointer(keras.callbacks.Callback):
                 f"checkpoint is {last or 'none (no epoch finished)'}; lower --lr and resume or restart")
         if self.due(epoch + 1):
             self.save(epoch + 1)
-        else:
-            self.unsaved = epoch + 1
+            return
+        self.unsaved, self.moved = epoch + 1, False
+        long = time.perf_counter() - self.epoch_start > self.finish_s / 2
+        self.kept = (model_state.snapshot(self.model), self.state(epoch + 1)) if long else None
 
     def on_train_end(self, logs=None):
         if self.unsaved is not None:  # stopped before the planned last epoch
             self.save(self.unsaved)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Acts on a SIGINT or SIGTERM recorded during ``fit``
+    (:func:`augintae_tf.run.interrupt.deferred`): at the next batch end, when the epoch's
+    remaining batches take at most ``FINISH_S`` seconds at this epoch's pace, it finishes the
+    epoch (one line says so) and raises Terminated at its end, after the other callbacks logged,
+    checkpointed and drew it; else it raises at once (the Checkpointer then saves the last
+    finished epoch). A signal during an epoch's end callbacks stops at the end of that epoch.
+    Place it last."""
+
+    def __init__(self, steps: int, echo: Callable[[str], Any] | None = print):
+        super().__init__()
+        self.steps, self.echo, self.finishing = steps, echo, False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.start, self.batches = epoch, time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        signum = interrupt.pending()
+        if signum is None or self.finishing:
+            return
+        pace = (time.perf_counter() - self.start) / self.batches
+        left = max(self.steps - self.batches, 0) * pace
+        if left > interrupt.FINISH_S:
+            raise interrupt.take()
+        self.finishing = True
+        if self.echo and left > 0:
+            self.echo(f"{interrupt.signal_name(signum)}: finishing epoch {self.epoch + 1} "
+                      f"(about {left:.0f} s) to checkpoint it")
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupt.raise_pending()

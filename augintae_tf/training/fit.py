@@ -22,14 +22,16 @@ from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError, Terminated
 from augintae_tf.inference.loaded import load_run
 from augintae_tf.models import model_class, precision
-from augintae_tf.run import checkpoints
-from augintae_tf.run.directory import (choose_checkpoint, prepare_run_dir, read_config,
-                                       remove_stale_temporaries, save_config)
+from augintae_tf.run import checkpoints, interrupt
+from augintae_tf.run.directory import (pinned_checkpoint, prepare_run_dir, read_config,
+                                       remove_samples_after, remove_stale_temporaries,
+                                       save_config)
 from augintae_tf.run.layout import RunLayout
 from augintae_tf.run.lock import RunLock
 from augintae_tf.run.metrics_log import read_metrics, truncate_metrics
 from augintae_tf.run.model_state import restore_run_checkpoint
-from augintae_tf.training.callbacks import Checkpointer, MetricsLog, SampleGrids, StepBudget
+from augintae_tf.training.callbacks import (Checkpointer, MetricsLog, SampleGrids, StepBudget,
+                                            StopOnSignal)
 from augintae_tf.training.plots import plot_metrics
 from augintae_tf.training.preparation import (apply_step_budget, build, count_examples, describe,
                                               labelled_summary, sample_batches, steps_per_epoch,
@@ -41,6 +43,7 @@ class TrainResult:
     run_dir: Path
     epochs_done: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: str = ""  # what the run's checkpoints take on disk (checkpoints.size_line)
 
 
 def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
@@ -51,7 +54,17 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     ``resume`` continues ``run_dir`` (default: the newest run in ``runs_root``) from its last
     checkpoint: weights, optimizer moments, step, the model's RNG counter and epoch are restored;
     the data order continues with a fresh deterministic shuffle (seed + epochs done).
+
+    Ctrl-C (SIGINT) or SIGTERM (from the main thread) stops training with the last finished
+    epoch checkpointed (:mod:`augintae_tf.run.interrupt`) and raises
+    :class:`~augintae_tf.errors.Terminated` carrying the run directory and its planned epochs.
     """
+    with interrupt.stop_on_signals():
+        return _train(cfg, run_dir, resume, runs_root, dry_run, progress, echo)
+
+
+def _train(cfg: Config, run_dir, resume: bool, runs_root, dry_run: bool, progress: bool | None,
+           echo: Callable[[str], Any]) -> TrainResult | str:
     if cfg.train.strategy == "multi-worker" and run_dir is None and not dry_run:
         raise RunError("--strategy multi-worker needs --run-dir: every worker must write to and "
                        "resume from the same run directory, on a filesystem they all see")
@@ -83,10 +96,15 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
             return describe(cfg, model, num_examples, steps, sets[0] if sets else None)
         return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, progress, echo, sets)
     except BaseException as exc:
-        if isinstance(exc, Terminated):
-            exc.run_dir = run_dir
-        if lock is not None and not resume:
-            undo_failed_start(run_dir, created, lock)
+        with interrupt.deferred():  # a second Ctrl-C cannot cut the clean-up short
+            if isinstance(exc, Terminated):
+                exc.run_dir = run_dir
+            if lock is not None and not resume:
+                undo_failed_start(run_dir, created, lock)
+            if lock is not None:
+                lock.release()
+                lock = None
+        interrupt.drop_pending()
         raise
     finally:
         if lock is not None:
@@ -151,26 +169,37 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
     if progress is None:
         progress = sys.stdout.isatty()
     callbacks: list[keras.callbacks.Callback] = []
-    layout = RunLayout(run_dir)
+    layout, checkpointer = RunLayout(run_dir), None
     if chief:
         safe_dir(layout.logs / "train", run_dir)  # where Keras' TensorBoard writes: not a link
         state = lambda epoch: {"step": int(model.optimizer.iterations.numpy()),
                                "rng_step": int(model.step_counter.numpy()),
                                "config": cfg.to_dict()}
+        checkpointer = Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state,
+                                    snap=cfg.train.snap, epochs=epochs)
         callbacks = [  # MetricsLog first: an epoch's images/s leave out the writing below
             MetricsLog(layout.metrics, cfg.train.batch_size, steps, elapsed,
                        echo=None if progress else echo),
-            Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state,
-                         snap=cfg.train.snap, epochs=epochs),
+            checkpointer,
             SampleGrids(layout.samples, sample_batches(cfg, echo), root=run_dir),
             keras.callbacks.TensorBoard(log_dir=str(layout.logs), write_graph=False),
         ]
     if cfg.train.steps:  # every worker stops at the same step
         callbacks.append(StepBudget(cfg.train.steps * epochs // cfg.train.epochs, steps))
+    callbacks.append(StopOnSignal(steps, echo))  # last: after the epoch is logged and saved
     try:
-        history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
-                            steps_per_epoch=steps, callbacks=callbacks, verbose=1 if progress else 0,
-                            shuffle=False)  # the dataset is already shuffled (seeded) by tf.data
+        with interrupt.deferred():
+            history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
+                                steps_per_epoch=steps, callbacks=callbacks,
+                                verbose=1 if progress else 0,
+                                shuffle=False)  # the dataset is already shuffled (seeded)
+        interrupt.raise_pending()  # a signal after the last batch: the last epoch is saved
+    except Terminated as exc:
+        exc.epochs = epochs
+        if checkpointer is not None:
+            with interrupt.deferred():  # a second signal never cuts the save short
+                checkpointer.save_stopped()
+        raise
     except Exception as exc:  # the TensorBoard writer's full disk is a ResourceExhaustedError
         if isinstance(exc, RunError) or not is_no_space(exc):
             raise
@@ -181,7 +210,8 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
             model.run_stage(stage, run_dir, cfg, echo)
     records = read_metrics(run_dir) if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)
-    return TrainResult(run_dir, initial_epoch + epochs_run, records)
+    sizes = checkpoints.size_line(layout.checkpoints) if chief else ""
+    return TrainResult(run_dir, initial_epoch + epochs_run, records, sizes)
 
 
 def run_stage(run_dir: str | os.PathLike, stage: str, echo: Callable[[str], Any] = print) -> Path:
@@ -203,15 +233,23 @@ def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
     """Restore the newest intact checkpoint of ``run_dir``; return (epochs done, seconds spent).
     Every worker restores the weights; only the chief rewrites the metrics log."""
     warn = lambda message: echo(f"warning: {message}")
-    ckpt = choose_checkpoint(run_dir, warn=warn)
-    if ckpt is None:  # e.g. the first checkpoint never got written: start over, log included
-        if chief:
-            truncate_metrics(run_dir, 0, warn)
-        return 0, 0.0
-    state = restore_run_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=True)
+    with pinned_checkpoint(run_dir, warn=warn) as (ckpt, files):
+        if ckpt is None:  # e.g. the first checkpoint never got written: start over, log included
+            if chief:
+                truncate_metrics(run_dir, 0, warn)
+                remove_samples_after(run_dir, 0, echo)
+            return 0, 0.0
+        full = checkpoints.holds(ckpt, "optimizers.npz", files)
+        state = restore_run_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=full,
+                                       files=files)
     epoch = int(state["epoch"])
-    if chief:  # drop lines of epochs that finished after the checkpoint we resume from
+    if not full:  # the newest checkpoint was damaged; an older one holds weights only
+        model.optimizer.iterations.assign(int(state.get("step", 0)))
+        warn(f"{ckpt} holds weights only (the optimizer state is kept in the newest "
+             "checkpoint): the optimizers' moments start from zero")
+    if chief:  # drop lines and grids of epochs that finished after the checkpoint we resume from
         kept = truncate_metrics(run_dir, epoch, warn)
+        remove_samples_after(run_dir, epoch, echo)
     else:
         kept = [r for r in read_metrics(run_dir, None) if r.get("epoch", 0) <= epoch]
     elapsed = [r["elapsed_s"] for r in kept if "elapsed_s" in r]
