@@ -227,9 +227,11 @@ def test_sigterm_names_the_last_checkpoint(tmp_path):
         proc.kill()
     last = directory.choose_checkpoint(run_dir, warn=None)
     assert proc.returncode == 143, err
+    mb = sum(f.stat().st_size for f in last.iterdir()) / 1e6
     assert err.strip().splitlines()[-1] == (
-        f"stopped by SIGTERM: the last checkpoint is {last}; continue with `augintae-tf train "
-        f"--resume --run-dir '{run_dir}'`")
+        f"stopped by SIGTERM after epoch {last.name[-5:].lstrip('0')} of 200: the last checkpoint "
+        f"is {last}, {mb:.1f} MB; continue with `augintae-tf train --resume --run-dir "
+        f"'{run_dir}'`")
     lock.RunLock(run_dir).acquire().release()  # the lock was released on the way out
 
 

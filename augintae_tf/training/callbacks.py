@@ -27,26 +27,79 @@ def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
     return float(keras.ops.convert_to_numpy(value))
 
 
+LOG_LINES = 25  # about this many `epoch N:` lines per run, plus the first and the last
+LINE_S = 60.0  # and a line at least this often (mid-epoch too) when epochs are long
+SAMPLE_GRIDS = 10  # about this many sample grids per run, plus the first and the last epoch's
+
+
+def every(epochs: int, count: int) -> int:
+    """The epoch interval that gives about ``count`` of ``epochs`` (at least 1)."""
+    return max(1, math.ceil(epochs / count))
+
+
+def on_cadence(epoch: int, epochs: int, count: int, stopping: bool = False) -> bool:
+    """Whether finished (1-based) ``epoch`` of ``epochs`` is one of about ``count`` spread over
+    the run: the first, every ``ceil(epochs / count)``-th, and the last (or the one a run
+    ``stopping`` early ends with)."""
+    return epoch == 1 or epoch >= epochs or stopping or epoch % every(epochs, count) == 0
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2 h 05 min``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 class MetricsLog(keras.callbacks.Callback):
     """One JSON line per epoch in ``metrics.jsonl``: losses, lr, images/s, elapsed seconds.
 
-    ``echo`` prints the same numbers as one line per epoch (used when no progress bar is shown).
+    ``echo`` prints the same numbers as ``epoch N: loss=...`` lines, with the epochs left and an
+    ETA, sized to the run (the same on a terminal as in a pipe): the first epoch of this process,
+    about :data:`LOG_LINES` spread over the ``epochs`` of the run, the last, and whenever
+    :data:`LINE_S` seconds passed without a line, also mid-epoch (``epoch N: step b/steps``).
+    The ETA is the batches left (``total_steps`` in all, the step budget's or epochs x steps)
+    at the pace of this process's batches since its first epoch (which includes tracing).
     """
 
     def __init__(self, path: Path, batch_size: int, steps_per_epoch: int, elapsed_before: float = 0.0,
-                 echo: Callable[[str], Any] | None = None):
+                 echo: Callable[[str], Any] | None = None, epochs: int = 1,
+                 total_steps: int | None = None):
         super().__init__()
         self.path, self.batch_size, self.steps = Path(path), batch_size, steps_per_epoch
-        self.elapsed_before, self.echo = elapsed_before, echo
+        self.elapsed_before, self.echo, self.epochs = elapsed_before, echo, epochs
+        self.total_steps = total_steps or epochs * steps_per_epoch
+        self.first_epoch: int | None = None
 
     def on_train_begin(self, logs=None):
-        self.train_start = time.perf_counter()
+        self.train_start = self.last_line = time.perf_counter()
+        self.pace_from: tuple[float, int] | None = None  # (time, batches done) after the 1st epoch
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start, self.batches = time.perf_counter(), 0
+        self.epoch_start, self.batches, self.epoch = time.perf_counter(), 0, epoch
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+        elif self.pace_from is None:
+            self.pace_from = (self.epoch_start, epoch * self.steps)
 
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1  # the last epoch of a step budget is shorter (StepBudget)
+        if self.echo and time.perf_counter() - self.last_line >= LINE_S:
+            self.say(f"epoch {self.epoch + 1}: step {self.batches}/{self.steps}"
+                     f"{self.eta(self.epoch * self.steps + self.batches)}")
+
+    def eta(self, done: int) -> str:
+        """``; ETA 12 min`` for ``done`` of :attr:`total_steps` batches ('' before a pace)."""
+        if self.pace_from is None or done <= self.pace_from[1]:
+            return ""
+        pace = (time.perf_counter() - self.pace_from[0]) / (done - self.pace_from[1])
+        return f"; ETA {duration(pace * max(self.total_steps - done, 0))}"
+
+    def say(self, line: str) -> None:
+        self.echo(line)
+        self.last_line = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.epoch_start
@@ -57,10 +110,15 @@ class MetricsLog(keras.callbacks.Callback):
                   "epoch_s": seconds,
                   "elapsed_s": self.elapsed_before + time.perf_counter() - self.train_start}
         append_metrics(self.path, record)
-        if self.echo:
+        if self.echo and (epoch == self.first_epoch or time.perf_counter() - self.last_line >= LINE_S
+                          or on_cadence(epoch + 1, self.epochs, LOG_LINES, self.model.stop_training)):
             losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k.endswith(("loss", "_k")))
-            self.echo(f"epoch {epoch + 1}: {losses} lr={record['lr']:.2g} "
-                      f"{record['images_per_s']:.0f} img/s ({seconds:.1f} s)")
+            left = self.epochs - epoch - 1
+            self.say(f"epoch {epoch + 1}: {losses} lr={record['lr']:.2g} "
+                     f"{record['images_per_s']:.0f} img/s ({seconds:.1f} s)"
+                     + (f"; {left} epoch{'s' * (left != 1)} left"
+                        f"{self.eta((epoch + 1) * self.steps)}" if left > 0 and not
+                        self.model.stop_training else ""))
 
 
 class StepBudget(keras.callbacks.Callback):
@@ -88,9 +146,10 @@ class SampleGrids(keras.callbacks.Callback):
     every row is named in a left margin ("train: originals", "novel pair 1: slerp", ...)."""
 
     def __init__(self, directory: Path, batches: dict[str, np.ndarray], steps: int = 8,
-                 root: Path | None = None):
+                 root: Path | None = None, epochs: int | None = None):
         super().__init__()
         self.directory, self.batches, self.steps = Path(directory), batches, steps
+        self.epochs = epochs  # grids at about SAMPLE_GRIDS epochs of these (None: every epoch)
         self.root = Path(root) if root is not None else self.directory.parent  # the run
 
     def rows(self) -> list[tuple[str, np.ndarray]]:
@@ -131,6 +190,9 @@ class SampleGrids(keras.callbacks.Callback):
         safe_dir(self.directory, self.root)  # the grids' folder: made here, never through a link
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.epochs is not None and not on_cadence(epoch + 1, self.epochs, SAMPLE_GRIDS,
+                                                      self.model.stop_training):
+            return
         labels, rows = zip(*self.rows())
         save_labelled_grid(RunLayout(self.root).sample_grid(epoch + 1), rows, labels)
         if not self.model.has(Capability.LATENT) and self.model.has(Capability.SAMPLE):
@@ -191,7 +253,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.unsaved: int | None = None  # a finished epoch with no checkpoint yet
         self.moved = False  # whether a batch trained since ``unsaved`` ended
         self.kept: tuple[Callable[[], None], dict[str, Any]] | None = None  # ``unsaved`` in memory
-        self.finish_s, self.saved = interrupt.FINISH_S, []
+        self.finish_s, self.saved, self.epoch_start = interrupt.FINISH_S, [], None
 
     def on_train_begin(self, logs=None):
         self.last_save = self.clock()
@@ -245,7 +307,8 @@ class Checkpointer(keras.callbacks.Callback):
             self.save(epoch + 1)
             return
         self.unsaved, self.moved = epoch + 1, False
-        long = time.perf_counter() - self.epoch_start > self.finish_s / 2
+        long = (self.epoch_start is not None
+                and time.perf_counter() - self.epoch_start > self.finish_s / 2)
         self.kept = (model_state.snapshot(self.model), self.state(epoch + 1)) if long else None
 
     def on_train_end(self, logs=None):

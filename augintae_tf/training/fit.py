@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -47,7 +46,7 @@ class TrainResult:
 
 
 def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool = False,
-          runs_root: str | os.PathLike = "runs", dry_run: bool = False, progress: bool | None = None,
+          runs_root: str | os.PathLike = "runs", dry_run: bool = False,
           echo: Callable[[str], Any] = print) -> TrainResult | str:
     """Train ``cfg.model.name`` on ``cfg.data``; with ``dry_run`` return the description instead.
 
@@ -60,10 +59,10 @@ def train(cfg: Config, run_dir: str | os.PathLike | None = None, *, resume: bool
     :class:`~augintae_tf.errors.Terminated` carrying the run directory and its planned epochs.
     """
     with interrupt.stop_on_signals():
-        return _train(cfg, run_dir, resume, runs_root, dry_run, progress, echo)
+        return _train(cfg, run_dir, resume, runs_root, dry_run, echo)
 
 
-def _train(cfg: Config, run_dir, resume: bool, runs_root, dry_run: bool, progress: bool | None,
+def _train(cfg: Config, run_dir, resume: bool, runs_root, dry_run: bool,
            echo: Callable[[str], Any]) -> TrainResult | str:
     if cfg.train.strategy == "multi-worker" and run_dir is None and not dry_run:
         raise RunError("--strategy multi-worker needs --run-dir: every worker must write to and "
@@ -94,7 +93,7 @@ def _train(cfg: Config, run_dir, resume: bool, runs_root, dry_run: bool, progres
             model = build(cfg, steps)
         if dry_run:
             return describe(cfg, model, num_examples, steps, sets[0] if sets else None)
-        return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, progress, echo, sets)
+        return _train_in(cfg, run_dir, model, strategy, steps, resume, chief, echo, sets)
     except BaseException as exc:
         with interrupt.deferred():  # a second Ctrl-C cannot cut the clean-up short
             if isinstance(exc, Terminated):
@@ -145,7 +144,7 @@ def undo_failed_start(run_dir: Path, created: list[Path], lock: RunLock) -> None
 
 
 def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: int, resume: bool,
-              chief: bool, progress: bool | None, echo: Callable[[str], Any],
+              chief: bool, echo: Callable[[str], Any],
               sets: tuple[SetSummary, dict[int, int]] | None = None) -> TrainResult:
     """The part of :func:`train` that runs holding the run's lock."""
     if chief and resume:
@@ -166,10 +165,9 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
         for line in training_image_fallbacks(cfg.data):
             echo(f"warning: {line}")
     dataset = training_dataset(cfg, cfg.train.seed + initial_epoch, sets)
-    if progress is None:
-        progress = sys.stdout.isatty()
     callbacks: list[keras.callbacks.Callback] = []
     layout, checkpointer = RunLayout(run_dir), None
+    budget = cfg.train.steps * epochs // cfg.train.epochs if cfg.train.steps else None
     if chief:
         safe_dir(layout.logs / "train", run_dir)  # where Keras' TensorBoard writes: not a link
         state = lambda epoch: {"step": int(model.optimizer.iterations.numpy()),
@@ -178,20 +176,20 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
         checkpointer = Checkpointer(layout.checkpoints, cfg.train.keep_checkpoints, state,
                                     snap=cfg.train.snap, epochs=epochs)
         callbacks = [  # MetricsLog first: an epoch's images/s leave out the writing below
-            MetricsLog(layout.metrics, cfg.train.batch_size, steps, elapsed,
-                       echo=None if progress else echo),
+            MetricsLog(layout.metrics, cfg.train.batch_size, steps, elapsed, echo=echo,
+                       epochs=epochs, total_steps=budget),
             checkpointer,
-            SampleGrids(layout.samples, sample_batches(cfg, echo), root=run_dir),
+            SampleGrids(layout.samples, sample_batches(cfg, echo), root=run_dir, epochs=epochs),
             keras.callbacks.TensorBoard(log_dir=str(layout.logs), write_graph=False),
         ]
-    if cfg.train.steps:  # every worker stops at the same step
-        callbacks.append(StepBudget(cfg.train.steps * epochs // cfg.train.epochs, steps))
+    if budget:  # every worker stops at the same step
+        callbacks.append(StepBudget(budget, steps))
     callbacks.append(StopOnSignal(steps, echo))  # last: after the epoch is logged and saved
     try:
         with interrupt.deferred():
             history = model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
                                 steps_per_epoch=steps, callbacks=callbacks,
-                                verbose=1 if progress else 0,
+                                verbose=0,  # the epoch lines are MetricsLog's, tty or not
                                 shuffle=False)  # the dataset is already shuffled (seeded)
         interrupt.raise_pending()  # a signal after the last batch: the last epoch is saved
     except Terminated as exc:
