@@ -82,7 +82,8 @@ def resize(point: Path, size_kb: int) -> None:
 # ---------------------------------------------------------------- 1. full disk
 def test_checkpoint_enospc_on_a_tiny_tmpfs_then_resume(tmpfs, tiny_run):
     """The issue's repro: the disk fills during the 2nd checkpoint (it was a segfault)."""
-    one = sum(p.stat().st_size for p in (tiny_run / "checkpoints" / "epoch-00001").iterdir())
+    # a full checkpoint: the newest (the older one holds weights only)
+    one = sum(p.stat().st_size for p in (tiny_run / "checkpoints" / "epoch-00002").iterdir())
     disk = tmpfs(int(one * 1.6) // 1024 + 600)  # room for one checkpoint, samples and logs
     run_dir = disk / "run"
     done = cli("train", "--run-dir", run_dir, "--epochs", "3", *TINY_SETS)
