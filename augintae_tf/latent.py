@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from augintae_tf.config.choices import ALPHAS, SAMPLERS
+from augintae_tf.config.choices import ALPHAS, SAMPLERS, min_seeds
 
 # Below this sin(omega) the slerp weights sin(a*omega)/sin(omega) are 0/0-prone; there the great
 # circle is indistinguishable from the chord, so the normalised linear blend is used instead.
@@ -70,7 +70,8 @@ def sample_alpha(seed, shape, kind: str = "midpoint") -> tf.Tensor:
     return draws[0] if kind == "uniform" else tf.reduce_mean(draws, axis=0)
 
 
-def sample_seed_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def sample_seed_pairs(num_seeds, num, seed, min_seeds: int = 2
+                      ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Few-shot generation's one sampler: ``(first, second, alpha)``, each ``[num]``.
 
     Ordered pairs of distinct seed indices in ``[0, num_seeds)`` and their slerp weights (mean of
@@ -78,11 +79,15 @@ def sample_seed_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Te
     first ``[seed, 2]``, offset ``[seed, 3]``): the same draws eagerly (``augintae-tf generate``,
     the evaluation) and inside a SavedModel graph (the served ``generate``).
     ``second = (first + offset) % K`` with offset in ``[1, K-1]`` can never equal ``first``.
+    ``min_seeds=1`` (the one-seed samplers, which read ``first`` only) also accepts K = 1: the
+    offset is drawn in ``[1, max(K, 2))``, the same draws as before for K >= 2, and the one
+    seed is both ``first`` and ``second``.
     """
     seed = tf.cast(seed, tf.int64)
     num_seeds = tf.cast(num_seeds, tf.int32)
-    checks = [tf.debugging.assert_greater_equal(num_seeds, 2, message="generate needs at least "
-                                                "2 seed images"),
+    needed = "1 seed image" if min_seeds == 1 else f"{min_seeds} seed images"
+    checks = [tf.debugging.assert_greater_equal(num_seeds, min_seeds,
+                                                message=f"generate needs at least {needed}"),
               tf.debugging.assert_non_negative(tf.cast(num, tf.int32), message="num must be >= 0")]
     with tf.control_dependencies(checks):  # before the draws, whose own errors are cryptic
         shape = tf.reshape(tf.cast(num, tf.int32), [1])
@@ -92,8 +97,8 @@ def sample_seed_pairs(num_seeds, num, seed) -> tuple[tf.Tensor, tf.Tensor, tf.Te
 
     first = tf.random.stateless_uniform(shape, stream(2), minval=0, maxval=num_seeds,
                                         dtype=tf.int32)
-    offset = tf.random.stateless_uniform(shape, stream(3), minval=1, maxval=num_seeds,
-                                         dtype=tf.int32)
+    offset = tf.random.stateless_uniform(shape, stream(3), minval=1,
+                                         maxval=tf.maximum(num_seeds, 2), dtype=tf.int32)
     return first, (first + offset) % num_seeds, sample_alpha(stream(1), shape)
 
 
@@ -126,7 +131,7 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r} is unknown; expected one of {', '.join(SAMPLERS)}")
     latents = tf.cast(latents, tf.float32)
-    first, second, alpha = sample_seed_pairs(tf.shape(latents)[0], num, seed)
+    first, second, alpha = sample_seed_pairs(tf.shape(latents)[0], num, seed, min_seeds(sampler))
     z_a = tf.gather(latents, first)
     if sampler == "convex":
         weights = tf.random.stateless_gamma(tf.stack([tf.cast(num, tf.int32), tf.shape(latents)[0]]),

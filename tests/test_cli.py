@@ -102,7 +102,8 @@ def test_every_option_has_help_and_no_command_summary_is_cut():
         summary = command.get_short_help_str()
         assert summary and not summary.endswith("..."), (name, summary)
     generate = invoke("generate", "--help").output
-    assert "single image" not in generate and "at least 2 seed images" in generate
+    assert "single image" not in generate and "one or more for the local and local-edit" in \
+        " ".join(generate.split())
     evaluate = invoke("evaluate", "--help").output
     metrics = evaluate.split("Metrics (--metrics")[1]
     assert all(re.search(rf"^ +{re.escape(name)}  ", metrics, re.M) for name in METRIC_TABLE)
@@ -156,7 +157,17 @@ def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
     one.mkdir()
     (one / "s.png").write_bytes((seeds / "seed-00.png").read_bytes())
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1")
-    assert result.exit_code == 1 and "at least 2 seed images, got 1" in result.output
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        f"Error: --seeds {one} holds 1 image; the run's sampler slerp needs at least 2 of one "
+        "class (--sampler local or local-edit generates from one)"]  # before the domain line
+    assert not (tmp_path / "gen1").exists()  # OUT as it was found: the retry works
+    result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1",
+                    "--sampler", "local-edit", "--num", "6")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith(
+        f"wrote 6 images from 1 seed to {tmp_path / 'gen1'}/ (grid: ")
+    assert sorted(p.name for p in (tmp_path / "gen1").iterdir()) == [
+        ".generated.json", *(f"{i:05d}.png" for i in range(6)), "grid.png"]
     result = invoke("interpolate", "--run-dir", tiny_run, "--a", seeds / "seed-00.png",
                     "--b", seeds / "seed-01.png", "--steps", "5", "--out", tmp_path / "i.png",
                     "--gif", tmp_path / "i.gif")

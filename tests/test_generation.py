@@ -120,3 +120,57 @@ def test_labelled_grids_widen_for_long_labels_and_wrap_beyond_the_widest(tmp_pat
     assert all(draw.textlength(line, font=font) <= MAX_LABEL_WIDTH - 8 for line in lines)
     cut = _wrap(draw, longer, font, 100, max_lines=2)
     assert len(cut) == 2 and cut[-1].endswith("…")  # a row too short for it all
+
+
+def test_one_seed_samplers_generate_from_a_single_seed(run, novel_seeds):
+    """One-shot generation: local and local-edit start from one seed, so K = 1 is enough;
+    the others refuse it in one line, and K >= 2 draws the same pairs as before."""
+    for sampler in ("local", "local-edit"):
+        images = run.generate(novel_seeds[:1], num=6, seed=0, sampler=sampler)
+        assert images.shape == (6, 28, 28, 1) and np.all((images >= 0) & (images <= 1))
+        assert np.abs(images[0] - images[1]).max() > 0  # six different images, not one copy
+        np.testing.assert_array_equal(
+            images, run.generate(novel_seeds[:1], num=6, seed=0, sampler=sampler))
+    for sampler in ("slerp", "slerp-local", "convex"):
+        with pytest.raises(RunError, match=f"^few-shot generation by {sampler} needs at least 2 "
+                                           "seed images, got 1$"):
+            run.generate(novel_seeds[:1], num=4, sampler=sampler)
+    one = [t.numpy() for t in sample_seed_pairs(1, 50, 7, min_seeds=1)]
+    assert np.all(one[0] == 0) and np.all(one[1] == 0)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in
+               zip(sample_seed_pairs(5, 200, 3, min_seeds=1), sample_seed_pairs(5, 200, 3)))
+
+
+def test_a_failed_write_leaves_out_as_it_was_found_and_the_retry_works(tmp_path, monkeypatch):
+    from augintae_tf.inference import generation
+
+    images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    save_pngs, calls = generation.save_pngs, []
+
+    def failing(paths, chunk):  # the disk fills while the second chunk is written
+        calls.append(len(paths))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return save_pngs(paths, chunk)
+
+    monkeypatch.setattr(generation, "save_pngs", failing)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out, was in ((tmp_path / "absent", None), (empty, [])):
+        calls.clear()
+        with pytest.raises(OSError):
+            generation.write_generation_chunks(out, images[:2], [images[:2], images[2:]], 4)
+        assert (sorted(out.iterdir()) if out.exists() else None) == was
+    with pytest.raises(RunError):  # a generation failing in its first chunk: OUT never touched
+        generation.write_generation_chunks(tmp_path / "first", images[:2], _failing_first(), 4)
+    assert not (tmp_path / "first").exists()
+    monkeypatch.undo()
+    grid = generation.write_generation_chunks(tmp_path / "absent", images[:2],
+                                              [images[:2], images[2:]], 4)
+    assert sorted(p.name for p in grid.parent.iterdir()) == [
+        ".generated.json", "00000.png", "00001.png", "00002.png", "00003.png", "grid.png"]
+
+
+def _failing_first():
+    raise RunError("few-shot generation needs at least 2 seed images, got 1")
+    yield  # a generator: the error comes when the first chunk is asked for

@@ -28,9 +28,9 @@ def check_run_dir(run_dir) -> None:
 @click.command("generate", short_help="New images of a class from its seed images.")
 @RUN_DIR
 @click.option("--seeds", type=click.Path(exists=True), default=None,
-              help="A folder of at least 2 seed images of one class (e.g. what `augintae-tf "
-                   "export-seeds` writes); omit it for a model that samples without seeds "
-                   "(e.g. fastgan).")
+              help="A folder of seed images of one class (e.g. what `augintae-tf export-seeds` "
+                   "writes): one or more for the local and local-edit samplers, at least 2 for "
+                   "the others; omit it for a model that samples without seeds (e.g. fastgan).")
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True,
               help="How many new images to generate.")
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True,
@@ -53,9 +53,11 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
     removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
     folder holding an NNNNN.png or grid.png that no generation wrote)."""
+    from augintae_tf.config.choices import seed_count_problem
     from augintae_tf.inference.outputs import check_out, generated_names
+    from augintae_tf.run.directory import read_config
 
-    check_run_dir(run_dir)  # a wrong run directory is named before anything about --out
+    saved = read_config(run_dir)  # a wrong run directory is named before anything about --out
     check_out(out, overwrite, generated_names(num))  # before the slow part
     import numpy as np
 
@@ -63,8 +65,14 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     from augintae_tf.inference import generation
     from augintae_tf.inference.loaded import load_run
 
+    cfg = saved.data
+    if seeds is not None:  # the seed count is checked first: before the run loads, or any line
+        seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
+        wanted = sampler or getattr(saved.model, "sampler", None)
+        problem = seed_count_problem(len(paths), wanted, seeds, sampler is None)
+        if problem:
+            raise click.ClickException(problem)
     run = load_run(run_dir, checkpoint)
-    cfg = run.config.data
     if seeds is None:
         if not run.model.has(Capability.SAMPLE):
             raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
@@ -75,8 +83,10 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
         click.echo(f"wrote {num} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
-    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
     used = run.model.check_sampler(sampler)  # a sampler it lacks fails before OUT is touched
+    problem = seed_count_problem(len(paths), used, seeds, sampler is None)  # e.g. a fallback
+    if problem:
+        raise click.ClickException(problem)
     if used:
         run.model.noise_factor(used)
     note = run.model.sampler_note() if sampler is None and used else None
@@ -88,7 +98,8 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     chunks = generation.generate_chunks(run.model, seed_images, num, seed, sampler=sampler,
                                         scale=scale)
     grid = generation.write_generation_chunks(out, seed_images, chunks, num, overwrite=overwrite)
-    click.echo(f"wrote {num} images from {len(paths)} seeds to {folder_text(out)} (grid: {grid}; "
+    click.echo(f"wrote {num} images from {len(paths)} seed{'s' * (len(paths) != 1)} to "
+               f"{folder_text(out)} (grid: {grid}; "
                f"checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "") + ")")
 
 

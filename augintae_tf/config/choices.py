@@ -27,6 +27,27 @@ ALPHAS = ("midpoint", "uniform")  # model.alpha
 # local covariance (models/latent_stats.py)
 SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
 NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
+# the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
+# others combine two or more (a slerp between two, a convex combination of all)
+ONE_SEED_SAMPLERS = ("local", "local-edit")
+
+
+def min_seeds(sampler: str | None) -> int:
+    """How many seed images ``sampler`` needs (``""`` or None: a model's own few-shot way, a
+    pair of seeds)."""
+    return 1 if sampler in ONE_SEED_SAMPLERS else 2
+
+
+def seed_count_problem(count: int, sampler: str | None, seeds: str, default: bool) -> str | None:
+    """The one line refusing ``count`` seed images (from ``--seeds seeds``) for ``sampler`` (the
+    run's own when ``default``), or None when they are enough."""
+    if count >= min_seeds(sampler):
+        return None
+    which = (f"the run's sampler {sampler}" if default else f"--sampler {sampler}") if sampler \
+        else "this model's few-shot generation"
+    return (f"--seeds {seeds} holds {count} image{'s' * (count != 1)}; {which} needs at least "
+            f"{min_seeds(sampler)} of one class (--sampler {' or '.join(ONE_SEED_SAMPLERS)} "
+            "generates from one)")
 
 # model: FastGAN's DiffAugment operations, each applied to an image with probability p_<op>
 DIFFAUGMENT_OPERATIONS = ("translation", "cutout", "brightness", "saturation", "contrast", "flip")

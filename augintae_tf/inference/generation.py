@@ -19,9 +19,11 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
+from augintae_tf.config.choices import min_seeds
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_pngs
-from augintae_tf.inference.outputs import generated_names, prepare_out, seed_names
+from augintae_tf.inference.outputs import (MANIFEST, generated_names, prepare_out, seed_names,
+                                           undo_out)
 from augintae_tf.models import latent_stats
 
 
@@ -34,13 +36,16 @@ def _require(model: keras.Model, capability: str, what: str) -> None:
 def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: int = 0,
              batch_size: int = 256, sampler: str | None = None, scale: float | None = None
              ) -> np.ndarray:
-    """``num`` new images from ``seed_images`` ``[K, H, W, C]`` (K >= 2) by the model's ``fewshot``
+    """``num`` new images from ``seed_images`` ``[K, H, W, C]`` (K >= 2; K >= 1 for the one-seed
+    samplers ``local`` and ``local-edit``) by the model's ``fewshot``
     with ``sampler`` (:data:`~augintae_tf.config.choices.SAMPLERS`; None: the run's ``model.sampler``) and
     noise ``scale`` (None: the run's ``model.sampler_scale``): the exported ``generate`` signatures
     with the same seed return the same images.  Deterministic for a given ``seed``."""
     _require(model, Capability.FEWSHOT, "few-shot generation")
-    if len(seed_images) < 2:
-        raise RunError(f"few-shot generation needs at least 2 seed images, got {len(seed_images)}")
+    used = model.check_sampler(sampler)
+    if len(seed_images) < min_seeds(used):
+        raise RunError(f"few-shot generation{f' by {used}' if used else ''} needs at least "
+                       f"{min_seeds(used)} seed images, got {len(seed_images)}")
     if scale is not None and not 0.0 <= float(scale) <= 10.0:
         raise RunError(f"--scale {scale}: the noise scale must be a number in [0, 10]")
     images = model.fewshot(tf.convert_to_tensor(seed_images, tf.float32), int(num), int(seed),
@@ -133,18 +138,33 @@ def write_generation_chunks(out_dir: str | os.PathLike, seed_images: np.ndarray,
     """:func:`write_generation` of ``num`` images that arrive in ``chunks`` (e.g.
     :func:`generate_chunks`): each chunk is written before the next is made, and only the
     grid's first rows are kept, so memory does not grow with ``num``."""
-    names = generated_names(num)
-    out_dir = prepare_out(out_dir, overwrite, names)
-    shown, written = [], 0
-    for images in chunks:
-        save_pngs([out_dir / name for name in names[written:written + len(images)]], images)
-        if written < grid_columns * 8:  # a copy: a view would keep the whole chunk alive
-            shown.append(images[:grid_columns * 8 - written].copy())
-        written += len(images)
-    shown = np.concatenate(shown) if shown else seed_images[:0]
-    rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [shown[i:i + grid_columns]
-                                           for i in range(0, len(shown), grid_columns)]
-    return save_grid(out_dir / "grid.png", rows)
+    names, out_dir = generated_names(num), Path(out_dir)
+    chunks = iter(chunks)
+    first = next(chunks, None)  # a generation that fails, fails before OUT is touched
+    fresh = not out_dir.exists()  # made here: removed again if the writing fails
+    was_empty = fresh or not any(out_dir.iterdir())
+    try:
+        out_dir = prepare_out(out_dir, overwrite, names)
+        shown, written = [], 0
+        for images in _chain(first, chunks):
+            save_pngs([out_dir / name for name in names[written:written + len(images)]], images)
+            if written < grid_columns * 8:  # a copy: a view would keep the whole chunk alive
+                shown.append(images[:grid_columns * 8 - written].copy())
+            written += len(images)
+        shown = np.concatenate(shown) if shown else seed_images[:0]
+        rows = [seed_images[:grid_columns]] * bool(len(seed_images)) + [
+            shown[i:i + grid_columns] for i in range(0, len(shown), grid_columns)]
+        return save_grid(out_dir / "grid.png", rows)
+    except BaseException:
+        if was_empty:  # as it was found: empty (or absent); nothing of the user's was there
+            undo_out(out_dir, [*names, MANIFEST], fresh)
+        raise
+
+
+def _chain(first: np.ndarray | None, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    if first is not None:
+        yield first
+    yield from rest
 
 
 def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray,

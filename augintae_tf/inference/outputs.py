@@ -36,6 +36,26 @@ def prepare_out(out_dir: str | os.PathLike, overwrite: bool, names: list[str]) -
     return out_dir
 
 
+def undo_out(out_dir: Path, names: Sequence[str], remove_folder: bool) -> None:
+    """After a failed write into a folder that was empty (or absent, ``remove_folder``): remove
+    ``names`` (what the command records and writes; links are not followed) and the folder, so
+    the same command can be retried."""
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        return
+    for name in names:
+        path = out_dir / name
+        if path.is_file() or path.is_symlink():
+            path.unlink(missing_ok=True)
+    for stale in out_dir.glob(".*.tmp*"):  # an atomic write cut short
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+    if remove_folder:
+        try:
+            out_dir.rmdir()
+        except OSError:  # something else was written there meanwhile: keep it
+            pass
+
+
 def claim_out(out_dir: str | os.PathLike, names: Sequence[str]) -> Path:
     """For commands that add a fixed set of files to a folder that may hold the user's own
     (``evaluate --out``, ``compare --out``): make it (never through a link), refuse a file of

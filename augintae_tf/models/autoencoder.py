@@ -142,7 +142,7 @@ class Autoencoder(ModelContract):
             empty = z_a
         elif sampler == "local-edit":
             z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
-            first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)[0]
+            first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed, min_seeds=1)[0]
             edits = edit_fn(self.decode, seed_images, latents, first, z)
             decode, empty = edits, z
         else:
