@@ -212,3 +212,37 @@ def test_resume_of_a_folder_whose_start_failed_says_there_is_nothing_to_resume(t
         f"Error: nothing to resume in {run_dir}: no run started there (it has no config.yaml); "
         f"start one with `augintae-tf train --run-dir {run_dir}` and your data options")
     assert list(run_dir.iterdir()) == []
+
+
+def test_a_second_ctrl_c_while_saving_changes_nothing(tmp_path, monkeypatch):
+    """SIGINT in epoch 2 (short epochs: it is finished, then saved); a second SIGINT arrives
+    while its checkpoint is being written: the save completes, intact, and the run stops once."""
+    cfg = tiny_config(**{"train.snap": None, "train.epochs": 4})
+    log_batch, write_file = callbacks.MetricsLog.on_train_batch_end, checkpoints._write_file
+    lines = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        log_batch(self, batch, logs)
+        if self.epoch == 1 and batch == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _write_file(path, data):
+        if path.parent.name.startswith(".tmp-epoch-00002-") and path.name == "state.json":
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, mid-save
+        return write_file(path, data)
+
+    monkeypatch.setattr(callbacks.MetricsLog, "on_train_batch_end", on_train_batch_end)
+    monkeypatch.setattr(checkpoints, "_write_file", _write_file)
+    with pytest.raises(Terminated) as stopped:
+        train(cfg, tmp_path / "run", echo=lines.append)
+    run_dir = stopped.value.run_dir
+    assert [line for line in lines if line.startswith("SIGINT")] == [
+        next(line for line in lines if line.startswith("SIGINT: finishing epoch 2 (about "))]
+    assert logged(run_dir) == [(1, 4), (2, 8)]
+    last = run_dir / "checkpoints" / "epoch-00002"
+    assert checkpoints.verify(last) is None and checkpoints.holds(last, "optimizers.npz")
+    assert [p.name for p in (run_dir / "checkpoints").iterdir() if p.name.startswith(".")] == []
+    assert interrupt.pending() is None  # the second signal was dropped, not left to fire later
+    line, code = interrupt.report(stopped.value)
+    assert code == 130 and line.startswith(
+        f"stopped by SIGINT after epoch 2 of 4: the last checkpoint is {last}, ")

@@ -65,14 +65,14 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     from augintae_tf.inference import generation
     from augintae_tf.inference.loaded import load_run
 
-    cfg = saved.data
     if seeds is not None:  # the seed count is checked first: before the run loads, or any line
-        seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
         wanted = sampler or getattr(saved.model, "sampler", None)
-        problem = seed_count_problem(len(paths), wanted, seeds, sampler is None)
+        problem = seed_count_problem(generation.seed_file_count(seeds), wanted, seeds,
+                                     sampler is None)
         if problem:
             raise click.ClickException(problem)
     run = load_run(run_dir, checkpoint)
+    cfg = run.config.data
     if seeds is None:
         if not run.model.has(Capability.SAMPLE):
             raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
@@ -83,6 +83,7 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
         click.echo(f"wrote {num} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
                    f"checkpoint {run.checkpoint.name})")
         return
+    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
     used = run.model.check_sampler(sampler)  # a sampler it lacks fails before OUT is touched
     problem = seed_count_problem(len(paths), used, seeds, sampler is None)  # e.g. a fallback
     if problem:
