@@ -184,3 +184,31 @@ def test_a_step_budget_that_is_no_multiple_of_the_epoch_runs_exactly_and_resumes
     assert [(r["epoch"], r["step"]) for r in lines(run_dir / "metrics.jsonl")] == [(1, 4), (2, 7)]
     final = checkpoints.read_state(checkpoints.latest_checkpoint(run_dir / "checkpoints"))
     assert final["step"] == final["rng_step"] == 7
+
+
+def test_log_lines_and_sample_grids_are_sized_to_the_run():
+    from augintae_tf.training.callbacks import (LOG_LINES, SAMPLE_GRIDS, duration, on_cadence)
+
+    # 400 steps on 300 images: 200 epochs of 2 steps (it was 200 lines and 201 grids)
+    lines_at = [e for e in range(1, 201) if on_cadence(e, 200, LOG_LINES)]
+    grids_at = [e for e in range(1, 201) if on_cadence(e, 200, SAMPLE_GRIDS)]
+    assert lines_at == [1, *range(8, 201, 8)] and len(lines_at) == 26
+    assert grids_at == [1, *range(20, 201, 20)] and len(grids_at) == 11
+    assert [e for e in range(1, 4) if on_cadence(e, 3, SAMPLE_GRIDS)] == [1, 2, 3]  # short: all
+    assert on_cadence(13, 200, SAMPLE_GRIDS, stopping=True)  # a step budget's last epoch
+    assert [duration(s) for s in (4.4, 89, 754, 7500)] == ["4 s", "89 s", "13 min", "2 h 05 min"]
+
+
+def test_long_epochs_get_a_mid_epoch_line_with_an_eta(tmp_path, monkeypatch):
+    from augintae_tf.training import callbacks
+
+    monkeypatch.setattr(callbacks, "LINE_S", 0.0)  # every batch counts as a minute without a line
+    said = []
+    train(tiny_config(**{"train.epochs": 3}), tmp_path / "run", echo=said.append)
+    steps = [line for line in said if ": step " in line]
+    assert steps[0] == "epoch 1: step 1/4"  # no pace yet: the first epoch includes tracing
+    assert any(line.startswith("epoch 2: step 2/4; ETA ") for line in steps), steps
+    ends = [line for line in said if line.startswith("epoch ") and ": loss=" in line]
+    assert [line.split(":")[0] for line in ends] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert ends[1].endswith(" s") and "; 1 epoch left; ETA " in ends[1]
+    assert "left" not in ends[2]  # the last line has nothing left to estimate

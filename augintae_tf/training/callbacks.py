@@ -110,15 +110,20 @@ class MetricsLog(keras.callbacks.Callback):
                   "epoch_s": seconds,
                   "elapsed_s": self.elapsed_before + time.perf_counter() - self.train_start}
         append_metrics(self.path, record)
-        if self.echo and (epoch == self.first_epoch or time.perf_counter() - self.last_line >= LINE_S
-                          or on_cadence(epoch + 1, self.epochs, LOG_LINES, self.model.stop_training)):
-            losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k.endswith(("loss", "_k")))
-            left = self.epochs - epoch - 1
-            self.say(f"epoch {epoch + 1}: {losses} lr={record['lr']:.2g} "
-                     f"{record['images_per_s']:.0f} img/s ({seconds:.1f} s)"
-                     + (f"; {left} epoch{'s' * (left != 1)} left"
-                        f"{self.eta((epoch + 1) * self.steps)}" if left > 0 and not
-                        self.model.stop_training else ""))
+        stopping = self.model.stop_training
+        if self.echo and (epoch == self.first_epoch or on_cadence(epoch + 1, self.epochs, LOG_LINES,
+                                                                  stopping)
+                          or time.perf_counter() - self.last_line >= LINE_S):
+            self.say(self.line(epoch, record, seconds, stopping))
+
+    def line(self, epoch: int, record: dict[str, Any], seconds: float, stopping: bool) -> str:
+        """``epoch N: loss=... lr=... img/s (s); K epochs left; ETA ...``."""
+        losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k.endswith(("loss", "_k")))
+        left = 0 if stopping else self.epochs - epoch - 1
+        return (f"epoch {epoch + 1}: {losses} lr={record['lr']:.2g} "
+                f"{record['images_per_s']:.0f} img/s ({seconds:.1f} s)"
+                + (f"; {left} epoch{'s' * (left != 1)} left{self.eta((epoch + 1) * self.steps)}"
+                   if left > 0 else ""))
 
 
 class StepBudget(keras.callbacks.Callback):
