@@ -79,6 +79,7 @@ def test_ctrl_c_saves_the_last_finished_epoch_and_exits_130(interrupted):
     assert checkpoints.verify(last) is None
     assert checkpoints.read_state(last)["step"] == 2 * epoch  # 64 images, batches of 32
     mb = sum(p.stat().st_size for p in last.iterdir()) / 1e6
+    assert "^C" in output  # typed at the terminal, which echoed it
     assert output.strip().splitlines()[-1] == (
         f"stopped by SIGINT after epoch {epoch} of 200: the last checkpoint is {last}, "
         f"{mb:.1f} MB; continue with `augintae-tf train --resume --run-dir {run_dir}`")

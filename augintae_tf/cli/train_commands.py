@@ -85,6 +85,8 @@ def train_command(**options):
             _train(**options)
     except Terminated as exc:
         line, code = interrupt.report(exc)
+        if sys.stderr.isatty():  # the terminal echoed "^C" where the cursor was: a line of its own
+            click.echo("", err=True)
         click.echo(line, err=True)
         sys.exit(code)
 
