@@ -217,3 +217,35 @@ def test_the_default_cadence_writes_the_first_and_the_last_epoch_of_a_short_run(
     names = [p.name for p in checkpoints.list_checkpoints(run / "checkpoints")]
     assert names == ["epoch-00001", "epoch-00003"]
     assert re.search(r"^  snap: null$", (run / "config.yaml").read_text(), re.M)
+
+
+# ---------------------------------------------------------------- held-out folder in latent-stats
+def test_the_latent_stats_stage_measures_the_held_out_folder_the_user_gave(rgb_run, folders,
+                                                                           tmp_path):
+    """The seed-domain reference (the "held-out median" of generate's domain line) rests on the
+    ``--held-out`` folder's 9 images, not the 24 training images, and moves with that folder."""
+    import dataclasses
+
+    from augintae_tf.inference.loaded import load_run
+    from augintae_tf.models import latent_stats
+
+    run, output = rgb_run
+    manifest = json.loads((run / latent_stats.STAGE / "manifest.json").read_text())
+    assert manifest["heldout_images"] == 9
+    assert manifest["heldout_source"] == [str(folders["held"]), "train"]
+    assert (f"reconstruction error of 9 held-out images ({folders['held']} [train])"
+            in output)
+    loaded = load_run(run)
+    stats = loaded.model.latent_stats
+    expected = latent_stats.reconstruction_mse(
+        loaded.model, __import__("augintae_tf.data", fromlist=["load_image_files"])
+        .load_image_files(folders["held"], 16, 3)[0])
+    np.testing.assert_allclose(stats.heldout_mse, np.sort(expected), rtol=1e-5, atol=1e-7)
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    cfg = loaded.config
+    other = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
+                                                              test_dataset=str(folders["novel"])))
+    again = latent_stats.run_stage(load_run(copy).model, copy, other, echo=lambda *_: None)
+    assert len(again.heldout_mse) == 16  # the novel folder: 2 classes x 8
+    assert np.median(again.heldout_mse) != pytest.approx(np.median(stats.heldout_mse), rel=1e-3)
