@@ -249,3 +249,36 @@ def test_the_latent_stats_stage_measures_the_held_out_folder_the_user_gave(rgb_r
     again = latent_stats.run_stage(load_run(copy).model, copy, other, echo=lambda *_: None)
     assert len(again.heldout_mse) == 16  # the novel folder: 2 classes x 8
     assert np.median(again.heldout_mse) != pytest.approx(np.median(stats.heldout_mse), rel=1e-3)
+
+
+# ---------------------------------------------------------------- broken and stray files
+def test_a_folder_with_broken_files_and_a_stray_pixel_trains_at_its_typical_size(tmp_path):
+    """Each skipped file is named in one line, once per command although the command reads the
+    folder several times; the count is of the images that load; a 1-pixel file does not set the
+    size; a folder of such files only is still refused."""
+    folder = shapes(tmp_path / "mine", size=16, colour=False)
+    data = (folder / "disc" / "0.png").read_bytes()
+    (folder / "disc" / "cut.png").write_bytes(data[: len(data) // 2])
+    (folder / "bar" / "notes.png").write_text("not an image")
+    Image.new("L", (1, 1), 255).save(folder / "square" / "dot.png")
+    result = invoke("train", "--dataset", folder, "--batch-size", 8, "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sorted(line for line in lines if "skipping" in line) == sorted([
+        f"warning: skipping unreadable image {folder}/bar/notes.png: cannot identify image file "
+        f"'{folder}/bar/notes.png'",
+        f"warning: skipping image {folder}/square/dot.png: 1x1 is under 50% of the typical short "
+        f"side of {folder}'s images (16 px, the median)",
+        f"warning: skipping unreadable image {folder}/disc/cut.png: image file is truncated"])
+    assert (f"data: {folder} holds 24 grayscale images of 16x16 in 3 classes (skipped 2 "
+            "unreadable files and 1 image under 50% of the typical 16 px) -> 16x16x1 (--image-size "
+            "/ --channels change it)") in lines
+    assert f"train: {folder} [train] 24 images of 16x16x1" in result.output
+    assert "UserWarning" not in result.output and "load_folder(" not in result.output
+    dots = tmp_path / "dots"
+    dots.mkdir()
+    for i in range(3):
+        Image.new("L", (1, 1), 255).save(dots / f"{i}.png")
+    refused = invoke("train", "--dataset", dots, "--batch-size", 8, "--dry-run")
+    assert refused.exit_code == 1 and refused.output.strip().splitlines()[-1].startswith(
+        f"Error: {dots}: its smallest images are 1 px on the short side, smaller than any size")
