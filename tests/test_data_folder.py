@@ -160,7 +160,7 @@ def test_broken_and_stray_files_are_named_once_per_command_and_not_counted(tmp_p
         f"skipping unreadable image {root}/notes.png: cannot identify image file "
         f"'{root}/notes.png'",
         f"skipping image {root}/pixel.png: 1x1 is under 50% of the typical short side of "
-        f"{root}'s images (10 px, the median)",
+        f"the images in {root} (10 px, the median)",
         f"skipping unreadable image {root}/truncated.png: image file is truncated"]
     capsys.readouterr()
     with once_per_command():

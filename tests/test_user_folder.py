@@ -268,7 +268,7 @@ def test_a_folder_with_broken_files_and_a_stray_pixel_trains_at_its_typical_size
         f"warning: skipping unreadable image {folder}/bar/notes.png: cannot identify image file "
         f"'{folder}/bar/notes.png'",
         f"warning: skipping image {folder}/square/dot.png: 1x1 is under 50% of the typical short "
-        f"side of {folder}'s images (16 px, the median)",
+        f"side of the images in {folder} (16 px, the median)",
         f"warning: skipping unreadable image {folder}/disc/cut.png: image file is truncated"])
     assert (f"data: {folder} holds 24 grayscale images of 16x16 in 3 classes (skipped 2 "
             "unreadable files and 1 image under 50% of the typical 16 px) -> 16x16x1 (--image-size "

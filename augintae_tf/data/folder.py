@@ -221,7 +221,8 @@ def survey(files: Sequence[Path], where) -> Survey:
     for path in small:
         width, height = sizes.pop(path)
         notices.warn(f"skipping image {path}: {width}x{height} is under {SMALL_FRACTION:.0%} of "
-                     f"the typical short side of {where}'s images ({typical} px, the median)",
+                     f"the typical short side of the images in {where} ({typical} px, the "
+                     "median)",
                      key=("small", str(path)))
     return Survey(sizes, unreadable, len(small), typical)
 
