@@ -155,6 +155,11 @@ def test_evaluate_and_compare_take_novel_and_held_out_folders(rgb_run, folders, 
     assert fallback.output.count("warning: the held-out images are the training images") == 1
     own = invoke("evaluate", "--run-dir", run, "--metrics", "recon", "--out", tmp_path / "e2")
     assert own.exit_code == 0 and "warning" not in own.output, own.output
+    lines = own.output.splitlines()  # each figure with the images it rests on, each load once
+    assert [line.split(" (")[0] for line in lines if line.startswith("  data: ")] == [
+        f"  data: 16 novel images of {folders['novel']}", f"  data: 9 held-out images of {folders['held']}"]
+    assert re.fullmatch(r"recon_novel=\S+ \(16 images\) recon_test=\S+ \(9 images\)",
+                        next(line for line in lines if line.startswith("recon_novel=")))
     record = json.loads((tmp_path / "e2" / "metrics.json").read_text())
     assert record["test"]["dataset"] == str(folders["held"])
     assert record["novel"]["dataset"] == str(folders["novel"]) and record["novel"]["classes"] == 2
