@@ -248,3 +248,32 @@ def test_the_summary_says_how_many_images_each_figure_rests_on():
     assert summary_lines(record) == [
         "recon_novel=0.0123 (16 images)",
         "fd_px8_samples: too few images for a Fréchet distance: 24 images < 128"]
+
+
+def test_figure_rows_are_labelled_with_the_model_not_the_run_folder(tiny_run, tmp_path,
+                                                                   monkeypatch):
+    """interpolations.png: the rows say the model and the path (``augintae: slerp``); the folder
+    name joins only where two runs trained the same model."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from augintae_tf.evaluation import figures
+    from augintae_tf.inference.loaded import load_run
+
+    def fake(folder, model):
+        return SimpleNamespace(directory=tmp_path / folder,
+                               config=SimpleNamespace(model=SimpleNamespace(name=model)))
+
+    assert figures.model_labels([fake("00000-shapes-augintae", "augintae"), fake("q", "ae"),
+                                 fake("00001-shapes-augintae", "augintae")]) == [
+        "augintae (00000-shapes-augintae)", "ae", "augintae (00001-shapes-augintae)"]
+    drawn = []
+    real = figures.save_labelled_grid
+    run = load_run(tiny_run)
+    images = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype(np.float32)
+    monkeypatch.setattr(figures, "save_labelled_grid", lambda path, rows, labels: drawn.append(
+        labels) or real(path, rows, labels))
+    figures.interpolation_figure(tmp_path / "i.png", [run], images, np.repeat([0, 1], 4), 0)
+    assert drawn[0][:2] == ["1. pixel fade", "augintae: slerp"]
+    assert Image.open(tmp_path / "i.png").size[0] > 0
