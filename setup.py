@@ -9,6 +9,12 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["augintae_tf", "augintae_tf.*"]),
+    # The packages live in the project root ("" -> "."), said explicitly: with that simple layout
+    # setuptools' editable install is one .pth line naming this folder, instead of a meta path
+    # finder whose install prints a boxed "Editable installation ... folders in your working
+    # directory" warning (setuptools/command/editable_wheel.py, _select_strategy). The wheel is
+    # the same: only augintae_tf and its package data.
+    package_dir={"": "."},
     package_data={"augintae_tf.config": ["presets/*.yaml"]},
     install_requires=[
         "keras>=3.15,<4",

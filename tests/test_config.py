@@ -142,3 +142,29 @@ def test_a_saved_config_with_fields_that_moved_still_loads(tmp_path):
     saved["model"].update(pixel_loss="l2", upsampling="transpose")  # what runs before it saved
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
     assert read_config(tmp_path) == load_config("pegasus")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("model: [1, 2]\n", ": section 'model' must be a mapping of fields (FIELD: value, one per line "
+                        "under `model:`), got a list [1, 2]"),
+    ("train: 5\n", ": section 'train' must be a mapping of fields (FIELD: value, one per line under "
+                   "`train:`), got an integer 5"),
+    ("augment: flip\n", ": section 'augment' must be a mapping of fields (FIELD: value, one per line "
+                        "under `augment:`), got a string 'flip'"),
+    ("- model\n- data\n", " must be a mapping of sections ['augment', 'data', 'model', 'train'], "
+                          "got a list ['model', 'data']"),
+])
+def test_a_config_section_of_the_wrong_shape_is_one_line_naming_file_and_section(tmp_path, text,
+                                                                                   message):
+    """Every command reads --config through the same reader: the dataset's preset lookup and
+    the model choice (which ran ``.get`` on a list section) included."""
+    from click.testing import CliRunner
+
+    from augintae_tf.cli.main import main
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    for dataset in ([], ["--dataset", "digits"]):
+        result = CliRunner().invoke(main, ["train", "--config", str(path), *dataset, "--dry-run"])
+        assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
+        assert result.output == f"Error: config '{path}'{message}\n"

@@ -1,4 +1,5 @@
 """Image folders as datasets and as few-shot seed images: modes, crops, labels, broken files."""
+import os
 import warnings
 
 import numpy as np
@@ -93,8 +94,8 @@ def test_corrupt_file_is_skipped_and_named(classes):
         images = list(load_split(str(classes), "train", 8, 1).as_numpy_iterator())
     messages = [str(w.message) for w in caught]
     assert len(images) == 6
-    assert any("broken.png" in m for m in messages)
-    assert any(f"skipped 1 unreadable file(s) in {classes}" in m for m in messages)
+    assert [m for m in messages if "broken.png" in m] == [
+        f"skipping unreadable image {classes}/alpha/broken.png: Truncated File Read"]
     with pytest.warns(UserWarning) as caught:
         seeds, paths = load_image_files(classes / "alpha", 8, 1)
     assert any("broken.png" in str(w.message) for w in caught)
@@ -134,3 +135,81 @@ def test_empty_or_unreadable_folder_is_an_error(tmp_path):
 
 def test_limit_takes_the_first_images(classes):
     assert len(list(load_split(str(classes), "train", 8, 1, limit=3))) == 3
+
+
+def broken_folder(root):
+    """Twelve 10x10 grayscale images, a truncated PNG, a text file named .png and a 1-pixel
+    image: what a user's folder holds."""
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (10, 10), np.uint8), "L").save(root / f"{i:02d}.png")
+    data = (root / "00.png").read_bytes()
+    (root / "truncated.png").write_bytes(data[: len(data) // 2])
+    (root / "notes.png").write_text("a text file with an image's name")
+    Image.new("L", (1, 1), 255).save(root / "pixel.png")
+    return root
+
+
+def test_broken_and_stray_files_are_named_once_per_command_and_not_counted(tmp_path, capsys):
+    from augintae_tf.data.folder import look_at_folder
+    from augintae_tf.notices import Notice, once_per_command
+
+    root = broken_folder(tmp_path / "mine")
+    expected = [
+        f"skipping unreadable image {root}/notes.png: cannot identify image file "
+        f"'{root}/notes.png'",
+        f"skipping image {root}/pixel.png: 1x1 is under 50% of the typical short side of "
+        f"the images in {root} (10 px, the median)",
+        f"skipping unreadable image {root}/truncated.png: image file is truncated"]
+    capsys.readouterr()
+    with once_per_command():
+        look = look_at_folder(root)
+        for split in ("train", "test"):  # two more passes over the folder
+            images = list(load_split(str(root), split, 8, 1).as_numpy_iterator())
+    said = capsys.readouterr().err.splitlines()  # one line each, no source line echoed
+    assert sorted(said) == sorted(f"warning: {line}" for line in expected)
+    assert len(images) == 12 and (look.files, look.unreadable, look.small) == (12, 2, 1)
+    assert look.describe() == ("12 grayscale images of 10x10 in 1 class (skipped 2 unreadable "
+                               "files and 1 image under 50% of the typical 10 px)")
+    with warnings.catch_warnings(record=True) as caught:  # outside a command: every pass says it
+        warnings.simplefilter("always")
+        load_split(str(root), "train", 8, 1)
+        load_split(str(root), "train", 8, 1)
+    assert len([w for w in caught if issubclass(w.category, Notice)]) == 6
+
+
+def test_files_that_fail_for_root_too_are_named(tmp_path):
+    """A dangling link and a FIFO fail to open whoever runs the test (a FIFO must not block)."""
+    import os
+
+    from augintae_tf.data.folder import look_at_folder
+
+    root = tmp_path / "odd"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(ramp(8, 8), "L").save(root / f"{i}.png")
+    (root / "gone.png").symlink_to(tmp_path / "deleted.png")
+    os.mkfifo(root / "pipe.png")
+    with pytest.warns(UserWarning) as caught:
+        look = look_at_folder(root)
+    said = sorted(str(w.message) for w in caught)
+    assert said == [f"skipping unreadable image {root}/gone.png: [Errno 2] No such file or "
+                    f"directory: '{root}/gone.png'",
+                    f"skipping unreadable image {root}/pipe.png: {root}/pipe.png is not a "
+                    "regular file"]
+    assert (look.files, look.unreadable) == (3, 2)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root reads a chmod 000 file; the dangling link and FIFO cover it")
+def test_an_unreadable_permission_is_named(tmp_path):
+    root = tmp_path / "locked"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(ramp(8, 8), "L").save(root / f"{i}.png")
+    (root / "1.png").chmod(0)
+    with pytest.warns(UserWarning, match=f"skipping unreadable image {root}/1.png: .*Permission "
+                                         "denied"):
+        images = list(load_split(str(root), "train", 8, 1).as_numpy_iterator())
+    assert len(images) == 2

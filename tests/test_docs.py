@@ -35,8 +35,8 @@ NOT_RUN = {
     # datasets.md's example on a user's own folders (tests/test_user_folder.py runs that path)
     "augintae-tf train --dataset shapes/": "a user's own image folders",
     "augintae-tf export-seeds --dataset novel-shapes/": "a user's own image folders",
-    "augintae-tf generate --run-dir runs/00000-shapes-ae": "a user's own image folders",
-    "augintae-tf evaluate --run-dir runs/00000-shapes-ae": "a user's own image folders",
+    "augintae-tf generate --run-dir runs/00000-shapes-augintae": "a user's own image folders",
+    "augintae-tf evaluate --run-dir runs/00000-shapes-augintae": "a user's own image folders",
 }
 
 
@@ -108,3 +108,25 @@ def test_every_fenced_command_of_the_readme_and_docs_runs_as_written(tmp_path, m
 ])
 def test_shell_commands_split_chains_continuations_and_comments(text, expected):
     assert list(shell_commands(text)) == expected
+
+
+def test_the_docs_name_every_sampler_signature_and_the_run_a_folder_gets():
+    """serving.md's table names each sampler's signature, generate --sampler's help describes
+    every sampler, and datasets.md's example run is the folder the CLI makes for shapes/ with
+    the default model."""
+    from augintae_tf.cli.generate_commands import generate_command
+    from augintae_tf.config import load_config, preset_for_dataset
+    from augintae_tf.config.choices import SAMPLERS
+    from augintae_tf.inference.serving import sampler_signature
+    from augintae_tf.run.directory import new_run_dir
+
+    table = (ROOT / "docs" / "serving.md").read_text()
+    assert [s for s in SAMPLERS if f"`{sampler_signature(s)}`" not in table] == []
+    help_text = next(p.help for p in generate_command.params if p.name == "sampler")
+    assert [s for s in SAMPLERS if f"{s} (" not in help_text] == []
+    cfg = load_config(preset_for_dataset("shapes/"), {"data.dataset": "shapes"})
+    assert cfg.model.name == "augintae"
+    run = new_run_dir(ROOT / "no-such-runs-folder", cfg).name
+    assert run == "00000-shapes-augintae"
+    datasets = (ROOT / "docs" / "datasets.md").read_text()
+    assert re.findall(r"runs/0\d{4}-[\w.-]+", datasets) == [f"runs/{run}"] * 3

@@ -180,3 +180,100 @@ def test_the_summary_names_the_a3_figures_and_says_which_were_withheld():
     assert summary_lines(record) == [
         "fd_clf=3 domain_share(A.3)=0.25 recon_novel=0.01",
         "class_accuracy(A.3): not enough data to judge: ..."]
+
+
+def _fewshot(n_per_class: int, dim: int):
+    """fewshot_quality of two classes of ``n_per_class`` random 8x8 images, features = their
+    first ``dim`` pixels, the model row = seed copies (what is scored does not matter here)."""
+    from augintae_tf.metrics.fewshot import sample_fewshot_plan, sample_seeds
+    from augintae_tf.metrics.quality import fewshot_quality, seed_copies
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(2), n_per_class)
+    images = rng.uniform(size=(len(labels), 8, 8, 1)).astype(np.float32)
+    plan = sample_fewshot_plan(labels, 3, 60, 0)
+    return fewshot_quality({"m": seed_copies(images, plan)}, plan, images, labels,
+                           lambda x: np.asarray(x).reshape(len(x), -1)[:, :dim],
+                           seeds=sample_seeds(labels, 3, 0), realism_epochs=1,
+                           realism_min_steps=0)
+
+
+def test_fd_from_too_few_images_per_feature_dimension_is_withheld_and_from_enough_is_shown():
+    """The rule is on the counts only (metrics.frechet.FD_IMAGES_PER_DIM = 2): 2 classes of 16
+    (comparison 2 x 7 = 14 images) in 10 features withholds every FD; 2 classes of 60 (comparison
+    2 x 29 = 58) in the same 10 features shows them."""
+    from augintae_tf.metrics.quality import quality_table
+
+    small = _fewshot(16, 10)
+    assert small["counts"]["comparison_images"] == 14
+    assert all(row["fd"] is None and row["fd_class_mean"] is None for row in small["rows"].values())
+    assert small["withheld"]["values"]["m"]["fd"] > 0  # kept in metrics.json, not shown
+    table = quality_table(small)
+    assert ("? (FD) = too few images for a Fréchet distance: 12 images in a row or the "
+            "comparison set < 20 (2 per feature dimension, 10 dimensions)") in table  # the floor
+    assert "| m | 60 | ? | ? |" in table
+    large = _fewshot(60, 10)
+    assert large["counts"]["comparison_images"] == 58 and large["counts"]["floor_images"] == 56
+    assert all(row["fd"] is not None for row in large["rows"].values())
+    assert "fd" not in large.get("withheld", {}).get("reasons", {})
+    assert "Fréchet" not in quality_table(large)
+
+
+def test_double_exposure_is_marked_when_real_images_are_flagged_beyond_its_calibration():
+    from augintae_tf.metrics.guards import mark_double_exposure
+    from augintae_tf.metrics.quality import quality_table
+
+    noisy = _result({"model": 0.9, "floor": 0.6, "crossfade": 0.9}, images=36)
+    for name, share in (("model", 0.0), ("floor", 12 / 36), ("crossfade", 1.0)):
+        noisy["rows"][name]["double_exposure"] = share
+    mark_double_exposure(noisy)
+    table = quality_table(noisy)
+    assert "| floor: held-out real images | 36 | 0.500 | 1.000 | 0.600 | 0.333* |" in table
+    assert ("* (double exp) = the test flags 12 of the 36 held-out real images (floor 0.33, above "
+            "the 0.05 it was calibrated within): on these images it mistakes real images for "
+            "blends; read each row against the floor, not 0") in table
+    calibrated = _result({"model": 0.9, "floor": 0.6}, images=1000)
+    calibrated["rows"]["floor"]["double_exposure"] = 0.014  # glyphs' far floor
+    calibrated["rows"]["model"]["double_exposure"] = 0.0
+    mark_double_exposure(calibrated)
+    assert "marked" not in calibrated and "*" not in quality_table(calibrated)
+
+
+def test_the_summary_says_how_many_images_each_figure_rests_on():
+    from augintae_tf.cli.evaluate_commands import summary_lines
+
+    record = {"recon_novel": 0.0123, "recon_novel_images": "16 images", "fd_px8_samples": None,
+              "fd_px8_samples_raw": 41.0, "fd_px8_samples_images": "30 vs 24 held-out images",
+              "fd_px8_samples_note": "too few images for a Fréchet distance: 24 images < 128"}
+    assert summary_lines(record) == [
+        "recon_novel=0.0123 (16 images)",
+        "fd_px8_samples: too few images for a Fréchet distance: 24 images < 128"]
+
+
+def test_figure_rows_are_labelled_with_the_model_not_the_run_folder(tiny_run, tmp_path,
+                                                                   monkeypatch):
+    """interpolations.png: the rows say the model and the path (``augintae: slerp``); the folder
+    name joins only where two runs trained the same model."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from augintae_tf.evaluation import figures
+    from augintae_tf.inference.loaded import load_run
+
+    def fake(folder, model):
+        return SimpleNamespace(directory=tmp_path / folder,
+                               config=SimpleNamespace(model=SimpleNamespace(name=model)))
+
+    assert figures.model_labels([fake("00000-shapes-augintae", "augintae"), fake("q", "ae"),
+                                 fake("00001-shapes-augintae", "augintae")]) == [
+        "augintae (00000-shapes-augintae)", "ae", "augintae (00001-shapes-augintae)"]
+    drawn = []
+    real = figures.save_labelled_grid
+    run = load_run(tiny_run)
+    images = np.random.default_rng(0).uniform(size=(8, 28, 28, 1)).astype(np.float32)
+    monkeypatch.setattr(figures, "save_labelled_grid", lambda path, rows, labels: drawn.append(
+        labels) or real(path, rows, labels))
+    figures.interpolation_figure(tmp_path / "i.png", [run], images, np.repeat([0, 1], 4), 0)
+    assert drawn[0][:2] == ["1. pixel fade", "augintae: slerp"]
+    assert Image.open(tmp_path / "i.png").size[0] > 0

@@ -45,3 +45,28 @@ def test_training_a_metric_classifier_prints_no_grappler_remapper_error(capfd):
     images = rng.uniform(size=(96, 28, 28, 1)).astype(np.float32)
     train_classifier(images, rng.integers(0, 3, 96), backbone="infogan", width=0.25, epochs=1)
     assert "remapper failed" not in capfd.readouterr().err
+
+
+def test_a_users_own_quiet_level_keeps_every_line_of_tensorflow_off():
+    """TF_CPP_MIN_LOG_LEVEL=2 (a common habit) filters TensorFlow's log lines but not those of its
+    import (absl's notice, oneDNN, twice); the CLI silences those too."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    quiet = subprocess.run([sys.executable, "-c", CLI, "datasets"], capture_output=True,
+                           text=True, env=env, timeout=180)
+    assert quiet.returncode == 0 and quiet.stdout.startswith("name "), quiet.stderr
+    assert quiet.stderr == ""
+
+
+def test_a_users_level_below_the_quiet_one_is_a_request_for_tensorflows_lines():
+    from augintae_tf.cli import quiet
+
+    for level in ("0", "1"):
+        environ = {quiet.LEVEL_ENV: level}
+        assert quiet.quiet_tensorflow(environ) is False and environ == {quiet.LEVEL_ENV: level}
+    for level in ("3", "2"):  # kept as set, the import silenced (the hook installs itself)
+        environ = {quiet.LEVEL_ENV: level}
+        assert quiet.quiet_tensorflow(environ) is True and environ == {quiet.LEVEL_ENV: level}
+    environ = {quiet.LEVEL_ENV: "loud"}  # not a level: the quiet one replaces it
+    assert quiet.quiet_tensorflow(environ) is True and environ == {quiet.LEVEL_ENV: "2"}
+    quiet.verbose_tensorflow(environ)  # --verbose takes back only what was set here
+    assert environ == {}

@@ -155,6 +155,11 @@ def test_evaluate_and_compare_take_novel_and_held_out_folders(rgb_run, folders, 
     assert fallback.output.count("warning: the held-out images are the training images") == 1
     own = invoke("evaluate", "--run-dir", run, "--metrics", "recon", "--out", tmp_path / "e2")
     assert own.exit_code == 0 and "warning" not in own.output, own.output
+    lines = own.output.splitlines()  # each figure with the images it rests on, each load once
+    assert [line.split(" (")[0] for line in lines if line.startswith("  data: ")] == [
+        f"  data: 16 novel images of {folders['novel']}", f"  data: 9 held-out images of {folders['held']}"]
+    assert re.fullmatch(r"recon_novel=\S+ \(16 images\) recon_test=\S+ \(9 images\)",
+                        next(line for line in lines if line.startswith("recon_novel=")))
     record = json.loads((tmp_path / "e2" / "metrics.json").read_text())
     assert record["test"]["dataset"] == str(folders["held"])
     assert record["novel"]["dataset"] == str(folders["novel"]) and record["novel"]["classes"] == 2
@@ -217,3 +222,68 @@ def test_the_default_cadence_writes_the_first_and_the_last_epoch_of_a_short_run(
     names = [p.name for p in checkpoints.list_checkpoints(run / "checkpoints")]
     assert names == ["epoch-00001", "epoch-00003"]
     assert re.search(r"^  snap: null$", (run / "config.yaml").read_text(), re.M)
+
+
+# ---------------------------------------------------------------- held-out folder in latent-stats
+def test_the_latent_stats_stage_measures_the_held_out_folder_the_user_gave(rgb_run, folders,
+                                                                           tmp_path):
+    """The seed-domain reference (the "held-out median" of generate's domain line) rests on the
+    ``--held-out`` folder's 9 images, not the 24 training images, and moves with that folder."""
+    import dataclasses
+
+    from augintae_tf.inference.loaded import load_run
+    from augintae_tf.models import latent_stats
+
+    run, output = rgb_run
+    manifest = json.loads((run / latent_stats.STAGE / "manifest.json").read_text())
+    assert manifest["heldout_images"] == 9
+    assert manifest["heldout_source"] == [str(folders["held"]), "train"]
+    assert (f"reconstruction error of 9 held-out images ({folders['held']} [train])"
+            in output)
+    loaded = load_run(run)
+    stats = loaded.model.latent_stats
+    expected = latent_stats.reconstruction_mse(
+        loaded.model, __import__("augintae_tf.data", fromlist=["load_image_files"])
+        .load_image_files(folders["held"], 16, 3)[0])
+    np.testing.assert_allclose(stats.heldout_mse, np.sort(expected), rtol=1e-5, atol=1e-7)
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    cfg = loaded.config
+    other = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
+                                                              test_dataset=str(folders["novel"])))
+    again = latent_stats.run_stage(load_run(copy).model, copy, other, echo=lambda *_: None)
+    assert len(again.heldout_mse) == 16  # the novel folder: 2 classes x 8
+    assert np.median(again.heldout_mse) != pytest.approx(np.median(stats.heldout_mse), rel=1e-3)
+
+
+# ---------------------------------------------------------------- broken and stray files
+def test_a_folder_with_broken_files_and_a_stray_pixel_trains_at_its_typical_size(tmp_path):
+    """Each skipped file is named in one line, once per command although the command reads the
+    folder several times; the count is of the images that load; a 1-pixel file does not set the
+    size; a folder of such files only is still refused."""
+    folder = shapes(tmp_path / "mine", size=16, colour=False)
+    data = (folder / "disc" / "0.png").read_bytes()
+    (folder / "disc" / "cut.png").write_bytes(data[: len(data) // 2])
+    (folder / "bar" / "notes.png").write_text("not an image")
+    Image.new("L", (1, 1), 255).save(folder / "square" / "dot.png")
+    result = invoke("train", "--dataset", folder, "--batch-size", 8, "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sorted(line for line in lines if "skipping" in line) == sorted([
+        f"warning: skipping unreadable image {folder}/bar/notes.png: cannot identify image file "
+        f"'{folder}/bar/notes.png'",
+        f"warning: skipping image {folder}/square/dot.png: 1x1 is under 50% of the typical short "
+        f"side of the images in {folder} (16 px, the median)",
+        f"warning: skipping unreadable image {folder}/disc/cut.png: image file is truncated"])
+    assert (f"data: {folder} holds 24 grayscale images of 16x16 in 3 classes (skipped 2 "
+            "unreadable files and 1 image under 50% of the typical 16 px) -> 16x16x1 (--image-size "
+            "/ --channels change it)") in lines
+    assert f"train: {folder} [train] 24 images of 16x16x1" in result.output
+    assert "UserWarning" not in result.output and "load_folder(" not in result.output
+    dots = tmp_path / "dots"
+    dots.mkdir()
+    for i in range(3):
+        Image.new("L", (1, 1), 255).save(dots / f"{i}.png")
+    refused = invoke("train", "--dataset", dots, "--batch-size", 8, "--dry-run")
+    assert refused.exit_code == 1 and refused.output.strip().splitlines()[-1].startswith(
+        f"Error: {dots}: its smallest images are 1 px on the short side, smaller than any size")

@@ -131,9 +131,11 @@ SUMMARY_NAMES = {"class_accuracy": "class_accuracy(A.3)", "domain_share": "domai
 
 
 def summary_lines(record: dict) -> list[str]:
-    """The figures of ``record`` (top-level numbers) on one line, then a line per withheld one."""
-    shown = [f"{SUMMARY_NAMES.get(k, k)}={v:.4g}" for k, v in record.items()
-             if isinstance(v, float) and not k.endswith("_raw")]
+    """The figures of ``record`` (top-level numbers, each with the images it rests on where the
+    record says: ``KEY_images``) on one line, then a line per withheld one."""
+    shown = [f"{SUMMARY_NAMES.get(k, k)}={v:.4g}"
+             + (f" ({record[k + '_images']})" if isinstance(record.get(k + "_images"), str) else "")
+             for k, v in record.items() if isinstance(v, float) and not k.endswith("_raw")]
     notes = [f"{SUMMARY_NAMES.get(k[:-5], k[:-5])}: {v}" for k, v in record.items()
              if k.endswith("_note") and isinstance(v, str)]
     return ([" ".join(shown)] if shown else []) + notes

@@ -40,7 +40,9 @@ def check_run_dir(run_dir) -> None:
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
               help="How seed latents become new latents: slerp (the paper's: between two seeds), "
                    "local (one seed plus noise along the directions training images vary in "
-                   "locally), slerp-local (that noise around a slerp), convex (a random convex "
+                   "locally), local-edit (the recommended recipe's: the seed's own image plus "
+                   "the decoded change of that local step, so the seed's detail stays), "
+                   "slerp-local (that noise around a slerp), convex (a random convex "
                    "combination of all seeds). Default: the run's model.sampler.")
 @click.option("--scale", type=click.FloatRange(0, 10), default=None,
               help="Noise scale of the local samplers, in units of the local spread of training "

@@ -13,6 +13,7 @@ from augintae_tf.cli import (data_commands, evaluate_commands, export_commands, 
 from augintae_tf.cli.common import verbose_option
 from augintae_tf.cli.options import bound_integers
 from augintae_tf.cli.quiet import quiet_tensorflow
+from augintae_tf.notices import once_per_command
 
 # TensorFlow's C++ start-up chatter hides the one line that matters: off unless the user set
 # TF_CPP_MIN_LOG_LEVEL or passes --verbose (augintae_tf.cli.quiet).
@@ -31,6 +32,8 @@ def main():
       augintae-tf export-seeds --dataset glyphs --split test --num 5 --out seeds/
       augintae-tf generate --run-dir runs/quickstart --seeds seeds/ --num 64 --out generated/
     """
+    # What the library warns about (a skipped file...) is said once per command, in one line.
+    click.get_current_context().with_resource(once_per_command())
 
 
 def _register():

@@ -11,8 +11,12 @@ Two kinds of lines reach a user's terminal from TensorFlow's C++ runtime:
   own ``sys.stderr`` stays on the terminal meanwhile (a dup of the real descriptor), so Python
   warnings and tracebacks of that import still show.
 
-Nothing happens when the user set ``TF_CPP_MIN_LOG_LEVEL`` (their choice wins) or passed
-``--verbose``; the library never does this on its own (only the CLI installs it).
+A user's own ``TF_CPP_MIN_LOG_LEVEL`` decides how much TensorFlow logs, read as TensorFlow reads
+it: ``0`` or ``1`` asks for more than the quiet level (INFO / WARNING lines), so nothing is hidden,
+as with ``--verbose``; ``2`` or ``3`` is kept as the user set it, and the import is still silenced
+(no variable filters those lines, so a user who set ``2`` to be rid of TensorFlow's chatter got
+them back); anything else (empty, not an integer) is not a level and the quiet level replaces it.
+The library never does this on its own (only the CLI installs it).
 """
 from __future__ import annotations
 
@@ -87,14 +91,25 @@ _HOOK = QuietImport()
 _SET_HERE = False  # whether LEVEL_ENV is ours (then --verbose may take it back)
 
 
+def user_level(environ=os.environ) -> int | None:
+    """The level the user set in :data:`LEVEL_ENV` (an integer), or None (unset, or not a
+    level; a value this module set is not the user's)."""
+    raw = environ.get(LEVEL_ENV, "")
+    if _SET_HERE or not raw.strip().lstrip("-").isdigit():
+        return None
+    return int(raw)
+
+
 def quiet_tensorflow(environ=os.environ) -> bool:
     """Before TensorFlow is imported: filter its C++ log lines and silence its import, unless
-    the user set :data:`LEVEL_ENV`. Returns whether it did."""
+    the user's :data:`LEVEL_ENV` asks for more logging (module doc). Returns whether it did."""
     global _SET_HERE
-    if LEVEL_ENV in environ and not _SET_HERE:
-        return False
-    environ[LEVEL_ENV] = QUIET_LEVEL
-    _SET_HERE = True
+    level = user_level(environ)
+    if level is not None and level < int(QUIET_LEVEL):
+        return False  # the user asked for TensorFlow's INFO / WARNING lines
+    if level is None:
+        environ[LEVEL_ENV] = QUIET_LEVEL
+        _SET_HERE = True
     _HOOK.install()
     return True
 

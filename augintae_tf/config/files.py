@@ -114,8 +114,28 @@ def read_preset(name_or_path: str) -> dict[str, Any]:
         data = parse_yaml(text, f"config {name_or_path!r}")
     if not isinstance(data, dict):
         raise ConfigError(f"config {name_or_path!r} must be a mapping of sections "
-                          f"{sorted(SECTIONS)}")
+                          f"{sorted(SECTIONS)}, got {kind_of(data)}")
+    for section, fields in data.items():
+        if section in SECTIONS and not isinstance(fields, dict):
+            raise ConfigError(section_error(f"config {name_or_path!r}", section, fields))
     return data
+
+
+def kind_of(value: Any) -> str:
+    """What a YAML value is, for an error message: ``a list [1, 2]``, ``an integer 5``..."""
+    if value is None:
+        return "nothing (null)"
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping"}
+    shown = repr(value)
+    return (f"{kinds.get(type(value), type(value).__name__)} "
+            f"{shown if len(shown) <= 40 else shown[:37] + '...'}")
+
+
+def section_error(origin: str, section: str, fields: Any) -> str:
+    """The one line for a config section that is not a mapping of fields."""
+    return (f"{origin}: section {section!r} must be a mapping of fields (FIELD: value, one per "
+            f"line under `{section}:`), got {kind_of(fields)}")
 
 
 def preset_section(name_or_path: str, section: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import dataclasses
 from typing import Any, Mapping
 
 from augintae_tf.config.defaults import DEFAULT_PRESET
-from augintae_tf.config.files import read_preset
+from augintae_tf.config.files import read_preset, section_error
 from augintae_tf.config.model_table import PER_MODEL_DEFAULTS, as_section, section_class
 from augintae_tf.config.schema import SECTIONS, Config, validate
 from augintae_tf.config.sections import ModelConfig
@@ -29,7 +29,7 @@ def layer(data: Mapping[str, Any], origin: str = "config") -> dict[str, Any]:
         if section not in SECTIONS:
             raise ConfigError(f"{origin}: unknown section {section!r}; sections: {', '.join(SECTIONS)}")
         if not isinstance(fields, dict):
-            raise ConfigError(f"{origin}: section {section!r} must be a mapping of fields")
+            raise ConfigError(section_error(origin, section, fields))
         values.update({f"{section}.{name}": value for name, value in fields.items()})
     return values
 

@@ -11,8 +11,17 @@ Conversion, identical for datasets and seed images:
 * the image is centre-cropped to a square, converted to the requested channels and resized by
   :func:`augintae_tf.data.convert.finish`, exactly like the TFDS and glyph sources.
 
-Folders are small, so they are decoded into memory; a file that cannot be decoded is skipped
-with a warning naming it, and a count of the skipped files at the end.
+Folders are small, so they are decoded into memory.  What is skipped is named in one line per file
+(:func:`augintae_tf.notices.warn`: once per command, however often the folder is read):
+
+* a file that cannot be read or decoded (truncated, not an image, no permission, a dangling link,
+  a FIFO...);
+* an image whose short side is under :data:`SMALL_FRACTION` of the folder's typical one (the
+  median short side of its readable files): a stray thumbnail or 1-pixel file would otherwise set
+  the size the folder trains at, or be upscaled many times over.  The median, not the smallest,
+  is the folder's size, so a few such files cannot move it.
+
+:func:`look_at_folder` counts only the images that load, and says how many were skipped.
 
 Huge images: a file of more than ``AUGINTAE_MAX_IMAGE_PIXELS`` pixels (default 120 M) is skipped
 with a warning naming it, before anything is decoded; a large one is decoded at reduced size where
@@ -31,12 +40,15 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageOps
 
+from augintae_tf import notices
+
 from .convert import finish
 from .registry import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_PIXELS_ENV, DEFAULT_MAX_PIXELS = "AUGINTAE_MAX_IMAGE_PIXELS", 120_000_000
 GENERATED_GRID = "grid.png"  # what `augintae-tf generate` writes beside its images: never a seed
+SMALL_FRACTION = 0.5  # images with a short side under this share of the median are skipped
 
 
 class ImageTooLarge(ValueError):
@@ -80,29 +92,48 @@ def scan(root: Path) -> tuple[list[Path], list[int], list[str]]:
         return files, [0] * len(files), [root.name]
     stray = [f for f in root.iterdir() if f.is_file() and f.name.lower().endswith(IMAGE_EXTENSIONS)]
     if stray:
-        warnings.warn(f"ignoring {len(stray)} image file(s) directly in {root}: with class "
-                      f"subfolders every image must be inside one", stacklevel=3)
+        notices.warn(f"ignoring {len(stray)} image file(s) directly in {root}: with class "
+                     "subfolders every image must be inside one")
     files = [f for _, group in classes for f in group]
     labels = [i for i, (_, group) in enumerate(classes) for _ in group]
     return files, labels, [name for name, _ in classes]
 
 
+def _open(path: Path) -> Image.Image:
+    """The image file opened (its header read, nothing decoded): a regular file only (a FIFO
+    would block the open forever; a dangling link fails ``stat``)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"{path} is not a regular file")
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, max_pixels() // 2 + 1)
+    return Image.open(path)
+
+
+def header_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header; raises one of _UNREADABLE."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings name no file (see decode)
+        with _open(path) as picture:
+            return _within_limit(picture.size)
+
+
+def _within_limit(size: tuple[int, int]) -> tuple[int, int]:
+    """``size``, or ImageTooLarge when it has more pixels than :func:`max_pixels`."""
+    width, height, limit = *size, max_pixels()
+    if width * height > limit:
+        raise ImageTooLarge(f"{width}x{height} is {width * height:,} pixels, above the limit of "
+                            f"{limit:,} (set {MAX_PIXELS_ENV} to raise it)")
+    return size
+
+
 def _open_reduced(path: Path, size: int | None) -> Image.Image:
     """The decoded image, checked against the pixel limit and reduced towards ``size`` (at least
     4x ``size`` stays, so the final antialiased resize sees enough pixels)."""
-    limit = max_pixels()
-    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open below forever
-        raise OSError(f"{path} is not a regular file")
-    with warnings.catch_warnings():
-        # Pillow's decompression-bomb warning does not name the file; the check below does.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, limit // 2 + 1)
-        picture = Image.open(path)
-    width, height = picture.size
-    if width * height > limit:
+    picture = _open(path)
+    try:
+        _within_limit(picture.size)
+    except ImageTooLarge:
         picture.close()
-        raise ImageTooLarge(f"{width}x{height} is {width * height:,} pixels, above the limit of "
-                            f"{limit:,} (set {MAX_PIXELS_ENV} to raise it)")
+        raise
     if size:
         picture.draft(picture.mode, (4 * size, 4 * size))  # JPEG only; a no-op elsewhere
     picture.load()  # decode now: truncated files fail here, not later
@@ -114,7 +145,14 @@ def _open_reduced(path: Path, size: int | None) -> Image.Image:
 
 def decode(path: Path, size: int | None = None) -> np.ndarray:
     """Float32 [H, W, 1 or 3] in [0, 1] (reduced towards ``size`` when much larger); raises one
-    of _UNREADABLE for a broken or too large file."""
+    of _UNREADABLE for a broken or too large file.  Pillow's own warnings (decompression bomb,
+    odd palettes, corrupt EXIF) name no file and are dropped; the checks here name it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _decode(path, size)
+
+
+def _decode(path: Path, size: int | None) -> np.ndarray:
     with _open_reduced(path, size) as picture:
         picture = ImageOps.exif_transpose(picture)  # cameras store the rotation in EXIF
         if picture.mode.startswith("I;16") or picture.mode == "I":
@@ -130,32 +168,63 @@ def decode(path: Path, size: int | None = None) -> np.ndarray:
         return np.asarray(picture.convert("RGB"), np.float32) / 255.0
 
 
-def _decode_all(files: Iterable[Path], image_size: int, channels: int, where: str,
-                limit: int | None = None,
+def _skip_unreadable(path: Path, exc: BaseException) -> None:
+    notices.warn(f"skipping unreadable image {path}: {exc}", key=("unreadable", str(path)))
+
+
+def _decode_all(files: Iterable[Path], image_size: int, channels: int, limit: int | None = None,
                 strict: bool = False) -> tuple[list[np.ndarray], list[int]]:
     """Decode and convert files in order (until ``limit`` succeed); returns the images and the
-    positions of the files they came from.  Unreadable files are skipped with warnings; with
-    ``strict`` a file smaller than ``image_size`` or of other channels is a DataError."""
-    images, used, skipped = [], [], 0
+    positions of the files they came from.  Unreadable files are skipped, each named in one
+    line; with ``strict`` a file smaller than ``image_size`` or of other channels is a
+    DataError."""
+    images, used = [], []
     for index, path in enumerate(files):
         if limit is not None and len(images) >= limit:
             break
         try:
             pixels = decode(path, image_size)
-            if strict:  # decoded: the header is within the pixel limit
-                with Image.open(path) as picture:
-                    size = picture.size
+            size = header_size(path) if strict else None  # decoded: within the pixel limit
         except _UNREADABLE as exc:
-            skipped += 1
-            warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=3)
+            _skip_unreadable(path, exc)
             continue
         if strict:
             _check_seed(path, size, pixels, image_size, channels)
         images.append(finish(pixels, image_size, channels).numpy())
         used.append(index)
-    if skipped:
-        warnings.warn(f"skipped {skipped} unreadable file(s) in {where}", stacklevel=3)
     return images, used
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A folder's files by their headers (:func:`survey`): the usable ones and what was
+    skipped."""
+
+    sizes: dict  # usable file -> (width, height), in the files' order
+    unreadable: int  # files whose header cannot be read
+    small: int  # images under SMALL_FRACTION of the typical short side
+    typical: int  # the median short side of the readable files (0: none)
+
+
+def survey(files: Sequence[Path], where) -> Survey:
+    """Read every file's header: name and drop the unreadable ones and those whose short side is
+    under :data:`SMALL_FRACTION` of the median short side (module doc)."""
+    sizes, unreadable = {}, 0
+    for path in files:
+        try:
+            sizes[path] = header_size(path)
+        except _UNREADABLE as exc:
+            unreadable += 1
+            _skip_unreadable(path, exc)
+    typical = int(np.median([min(size) for size in sizes.values()])) if sizes else 0
+    small = [path for path, size in sizes.items() if min(size) < SMALL_FRACTION * typical]
+    for path in small:
+        width, height = sizes.pop(path)
+        notices.warn(f"skipping image {path}: {width}x{height} is under {SMALL_FRACTION:.0%} of "
+                     f"the typical short side of the images in {where} ({typical} px, the "
+                     "median)",
+                     key=("small", str(path)))
+    return Survey(sizes, unreadable, len(small), typical)
 
 
 def _check_seed(path: Path, size: tuple[int, int], pixels: np.ndarray, image_size: int,
@@ -182,19 +251,22 @@ def _no_image(where: str) -> DataError:
 
 @dataclass(frozen=True)
 class FolderLook:
-    """What a folder's images are, from a sample of its files (:func:`look_at_folder`)."""
+    """What a folder's images are (:func:`look_at_folder`)."""
 
     root: Path
-    files: int
+    files: int  # images that load (what training uses)
     classes: int
-    sampled: int
-    smallest: tuple[int, int]  # (width, height) of the sampled file with the shortest side
+    smallest: tuple[int, int]  # (width, height) of the loading image with the shortest side
     largest: tuple[int, int]
-    channels: int  # 3 when a sampled file has colour, else 1
+    channels: int  # 3 when an image has colour, else 1
+    unreadable: int = 0  # files skipped: they cannot be read or decoded
+    small: int = 0  # images skipped: under SMALL_FRACTION of the typical short side
+    typical: int = 0  # the median short side
 
     @property
     def side(self) -> int:
-        """The short side of the smallest file: the centre crop's size before any upscaling."""
+        """The short side of the smallest usable image: the centre crop's size before any
+        upscaling."""
         return min(self.smallest)
 
     def describe(self) -> str:
@@ -202,49 +274,58 @@ class FolderLook:
         if self.largest != self.smallest:
             size = f"{size} to {'x'.join(map(str, self.largest))}"
         colour = "RGB" if self.channels == 3 else "grayscale"
+        skipped = [f"{self.unreadable} unreadable file{'s' if self.unreadable != 1 else ''}"
+                   ] if self.unreadable else []
+        if self.small:
+            skipped.append(f"{self.small} image{'s' if self.small != 1 else ''} under "
+                           f"{SMALL_FRACTION:.0%} of the typical {self.typical} px")
         return (f"{self.files} {colour} images of {size} in {self.classes} "
-                f"class{'es' if self.classes != 1 else ''}")
+                f"class{'es' if self.classes != 1 else ''}"
+                + (f" (skipped {' and '.join(skipped)})" if skipped else ""))
 
 
-def _has_colour(path: Path) -> bool:
-    """Whether the decoded image has three channels that are not all equal."""
-    pixels = decode(path, 64)
+def _has_colour(pixels: np.ndarray) -> bool:
+    """Whether decoded pixels have three channels that are not all equal."""
     return pixels.shape[-1] == 3 and not (np.array_equal(pixels[..., 0], pixels[..., 1])
                                           and np.array_equal(pixels[..., 1], pixels[..., 2]))
 
 
-def look_at_folder(root: Path, sample: int = 64) -> FolderLook:
-    """Sizes and channels of an image folder from up to ``sample`` of its files, evenly spread
-    over the sorted list (every class is visited): sizes from the file headers, colour from the
-    decoded pixels (an RGB file whose three channels are equal counts as grayscale)."""
+def look_at_folder(root: Path) -> FolderLook:
+    """Sizes and channels of the images of a folder that load, every file read once: sizes
+    from the headers (:func:`survey` skips the unreadable and the far too small ones), colour
+    and readability from the decoded pixels (reduced; an RGB file whose three channels are equal
+    counts as grayscale)."""
     files, labels, names = scan(root)
     if not files:
         raise _no_image(f"image folder {root}")
-    picked = [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(sample, len(files)))
-                                          .round().astype(int))]
-    sizes, colour = [], False
-    for path in picked:
+    found = survey(files, root)
+    sizes, colour, unreadable = [], False, found.unreadable
+    for path, size in found.sizes.items():
         try:
-            with Image.open(path) as picture:
-                sizes.append(picture.size)
-            colour = colour or _has_colour(path)
-        except _UNREADABLE:
-            continue  # loading skips it too, with a warning naming it
+            pixels = decode(path, 16)
+        except _UNREADABLE as exc:
+            unreadable += 1
+            _skip_unreadable(path, exc)
+            continue
+        sizes.append(size)
+        colour = colour or _has_colour(pixels)
     if not sizes:
         raise _no_image(f"image folder {root}")
-    return FolderLook(root, len(files), len(names), len(sizes), min(sizes, key=min),
-                      max(sizes, key=min), 3 if colour else 1)
+    return FolderLook(root, len(sizes), len(names), min(sizes, key=min), max(sizes, key=min),
+                      3 if colour else 1, unreadable, found.small, found.typical)
 
 
 def load_folder(root: Path, image_size: int, channels: int,
                 limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 [N, S, S, C], int32 [N]) of every readable image of the folder (the first
-    ``limit`` ones, in sorted class/path order, when a limit is given)."""
+    """(uint8 [N, S, S, C], int32 [N]) of every usable image of the folder (the first ``limit``
+    ones, in sorted class/path order, when a limit is given): :func:`survey`'s, that decode."""
     files, labels, _ = scan(root)
-    images, used = _decode_all(files, image_size, channels, str(root), limit)
+    found = survey(files, root).sizes
+    usable = [i for i, path in enumerate(files) if path in found]
+    images, used = _decode_all([files[i] for i in usable], image_size, channels, limit)
     if not images:
         raise _no_image(f"image folder {root}")
-    return np.stack(images), np.asarray([labels[i] for i in used], np.int32)
+    return np.stack(images), np.asarray([labels[usable[i]] for i in used], np.int32)
 
 
 def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], image_size: int,
@@ -261,8 +342,8 @@ def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], im
             files, where = image_files(path), f"folder {path}"
             grids = [f for f in files if f.name == GENERATED_GRID]
             if grids:  # a folder `augintae-tf generate` wrote: its grid holds many images
-                warnings.warn(f"not using {', '.join(map(str, grids))} as a seed (the grid "
-                              "`augintae-tf generate` writes)", stacklevel=2)
+                notices.warn(f"not using {', '.join(map(str, grids))} as a seed (the grid "
+                             "`augintae-tf generate` writes)")
                 files = [f for f in files if f.name != GENERATED_GRID]
         elif path.is_file():
             files, where = [path], f"file {path}"
@@ -274,7 +355,7 @@ def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], im
     else:
         files = sorted(Path(p).expanduser() for p in source)
         where = f"the {len(files)} given file(s)"
-    images, used = _decode_all(files, image_size, channels, where, strict=strict)
+    images, used = _decode_all(files, image_size, channels, strict=strict)
     if not images:
         raise _no_image(where)
     return np.stack(images).astype(np.float32) / 255.0, [files[i] for i in used]

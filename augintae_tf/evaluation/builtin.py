@@ -15,7 +15,7 @@ from augintae_tf.evaluation.data import EvalData
 from augintae_tf.evaluation.figures import interpolation_figure, plot_noise_curve
 from augintae_tf.evaluation.options import EvalOptions
 from augintae_tf.metrics.fewshot import random_latent_samples
-from augintae_tf.metrics.frechet import (activation_statistics, frechet_distance,
+from augintae_tf.metrics.frechet import (activation_statistics, frechet_distance, too_few_for_fd,
                                          frechet_distance_from_activations)
 from augintae_tf.metrics.inception import (FeatureExtractor, cached_statistics,
                                            statistics_cache_path)
@@ -72,10 +72,15 @@ def samples(run, data: EvalData, options: EvalOptions) -> dict:
     test, _ = data.arrays("held_out")
     train, _ = data.arrays(cfg.train_split)
     reference = pixel_features(test)
-    return {"fd_px8_samples": frechet_distance_from_activations(pixel_features(data.samples),
-                                                                reference),
-            "fd_px8_floor": frechet_distance_from_activations(pixel_features(train), reference),
-            "samples_seed": options.seed, "samples_num": len(data.samples)}
+    out = {"samples_seed": options.seed, "samples_num": len(data.samples)}
+    for key, images in (("fd_px8_samples", data.samples), ("fd_px8_floor", train)):
+        value = frechet_distance_from_activations(pixel_features(images), reference)
+        out[f"{key}_images"] = f"{len(images)} vs {len(test)} held-out images"
+        problem = too_few_for_fd(min(len(images), len(test)), reference.shape[1])
+        out[key] = None if problem else value
+        if problem:  # a distance from too few images measures their number (metrics.frechet)
+            out[f"{key}_raw"], out[f"{key}_note"] = value, problem
+    return out
 
 
 def _fid_cache_dir() -> Path:
@@ -111,8 +116,9 @@ def classifier(run, data: EvalData, options: EvalOptions) -> dict:
 def recon(run, data: EvalData, options: EvalOptions) -> dict:
     """Reconstruction MSE per pixel on novel images and on the training domain's test split."""
     test_images, _ = data.arrays("held_out")
-    return {"recon_novel": data.recon_novel,
-            "recon_test": reconstruction_error(data.reconstruct, test_images)}
+    return {"recon_novel": data.recon_novel, "recon_novel_images": f"{len(data.novel[0])} images",
+            "recon_test": reconstruction_error(data.reconstruct, test_images),
+            "recon_test_images": f"{len(test_images)} images"}
 
 
 def noise(run, data: EvalData, options: EvalOptions) -> dict:

@@ -46,13 +46,17 @@ def _eval_table(runs) -> tuple[list[dict], str]:
         path = run.layout.eval_metrics
         values = json.loads(path.read_text()) if path.is_file() else {}
         table.append({"run": str(run.directory), "model": run.config.model.name,
-                      **{k: values.get(k) for k in TABLE_KEYS}})
+                      **{k: "?" if values.get(f"{k}_note") else values.get(k)
+                         for k in TABLE_KEYS}})
     keys = [k for k in TABLE_KEYS if any(row[k] is not None for row in table)] or list(TABLE_KEYS[:5])
     names = [Path(row["run"]).name for row in table]
     lines = ["| run | model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
     lines += [f"| {name} | {row['model']} | " + " | ".join(_format(row[k]) for k in keys) + " |"
               for name, row in zip(names, table)]
     missing = [name for name, row in zip(names, table) if any(row[k] is None for k in keys)]
+    if any(row[k] == "?" for row in table for k in keys):
+        lines += ["", "? = withheld by the run's evaluation (its metrics.json says why, "
+                  "KEY_note: not enough data to judge, or too few images)"]
     if missing:
         lines += ["", f"— = not in RUN/eval/metrics.json ({', '.join(missing)}): the table reads "
                   "each run's own evaluation; `augintae-tf evaluate --run-dir RUN` writes it "

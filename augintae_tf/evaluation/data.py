@@ -47,12 +47,16 @@ class Timer:
     def __init__(self, echo: Callable[[str], object]):
         self.echo, self.timing = echo, {}
 
-    def __call__(self, name: str, fn: Callable[[], Any]):
+    def __call__(self, name: str, fn: Callable[[], Any],
+                 say: Callable[[Any], str] | None = None):
+        """``fn()``, its seconds added to ``name``'s; echoes ``  NAME: S s``, or ``  NAME: `` +
+        ``say(result)`` + `` (S s)``."""
         start = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - start
         self.timing[name] = round(self.timing.get(name, 0.0) + seconds, 3)
-        self.echo(f"  {name}: {seconds:.1f} s")
+        self.echo(f"  {name}: {say(result)} ({seconds:.1f} s)" if say else
+                  f"  {name}: {seconds:.1f} s")
         return result
 
 
@@ -96,8 +100,10 @@ class EvalData:
         key = f"{which}:{limit}"
         if key not in self._arrays:
             dataset, split = self.source(which)
+            what = {"novel": "novel", "held_out": "held-out"}.get(which, f"[{which}]")
             found = self.timer("data", lambda: load_arrays(self.cfg.data, split, limit=limit,
-                                                           dataset=dataset))
+                                                           dataset=dataset),
+                               say=lambda got: f"{len(got[0])} {what} images of {dataset}")
             if not len(found[0]):
                 raise RunError(f"no images in {dataset}:{split}")
             if which in FALLBACK_WARNINGS and which not in self._arrays_loaded():

@@ -49,12 +49,23 @@ def unique_names(runs) -> list[str]:
     return names
 
 
+def model_labels(runs) -> list[str]:
+    """Row labels for runs in a figure: the model each trained (``augintae``), with the run's
+    folder name in brackets where two runs trained the same model (a folder name alone,
+    ``00000-shapes-augintae`` or ``quickstart``, does not say what the row shows)."""
+    models = [run.config.model.name for run in runs]
+    return [model if models.count(model) == 1 else f"{model} ({name})"
+            for model, name in zip(models, unique_names(runs))]
+
+
 def interpolation_figure(path: Path, runs, novel_images, novel_labels, seed) -> Path:
     """The paper's appendix A.6 figure: per same-class novel pair (the same pairs for every
     run), a block of rows, the pixel fade ``alpha * a + (1 - alpha) * b`` and then each run's
     slerp path, at INTERP_STEPS alphas from 1 to 0; every row is labelled in a left margin
-    ("pixel fade" or the run's name).  Runs without a latent (wgan-gp) are left out."""
-    named = [(name, run) for name, run in zip(unique_names(runs), runs) if run.model.has(Capability.LATENT)]
+    ("pixel fade", or the run's model and the path: ``augintae: slerp``, :func:`model_labels`).
+    Runs without a latent (wgan-gp) are left out."""
+    named = [(f"{label}: slerp", run) for label, run in zip(model_labels(runs), runs)
+             if run.model.has(Capability.LATENT)]
     rows, labels = [], []
     for k, (a, b) in enumerate(novel_pairs(novel_labels, INTERP_PAIRS, seed), start=1):
         rows.append(pixel_fade(novel_images[a], novel_images[b], INTERP_STEPS))
@@ -73,13 +84,14 @@ def _pair_row(model, a, b):
 
 def generalization_figure(path: Path, runs, novel_images, seed: int = 0) -> Path:
     """A row of novel inputs, then one row per run of its reconstructions (wgan-gp: inverted and
-    refined), labelled with the run's name: the paper's generalization figure for several runs."""
+    refined), labelled with the run's model (:func:`model_labels`): the paper's generalization
+    figure for several runs."""
     rng = np.random.default_rng([seed, 7])
     chosen = np.sort(rng.choice(len(novel_images), min(generalization.FIGURE_COLUMNS,
                                                        len(novel_images)), replace=False))
     inputs = novel_images[chosen]
     rows, labels = [], []
-    for name, run in zip(unique_names(runs), runs):
+    for name, run in zip(model_labels(runs), runs):
         for suffix, fn in generalization.reconstructors(run.model).items():
             rows.append(generalization.reconstruct_all(fn, inputs))
             labels.append(f"{name}{suffix}")

@@ -68,3 +68,23 @@ def frechet_distance_from_activations(acts1, acts2) -> float:
     (the paper uses 5,000 generated images).
     """
     return frechet_distance(*activation_statistics(acts1), *activation_statistics(acts2))
+
+
+# The rule for showing a Fréchet distance at all: each set holds at least this many images per
+# feature dimension.  With n images the covariance has rank at most n - 1, and the estimate's
+# bias grows like F / n (Chong & Forsyth, "Effectively Unbiased FID", CVPR 2020), so below
+# ~F images the distance measures the sample size more than the images: on a 300-image folder
+# (24-36 images a row, 64 features) the real-vs-real floor read 160, worse than every generated
+# row.  2 per dimension keeps the covariance full rank with margin; the rule depends only on the
+# counts, never on the values.
+FD_IMAGES_PER_DIM = 2
+
+
+def too_few_for_fd(count: int, dim: int, what: str = "images") -> str | None:
+    """None when ``count`` images suffice for a Fréchet distance in ``dim`` features
+    (:data:`FD_IMAGES_PER_DIM`), else the one-line reason it is withheld."""
+    need = FD_IMAGES_PER_DIM * int(dim)
+    if count >= need:
+        return None
+    return (f"too few images for a Fréchet distance: {count} {what} < {need} "
+            f"({FD_IMAGES_PER_DIM} per feature dimension, {dim} dimensions)")

@@ -61,9 +61,11 @@ import numpy as np
 from augintae_tf.metrics.double_exposure import DEFAULT_RATIO, DEFAULT_SHIFT, double_exposures
 from augintae_tf.metrics.fewshot import FewShotPlan
 from augintae_tf.metrics.frechet import frechet_distance_from_activations
+from augintae_tf.metrics.guards import (NOT_ENOUGH, guard_fd, guard_realism,  # noqa: F401
+                                        mark_double_exposure, withhold)
 from augintae_tf.metrics.manifold import (nearest_seed_distance, pixel_rms_distance,
                                           precision_recall_density_coverage)
-from augintae_tf.metrics.realism import chance_margin, realism_accuracy, test_size
+from augintae_tf.metrics.realism import realism_accuracy
 
 REFERENCE_ROWS = ("floor", "seed_copies", "seed_augmented", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
@@ -72,7 +74,6 @@ METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "dens
            "seed_distance", "seed_distance_px", "realism", "double_exposure")
 CLASS_COLUMNS = CLASS_METRICS + ("double_exposure",)  # the per-class table's columns
 REALISM_MIN_STEPS = 60  # realism CNN steps at least (glyphs' 2,000-image plans take 110-125)
-NOT_ENOUGH = "not enough data to judge"
 
 
 def plan_seeds(plan: FewShotPlan) -> np.ndarray:
@@ -159,7 +160,7 @@ class _Reference(NamedTuple):
 def _class_scores(features, images, labels, predicted, ref: _Reference, cls, k: int) -> dict:
     """The :data:`CLASS_METRICS` of one row's images of class ``cls``."""
     mine, theirs = labels == cls, ref.labels == cls
-    out = {"images": int(mine.sum())}
+    out = {"images": int(mine.sum()), "comparison_images": int(theirs.sum())}
     if mine.sum() >= 2 and theirs.sum() >= 2:
         with warnings.catch_warnings():  # a degenerate covariance is expected with few images
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -289,48 +290,10 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
               "double_exposure_ratio": float(double_exposure_ratio),
               "double_exposure_shift": int(double_exposure_shift)}
     result = {"rows": rows, "per_class": per_class, "counts": counts}
+    guard_fd(result, ref.features.shape[1])
     guard_realism(result, len(split.comparison))
+    mark_double_exposure(result)
     return result
-
-
-def withhold(result: dict, columns, reason: str, rows=None) -> None:
-    """Replace ``columns`` of ``rows`` (default: all) and of their per-class values by None,
-    keeping the values under ``result["withheld"]["values"]`` and ``reason`` (one line) under
-    ``result["withheld"]["reasons"][column]``: a figure that cannot be judged is not a score."""
-    withheld = result.setdefault("withheld", {"reasons": {}, "values": {}})
-    for name in rows if rows is not None else list(result["rows"]):
-        kept = withheld["values"].setdefault(name, {})
-        for column in columns:
-            if result["rows"][name].get(column) is not None:
-                kept[column] = result["rows"][name][column]
-                result["rows"][name][column] = None
-            for values in result.get("per_class", {}).get(name, {}).values():
-                if column in values:
-                    values[column] = None
-    for column in columns:
-        withheld["reasons"][column] = reason
-
-
-def guard_realism(result: dict, comparison: int) -> None:
-    """Withhold every realism value within chance of 0.5 (:func:`~.realism.chance_margin` of its
-    test size) when the pixel cross-fade's is too: a CNN that cannot tell the cross-fade's double
-    images from real ones had too little data, and its 0.5 for another row means nothing.  A
-    value clearly above 0.5 stays (that CNN did learn); none is withheld without a cross-fade."""
-    rows = result["rows"]
-
-    def within_chance(name) -> bool:
-        value = rows[name].get("realism")
-        n = test_size(comparison, rows[name]["images"])
-        return value is not None and value <= 0.5 + chance_margin(n)
-
-    if "crossfade" not in rows or not within_chance("crossfade"):
-        return
-    shown = rows["crossfade"]["realism"]
-    n = test_size(comparison, rows["crossfade"]["images"])
-    withhold(result, ["realism"], f"{NOT_ENOUGH}: the realism CNN could not tell even the pixel "
-             f"cross-fade from real images ({shown:.2f} on {n} held-out images, chance 0.50 +- "
-             f"{chance_margin(n):.2f}); more real images per class help",
-             rows=[name for name in rows if within_chance(name)])
 
 
 TITLES = {"floor": "floor: held-out real images", "seed_copies": "copies of the seeds (no model)",
@@ -380,15 +343,19 @@ def quality_table(result: dict, *, per_class: bool = False) -> str:
              ""]
     columns = [m for m in METRICS if any(m in row for row in rows.values())]
     kept = result.get("withheld", {}).get("values", {})
+    marked = result.get("marked", {})
     body = [[TITLES.get(name, name), str(row["images"])]
-            + ["?" if m in kept.get(name, {}) else _number(row.get(m)) for m in columns]
+            + ["?" if m in kept.get(name, {}) else
+               _number(row.get(m)) + ("*" if m in marked and row.get(m) is not None else "")
+               for m in columns]
             for name, row in rows.items()]
     lines += _markdown(["set", "n"] + [HEADINGS[m] for m in columns], body)
     reasons = result.get("withheld", {}).get("reasons", {})
-    lines += [""] if reasons else []
+    lines += [""] if reasons or marked else []
     for reason in dict.fromkeys(reasons.values()):
         named = ", ".join(HEADINGS.get(c, c) for c, r in reasons.items() if r == reason)
         lines.append(f"? ({named}) = {reason}")
+    lines += [f"* ({HEADINGS.get(c, c)}) = {note}" for c, note in marked.items()]
     if per_class:
         columns = [m for m in CLASS_COLUMNS if any(m in v for cls in result["per_class"].values()
                                                    for v in cls.values())]

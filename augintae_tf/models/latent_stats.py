@@ -14,7 +14,10 @@ and captured by an export:
    that noise.  Averaged over neighbourhoods, so it transfers to a novel class's seeds without
    labels or retraining ("local variation transfer").
 2. **Seed-domain reference**: the per-image reconstruction MSE of up to :data:`MAX_HELD_OUT`
-   held-out training-domain images (``data.test_split``), sorted.  :func:`seed_domain` places a
+   held-out training-domain images, sorted: the run's held-out images as
+   :func:`augintae_tf.data.resolve_held_out` names them (``train --held-out PATH``:
+   ``data.test_dataset``, else the training dataset at ``data.test_split``), the same images
+   ``evaluate`` measures reconstruction on.  :func:`seed_domain` places a
    request's seeds in that distribution and warns in one line when their median error is more
    than :data:`DOMAIN_RATIO` times the held-out median: seeds of another domain decode to blobs.
    The ratio, not a quantile, decides: the held-out images are the training classes, which a
@@ -22,13 +25,14 @@ and captured by an export:
    the model's own domain (benchmarks/RESULTS.md, "The seed-domain warning").
 
 Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``) and ``manifest.json`` written
-last (the file's name, size and SHA-256, ``k``, counts and the checkpoint the statistics
+last (the file's name, size and SHA-256, ``k``, counts, the held-out source and the checkpoint the statistics
 describe: its name and the SHA-256 of its ``model.weights.h5``), each atomically (:func:`save`);
 statistics of another checkpoint (the run trained on) are not used, and the message says how to
 recompute them.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -39,7 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from augintae_tf import atomic
-from augintae_tf.data import load_arrays
+from augintae_tf.data import load_arrays, resolve_held_out
 from augintae_tf.errors import RunError
 from augintae_tf.run import checkpoints
 from augintae_tf.run.layout import RunLayout
@@ -63,6 +67,7 @@ class LatentStats:
     heldout_mse: np.ndarray  # [M] sorted per-image reconstruction MSE of held-out images
     k: int
     checkpoint: str  # the checkpoint directory name the statistics describe
+    heldout_source: tuple[str, str] | None = None  # (dataset, split) of the held-out images
 
     @property
     def local_std(self) -> float:
@@ -158,7 +163,9 @@ def save(run_dir, stats: LatentStats, checkpoint: Path) -> Path:
     name = f"stats-{digest[:16]}.npz"
     atomic.write_bytes(folder / name, data, what="the latent statistics")
     manifest = {"format": FORMAT, "k": stats.k, "latent_dim": int(stats.cov.shape[0]),
-                "heldout_images": int(len(stats.heldout_mse)), "checkpoint": checkpoint.name,
+                "heldout_images": int(len(stats.heldout_mse)),
+                "heldout_source": list(stats.heldout_source) if stats.heldout_source else None,
+                "checkpoint": checkpoint.name,
                 "weights_sha256": weights_digest(checkpoint),
                 "file": name, "size": len(data), "sha256": digest}
     atomic.write_json(folder / MANIFEST, manifest, what="the latent statistics manifest", indent=2)
@@ -206,28 +213,35 @@ def load(run_dir, checkpoint: Path, digest: str | None = None
                  f"other weights than checkpoint {checkpoint.name} holds now (saved again since)")
         return None, (f"the latent statistics describe {which}; recompute them with "
                       f"{recompute_hint(run_dir)}")
+    source = manifest.get("heldout_source")
     return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
-                       int(manifest.get("k", K)), str(manifest.get("checkpoint"))), None
+                       int(manifest.get("k", K)), str(manifest.get("checkpoint")),
+                       tuple(source) if isinstance(source, list) and len(source) == 2 else None
+                       ), None
 
 
 def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
               checkpoint: Path | None = None) -> LatentStats:
     """Compute and save the statistics of ``model`` (the weights of ``checkpoint``; default: the
     checkpoint ``load_run`` restored, else the run's newest, which training has just written) from
-    its config's training and held-out splits; attach them to the model."""
+    its config's training split and its held-out images (:func:`augintae_tf.data.resolve_held_out`:
+    ``--held-out PATH`` when the run was given one); attach them to the model."""
     checkpoint = (checkpoint or getattr(model, "checkpoint_path", None)
                   or checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints))
     if checkpoint is None:
         raise RunError(f"run {run_dir} has no checkpoint to compute latent statistics for")
     train_images, _ = load_arrays(cfg.data, cfg.data.train_split, limit=None)
-    heldout, _ = load_arrays(cfg.data, cfg.data.test_split, limit=None)
+    held_dataset, held_split = resolve_held_out(cfg.data)
+    heldout, _ = load_arrays(cfg.data, held_split, dataset=held_dataset, limit=None)
     stats = compute(model, train_images, heldout, checkpoint.name,
                     k=getattr(cfg.model, "sampler_neighbours", K), seed=cfg.train.seed)
+    stats = dataclasses.replace(stats, heldout_source=(held_dataset, held_split))
     save(run_dir, stats, checkpoint)
     model.latent_stats = stats
     echo(f"latent-stats stage: local covariance of {min(len(train_images), MAX_TRAIN)} training "
          f"latents ({stats.k} neighbours; local std {stats.local_std:.3f} per unit latent), "
-         f"reconstruction error of {len(stats.heldout_mse)} held-out images")
+         f"reconstruction error of {len(stats.heldout_mse)} held-out images "
+         f"({held_dataset} [{held_split}])")
     return stats
 
 
