@@ -266,7 +266,9 @@ def test_cli_trains_on_a_folder_resumes_samples_evaluates_and_exports(tmp_path):
     record = json.loads((run_dir / "eval" / "metrics.json").read_text())
     assert record["metrics_requested"] == ["samples"] and record["fd_px8_samples_raw"] > 0
     assert record["fd_px8_samples"] is None  # 30 samples in 8x8x3 = 192 pixel features
-    assert record["fd_px8_samples_note"].startswith("too few images for a Fréchet distance: 30 ")
+    assert record["fd_px8_samples_images"].startswith("30 vs ")
+    assert record["fd_px8_samples_note"].startswith("too few images for a Fréchet distance: ")
+    assert record["fd_px8_samples_note"].endswith(" < 384 (2 per feature dimension, 192 dimensions)")
     refused = invoke("evaluate", "--run-dir", run_dir, "--metrics", "recon")
     assert "metric(s) recon need a capability model fastgan lacks (it has: sample)" in \
         refused.output
