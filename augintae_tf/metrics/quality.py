@@ -250,8 +250,9 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
         :data:`REFERENCE_ROWS`), ``"per_class": {name: {class: {metric: value, "images": n}}}``,
         ``"counts": {"classes", "seeds_per_class", "seeds", "images", "comparison_images",
         "floor_images", "k", "realism_epochs", "realism_min_steps", "double_exposure_ratio",
-        "double_exposure_shift"}}`` (``seeds_per_class``: the fewest any class has), and
-        ``"withheld"`` when :func:`guard_realism` found the realism test powerless.
+        "double_exposure_shift"}}`` (``seeds_per_class``: the fewest any class has),
+        ``"withheld"`` when :mod:`.guards` withheld a figure (an FD from too few images, a
+        powerless realism test) and ``"marked"`` when it marked one (double exposures).
     """
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels).reshape(-1)
