@@ -69,8 +69,9 @@ REFERENCE_ROWS = ("floor", "seed_copies", "seed_augmented", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
                  "seed_distance_px")
 METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "density", "coverage",
-           "seed_distance", "seed_distance_px", "realism", "double_exposure", "utility",
-           "utility_share")  # utility: added by augintae_tf.evaluation.utility.add_utility
+           "seed_distance", "seed_distance_px", "realism", "double_exposure")
+# the table's columns: the rows' metrics, then what augintae_tf.evaluation.utility.add_utility adds
+COLUMNS = METRICS + ("utility", "utility_share")
 CLASS_COLUMNS = CLASS_METRICS + ("double_exposure",)  # the per-class table's columns
 REALISM_MIN_STEPS = 60  # realism CNN steps at least (glyphs' 2,000-image plans take 110-125)
 NOT_ENOUGH = "not enough data to judge"
@@ -385,7 +386,7 @@ def quality_table(result: dict, *, per_class: bool = False) -> str:
              f"held-out real images (floor: {counts['floor_images']} others); k = {counts['k']}; "
              "realism 0.5 = indistinguishable" + _exposure_note(counts) + _classifier_note(counts),
              ""]
-    columns = [m for m in METRICS if any(m in row for row in rows.values())]
+    columns = [m for m in COLUMNS if any(m in row for row in rows.values())]
     kept = result.get("withheld", {}).get("values", {})
     body = [[TITLES.get(name, name), str(row["images"])]
             + ["?" if m in kept.get(name, {}) else _cell(row, m) for m in columns]

@@ -3,7 +3,7 @@
 The test DAGAN made the standard (Antoniou et al. 2017, sec. 5): N-way K-shot classification of
 the novel classes by a small CNN trained from scratch, tested on real images of those classes that
 were never seeds.  Per *episode* (a draw of K seeds per class) and *classifier seed*, one CNN is
-trained on each training set of :data:`SETS` order:
+trained on each training set, in this order:
 
 * (a) ``seeds``: the K seeds of each class alone;
 * (b) one per generator: the seeds plus ``M`` generated images per class (made from those seeds);
@@ -180,7 +180,8 @@ def fewshot_utility(images, labels, generators: Mapping[str, Generator] | None =
                     steps: int = 300, batch_size: int = 32, augment_fn: Callable | None = None,
                     augment_cfg: AugmentConfig = STANDARD_AUGMENT, seed: int = 0,
                     progress: Callable[[str], object] | None = None) -> dict:
-    """Accuracies of every training set (module doc) over ``episodes`` x ``classifier_seeds``.
+    """Accuracies of every training set (module doc) over ``episodes`` x ``classifier_seeds``
+    (:class:`UtilityTrainer`: ``steps``, ``batch_size``, ``augment_cfg``).
 
     ``generators``: ``{name: fn(seed images of one class, count, seed) -> images}``;
     ``augment_fn``: ``(images, seed) -> images`` for the augmented copies (None: no (c) row).
