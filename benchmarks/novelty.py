@@ -68,7 +68,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"run_dir": str(args.run_dir), "novel": [str(dataset), split],
                                "shots": args.shots, "num": args.num, "reference_source": source,
-                               "summary": summary, "requests": rows}, indent=1))
+                               "summary": summary, "requests": rows}, separators=(",", ":")))
     print(f"wrote {out}")
 
 
