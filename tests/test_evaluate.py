@@ -97,7 +97,8 @@ def test_unknown_metric_is_a_one_line_error(run_copy):
     result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "recon,bogus")
     assert result.exit_code == 1
     assert result.output.strip() == ("Error: unknown metric(s) bogus; choose from "
-                                     "fid, fd-clf, classifier, recon, noise, interp, quality, samples, generalization")
+                                     "fid, fd-clf, classifier, recon, noise, interp, utility, quality, samples, "
+                                     "generalization")
 
 
 def test_compare_run_with_itself(tiny_run, tmp_path):
