@@ -24,9 +24,13 @@ INTAE_TARGETS = ("critic", "blend")  # model.target of intae
 ALPHAS = ("midpoint", "uniform")  # model.alpha
 
 # model: few-shot samplers (latent.sample_latents); the noisy ones read the latent-stats stage's
-# local covariance (models/latent_stats.py)
-SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
-NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
+# local or within-class covariance (models/latent_stats.py); the -edit ones add the decoded change
+# to the seed image (models/autoencoder.edit_fn)
+SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex", "within", "within-edit",
+            "set-edit")
+NOISY_SAMPLERS = ("local", "slerp-local", "local-edit", "within", "within-edit", "set-edit")
+WITHIN_SAMPLERS = ("within", "within-edit", "set-edit")  # the within-class covariance's
+EDIT_SAMPLERS = ("local-edit", "within-edit", "set-edit")
 
 # model: FastGAN's DiffAugment operations, each applied to an image with probability p_<op>
 DIFFAUGMENT_OPERATIONS = ("translation", "cutout", "brightness", "saturation", "contrast", "flip")
