@@ -27,6 +27,9 @@ and captured by an export:
    model reconstructs better than any novel class, so a quantile flagged most novel classes of
    the model's own domain (benchmarks/RESULTS.md, "The seed-domain warning").
 
+3. **Within-class spread** of the labelled training images, the novelty line's reference
+   (:func:`augintae_tf.metrics.novelty.within_class_spread`), in the manifest.
+
 Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``, and ``within_cov``,
 ``within_factor`` when computed) and ``manifest.json`` written
 last (the file's name, size and SHA-256, ``k``, counts and the checkpoint the statistics
@@ -48,6 +51,7 @@ import numpy as np
 from augintae_tf import atomic
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
+from augintae_tf.metrics.novelty import within_class_spread
 from augintae_tf.run import checkpoints
 from augintae_tf.run.layout import RunLayout
 
@@ -71,6 +75,9 @@ class LatentStats:
     heldout_mse: np.ndarray  # [M] sorted per-image reconstruction MSE of held-out images
     k: int
     checkpoint: str  # the checkpoint directory name the statistics describe
+    # the training classes' within-class spread (augintae_tf.metrics.novelty.within_class_spread;
+    # None: unlabelled training data, or statistics computed before it existed)
+    within_class: dict | None = None
     within_cov: np.ndarray | None = None  # [D, D] pooled within-class covariance W
     within_factor: np.ndarray | None = None  # [D, D], within_factor @ within_factor.T == W
 
@@ -153,8 +160,9 @@ def _subset(images: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpoint: str,
             k: int = K, seed: int = 0, train_labels: np.ndarray | None = None) -> LatentStats:
-    """The statistics of ``model`` (module doc) from training and held-out images; the
-    within-class covariance only with ``train_labels``."""
+    """The statistics of ``model`` (module doc) from training and held-out images; with
+    ``train_labels`` also the within-class covariance and the novelty line's within-class
+    spread."""
     latents = _encode(model, _subset(np.asarray(train_images, np.float32), MAX_TRAIN, seed))
     within = None if train_labels is None else within_class_covariance(
         latents, _subset(np.asarray(train_labels), MAX_TRAIN, seed))
@@ -163,9 +171,11 @@ def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpo
                                                          MAX_HELD_OUT, seed)))
     extra = {} if within is None else {"within_cov": within.astype(np.float32),
                                        "within_factor": covariance_factor(within).astype(np.float32)}
+    spread = None if train_labels is None else within_class_spread(
+        np.asarray(train_images, np.float32), train_labels, seed)
     return LatentStats(cov.astype(np.float32), covariance_factor(cov).astype(np.float32),
                        heldout.astype(np.float32), min(int(k), len(latents) - 1), checkpoint,
-                       **extra)
+                       spread, **extra)
 
 
 def weights_digest(checkpoint: Path, files=None) -> str:
@@ -199,6 +209,8 @@ def save(run_dir, stats: LatentStats, checkpoint: Path) -> Path:
                 "heldout_images": int(len(stats.heldout_mse)), "checkpoint": checkpoint.name,
                 "weights_sha256": weights_digest(checkpoint),
                 "file": name, "size": len(data), "sha256": digest}
+    if stats.within_class is not None:
+        manifest["within_class"] = stats.within_class
     atomic.write_json(folder / MANIFEST, manifest, what="the latent statistics manifest", indent=2)
     for old in folder.glob("stats-*.npz"):
         if old.name != name and not old.is_symlink():
@@ -247,7 +259,8 @@ def load(run_dir, checkpoint: Path, digest: str | None = None
                       f"{recompute_hint(run_dir)}")
     return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
                        int(manifest.get("k", K)), str(manifest.get("checkpoint")),
-                       arrays.get("within_cov"), arrays.get("within_factor")), None
+                       manifest.get("within_class"), arrays.get("within_cov"),
+                       arrays.get("within_factor")), None
 
 
 def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
@@ -274,6 +287,19 @@ def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
     return stats
 
 
+# What each sampler makes of seeds the model reconstructs badly: the decoder's blur, except
+# local-edit, which adds a decoded change to each seed image itself and so returns the seeds
+# with small edits (measured on photo crops: median RMS to the nearest seed 0.04-0.05).
+OUTSIDE_EXPECT = {
+    None: "blurred or blob-like images (decoded latents of seeds the model cannot reconstruct)",
+    "local-edit": "near-copies of the seeds with small edits (local-edit adds a decoded change to "
+                  "each seed image; the change cannot carry the class's variety)",
+    **{name: "the seeds with decoded edits larger than local-edit's, which on another domain add "
+             "strokes of the training domain (measured on real photo tiles: further from them "
+             "than the seeds themselves)" for name in ("within-edit", "set-edit")},
+}
+
+
 @dataclass(frozen=True)
 class SeedDomain:
     """Where a request's seeds fall in the held-out reconstruction errors (module doc)."""
@@ -287,9 +313,11 @@ class SeedDomain:
     def ratio(self) -> float:
         return self.seed_mse / max(self.heldout_mse, 1e-12)
 
-    def line(self) -> str:
-        verdict = ("the seeds look outside the model's training domain: expect blurred or "
-                   "blob-like images" if self.outside else "the seeds look like the training domain")
+    def line(self, sampler: str | None = None) -> str:
+        """One line; outside the domain it says what ``sampler`` (None: slerp's) makes of them."""
+        verdict = (f"the seeds look outside the model's training domain: expect "
+                   f"{OUTSIDE_EXPECT.get(sampler, OUTSIDE_EXPECT[None])}" if self.outside
+                   else "the seeds look like the training domain")
         return (f"seed reconstruction error {self.seed_mse:.4f} = {self.ratio:.1f}x the held-out "
                 f"median {self.heldout_mse:.4f} (worse than {100 * self.quantile:.0f} % of held-out "
                 f"images): {verdict}")
