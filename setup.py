@@ -36,7 +36,10 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         # `--dataset digits`: scikit-learn ships the UCI handwritten digits inside its wheel
         "digits": ["scikit-learn>=1.4,<2"],
-        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "scipy>=1.11,<2", "scikit-learn>=1.4,<2"],
+        # `--novel-dataset patches`: scikit-image ships the photographs inside its wheel
+        "patches": ["scikit-image>=0.24,<0.27"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "scipy>=1.11,<2", "scikit-learn>=1.4,<2",
+                 "scikit-image>=0.24,<0.27"],
     },
     entry_points={"console_scripts": ["augintae-tf=augintae_tf.cli.main:main"]},
 )

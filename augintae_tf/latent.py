@@ -123,10 +123,20 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
     - ``local-edit``: the latents of ``local`` (the model then adds their decoded change to the
       seed image itself: :meth:`augintae_tf.models.autoencoder.Autoencoder.fewshot`);
     - ``convex``: ``normalise(sum_k w_k z_k)`` with ``w ~ Dirichlet(1, ..., 1)`` over all K seeds
-      (stream ``[seed, 9]``), uniform on the simplex.
+      (stream ``[seed, 9]``), uniform on the simplex;
+    - ``within`` / ``within-edit``: as ``local`` / ``local-edit`` with ``F F^T = W``, the pooled
+      within-class covariance of the labelled training latents (how one class varies, not how
+      neighbours of any class differ), so ``scale`` 1 draws a latent as far from the seed as
+      real members of a training class lie from their class mean;
+    - ``set-edit``: the edit with noise of covariance ``SET_WEIGHT * S + (1 - SET_WEIGHT) * W``,
+      ``S = sum_k (z_k - mean)(z_k - mean)^T / (K - 1)`` the K seeds' own scatter (conditioning
+      on the whole set, shrunk toward the training classes' ``W`` because K is far below D):
+      ``sqrt(SET_WEIGHT / (K - 1)) sum_k g_k (z_k - mean) + sqrt(1 - SET_WEIGHT) F eps``,
+      ``g ~ N(0, I_K)`` (stream ``[seed, 10]``), independent of ``eps``.
 
     Every draw is stateless in ``seed``, so the same seed gives the same latents eagerly and in a
-    SavedModel graph.  ``factor`` ``[D, D]`` is required by the noisy samplers.
+    SavedModel graph.  ``factor`` ``[D, D]`` is required by the noisy samplers (the local one for
+    the local samplers, the within-class one for the others).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler {sampler!r} is unknown; expected one of {', '.join(SAMPLERS)}")
@@ -145,4 +155,21 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
         raise ValueError(f"sampler {sampler!r} needs the run's latent statistics (factor)")
     factor = tf.cast(factor, tf.float32)
     eps = tf.random.stateless_normal(tf.shape(base), _stream(seed, 8))
-    return l2_normalize(base + tf.cast(scale, tf.float32) * tf.matmul(eps, factor, transpose_b=True))
+    noise = tf.matmul(eps, factor, transpose_b=True)
+    if sampler == "set-edit":
+        noise = set_noise(latents, noise, tf.shape(base)[0], seed)
+    return l2_normalize(base + tf.cast(scale, tf.float32) * noise)
+
+
+SET_WEIGHT = 0.5  # set-edit: the share of the seeds' own scatter in the noise covariance
+
+
+def set_noise(latents, prior_noise, num, seed) -> tf.Tensor:
+    """``set-edit``'s noise ``[num, D]`` (:func:`sample_latents`): the seeds' scatter ``S`` drawn
+    as ``sum_k g_k (z_k - mean) / sqrt(K - 1)`` (covariance exactly ``S``), mixed with
+    ``prior_noise`` (covariance ``W``) at :data:`SET_WEIGHT`."""
+    centred = latents - tf.reduce_mean(latents, axis=0, keepdims=True)
+    count = tf.cast(tf.shape(latents)[0], tf.float32)
+    g = tf.random.stateless_normal(tf.stack([num, tf.shape(latents)[0]]), _stream(seed, 10))
+    own = tf.matmul(g, centred) / tf.sqrt(tf.maximum(count - 1.0, 1.0))
+    return tf.sqrt(SET_WEIGHT) * own + tf.sqrt(1.0 - SET_WEIGHT) * prior_noise

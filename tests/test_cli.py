@@ -159,7 +159,8 @@ def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1")
     assert result.exit_code == 1 and result.output.strip().splitlines() == [
         f"Error: --seeds {one} holds 1 image; the run's sampler slerp needs at least 2 of one "
-        "class (--sampler local or local-edit generates from one)"]  # before the domain line
+        "class (--sampler local, local-edit, within or within-edit generates from one)"
+    ]  # before the domain line
     assert not (tmp_path / "gen1").exists()  # OUT as it was found: the retry works
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1",
                     "--sampler", "local-edit", "--num", "6")

@@ -19,6 +19,7 @@ from augintae_tf.run import model_state
 from augintae_tf.models import latent_stats
 from augintae_tf.cli.main import main
 from augintae_tf.config import load_config
+from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLERS
 from augintae_tf.errors import RunError
 from augintae_tf.inference.export import export_run, rest_request_body
 from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
@@ -28,7 +29,8 @@ from test_links_and_read_only import read_only  # noqa: F401  (a fixture: writes
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
 SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_local_edit",
-                      "generate_convex")
+                      "generate_convex", "generate_within", "generate_within_edit",
+                      "generate_set_edit")
 SIGNATURES = ("generate", *SAMPLER_SIGNATURES, "serving_default", "interpolate", "encode",
               "decode", "reconstruct")
 
@@ -46,8 +48,8 @@ def run_dir(tmp_path_factory):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_for_training()
     ckpt = model_state.save(run / "checkpoints", model, 1, {"step": 0})
-    latent_stats.save(run, latent_stats.compute(model, images(64, 30), images(16, 31), ckpt.name),
-                      ckpt)
+    latent_stats.save(run, latent_stats.compute(model, images(64, 30), images(16, 31), ckpt.name,
+                                                train_labels=np.arange(64) % 4), ckpt)
     return run
 
 
@@ -267,12 +269,12 @@ def test_cli_generate_and_served_generate_give_the_same_images(exported, run_dir
         assert np.abs(library - server).max() < 1e-5
 
 
-@pytest.mark.parametrize("sampler", ["slerp", "local", "slerp-local", "local-edit", "convex"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
 def test_each_sampler_is_served_as_the_library_generates_it(exported, run_dir, sampler):
     served, _ = exported
     seeds, run = images(3, 8), load_run(run_dir)
     signature = served.signatures["generate_" + sampler.replace("-", "_")]
-    extra = {"scale": tf.constant(0.8)} if "local" in sampler else {}
+    extra = {"scale": tf.constant(0.8)} if sampler in NOISY_SAMPLERS else {}
     server = signature(seed_images=tf.constant(seeds), num=tf.constant(9),
                        seed=tf.constant(5, tf.int64), **extra)["images"].numpy()
     library = run.generate(seeds, num=9, seed=5, sampler=sampler, scale=0.8 if extra else None)

@@ -24,12 +24,16 @@ INTAE_TARGETS = ("critic", "blend")  # model.target of intae
 ALPHAS = ("midpoint", "uniform")  # model.alpha
 
 # model: few-shot samplers (latent.sample_latents); the noisy ones read the latent-stats stage's
-# local covariance (models/latent_stats.py)
-SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
-NOISY_SAMPLERS = ("local", "slerp-local", "local-edit")
+# local or within-class covariance (models/latent_stats.py); the -edit ones add the decoded change
+# to the seed image (models/autoencoder.edit_fn)
+SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex", "within", "within-edit",
+            "set-edit")
+NOISY_SAMPLERS = ("local", "slerp-local", "local-edit", "within", "within-edit", "set-edit")
+WITHIN_SAMPLERS = ("within", "within-edit", "set-edit")  # the within-class covariance's
+EDIT_SAMPLERS = ("local-edit", "within-edit", "set-edit")
 # the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
-# others combine two or more (a slerp between two, a convex combination of all)
-ONE_SEED_SAMPLERS = ("local", "local-edit")
+# others combine two or more (a slerp between two, a convex combination of all, the seeds' scatter)
+ONE_SEED_SAMPLERS = ("local", "local-edit", "within", "within-edit")
 
 
 def min_seeds(sampler: str | None) -> int:
@@ -46,8 +50,13 @@ def seed_count_problem(count: int, sampler: str | None, seeds: str, default: boo
     which = (f"the run's sampler {sampler}" if default else f"--sampler {sampler}") if sampler \
         else "this model's few-shot generation"
     return (f"--seeds {seeds} holds {count} image{'s' * (count != 1)}; {which} needs at least "
-            f"{min_seeds(sampler)} of one class (--sampler {' or '.join(ONE_SEED_SAMPLERS)} "
-            "generates from one)")
+            f"{min_seeds(sampler)} of one class (--sampler {_one_of(ONE_SEED_SAMPLERS)} generates "
+            "from one)")
+
+
+def _one_of(names) -> str:
+    """``a, b or c``."""
+    return " or ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 # model: FastGAN's DiffAugment operations, each applied to an image with probability p_<op>
 DIFFAUGMENT_OPERATIONS = ("translation", "cutout", "brightness", "saturation", "contrast", "flip")

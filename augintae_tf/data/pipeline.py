@@ -14,11 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import DataConfig
-from . import digits, folder, glyphs, tfds_source
+from . import digits, folder, glyphs, patches, tfds_source
 from .classes import (augment_table, balanced_batches, class_counts, class_ids, filter_classes,
                       with_class_augment)
 from .convert import finish, to_float
 from .registry import DataError, check_split, resolve
+
+_PACKAGE = {"digits": digits, "patches": patches}  # datasets whose data an installed package ships
 
 
 def _source(dataset: str, split: str, image_size: int, channels: int, data_dir: str | None,
@@ -43,7 +45,7 @@ def _unfiltered(dataset: str, split: str, image_size: int, channels: int, data_d
     check_split(target, split)
     if target.source == "tfds":
         return tfds_source.load(target, split, image_size, channels, data_dir, limit)
-    source = glyphs if target.source == "embedded" else digits
+    source = glyphs if target.source == "embedded" else _PACKAGE[target.name]
     images, labels = source.split_arrays(split)
     ds = tf.data.Dataset.from_tensor_slices((images[:limit], labels[:limit]))
     if (image_size, channels) == (source.SIZE, 1):
@@ -145,19 +147,19 @@ def label_names(dataset: str, split: str, data_dir: str | None = None) -> list[s
     if target.source == "embedded":
         return glyphs.class_names()
     if target.source == "package":
-        return digits.class_names()
+        return _PACKAGE[target.name].class_names()
     return tfds_source.label_names(target, data_dir)
 
 
 def is_available_offline(name: str, data_dir: str | None = None) -> bool:
     """Whether ``name`` can be loaded here without network: glyphs and existing folders always,
-    digits when scikit-learn is installed, TFDS datasets when prepared in ``data_dir`` (a quick
+    digits (patches) when scikit-learn (scikit-image) is installed, TFDS datasets when prepared in ``data_dir`` (a quick
     file check).  Unknown names raise."""
     target = resolve(name)
     if isinstance(target, Path) or target.source == "embedded":
         return True
     if target.source == "package":
-        return digits.available()
+        return _PACKAGE[target.name].available()
     return tfds_source.is_prepared(target.name, data_dir)
 
 

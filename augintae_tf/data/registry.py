@@ -34,6 +34,10 @@ _DATASETS = (
     DatasetInfo("digits", 28, 1, ("train", "validation", "test"), "package",
                 f"real handwritten digits (UCI, 13 writers) shipped with scikit-learn, {_HANDWRITTEN}, "
                 "8x8 resized to 28x28; train/validation = digits 0-4, test = the novel digits 5-9"),
+    DatasetInfo("patches", 28, 1, ("test",), "package",
+                "a far novel domain: 10 classes of real photographs shipped with scikit-image, "
+                "non-overlapping 24x24 tiles of 9 textured photos (brick, grass, gravel, coins, "
+                "deep field, stain, sign, page, fur) and 100 faces (LFW); test = every class"),
     DatasetInfo("omniglot", 28, 1, ("train", "test", "small1", "small2"), "tfds",
                 f"1,623 handwritten characters of 50 alphabets, {_HANDWRITTEN}; train = background "
                 "alphabets, test = evaluation alphabets (inverted, resized from 105x105)"),

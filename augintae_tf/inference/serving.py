@@ -24,7 +24,7 @@ from typing import Callable
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS
+from augintae_tf.config.choices import NOISY_SAMPLERS, WITHIN_SAMPLERS
 
 DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
 
@@ -130,9 +130,12 @@ def checked_scale(scale) -> tf.Tensor:
 
 
 def served_samplers(model) -> list[str]:
-    """The samplers the export serves: the model's, the noisy ones only with latent statistics."""
+    """The samplers the export serves: the model's, the noisy ones only with latent statistics
+    (the within samplers only with their within-class covariance)."""
     stats = getattr(model, "latent_stats", None)
-    return [s for s in model.samplers if s not in NOISY_SAMPLERS or stats is not None]
+    within = getattr(stats, "within_factor", None) is not None
+    return [s for s in model.samplers if s not in NOISY_SAMPLERS
+            or (stats is not None and (s not in WITHIN_SAMPLERS or within))]
 Endpoint = tuple[str, Callable, list]
 
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from augintae_tf.augment import augment as augment_images
 from augintae_tf.augment import interpolation_batch, sub_seed
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLERS
+from augintae_tf.config.choices import EDIT_SAMPLERS, NOISY_SAMPLERS, SAMPLERS, WITHIN_SAMPLERS
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
@@ -140,7 +140,7 @@ class Autoencoder(ModelContract):
             z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
             decode = lambda s: self.interpolate_latents(z_a[s], z_b[s], alpha[s])  # noqa: E731
             empty = z_a
-        elif sampler == "local-edit":
+        elif sampler in EDIT_SAMPLERS:
             z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
             first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed, min_seeds=1)[0]
             edits = edit_fn(self.decode, seed_images, latents, first, z)
@@ -155,14 +155,22 @@ class Autoencoder(ModelContract):
         return tf.concat(parts, axis=0) if parts else self.decode(empty)
 
     def noise_factor(self, sampler: str):
-        """The latent-stats factor ``F`` (``F F^T = C``) the noisy samplers need, else None; a
-        one-line RunError saying how to compute it when the run has none."""
+        """The latent-stats factor the noisy samplers need (``F F^T = C``, the within samplers'
+        ``F F^T = W``), else None; a one-line RunError saying how to compute it when the run has
+        none."""
         if sampler not in NOISY_SAMPLERS:
             return None
         if self.latent_stats is None:
             raise RunError(f"--sampler {sampler} needs the run's latent statistics: "
                            f"{self.latent_stats_problem}")
-        return self.latent_stats.factor
+        if sampler not in WITHIN_SAMPLERS:
+            return self.latent_stats.factor
+        if self.latent_stats.within_factor is None:
+            raise RunError(f"--sampler {sampler} needs the within-class covariance of labelled "
+                           f"training latents, which the run's latent statistics lack (computed "
+                           f"before it existed, or without labels): recompute them with "
+                           f"{latent_stats.recompute_hint('RUN')}")
+        return self.latent_stats.within_factor
 
     def run_stage(self, name: str, run_dir, cfg, echo) -> None:
         if name != "latent-stats":

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS
+from augintae_tf.config.choices import NOISY_SAMPLERS, WITHIN_SAMPLERS
 from augintae_tf.config.schema import TrainConfig
 from augintae_tf.errors import RunError
 from augintae_tf.models.setup import ModelSetup
@@ -210,7 +210,9 @@ class ModelContract(keras.Model):
         wanted = getattr(self.setup.section, "sampler", None)
         if wanted not in self.samplers:
             return self.samplers[0]
-        if wanted in NOISY_SAMPLERS and getattr(self, "latent_stats", None) is None:
+        stats = getattr(self, "latent_stats", None)
+        if wanted in NOISY_SAMPLERS and (stats is None or (
+                wanted in WITHIN_SAMPLERS and getattr(stats, "within_factor", None) is None)):
             return "slerp"
         return wanted
 

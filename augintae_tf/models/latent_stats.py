@@ -13,6 +13,12 @@ and captured by an export:
    ``F F^T = C`` (eigendecomposition, negative eigenvalues clipped) turns ``eps ~ N(0, I)`` into
    that noise.  Averaged over neighbourhoods, so it transfers to a novel class's seeds without
    labels or retraining ("local variation transfer").
+1b. **Within-class covariance** ``W`` (the ``within`` samplers), from the same latents and their
+   training labels: every latent's deviation from its class mean, pooled over the training
+   classes, ``W = sum_c sum_{i in c} (z_i - mu_c)(z_i - mu_c)^T / (N - C)`` (the pooled unbiased
+   estimate; ``C`` classes present), with its factor the same way.  It holds how a class varies
+   (its writers' slant, width, style), not how neighbouring classes differ.  Absent (the within
+   samplers refuse, saying so) when no class has two latents.
 2. **Seed-domain reference**: the per-image reconstruction MSE of up to :data:`MAX_HELD_OUT`
    held-out training-domain images, sorted: the run's held-out images as
    :func:`augintae_tf.data.resolve_held_out` names them (``train --held-out PATH``:
@@ -27,7 +33,8 @@ and captured by an export:
 3. **Within-class spread** of the labelled training images, the novelty line's reference
    (:func:`augintae_tf.metrics.novelty.within_class_spread`), in the manifest.
 
-Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``) and ``manifest.json`` written
+Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``, and ``within_cov``,
+``within_factor`` when computed) and ``manifest.json`` written
 last (the file's name, size and SHA-256, ``k``, counts, the held-out source and the checkpoint the statistics
 describe: its name and the SHA-256 of its ``model.weights.h5``), each atomically (:func:`save`);
 statistics of another checkpoint (the run trained on) are not used, and the message says how to
@@ -57,6 +64,7 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 K = 10  # neighbours per training latent
 MAX_TRAIN = 10_000  # training latents the covariance is estimated from (fixed random subset)
+OPTIONAL = ("within_cov", "within_factor")  # arrays of the stats file that may be absent
 MAX_HELD_OUT = 2_000  # held-out images of the seed-domain reference
 # Seeds whose median error is above this multiple of the held-out median warn: measured per class
 # of 5 seeds, a model's own novel classes stayed at or below ~3 (95th percentile 2.6-2.7), seeds
@@ -75,12 +83,19 @@ class LatentStats:
     # the training classes' within-class spread (augintae_tf.metrics.novelty.within_class_spread;
     # None: unlabelled training data, or statistics computed before it existed)
     within_class: dict | None = None
+    within_cov: np.ndarray | None = None  # [D, D] pooled within-class covariance W
+    within_factor: np.ndarray | None = None  # [D, D], within_factor @ within_factor.T == W
 
     @property
     def local_std(self) -> float:
         """Root of the mean per-dimension local variance: the typical noise length per unit
         scale, to compare with the unit norm of a latent."""
         return float(np.sqrt(np.trace(self.cov)))
+
+    @property
+    def within_std(self) -> float | None:
+        """``sqrt(trace W)``, the within-class counterpart of :attr:`local_std` (None without W)."""
+        return None if self.within_cov is None else float(np.sqrt(np.trace(self.within_cov)))
 
 
 def local_covariance(latents: np.ndarray, k: int = K, chunk: int = 1024) -> np.ndarray:
@@ -103,6 +118,21 @@ def local_covariance(latents: np.ndarray, k: int = K, chunk: int = 1024) -> np.n
         centred = hood - hood.mean(axis=1, keepdims=True)
         total += np.einsum("cjd,cje->de", centred, centred) / k
     return total / n
+
+
+def within_class_covariance(latents: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
+    """``W`` (module doc) of latents ``[N, D]`` with integer class labels ``[N]``, float64; None
+    when no class has two latents (nothing varies within a class)."""
+    z = np.asarray(latents, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    classes, inverse = np.unique(labels, return_inverse=True)
+    if len(z) - len(classes) < 1:
+        return None
+    means = np.zeros((len(classes), z.shape[1]))
+    np.add.at(means, inverse, z)
+    means /= np.bincount(inverse)[:, None]
+    centred = z - means[inverse]
+    return centred.T @ centred / (len(z) - len(classes))
 
 
 def covariance_factor(cov: np.ndarray) -> np.ndarray:
@@ -134,18 +164,23 @@ def _subset(images: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpoint: str,
-            k: int = K, seed: int = 0, train_labels=None) -> LatentStats:
+            k: int = K, seed: int = 0, train_labels: np.ndarray | None = None) -> LatentStats:
     """The statistics of ``model`` (module doc) from training and held-out images; with
-    ``train_labels`` also the within-class spread of the novelty line."""
+    ``train_labels`` also the within-class covariance and the novelty line's within-class
+    spread."""
     latents = _encode(model, _subset(np.asarray(train_images, np.float32), MAX_TRAIN, seed))
+    within = None if train_labels is None else within_class_covariance(
+        latents, _subset(np.asarray(train_labels), MAX_TRAIN, seed))
     cov = local_covariance(latents, k)
     heldout = np.sort(reconstruction_mse(model, _subset(np.asarray(heldout_images, np.float32),
                                                          MAX_HELD_OUT, seed)))
+    extra = {} if within is None else {"within_cov": within.astype(np.float32),
+                                       "within_factor": covariance_factor(within).astype(np.float32)}
     spread = None if train_labels is None else within_class_spread(
         np.asarray(train_images, np.float32), train_labels, seed)
     return LatentStats(cov.astype(np.float32), covariance_factor(cov).astype(np.float32),
                        heldout.astype(np.float32), min(int(k), len(latents) - 1), checkpoint,
-                       within_class=spread)
+                       within_class=spread, **extra)
 
 
 def weights_digest(checkpoint: Path, files=None) -> str:
@@ -168,7 +203,9 @@ def save(run_dir, stats: LatentStats, checkpoint: Path) -> Path:
     atomic.refuse_link(folder, "directory")
     folder.mkdir(exist_ok=True)
     buffer = io.BytesIO()
-    np.savez(buffer, cov=stats.cov, factor=stats.factor, heldout_mse=stats.heldout_mse)
+    optional = {key: value for key in OPTIONAL
+                if (value := getattr(stats, key)) is not None}
+    np.savez(buffer, cov=stats.cov, factor=stats.factor, heldout_mse=stats.heldout_mse, **optional)
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     name = f"stats-{digest[:16]}.npz"
@@ -213,6 +250,7 @@ def load(run_dir, checkpoint: Path, digest: str | None = None
             raise ValueError(f"{name} does not match its manifest")
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in ("cov", "factor", "heldout_mse")}
+            arrays.update({key: archive[key] for key in OPTIONAL if key in archive.files})
     except (OSError, ValueError, KeyError, TypeError, RunError) as exc:
         return None, (f"the latent statistics in {folder} are damaged ({exc}); recompute them with "
                       f"{recompute_hint(run_dir)}")
@@ -230,7 +268,8 @@ def load(run_dir, checkpoint: Path, digest: str | None = None
     return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
                        int(manifest.get("k", K)), str(manifest.get("checkpoint")),
                        tuple(source) if isinstance(source, list) and len(source) == 2 else None,
-                       manifest.get("within_class")), None
+                       manifest.get("within_class"), arrays.get("within_cov"),
+                       arrays.get("within_factor")), None
 
 
 def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
@@ -253,7 +292,9 @@ def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
     save(run_dir, stats, checkpoint)
     model.latent_stats = stats
     echo(f"latent-stats stage: local covariance of {min(len(train_images), MAX_TRAIN)} training "
-         f"latents ({stats.k} neighbours; local std {stats.local_std:.3f} per unit latent), "
+         f"latents ({stats.k} neighbours; local std {stats.local_std:.3f} per unit latent"
+         + ("" if stats.within_std is None else f"; within-class std {stats.within_std:.3f}")
+         + "), "
          f"reconstruction error of {len(stats.heldout_mse)} held-out images "
          f"({held_dataset} [{held_split}])")
     return stats
@@ -266,6 +307,9 @@ OUTSIDE_EXPECT = {
     None: "blurred or blob-like images (decoded latents of seeds the model cannot reconstruct)",
     "local-edit": "near-copies of the seeds with small edits (local-edit adds a decoded change to "
                   "each seed image; the change cannot carry the class's variety)",
+    **{name: "the seeds with decoded edits larger than local-edit's, which on another domain add "
+             "strokes of the training domain (measured on real photo tiles: further from them "
+             "than the seeds themselves)" for name in ("within-edit", "set-edit")},
 }
 
 
