@@ -17,7 +17,9 @@ fifth (its accuracy on that fifth, per domain, is the ``real held-out`` row; the
 share is the ``seed copies`` row).  It never sees the model: a generated image counts as its
 seeds' class only when it looks like real instances of that digit.  The table also gives the
 share of images the judge calls one of the TRAINING digits 0-4 (on novel seeds: collapse onto
-the classes the model trained on).
+the classes the model trained on), and the spread: the mean absolute pixel difference between
+two images of one seed set (the seed copies row: between two of its seeds); near 0, the model
+gives one image whatever the noise and the seed.
 """
 from __future__ import annotations
 
@@ -67,13 +69,23 @@ def fit_judge(data, plans: dict, seed: int):
     return judge, (x[held], y[held])
 
 
+def spread(images: np.ndarray) -> float:
+    """Mean absolute pixel difference between the images of one set, over its pairs."""
+    flat = images.reshape(len(images), -1)
+    return float(np.abs(flat[:, None] - flat[None]).mean() * len(flat) / max(len(flat) - 1, 1))
+
+
 def score_run(model, images, plan, per_set: int, judge, seed: int) -> dict:
-    """Share of the generated images judged their seeds' class (and judged a training digit)."""
+    """Share of the generated images judged their seeds' class (and judged a training digit),
+    and their spread (:func:`spread` within each seed set's first 10 images; 0: the noise
+    changes nothing)."""
     hits = training = total = 0
+    spreads = []
     per_class: dict[int, list[int]] = {}
     for k, (c, idx) in enumerate(plan):
         generated = np.asarray(model.fewshot(images[idx], per_set, seed + k))
         predicted = judge.predict(pooled(generated))
+        spreads.append(spread(generated[:10]))
         hits += int((predicted == c).sum())
         training += int(np.isin(predicted, TRAINING_DIGITS).sum())
         total += len(predicted)
@@ -81,6 +93,7 @@ def score_run(model, images, plan, per_set: int, judge, seed: int) -> dict:
         per_class[c][0] += int((predicted == c).sum())
         per_class[c][1] += len(predicted)
     return {"seed_class": hits / total, "training_digit": training / total, "images": total,
+            "spread": float(np.mean(spreads)),
             "per_class": {str(c): h / n for c, (h, n) in per_class.items()}}
 
 
@@ -93,6 +106,7 @@ def reference_rows(images, labels, plan, judge, held) -> dict:
     mine = np.isin(held_y, np.unique(labels))
     real = judge.predict(pooled(held_x[mine]))
     return {"seed copies": {"seed_class": float((predicted == truth).mean()),
+                            "spread": float(np.mean([spread(images[idx]) for _, idx in plan])),
                             "training_digit": float(np.isin(predicted, TRAINING_DIGITS).mean()),
                             "images": int(len(seeds))},
             "real held-out": {"seed_class": float((real == held_y[mine]).mean()),
@@ -103,10 +117,12 @@ def reference_rows(images, labels, plan, judge, held) -> dict:
 def table(results: dict) -> str:
     lines = []
     for domain, rows in results.items():
-        lines += [f"\n{domain}\n", "| row | judged the seeds' class | judged a digit 0-4 | images |",
-                  "|---|---|---|---|"]
-        lines += [f"| {name} | {r['seed_class']:.1%} | {r['training_digit']:.1%} | {r['images']} |"
-                  for name, r in rows.items()]
+        lines += [f"\n{domain}\n", "| row | judged the seeds' class | judged a digit 0-4 | "
+                  "spread | images |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['seed_class']:.1%} | {r['training_digit']:.1%} | "
+                  f"{r['spread']:.3f} | {r['images']} |" if "spread" in r else
+                  f"| {name} | {r['seed_class']:.1%} | {r['training_digit']:.1%} | - | "
+                  f"{r['images']} |" for name, r in rows.items()]
     return "\n".join(lines)
 
 
