@@ -18,7 +18,12 @@ twice from its one run: with the averaged weights (its name) and with the traine
     python benchmarks/fewshot_quality.py --images 76800 --recipes \
         t20-augintae-aug-half,t20-augintae-blend-half,t20-ae-aug-half,t20-intae-critic-half
 
-Prints one table (the quality rows, then training cost per recipe) and writes JSON (``--out``).
+Each generated row also gets the utility columns (``--utility-seeds 0`` leaves them out): a
+few-shot classifier of the novel classes trained on the seeds + that row's images, beside the
+seeds alone, + augmented copies and + other real images (:mod:`augintae_tf.metrics.utility`).
+
+Prints one table (the quality rows, the utility table, then training cost per recipe) and writes
+JSON (``--out``).
 """
 from __future__ import annotations
 
@@ -242,6 +247,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--double-exposure-ratio", type=float, default=0.5,
                         help="flagged when a two-seed blend fits with under RATIO x one seed's error")
     parser.add_argument("--double-exposure-shift", type=int, default=2, help="seed shifts (px) in that test")
+    parser.add_argument("--utility-seeds", type=int, default=3,
+                        help="utility: classifier seeds per episode and set (0: no utility)")
+    parser.add_argument("--utility-episodes", type=int, default=2, help="utility: seed draws")
+    parser.add_argument("--utility-extra", type=int, default=100,
+                        help="utility: images added per class (at most half the non-seed ones)")
+    parser.add_argument("--utility-steps", type=int, default=300, help="utility: Adam steps")
     args = parser.parse_args()
     from augintae_tf.errors import RunError
     from augintae_tf.evaluation.options import check_double_exposure
@@ -281,7 +292,10 @@ def main() -> None:
                              double_exposure_ratio=args.double_exposure_ratio,
                              double_exposure_shift=args.double_exposure_shift,
                              samplers=tuple(args.samplers.split(",")) if args.samplers else (),
-                             scale=args.scale)
+                             scale=args.scale, utility=args.utility_seeds > 0,
+                             utility_seeds=max(1, args.utility_seeds),
+                             utility_episodes=args.utility_episodes,
+                             utility_extra=args.utility_extra, utility_steps=args.utility_steps)
     result = compare_quality(runs, images, labels, [str(dataset), split],
                              Path(args.runs_root) / "scoring", options, echo=print,
                              reconstructions=True)
@@ -293,6 +307,10 @@ def main() -> None:
 
     for key in ("rows", "per_class"):
         result[key] = {renamed(k): v for k, v in result[key].items()}
+    if result.get("utility"):
+        utility = result["utility"]
+        utility["rows"] = {renamed(k): v for k, v in utility["rows"].items()}
+        utility["order"] = [renamed(k) for k in utility["order"]]
     saved = result if args.per_class else {k: v for k, v in result.items() if k != "per_class"}
     scoring_s = time.perf_counter() - start
     print(f"\nBudget: {args.images} images seen per recipe; device: see RESULTS.md\n")

@@ -95,6 +95,25 @@ def test_evaluate_command_prints_the_reference_rows(run_copy):
     assert set(record["quality"]["per_class"]) == set(ROWS)
 
 
+def test_evaluate_utility_fills_the_quality_rows_utility_columns(run_copy):
+    result = invoke("evaluate", "--run-dir", run_copy, "--metrics", "utility,quality",
+                    "--num-images", 60, "--classifier-epochs", 1, "--classifier-limit", 600,
+                    "--utility-seeds", 1, "--utility-episodes", 1, "--utility-steps", 5,
+                    "--utility-extra", 3)
+    assert result.exit_code == 0, result.output
+    record = json.loads((run_copy / "eval" / "metrics.json").read_text())
+    utility = record["utility"]
+    assert utility["order"] == ["seeds", "augintae", "seed_augmented", "real"]
+    assert utility["counts"]["extra_per_class"] == 3 and utility["counts"]["classifier_seeds"] == 1
+    rows = record["quality"]["rows"]
+    for row, name in (("augintae", "augintae"), ("seed_copies", "seeds"),
+                      ("seed_augmented", "seed_augmented"), ("floor", "real")):
+        assert rows[row]["utility"] == pytest.approx(utility["rows"][name]["mean"]), row
+    assert "utility" not in rows["crossfade"]
+    assert "| utility | util share |" in result.output
+    assert "(d) seeds + other real images (the ceiling)" in result.output
+
+
 def test_seed_reconstructions_decode_the_alpha_nearer_seed_of_every_plan_row():
     """Row i = the model's reconstruction of image index_a[i] if alpha[i] >= 0.5 else index_b[i],
     each checked against the model called on that one image; models without a latent: None."""

@@ -27,7 +27,7 @@ def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
 
     assert parse_metrics(None) == ("recon", "interp", "quality", "samples")
     assert parse_metrics(None, "paper") == ("fd-clf", "classifier", "recon", "noise", "interp",
-                                            "quality", "samples")
+                                            "utility", "quality", "samples")
     six = np.repeat(np.arange(6), 50)  # 6 classes of 50: 5 seeds give 10 pairs, 3 alphas each
     assert auto_num_images(six, 5) == 180
     assert auto_num_images(np.repeat(np.arange(60), 20), 5) == 1800

@@ -42,6 +42,22 @@ def classifier_options(which: str):
     return decorate
 
 
+def utility_options(command):
+    """``--utility-seeds``, ``--utility-episodes``, ``--utility-extra``, ``--utility-steps`` (the
+    utility metric's counts, :mod:`augintae_tf.metrics.utility`), shared by ``evaluate`` and
+    ``compare``."""
+    for name, low, text in (
+            ("steps", 1, "Utility: Adam steps of each few-shot classifier (batch 32)."),
+            ("extra", 1, "Utility: generated / augmented / real images added per class (at most "
+                         "half of a class's non-seed images; the rest are the test set)."),
+            ("episodes", 1, "Utility: draws of the seeds (episodes)."),
+            ("seeds", 1, "Utility: classifier seeds per episode and training set.")):
+        command = click.option(f"--utility-{name}", type=click.IntRange(low),
+                               default=getattr(DEFAULTS, f"utility_{name}"), show_default=True,
+                               help=text)(command)
+    return command
+
+
 def metrics_epilog() -> str:
     """The metrics ``--metrics`` takes, one per line (click keeps a ``\\b`` paragraph as is)."""
     import textwrap
@@ -97,6 +113,7 @@ def metrics_epilog() -> str:
 @click.option("--fid-network", type=click.Path(), default=None,
               help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
 @double_exposure_options
+@utility_options
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Seeds the few-shot plan, the classifiers and the figure's pairs.")
@@ -104,7 +121,8 @@ def metrics_epilog() -> str:
 def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, sampler, scale, force,
                      shots, num_images, noise_trials, classifier_epochs, classifier_limit,
                      data_limit, fid_network, out, seed, double_exposure_ratio,
-                     double_exposure_shift):
+                     double_exposure_shift, utility_seeds, utility_episodes, utility_extra,
+                     utility_steps):
     """Evaluate a run: few-shot quality beside reference rows, reconstruction and interpolations
     (--protocol paper adds the appendix's FD-clf / classifier scores and noise curve) ->
     RUN/eval/metrics.json, written after every metric (+ interpolations.png, noise.png)."""
@@ -118,7 +136,9 @@ def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, sampl
                       classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
                       seed=seed, data_limit=data_limit, double_exposure_ratio=double_exposure_ratio,
                       double_exposure_shift=double_exposure_shift, protocol=protocol, force=force,
-                      sampler=sampler, scale=scale, echo=click.echo)
+                      sampler=sampler, scale=scale, utility_seeds=utility_seeds,
+                      utility_episodes=utility_episodes, utility_extra=utility_extra,
+                      utility_steps=utility_steps, echo=click.echo)
     for line in summary_lines(record):
         click.echo(line)
     click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
@@ -153,6 +173,9 @@ def summary_lines(record: dict) -> list[str]:
               help="Generate every run's few-shot images on one shared plan and score them beside "
                    "the reference rows (floor, seed copies, augmented copies, pixel "
                    "cross-fade).")
+@click.option("--utility/--no-utility", default=COMPARE_DEFAULTS.utility, show_default=True,
+              help="Also the utility columns: a few-shot classifier of the novel classes trained "
+                   "on the seeds + each row's kind of images (a few minutes on 2 cores).")
 @click.option("--shots", type=click.IntRange(2), default=DEFAULTS.shots, show_default=True,
               help="Seed images per novel class (K) of the shared plan.")
 @click.option("--num-images", type=click.IntRange(1), default=COMPARE_DEFAULTS.num_images,
@@ -171,10 +194,12 @@ def summary_lines(record: dict) -> list[str]:
               help="Novel-domain split (default: the runs' data.novel_split, or test with "
                    "--novel; glyphs: test = held-out alphabets, far = symbols unlike letters).")
 @double_exposure_options
+@utility_options
 @friendly_errors
-def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_images,
+def compare_command(run_dirs, run_dir_options, out, seed, quality, utility, shots, num_images,
                     classifier_epochs, classifier_limit, dataset, samplers, scale, split,
-                    double_exposure_ratio, double_exposure_shift):
+                    double_exposure_ratio, double_exposure_shift, utility_seeds,
+                    utility_episodes, utility_extra, utility_steps):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md, OUT/metrics.json). Runs: --run-dir RUN (repeatable)
@@ -191,7 +216,9 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, shots, num_im
                      classifier_limit=classifier_limit, dataset=dataset, split=split,
                      samplers=tuple(samplers), scale=scale,
                      double_exposure_ratio=double_exposure_ratio,
-                     double_exposure_shift=double_exposure_shift)
+                     double_exposure_shift=double_exposure_shift, utility=utility,
+                     utility_seeds=utility_seeds, utility_episodes=utility_episodes,
+                     utility_extra=utility_extra, utility_steps=utility_steps)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, "
                f"{os.path.join(out, 'metrics.md')} and {os.path.join(out, 'metrics.json')}")
 

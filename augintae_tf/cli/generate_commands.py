@@ -62,6 +62,7 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     from augintae_tf.data import load_image_files
     from augintae_tf.inference import generation
     from augintae_tf.inference.loaded import load_run
+    from augintae_tf.metrics.novelty import nearest_seed_distances, novelty_from_distances
 
     run = load_run(run_dir, checkpoint)
     cfg = run.config.data
@@ -84,12 +85,19 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
         click.echo(f"warning: {note}", err=True)
     domain = run.seed_domain(seed_images)
     if domain is not None:
-        click.echo(("warning: " if domain.outside else "") + domain.line(), err=domain.outside)
+        click.echo(("warning: " if domain.outside else "") + domain.line(used or None),
+                   err=domain.outside)
     chunks = generation.generate_chunks(run.model, seed_images, num, seed, sampler=sampler,
                                         scale=scale)
+    distances = []  # each image's nearest-seed distance, gathered as the chunks are written
+    chunks = (distances.append(nearest_seed_distances(c, seed_images)) or c for c in chunks)
     grid = generation.write_generation_chunks(out, seed_images, chunks, num, overwrite=overwrite)
     click.echo(f"wrote {num} images from {len(paths)} seeds to {folder_text(out)} (grid: {grid}; "
                f"checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "") + ")")
+    reference, source = run.novelty_reference()
+    found = novelty_from_distances(np.concatenate(distances), len(seed_images), reference, source)
+    click.echo(("warning: " if found.close_to_copies else "") + found.line(),
+               err=found.close_to_copies)
 
 
 @click.command("interpolate", short_help="Pixel fade vs the model's slerp from A to B.")

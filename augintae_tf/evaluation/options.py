@@ -35,6 +35,12 @@ class EvalOptions:
     protocol: str = "quick"  # augintae_tf.evaluation.protocols.PROTOCOLS
     sampler: str | None = None  # few-shot sampler of the quality rows (default: the run's)
     scale: float | None = None  # its noise scale (default: the run's model.sampler_scale)
+    # utility (augintae_tf.metrics.utility): classifier seeds and episodes (seed draws) per
+    # training set, images added per class (capped at half the non-seed images), Adam steps
+    utility_seeds: int = 3
+    utility_episodes: int = 2
+    utility_extra: int = 100
+    utility_steps: int = 300
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class CompareOptions(EvalOptions):
     num_images: int | None = 2000  # few-shot images per run on its one shared plan
     samplers: tuple[str, ...] = ()
     quality: bool = True
+    utility: bool = False  # the utility columns in the quality table (a few minutes on 2 cores)
 
 
 # The one statement of the evaluation defaults: evaluate() (EvalOptions), compare()

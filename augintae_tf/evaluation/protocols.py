@@ -30,9 +30,11 @@ PROTOCOLS = {
     "quick": Protocol(None, None, 100,
                       "few-shot quality beside reference rows, reconstruction, interpolations; "
                       "min(2000, distinct few-shot points) images"),
-    "paper": Protocol(("fd-clf", "classifier", "recon", "noise", "interp", "quality", "samples"),
+    "paper": Protocol(("fd-clf", "classifier", "recon", "noise", "interp", "utility", "quality",
+                       "samples"),
                       5000, 1000, "the appendix's protocol (A.3 classifier metrics, A.4 noise "
-                      "curve, A.6 interpolations; 5000 images, 1000 noise trials) and quality"),
+                      "curve, A.6 interpolations; 5000 images, 1000 noise trials), utility and "
+                      "quality"),
 }
 
 
@@ -87,5 +89,8 @@ COSTS = {
     "interp": lambda n, size, o: 100.0,
     "quality": lambda n, size, o: _training(n / 2, o) + 1500.0 + 13.0 * o.num_images,
     "samples": lambda n, size, o: 2.0 * o.num_images,
+    # 4 training sets (seeds, + the model's, + augmented, + real) x runs x steps x batch 32
+    "utility": lambda n, size, o: (4.0 * o.utility_episodes * o.utility_seeds * o.utility_steps
+                                   * 32 * 0.3),
     "generalization": lambda n, size, o: 2000.0 + _training(n, o),
 }

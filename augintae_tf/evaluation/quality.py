@@ -33,6 +33,7 @@ from augintae_tf.evaluation.classifiers import cached_classifier, chance_problem
 from augintae_tf.evaluation.data import classifier_key, classifier_settings, subsample
 from augintae_tf.evaluation.figures import unique_names
 from augintae_tf.evaluation.options import CompareOptions, check_double_exposure
+from augintae_tf.evaluation.utility import add_utility, model_generator, utility_of
 from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
 from augintae_tf.metrics.quality import (fewshot_quality, nearer_seed, quality_table, real_split,
                                          withhold)
@@ -149,6 +150,7 @@ def quality(run, data, options) -> dict:
         double_exposure_ratio=options.double_exposure_ratio,
         double_exposure_shift=options.double_exposure_shift,
         augment_fn=affine_fn(run.config.augment)))
+    add_utility(result, getattr(data, "utility_result", None))
     data.echo(quality_report(result))
     return {"quality": result}
 
@@ -176,17 +178,22 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, options: C
                                     images, labels, split, epochs=o.classifier_epochs,
                                     limit=o.classifier_limit, seed=o.seed, echo=echo)
     models = dict(zip(unique_names(runs), (run.model for run in runs)))
-    generated = {}
+    generated, generators = {}, {}
     for name, model in models.items():
         for sampler in o.samplers or (None,):
             if sampler is None or sampler in model.samplers:
                 row = name if sampler is None else f"{name} [{sampler}]"
                 generated[row] = generate_from_plan(model, images, plan, sampler=sampler,
                                                     scale=o.scale)
+                generators[row] = model_generator(model, sampler, o.scale)
         recon = seed_reconstructions(model, images, plan) if reconstructions else None
         if recon is not None:
             generated[name + RECONSTRUCTIONS] = recon
-    return score(generated, plan, images, labels, classifier, shots=o.shots, seed=o.seed,
-                 double_exposure_ratio=o.double_exposure_ratio,
-                 double_exposure_shift=o.double_exposure_shift,
-                 augment_fn=affine_fn(runs[0].config.augment))
+    augment_fn = affine_fn(runs[0].config.augment)
+    result = score(generated, plan, images, labels, classifier, shots=o.shots, seed=o.seed,
+                   double_exposure_ratio=o.double_exposure_ratio,
+                   double_exposure_shift=o.double_exposure_shift, augment_fn=augment_fn)
+    if o.utility:
+        echo("  utility: training the few-shot classifiers")
+        add_utility(result, utility_of(generators, images, labels, o, augment_fn))
+    return result

@@ -18,6 +18,10 @@ A metric is ``fn(run, data, options) -> dict`` merged into ``metrics.json``: ``r
 * ``recon``: reconstruction MSE per pixel on training-domain test and on novel images.
 * ``noise``: reconstruction error of uniform noise per frequency (``noise.png``).
 * ``interp``: pixel fade and slerp rows for 8 same-class novel pairs (``interpolations.png``).
+* ``utility``: accuracy of a small few-shot classifier of the novel classes trained on the seeds,
+  the seeds + the model's images, + augmented copies, + other real images, and the share of the
+  real images' gain the model's images recover (:mod:`augintae_tf.evaluation.utility`); run
+  before ``quality``, whose table then shows it.
 * ``quality``: the few-shot images beside the reference rows (floor, seed copies, pixel
   cross-fade) on the same plan (:mod:`augintae_tf.evaluation.quality`).
 * ``samples``: Fréchet distance of a sampling model's images to held-out ones, with its floor.
@@ -92,6 +96,10 @@ register_metric("noise", f"{_B}:noise", default=False, needs={Capability.LATENT}
                 help="noise reconstruction error per frequency (A.4)", cost=COSTS["noise"])
 register_metric("interp", f"{_B}:interp", help="pixel fade vs slerp (or few-shot) figure",
                 needs={Capability.LATENT, Capability.FEWSHOT}, cost=COSTS["interp"])
+register_metric("utility", "augintae_tf.evaluation.utility:utility", default=False,
+                needs={Capability.FEWSHOT}, cost=COSTS["utility"],
+                help="few-shot classifier accuracy on the novel classes trained on the seeds, + the "
+                     "model's images, + augmented copies, + real images; share of the real gain")
 register_metric("quality", "augintae_tf.evaluation.quality:quality",
                 needs={Capability.FEWSHOT}, cost=COSTS["quality"],
                 help="few-shot FD, class acc, precision/recall/density/coverage, seed distance and "

@@ -36,8 +36,10 @@ from augintae_tf.errors import RunError
 from augintae_tf.inference.loaded import load_run
 from augintae_tf.inference.serving import DEFAULT_MAX_NUM, endpoints, signature_docs
 from augintae_tf.inference.verify import REQUEST_FILE, VERIFY_PREFIX, random_images, verify_export
+from augintae_tf.metrics.novelty import serving_metadata
 
 DOCS_FILE = "assets.extra/signatures.txt"
+NOVELTY_FILE = "assets.extra/novelty.json"  # augintae_tf.metrics.novelty.serving_metadata
 
 
 @dataclass
@@ -218,6 +220,14 @@ def _write(run, path: Path, max_num: int) -> str:
         note = model.sampler_note()
         docs += (f"generate's sampler: {model.default_sampler()}"
                  + (f" ({note})" if note else "") + "\n")
+    if model.has(Capability.FEWSHOT):
+        reference, source = run.novelty_reference()
+        atomic.write_json(path / NOVELTY_FILE, serving_metadata(reference, source),
+                          what="the novelty reference")
+        docs += (f"novelty: {NOVELTY_FILE} holds the training classes' within-class spread "
+                 f"({'unknown: ' + source if reference is None else source}); a response's "
+                 "median nearest-seed distance over it reads 0 for copies of the seeds, ~1 for "
+                 "new real instances\n")
     atomic.write_text(path / DOCS_FILE, docs)
     if model.has(Capability.FEWSHOT):
         request = rest_request_body(random_images(3, *shape[1:], seed=1))

@@ -69,7 +69,8 @@ REFERENCE_ROWS = ("floor", "seed_copies", "seed_augmented", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
                  "seed_distance_px")
 METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "density", "coverage",
-           "seed_distance", "seed_distance_px", "realism", "double_exposure")
+           "seed_distance", "seed_distance_px", "realism", "double_exposure", "utility",
+           "utility_share")  # utility: added by augintae_tf.evaluation.utility.add_utility
 CLASS_COLUMNS = CLASS_METRICS + ("double_exposure",)  # the per-class table's columns
 REALISM_MIN_STEPS = 60  # realism CNN steps at least (glyphs' 2,000-image plans take 110-125)
 NOT_ENOUGH = "not enough data to judge"
@@ -339,7 +340,7 @@ TITLES = {"floor": "floor: held-out real images", "seed_copies": "copies of the 
 HEADINGS = {"fd": "FD", "fd_class_mean": "FD per class", "class_accuracy": "class acc",
             "precision": "precision", "recall": "recall", "density": "density", "coverage": "coverage",
             "seed_distance": "seed dist", "seed_distance_px": "seed dist px", "realism": "realism",
-            "double_exposure": "double exp"}
+            "double_exposure": "double exp", "utility": "utility", "utility_share": "util share"}
 
 
 def _number(value) -> str:
@@ -347,6 +348,12 @@ def _number(value) -> str:
         return "-"
     size = abs(value)
     return f"{value:.0f}" if size >= 100 else f"{value:.1f}" if size >= 10 else f"{value:.3f}"
+
+
+def _cell(row: dict, metric: str) -> str:
+    if metric == "utility_share" and row.get(metric) is not None:
+        return f"{row[metric]:.2f}" + ("*" if row.get("utility_noisy") else "")
+    return _number(row.get(metric))
 
 
 def _markdown(header: list[str], body: list[list[str]]) -> list[str]:
@@ -381,7 +388,7 @@ def quality_table(result: dict, *, per_class: bool = False) -> str:
     columns = [m for m in METRICS if any(m in row for row in rows.values())]
     kept = result.get("withheld", {}).get("values", {})
     body = [[TITLES.get(name, name), str(row["images"])]
-            + ["?" if m in kept.get(name, {}) else _number(row.get(m)) for m in columns]
+            + ["?" if m in kept.get(name, {}) else _cell(row, m) for m in columns]
             for name, row in rows.items()]
     lines += _markdown(["set", "n"] + [HEADINGS[m] for m in columns], body)
     reasons = result.get("withheld", {}).get("reasons", {})
@@ -389,6 +396,13 @@ def quality_table(result: dict, *, per_class: bool = False) -> str:
     for reason in dict.fromkeys(reasons.values()):
         named = ", ".join(HEADINGS.get(c, c) for c, r in reasons.items() if r == reason)
         lines.append(f"? ({named}) = {reason}")
+    if result.get("utility"):
+        from augintae_tf.metrics.utility import utility_table
+
+        lines += ["", "utility = accuracy of a few-shot classifier trained on the seeds + the "
+                  "row's kind of images (copies: the seeds alone; floor: other real images); "
+                  "util share = (utility - copies') / (floor's - copies'), * = within noise",
+                  "", utility_table(result["utility"]).rstrip()]
     if per_class:
         columns = [m for m in CLASS_COLUMNS if any(m in v for cls in result["per_class"].values()
                                                    for v in cls.values())]

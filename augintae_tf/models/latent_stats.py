@@ -21,6 +21,9 @@ and captured by an export:
    model reconstructs better than any novel class, so a quantile flagged most novel classes of
    the model's own domain (benchmarks/RESULTS.md, "The seed-domain warning").
 
+3. **Within-class spread** of the labelled training images, the novelty line's reference
+   (:func:`augintae_tf.metrics.novelty.within_class_spread`), in the manifest.
+
 Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``) and ``manifest.json`` written
 last (the file's name, size and SHA-256, ``k``, counts and the checkpoint the statistics
 describe: its name and the SHA-256 of its ``model.weights.h5``), each atomically (:func:`save`);
@@ -41,6 +44,7 @@ import numpy as np
 from augintae_tf import atomic
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
+from augintae_tf.metrics.novelty import within_class_spread
 from augintae_tf.run import checkpoints
 from augintae_tf.run.layout import RunLayout
 
@@ -63,6 +67,9 @@ class LatentStats:
     heldout_mse: np.ndarray  # [M] sorted per-image reconstruction MSE of held-out images
     k: int
     checkpoint: str  # the checkpoint directory name the statistics describe
+    # the training classes' within-class spread (augintae_tf.metrics.novelty.within_class_spread;
+    # None: unlabelled training data, or statistics computed before it existed)
+    within_class: dict | None = None
 
     @property
     def local_std(self) -> float:
@@ -122,14 +129,18 @@ def _subset(images: np.ndarray, limit: int, seed: int) -> np.ndarray:
 
 
 def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpoint: str,
-            k: int = K, seed: int = 0) -> LatentStats:
-    """The statistics of ``model`` (module doc) from training and held-out images."""
+            k: int = K, seed: int = 0, train_labels=None) -> LatentStats:
+    """The statistics of ``model`` (module doc) from training and held-out images; with
+    ``train_labels`` also the within-class spread of the novelty line."""
     latents = _encode(model, _subset(np.asarray(train_images, np.float32), MAX_TRAIN, seed))
     cov = local_covariance(latents, k)
     heldout = np.sort(reconstruction_mse(model, _subset(np.asarray(heldout_images, np.float32),
                                                          MAX_HELD_OUT, seed)))
+    spread = None if train_labels is None else within_class_spread(
+        np.asarray(train_images, np.float32), train_labels, seed)
     return LatentStats(cov.astype(np.float32), covariance_factor(cov).astype(np.float32),
-                       heldout.astype(np.float32), min(int(k), len(latents) - 1), checkpoint)
+                       heldout.astype(np.float32), min(int(k), len(latents) - 1), checkpoint,
+                       spread)
 
 
 def weights_digest(checkpoint: Path, files=None) -> str:
@@ -161,6 +172,8 @@ def save(run_dir, stats: LatentStats, checkpoint: Path) -> Path:
                 "heldout_images": int(len(stats.heldout_mse)), "checkpoint": checkpoint.name,
                 "weights_sha256": weights_digest(checkpoint),
                 "file": name, "size": len(data), "sha256": digest}
+    if stats.within_class is not None:
+        manifest["within_class"] = stats.within_class
     atomic.write_json(folder / MANIFEST, manifest, what="the latent statistics manifest", indent=2)
     for old in folder.glob("stats-*.npz"):
         if old.name != name and not old.is_symlink():
@@ -207,7 +220,8 @@ def load(run_dir, checkpoint: Path, digest: str | None = None
         return None, (f"the latent statistics describe {which}; recompute them with "
                       f"{recompute_hint(run_dir)}")
     return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
-                       int(manifest.get("k", K)), str(manifest.get("checkpoint"))), None
+                       int(manifest.get("k", K)), str(manifest.get("checkpoint")),
+                       manifest.get("within_class")), None
 
 
 def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
@@ -219,16 +233,27 @@ def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
                   or checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints))
     if checkpoint is None:
         raise RunError(f"run {run_dir} has no checkpoint to compute latent statistics for")
-    train_images, _ = load_arrays(cfg.data, cfg.data.train_split, limit=None)
+    train_images, train_labels = load_arrays(cfg.data, cfg.data.train_split, limit=None)
     heldout, _ = load_arrays(cfg.data, cfg.data.test_split, limit=None)
     stats = compute(model, train_images, heldout, checkpoint.name,
-                    k=getattr(cfg.model, "sampler_neighbours", K), seed=cfg.train.seed)
+                    k=getattr(cfg.model, "sampler_neighbours", K), seed=cfg.train.seed,
+                    train_labels=train_labels)
     save(run_dir, stats, checkpoint)
     model.latent_stats = stats
     echo(f"latent-stats stage: local covariance of {min(len(train_images), MAX_TRAIN)} training "
          f"latents ({stats.k} neighbours; local std {stats.local_std:.3f} per unit latent), "
          f"reconstruction error of {len(stats.heldout_mse)} held-out images")
     return stats
+
+
+# What each sampler makes of seeds the model reconstructs badly: the decoder's blur, except
+# local-edit, which adds a decoded change to each seed image itself and so returns the seeds
+# with small edits (measured on photo crops: median RMS to the nearest seed 0.04-0.05).
+OUTSIDE_EXPECT = {
+    None: "blurred or blob-like images (decoded latents of seeds the model cannot reconstruct)",
+    "local-edit": "near-copies of the seeds with small edits (local-edit adds a decoded change to "
+                  "each seed image; the change cannot carry the class's variety)",
+}
 
 
 @dataclass(frozen=True)
@@ -244,9 +269,11 @@ class SeedDomain:
     def ratio(self) -> float:
         return self.seed_mse / max(self.heldout_mse, 1e-12)
 
-    def line(self) -> str:
-        verdict = ("the seeds look outside the model's training domain: expect blurred or "
-                   "blob-like images" if self.outside else "the seeds look like the training domain")
+    def line(self, sampler: str | None = None) -> str:
+        """One line; outside the domain it says what ``sampler`` (None: slerp's) makes of them."""
+        verdict = (f"the seeds look outside the model's training domain: expect "
+                   f"{OUTSIDE_EXPECT.get(sampler, OUTSIDE_EXPECT[None])}" if self.outside
+                   else "the seeds look like the training domain")
         return (f"seed reconstruction error {self.seed_mse:.4f} = {self.ratio:.1f}x the held-out "
                 f"median {self.heldout_mse:.4f} (worse than {100 * self.quantile:.0f} % of held-out "
                 f"images): {verdict}")
