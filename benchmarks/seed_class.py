@@ -80,12 +80,13 @@ def score_run(model, images, plan, per_set: int, judge, seed: int) -> dict:
     and their spread (:func:`spread` within each seed set's first 10 images; 0: the noise
     changes nothing)."""
     hits = training = total = 0
-    spreads = []
+    spreads, figure_rows = [], {}
     per_class: dict[int, list[int]] = {}
     for k, (c, idx) in enumerate(plan):
         generated = np.asarray(model.fewshot(images[idx], per_set, seed + k))
         predicted = judge.predict(pooled(generated))
         spreads.append(spread(generated[:10]))
+        figure_rows.setdefault(c, np.concatenate([images[idx], generated[:8]]))
         hits += int((predicted == c).sum())
         training += int(np.isin(predicted, TRAINING_DIGITS).sum())
         total += len(predicted)
@@ -94,7 +95,8 @@ def score_run(model, images, plan, per_set: int, judge, seed: int) -> dict:
         per_class[c][1] += len(predicted)
     return {"seed_class": hits / total, "training_digit": training / total, "images": total,
             "spread": float(np.mean(spreads)),
-            "per_class": {str(c): h / n for c, (h, n) in per_class.items()}}
+            "per_class": {str(c): h / n for c, (h, n) in per_class.items()},
+            "figure_rows": figure_rows}
 
 
 def reference_rows(images, labels, plan, judge, held) -> dict:
@@ -112,6 +114,19 @@ def reference_rows(images, labels, plan, judge, held) -> dict:
             "real held-out": {"seed_class": float((real == held_y[mine]).mean()),
                               "training_digit": float(np.isin(real, TRAINING_DIGITS).mean()),
                               "images": int(mine.sum())}}
+
+
+def save_figure(path: str, results: dict) -> None:
+    """One labelled row per (run, class): 5 seeds then 8 of their images."""
+    from augintae_tf.images import save_labelled_grid
+
+    rows, labels = [], []
+    for rows_of_domain in results.values():
+        for name, row in rows_of_domain.items():
+            for c, images in row.get("figure_rows", {}).items():
+                rows.append(images)
+                labels.append(f"{name}: {c} (5 seeds | 8 images)")
+    save_labelled_grid(path, rows, labels)
 
 
 def table(results: dict) -> str:
@@ -139,6 +154,8 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="suffix of the row names (e.g. 'before')")
     parser.add_argument("--set", action="append", default=[], help="extra overrides, every recipe")
     parser.add_argument("--out", default="benchmarks/results/seed_class.json")
+    parser.add_argument("--figure", default=None,
+                        help="PNG: per run and class, the first seed set's 5 seeds, then 8 images")
     args = parser.parse_args(argv)
 
     import dataclasses
@@ -168,6 +185,11 @@ def main(argv=None) -> int:
             rows[name + args.label] = score_run(run.model, images, plans[split], args.per_set,
                                                 judge, args.seed)
         results[domain] = rows
+    if args.figure:
+        save_figure(args.figure, results)
+    for rows in results.values():
+        for row in rows.values():
+            row.pop("figure_rows", None)
     print(table(results))
     print("\n| recipe | model | batch | steps | images seen | train s | img/s |\n|---|---|---|---|---|---|---|")
     for name, r in recipes.items():

@@ -30,7 +30,27 @@ copied.
 - Not done: the authors' random 90-degree rotations of training pairs (omniglot characters;
   a rotated digit is another digit) and their dropout.
 
-FINDINGS
+Why the model this replaced drew training classes (issue 41).  It was the AugIntAE paper's own
+re-implementation (its appendix A.5): the project's backbone encoder squeezed the seed into an
+FC code, noise was concatenated to it, and the backbone generator decoded from that vector
+alone; same pairs, same pair critic (2 x channels in), same WGAN-GP and 5:1 schedule.  Checked
+one by one:
+
+- the pairing and the critic's input were right: the data layer pairs distinct images of one
+  class, and the critic's score depends on the seed channel (tests/test_fewshot_baselines.py);
+- the noise's weight is not it: with 1 noise dimension instead of 32 the old model still turned
+  every seed of an unseen class into a training class (tests/test_dagan_seed_class.py's set);
+- the FC code is: the old generator could only draw what its decoder had learnt to draw from a
+  code, so a seed of a class it did not learn became the nearest learnt class (0 of 40 images of
+  the unseen class, 40 of 40 on the training classes), and on real digits 88.5 % of its images
+  from novel digits were judged a training digit.  This U-Net keeps the seed spatial (its
+  feature maps and the seed itself reach the decoder): 40 of 40 on the unseen class; so does
+  the U-Net with its skips zeroed (its deepest map is still a spatial map, 3x3 there);
+- the schedule decides how far training gets: on real digits at 32,000 images seen (32 pairs a
+  batch, 500 critic updates) the 5:1 schedule gives the U-Net 100 generator updates and 51 %
+  of its images from held-out training-class seeds are judged their digit (the old FC model:
+  85.5 %); with one generator update per critic update (``model.critic_updates: 1``, 500
+  updates) 87 %.  Figures: benchmarks/RESULTS.md, "DAGAN as its paper describes it".
 """
 from __future__ import annotations
 
