@@ -222,7 +222,8 @@ class WGANGPConfig(AutoencoderConfig):
 @dataclass
 class DAGANConfig(ModelConfig):
     """DAGAN (Antoniou et al. 2017): U-Net generator, pair critic, WGAN-GP; see models/dagan.py
-    and nets/pairs.py.  Defaults: the authors' code (github.com/AntreasAntoniou/DAGAN)."""
+    and nets/pairs.py.  Defaults: the authors' code (github.com/AntreasAntoniou/DAGAN).  The
+    U-Net has no code vector and its own layers: ``latent_dim`` and ``backbone`` do not apply."""
 
     set_size: int = 2  # pairs: (seed, another image of its class)
     noise_dim: int = 100  # z, injected as maps into the first three decoder stages (z_dim 100)
