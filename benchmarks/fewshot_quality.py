@@ -137,6 +137,11 @@ RECIPES.update({
     "digits-augintae-adv": {"config": "digits", "model.name": "augintae-adv",
                             "model.target": "augmentation"},
     "digits-intae": {"config": "digits", "model.name": "intae", "model.target": "critic"},
+    # issue 41: the supervised baselines on the same data (DAGAN: 32 pairs a batch, as its code)
+    "digits-dagan": {"config": "digits", "model.name": "dagan", "train.batch_size": 64},
+    "digits-dagan-1to1": {"config": "digits", "model.name": "dagan", "train.batch_size": 64,
+                          "model.critic_updates": 1},
+    "digits-statistician": {"config": "digits", "model.name": "neural-statistician"},
 })
 # The local covariance's neighbours (model.sampler_neighbours): copies of a trained digits run
 # whose latent-stats stage was rerun with another k (`train --stage latent-stats`), scored in one

@@ -221,12 +221,17 @@ class WGANGPConfig(AutoencoderConfig):
 
 @dataclass
 class DAGANConfig(ModelConfig):
-    """DAGAN (Antoniou et al. 2017) on this project's backbones; see models/dagan.py."""
+    """DAGAN (Antoniou et al. 2017): U-Net generator, pair critic, WGAN-GP; see models/dagan.py
+    and nets/pairs.py.  Defaults: the authors' code (github.com/AntreasAntoniou/DAGAN).  The
+    U-Net has no code vector and its own layers: ``latent_dim`` and ``backbone`` do not apply."""
 
     set_size: int = 2  # pairs: (seed, another image of its class)
-    noise_dim: int = 32  # noise concatenated to the seed's code (WGAN-GP: the AE's latent size)
-    critic_updates: int = 5  # critic updates per generator update (WGAN-GP)
+    noise_dim: int = 100  # z, injected as maps into the first three decoder stages (z_dim 100)
+    critic_updates: int = 5  # critic updates per generator update (WGAN-GP, DAGAN's code)
     gp_weight: float = 10.0  # gradient-penalty weight lambda (WGAN-GP, DAGAN's code)
+    beta_1: float = 0.0  # Adam betas of both players (DAGAN's code: 0, 0.9)
+    beta_2: float = 0.9
+    skips: bool = True  # encoder -> decoder skip connections; false zeroes them (an ablation)
 
     def check(self) -> None:
         require(self.set_size == 2, "model.set_size", self.set_size, "2 (DAGAN trains on pairs)")
@@ -234,6 +239,11 @@ class DAGANConfig(ModelConfig):
         require(self.critic_updates >= 1, "model.critic_updates", self.critic_updates,
                 "an integer >= 1")
         require(self.gp_weight >= 0, "model.gp_weight", self.gp_weight, "a weight >= 0")
+        for name in ("beta_1", "beta_2"):
+            value = getattr(self, name)
+            require(isinstance(value, (int, float)) and 0 <= value < 1, f"model.{name}", value,
+                    "a number in [0, 1)")
+        require(isinstance(self.skips, bool), "model.skips", self.skips, "true or false")
 
 
 @dataclass
