@@ -138,7 +138,8 @@ RECIPES.update({
                             "model.target": "augmentation"},
     "digits-intae": {"config": "digits", "model.name": "intae", "model.target": "critic"},
     # issue 41: the supervised baselines on the same data (DAGAN: 32 pairs a batch, as its code)
-    "digits-dagan": {"config": "digits", "model.name": "dagan", "train.batch_size": 64},
+    "digits-dagan": {"config": "digits", "model.name": "dagan", "train.batch_size": 64,
+                     "model.critic_updates": 5},
     "digits-dagan-1to1": {"config": "digits", "model.name": "dagan", "train.batch_size": 64,
                           "model.critic_updates": 1},
     "digits-statistician": {"config": "digits", "model.name": "neural-statistician"},

@@ -22,7 +22,8 @@ copied.
   ``mean((||dD/dy_hat|| - 1)^2)`` with the norm over the whole image (the authors' code reduces
   one axis only; Gulrajani et al. take the whole norm).  ``lambda = 10``.
 - **Schedule**: every train step is one critic update on a fresh batch of pairs; every
-  ``critic_updates``-th step (5) the encoder and decoder are updated too (the authors' 5:1).
+  ``critic_updates``-th step the encoder and decoder are updated too: every step by default
+  (1:1, measured below), ``model.critic_updates: 5`` the authors' 5:1.
   Constant learning rate ``train.lr``, Adam with the authors' betas (0, 0.9).
 - **Few-shot**: each requested image picks one of the K seeds (the first index of
   :func:`~augintae_tf.latent.sample_seed_pairs`, the project's one sampler) and fresh noise
