@@ -34,7 +34,7 @@ class FidNetworkError(UserError, RuntimeError):
 
 
 class Terminated(BaseException):
-    """SIGINT (Ctrl-C) or SIGTERM arrived while training (:mod:`augintae_tf.training.interrupt`
+    """SIGINT (Ctrl-C) or SIGTERM arrived while training (:mod:`augintae_tf.run.interrupt`
     raises it): unwinds like KeyboardInterrupt, releasing the run's lock. ``signum`` is the
     signal; training sets ``run_dir`` and ``epochs`` (the run's planned epochs) so the CLI can
     name the last checkpoint and exit ``128 + signum`` (130, 143), as the shell would."""

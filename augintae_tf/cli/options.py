@@ -39,8 +39,9 @@ class Int(click.IntRange):
 
 
 # Integer options whose range is not the one they declare: (command, option) -> (low, high).
-# generate --num: its images are written as they are made (augintae_tf.generation.CHUNK at a
-# time), so memory does not grow with it; the cap bounds the list of files and one call's time.
+# generate --num: its images are written as they are made (augintae_tf.inference.generation.CHUNK
+# at a time), so memory does not grow with it; the cap bounds the list of files and one call's
+# time.
 OPTION_RANGES = {("generate", "num"): (1, 1_000_000)}
 
 

@@ -26,7 +26,7 @@ from augintae_tf.run.layout import CLASSIFIERS
 
 
 def classifier_key(cfg, novel: list, epochs: int, limit: int | None, **extra) -> dict:
-    """The cache key of an evaluation classifier (:mod:`augintae_tf.metrics.classifiers`): the
+    """The cache key of an evaluation classifier (:mod:`augintae_tf.evaluation.classifiers`): the
     novel data ``[dataset, split]``, what trained it (``extra``: e.g. the training split or the
     comparison indices), the network and its budget; a cached classifier is reused only under
     the same key."""

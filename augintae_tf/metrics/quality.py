@@ -95,7 +95,7 @@ def seed_copies(images, plan: FewShotPlan) -> np.ndarray:
 
 def seed_augmented(images, plan: FewShotPlan, augment_fn: Callable, seed: int = 0) -> np.ndarray:
     """The :func:`seed_copies`, each through ``augment_fn(images [N, H, W, C], seed) -> images``
-    (a random affine per image, e.g. :func:`augintae_tf.eval_quality.affine_fn`), float32."""
+    (a random affine per image, e.g. :func:`augintae_tf.evaluation.quality.affine_fn`), float32."""
     return np.asarray(augment_fn(seed_copies(images, plan), seed), np.float32)
 
 

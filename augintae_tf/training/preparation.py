@@ -36,7 +36,7 @@ def apply_step_budget(cfg: Config, steps: int) -> tuple[Config, int]:
     ``epochs = ceil(train.steps / steps_per_epoch)``.  With an explicit ``train.steps_per_epoch``
     that is kept; otherwise the epoch is shortened to ``ceil(train.steps / epochs)`` steps, so
     the epochs are as even as whole epochs allow.  Either way the last epoch ends at the budget
-    (:class:`~augintae_tf.callbacks.StepBudget`): the run does exactly ``train.steps`` steps.
+    (:class:`~augintae_tf.training.callbacks.StepBudget`): the run does exactly ``train.steps`` steps.
     Applying it again gives the same result (a resumed run agrees).  The lr policy counts
     ``train.steps`` as the run's length, so its drops scale to the budget.
     """
