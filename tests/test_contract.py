@@ -125,7 +125,8 @@ def test_a_registered_metric_runs_and_is_listed(tiny_run, tmp_path, monkeypatch)
     assert table.parse_metrics("all")[-1] == "brightness"
     refused = invoke("evaluate", "--run-dir", tiny_run, "--metrics", "bogus")
     assert refused.output.strip().endswith("choose from fid, fd-clf, classifier, recon, noise, "
-                                           "interp, quality, samples, generalization, brightness")
+                                           "interp, utility, quality, samples, generalization, "
+                                           "brightness")
     record = evaluate(run, metrics="brightness,fid", out=tmp_path / "eval",
                                  num_images=30, progress=False)
     assert 0 < record["mean_brightness"] < 1 and len(seen["plan"].alpha) == 30

@@ -96,10 +96,10 @@ def test_novel_dataset_and_split():
 def test_registry_lists_every_source_and_split():
     infos = {info.name: info for info in list_datasets()}
     expected = {"glyphs", "digits", "omniglot", "mnist", "emnist/letters", "fashion_mnist",
-                "kmnist", "cifar10", "cifar100", "celeb_a", "stl10"}
+                "kmnist", "cifar10", "cifar100", "celeb_a", "stl10", "patches"}
     assert set(infos) == expected
     assert infos["glyphs"].source == "embedded" and infos["mnist"].source == "tfds"
-    assert infos["digits"].source == "package"
+    assert infos["digits"].source == "package" == infos["patches"].source
     assert (infos["celeb_a"].image_size, infos["celeb_a"].channels) == (128, 3)
     assert all(info.description and info.splits for info in infos.values())
     assert dataset_splits("glyphs") == ("train", "validation", "test", "far") == glyphs.SPLITS

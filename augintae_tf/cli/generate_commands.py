@@ -29,8 +29,8 @@ def check_run_dir(run_dir) -> None:
 @RUN_DIR
 @click.option("--seeds", type=click.Path(exists=True), default=None,
               help="A folder of seed images of one class (e.g. what `augintae-tf export-seeds` "
-                   "writes): one or more for the local and local-edit samplers, at least 2 for "
-                   "the others; omit it for a model that samples without seeds (e.g. fastgan).")
+                   "writes): one or more for local, local-edit, within and within-edit, at "
+                   "least 2 for the others; omit it for a model that samples without seeds (e.g. fastgan).")
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True,
               help="How many new images to generate.")
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True,
@@ -43,10 +43,13 @@ def check_run_dir(run_dir) -> None:
                    "locally), local-edit (the recommended recipe's: the seed's own image plus "
                    "the decoded change of that local step, so the seed's detail stays), "
                    "slerp-local (that noise around a slerp), convex (a random convex "
-                   "combination of all seeds). Default: the run's model.sampler.")
+                   "combination of all seeds), within (one seed plus noise along how the "
+                   "training classes vary within a class), within-edit (that step as an edit "
+                   "of the seed's image), set-edit (the edit with the seeds' own scatter mixed "
+                   "in). Default: the run's model.sampler.")
 @click.option("--scale", type=click.FloatRange(0, 10), default=None,
-              help="Noise scale of the local samplers, in units of the local spread of training "
-                   "latents. Default: the run's model.sampler_scale.")
+              help="Noise scale of the noisy samplers, in units of the local (or within-class) "
+                   "spread of training latents. Default: the run's model.sampler_scale.")
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors

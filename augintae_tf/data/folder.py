@@ -328,6 +328,17 @@ def load_folder(root: Path, image_size: int, channels: int,
     return np.stack(images), np.asarray([labels[usable[i]] for i in used], np.int32)
 
 
+def check_seed_path(path: Path) -> None:
+    """A one-line DataError unless ``path`` (not a folder) is a regular file: what ``--seeds``
+    accepts besides a folder."""
+    if path.is_file():
+        return
+    if path.exists():
+        raise DataError(f"seed images {path} is not a regular file or a folder (a FIFO, a "
+                        "device...); give an image file or a folder of them")
+    raise DataError(f"seed images {path} do not exist (expected a folder or an image file)")
+
+
 def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], image_size: int,
                      channels: int, strict: bool = False) -> tuple[np.ndarray, list[Path]]:
     """Seed images for few-shot generation: a folder (recursive) or a list of files.
@@ -345,13 +356,9 @@ def load_image_files(source: str | os.PathLike | Sequence[str | os.PathLike], im
                 notices.warn(f"not using {', '.join(map(str, grids))} as a seed (the grid "
                              "`augintae-tf generate` writes)")
                 files = [f for f in files if f.name != GENERATED_GRID]
-        elif path.is_file():
-            files, where = [path], f"file {path}"
-        elif path.exists():
-            raise DataError(f"seed images {path} is not a regular file or a folder (a FIFO, a "
-                            "device...); give an image file or a folder of them")
         else:
-            raise DataError(f"seed images {path} do not exist (expected a folder or an image file)")
+            check_seed_path(path)
+            files, where = [path], f"file {path}"
     else:
         files = sorted(Path(p).expanduser() for p in source)
         where = f"the {len(files)} given file(s)"

@@ -59,10 +59,11 @@ def seed_file_count(seeds: str | os.PathLike) -> int:
     ``grid.png`` a generation writes; or one file): what ``load_image_files(strict=True)``
     loads when it succeeds. Counted before the run or any image loads, so a sampler's seed
     count is the first thing checked."""
-    from augintae_tf.data.folder import GENERATED_GRID, image_files
+    from augintae_tf.data.folder import GENERATED_GRID, check_seed_path, image_files
 
     path = Path(seeds).expanduser()
     if not path.is_dir():
+        check_seed_path(path)  # a FIFO or a missing path is refused as such, not counted
         return 1
     return sum(1 for f in image_files(path) if f.name != GENERATED_GRID)
 
