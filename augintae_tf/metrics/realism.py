@@ -30,17 +30,26 @@ import keras
 import numpy as np
 
 
-def build_realism_cnn(shape: tuple[int, ...], seed: int = 0) -> keras.Model:
-    """images ``[B, H, W, C]`` -> P(real) ``[B, 1]``; every initialiser seeded from ``seed``."""
-    def init(offset: int):
-        return keras.initializers.GlorotUniform(seed=seed * 8 + offset)
+def seeded_init(seed: int):
+    """``init(offset)``: a Glorot-uniform initialiser seeded ``seed * 8 + offset``."""
+    return lambda offset: keras.initializers.GlorotUniform(seed=seed * 8 + offset)
 
-    inputs = keras.Input(shape, name="images")
+
+def conv_trunk(inputs, init):
+    """conv 16 (3x3, stride 2) -> conv 32 (3x3, stride 2) -> flatten, ReLUs, initialisers
+    ``init(0)``, ``init(1)``: the small scorers' shared trunk (realism, utility)."""
     x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu",
                             kernel_initializer=init(0), name="conv1")(inputs)
     x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu",
                             kernel_initializer=init(1), name="conv2")(x)
-    x = keras.layers.Flatten()(x)
+    return keras.layers.Flatten()(x)
+
+
+def build_realism_cnn(shape: tuple[int, ...], seed: int = 0) -> keras.Model:
+    """images ``[B, H, W, C]`` -> P(real) ``[B, 1]``; every initialiser seeded from ``seed``."""
+    init = seeded_init(seed)
+    inputs = keras.Input(shape, name="images")
+    x = conv_trunk(inputs, init)
     outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=init(2), name="real")(x)
     return keras.Model(inputs, outputs, name="realism_cnn")
 

@@ -37,6 +37,7 @@ import tensorflow as tf
 from augintae_tf.augment import augment
 from augintae_tf.config.schema import AugmentConfig
 from augintae_tf.metrics.fewshot import sample_seeds
+from augintae_tf.metrics.realism import conv_trunk, seeded_init
 
 MAX_SIZE = 32
 # half the paper's handwritten-character ranges at 28x28 (translation scaled with the size)
@@ -88,15 +89,9 @@ def build_utility_cnn(shape: tuple[int, ...], classes: int, seed: int = 0) -> ke
     """conv 16 (3x3, stride 2) -> conv 32 (3x3, stride 2) -> dense 64 -> softmax, ReLUs; every
     initialiser seeded from ``seed``.  Small on purpose: a few seconds of training at 28x28 on a
     shared CPU core, and the same network for every row."""
-    def init(offset: int):
-        return keras.initializers.GlorotUniform(seed=seed * 8 + offset)
-
+    init = seeded_init(seed)
     inputs = keras.Input(shape, name="images")
-    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu",
-                            kernel_initializer=init(0), name="conv1")(inputs)
-    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu",
-                            kernel_initializer=init(1), name="conv2")(x)
-    x = keras.layers.Flatten()(x)
+    x = conv_trunk(inputs, init)
     x = keras.layers.Dense(64, activation="relu", kernel_initializer=init(2), name="hidden")(x)
     outputs = keras.layers.Dense(classes, activation="softmax", kernel_initializer=init(3),
                                  name="classes")(x)
