@@ -143,6 +143,11 @@ RECIPES.update({
     "digits-dagan-1to1": {"config": "digits", "model.name": "dagan", "train.batch_size": 64,
                           "model.critic_updates": 1},
     "digits-statistician": {"config": "digits", "model.name": "neural-statistician"},
+    # issue 38's family rows: the plain autoencoder (``digits-ae`` is the digits preset, AugIntAE)
+    "digits-ae-baseline": {"config": "digits", "model.name": "ae", "model.target": "augmentation"},
+    "digits-vae": {"config": "digits", "model.name": "vae"},
+    "digits-gaia": {"config": "digits", "model.name": "gaia"},
+    "digits-wgan-gp": {"config": "digits", "model.name": "wgan-gp"},
 })
 # The local covariance's neighbours (model.sampler_neighbours): copies of a trained digits run
 # whose latent-stats stage was rerun with another k (`train --stage latent-stats`), scored in one
