@@ -102,8 +102,8 @@ def test_every_option_has_help_and_no_command_summary_is_cut():
         summary = command.get_short_help_str()
         assert summary and not summary.endswith("..."), (name, summary)
     generate = invoke("generate", "--help").output
-    assert "single image" not in generate and "one or more for the local and local-edit" in \
-        " ".join(generate.split())
+    assert "single image" not in generate
+    assert "one or more for local, local-edit, within and within-edit" in " ".join(generate.split())
     evaluate = invoke("evaluate", "--help").output
     metrics = evaluate.split("Metrics (--metrics")[1]
     assert all(re.search(rf"^ +{re.escape(name)}  ", metrics, re.M) for name in METRIC_TABLE)
