@@ -68,6 +68,29 @@ def random_images(n: int = 4, size: int = 12, seed: int = 0):
     return np.random.default_rng(seed).uniform(size=(n, size, size, 1)).astype(np.float32)
 
 
+def random_weight_run(run, size: int, latent_dim: int, train, heldout, labels):
+    """``run``: a run directory with one checkpoint of a tiny glyphs-preset AugIntAE (random
+    weights, ``size`` px, ``latent_dim``, width 0.25) and latent statistics computed from
+    ``train`` (labelled ``labels``: the within-class covariance and spread) and ``heldout``."""
+    import keras
+
+    from augintae_tf.config import load_config
+    from augintae_tf.models import build_model, latent_stats
+    from augintae_tf.run import model_state
+
+    cfg = load_config("glyphs", {"data.image_size": size, "model.latent_dim": latent_dim,
+                                 "model.width": 0.25})
+    cfg.save(run / "config.yaml")
+    keras.utils.set_random_seed(0)
+    model = build_model(cfg)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build_for_training()
+    ckpt = model_state.save(run / "checkpoints", model, 1, {"step": 0})
+    latent_stats.save(run, latent_stats.compute(model, train, heldout, ckpt.name,
+                                                train_labels=labels), ckpt)
+    return run
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, glyph_cache):
     """A 2-epoch AugIntAE run on 128 glyphs, shared by the generation and CLI tests."""

@@ -15,16 +15,13 @@ from click.testing import CliRunner
 
 from augintae_tf.inference import export, verify
 
-from augintae_tf.run import model_state
-from augintae_tf.models import latent_stats
 from augintae_tf.cli.main import main
-from augintae_tf.config import load_config
 from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLERS
 from augintae_tf.errors import RunError
 from augintae_tf.inference.export import export_run, rest_request_body
 from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
-from augintae_tf.models import build_model
 from augintae_tf.inference.loaded import load_run
+from conftest import random_weight_run
 from test_links_and_read_only import read_only  # noqa: F401  (a fixture: writes under a folder fail)
 
 SIZE, LATENT, MAX_NUM = 12, 8, 300
@@ -39,18 +36,8 @@ SIGNATURES = ("generate", *SAMPLER_SIGNATURES, "serving_default", "interpolate",
 def run_dir(tmp_path_factory):
     """A run directory with one checkpoint of a tiny augintae model (random weights suffice) and
     its latent statistics (from random images), so that every sampler is exported."""
-    run = tmp_path_factory.mktemp("run")
-    cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": LATENT,
-                                 "model.width": 0.25})
-    cfg.save(run / "config.yaml")
-    keras.utils.set_random_seed(0)
-    model = build_model(cfg)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.build_for_training()
-    ckpt = model_state.save(run / "checkpoints", model, 1, {"step": 0})
-    latent_stats.save(run, latent_stats.compute(model, images(64, 30), images(16, 31), ckpt.name,
-                                                train_labels=np.arange(64) % 4), ckpt)
-    return run
+    return random_weight_run(tmp_path_factory.mktemp("run"), SIZE, LATENT, images(64, 30),
+                             images(16, 31), np.arange(64) % 4)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,13 @@ for copies and for real other images, the seed-domain wording per sampler, and t
 the latent-stats stage, `Run.generate`, `generate` and an export's metadata."""
 import json
 
-import keras
 import numpy as np
 import pytest
 
 from augintae_tf.metrics.novelty import (CLOSE, Novelty, nearest_seed_distances, novelty,
                                          rms_distances, spread_for, within_class_spread)
 from augintae_tf.models.latent_stats import SeedDomain
+from conftest import random_weight_run
 
 SIZE = 12
 
@@ -92,23 +92,8 @@ def test_seed_domain_warning_says_what_the_sampler_makes():
 def run_dir(tmp_path_factory):
     """A run with one checkpoint of a tiny augintae (random weights) and latent statistics whose
     within-class spread comes from labelled images."""
-    from augintae_tf.config import load_config
-    from augintae_tf.models import build_model, latent_stats
-    from augintae_tf.run import model_state
-
-    run = tmp_path_factory.mktemp("run")
-    cfg = load_config("glyphs", {"data.image_size": SIZE, "model.latent_dim": 8,
-                                 "model.width": 0.25})
-    cfg.save(run / "config.yaml")
-    keras.utils.set_random_seed(0)
-    model = build_model(cfg)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    model.build_for_training()
-    ckpt = model_state.save(run / "checkpoints", model, 1, {"step": 0})
     train, labels = classes_task(4, 30, 4)
-    latent_stats.save(run, latent_stats.compute(model, train, train[:16], ckpt.name,
-                                                train_labels=labels), ckpt)
-    return run
+    return random_weight_run(tmp_path_factory.mktemp("run"), SIZE, 8, train, train[:16], labels)
 
 
 def test_stage_stores_the_spread_and_the_api_returns_the_novelty(run_dir):
