@@ -1,4 +1,4 @@
-"""augintae_tf.runs and augintae_tf.atomic as units: atomic writes, the metrics log, the lock,
+"""augintae_tf.run and augintae_tf.atomic as units: atomic writes, the metrics log, the lock,
 the run config. (Whole-run faults are in test_checkpoint_faults.py.)"""
 import errno
 import json
