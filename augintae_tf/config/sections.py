@@ -111,7 +111,7 @@ class AugIntAEConfig(AutoencoderConfig):
 
 @dataclass
 class IntAEConfig(AugIntAEConfig):
-    """intae: interpolations between DIFFERENT images (models/intae.py, models/acai.py).
+    """intae: interpolations between DIFFERENT images (models/intae.py: the ACAI critic).
 
     ``target``: ``critic`` (default; ACAI, Berthelot et al. 2018, the interpolative autoencoder the
     paper compares with): reconstruct each augmented image, and a critic trained to recover alpha

@@ -116,7 +116,7 @@ class ModelContract(keras.Model):
         raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
 
     def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
-        """Restore what the stages saved in ``run_dir`` (called by ``runs.load_run``; ``checkpoint``
+        """Restore what the stages saved in ``run_dir`` (called by ``augintae_tf.inference.loaded.load_run``; ``checkpoint``
         is the checkpoint directory the model's weights came from)."""
 
     def add_step_counter(self):
