@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from augintae_tf.config.files import preset_names, preset_section, read_preset
-from augintae_tf.config.model_table import section_class
-from augintae_tf.config.sections import ModelConfig
+from augintae_tf.config.model_table import trainable_sizes  # noqa: F401  (cli/options.py's)
+from augintae_tf.config.model_sections import ModelConfig
 
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (presets/recommended.yaml; benchmarks/fewshot_quality.py).
@@ -76,16 +76,3 @@ def model_choice(preset: str, overrides: Mapping[str, Any]) -> tuple[str, str]:
     name = overrides.get("model.name") or model.get("name") or ModelConfig.name
     return str(name), str(overrides.get("model.backbone") or model.get("backbone") or "auto")
 
-
-def trainable_sizes(model_name: str, backbone: str = "auto") -> tuple[int, ...]:
-    """The image sizes :func:`augintae_tf.config.validate` accepts for ``model_name`` on
-    ``backbone``, ascending: a model's own ``IMAGE_SIZES``, else the backbone's (infogan:
-    multiples of 4; dcgan: 64 and 128; auto: infogan's up to 32, then 64 and 128)."""
-    sizes = getattr(section_class(model_name), "IMAGE_SIZES", None)
-    if sizes is not None:
-        return tuple(sorted(sizes))
-    if backbone == "infogan":
-        return tuple(range(8, 1025, 4))
-    if backbone in ("dcgan", "dcgan128"):
-        return (64, 128)
-    return tuple(range(8, 33, 4)) + (64, 128)
