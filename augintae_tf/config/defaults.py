@@ -1,14 +1,13 @@
 """What a run defaults to for the data it is given: the preset (``train`` without ``--config``,
-``train --dataset D``), the splits of another dataset trained with a preset, the image sizes a
-model trains at (what a folder's size is inferred to) and the line ``train`` prints about the
-recipe it chose.  TensorFlow-free; cli/options.py applies them.
+``train --dataset D``), the splits of another dataset trained with a preset, the model a preset
+chooses (what a folder's size is inferred for: ``model_table.trainable_sizes``) and the line
+``train`` prints about the recipe it chose.  TensorFlow-free; cli/options.py applies them.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from augintae_tf.config.files import preset_names, preset_section, read_preset
-from augintae_tf.config.model_table import trainable_sizes  # noqa: F401  (cli/options.py's)
 from augintae_tf.config.model_sections import ModelConfig
 
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
@@ -71,7 +70,8 @@ RECIPE_LINES = {
 
 def model_choice(preset: str, overrides: Mapping[str, Any]) -> tuple[str, str]:
     """(model name, backbone) that ``preset`` with ``overrides`` selects, read without building
-    (or validating) the config: what :func:`trainable_sizes` needs before the size is known."""
+    (or validating) the config: what
+    :func:`augintae_tf.config.model_table.trainable_sizes` needs before the size is known."""
     model = preset_section(preset, "model")
     name = overrides.get("model.name") or model.get("name") or ModelConfig.name
     return str(name), str(overrides.get("model.backbone") or model.get("backbone") or "auto")

@@ -231,8 +231,8 @@ def signature_docs(names: list[str], shape: tuple[int, int, int], latent_dim: in
     }
     for name in names:
         if name.startswith("generate_"):
-            scale = f", scale: float32 scalar in [{MIN_SCALE:g}, {MAX_SCALE:g}]" if name in (
-                "generate_local", "generate_slerp_local", "generate_local_edit") else ""
+            noisy = name in map(sampler_signature, NOISY_SAMPLERS)
+            scale = f", scale: float32 scalar in [{MIN_SCALE:g}, {MAX_SCALE:g}]" if noisy else ""
             docs[name] = (f"{name}(seed_images, num, seed{scale}) -> images: generate with the "
                           f"{name[9:].replace('_', '-')} sampler (`augintae-tf generate --sampler`)")
     default = next((n for n in ("generate", "sample") if n in names), None)

@@ -43,8 +43,9 @@ class ModelContract(keras.Model):
     """What the code around a model (training, generation, evaluation, export, CLI) relies on.
 
     A model family subclasses this (usually via
-    :class:`~augintae_tf.models.autoencoder.Autoencoder`), has a row in the model table
-    (:mod:`augintae_tf.config.model_table`: its config section and its class), and declares:
+    :class:`~augintae_tf.models.autoencoder.Autoencoder`), has a row in the model table (in its
+    family's spec, ``augintae_tf/models/<family>/spec.py``: its config section and its class;
+    :mod:`augintae_tf.config.model_table`), and declares:
 
     - ``from_setup(setup)`` (classmethod): the model from a
       :class:`~augintae_tf.models.build.ModelSetup` (its networks compute in ``setup.dtype``);

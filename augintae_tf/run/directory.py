@@ -19,9 +19,9 @@ from typing import Any
 from augintae_tf.atomic import refuse_link, write_text
 from augintae_tf.config.files import read_yaml
 from augintae_tf.config.loading import from_dict
+from augintae_tf.config.model_sections import INFERENCE_FIELDS
 from augintae_tf.config.model_table import model_names, section_class
 from augintae_tf.config.schema import RESUMABLE_CHANGES, Config, config_diff, validate
-from augintae_tf.config.model_sections import INFERENCE_FIELDS
 from augintae_tf.errors import ConfigError, RunError
 from augintae_tf.run import checkpoints
 from augintae_tf.run.layout import CONFIG, METRICS, SAMPLE_GRID, RunLayout
