@@ -1,7 +1,7 @@
 """The model sections every family extends: :class:`ModelConfig` (``name``, ``backbone``,
 ``latent_dim``, ``width``: every model) and :class:`AutoencoderConfig` (every model built on
-``Autoencoder``).  A family's own section lives in its spec (``augintae_tf/models/<family>/spec.py``)
-and extends one of them with the family's constants as defaults.  Its fields are
+``Autoencoder``).  A family's own section lives in its spec
+(``augintae_tf/models/<family>/spec.py``) and extends one of them with the family's constants as defaults.  Its fields are
 ``model.<field>`` in YAML and in ``--set``; its ``check()`` validates them (one-line ConfigErrors
 through :func:`~augintae_tf.config.choices.require`).  The sections' inheritance mirrors the model
 classes', and a field a model does not read is not in its section, so setting it is refused.

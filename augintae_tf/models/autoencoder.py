@@ -127,17 +127,21 @@ class Autoencoder(ModelContract):
 
     def fewshot(self, seed_images, num, seed, batch_size: int | None = None,
                 sampler: str | None = None, scale: float | None = None) -> tf.Tensor:
-        """``num`` images from the seeds' latents by ``sampler``
-        (:func:`~augintae_tf.latent.sample_latents`; the CLI's, the SavedModel's and the
-        evaluation's one implementation).  ``slerp`` (the default) decodes through
-        :meth:`interpolate_latents`, the others decode their unit latents; ``batch_size`` decodes
-        in chunks (eager only)."""
+        """``num`` images from the seeds' latents by ``sampler`` (the CLI's, the SavedModel's and
+        the evaluation's one implementation).  Its row of the sampler table
+        (:data:`~augintae_tf.config.choices.SAMPLER_TABLE`) says what becomes of its draw:
+        ``pair`` (``slerp``, the default) decodes each drawn pair through
+        :meth:`interpolate_latents`, ``edit`` adds the decoded change to the seed image
+        (:func:`edit_fn`), ``latents`` decodes the unit latents of
+        :func:`~augintae_tf.latent.sample_latents`; ``batch_size`` decodes in chunks (eager
+        only)."""
         sampler = self.check_sampler(sampler)
         row = SAMPLER_TABLE[sampler]
         scale = self.setup.section.sampler_scale if scale is None else scale
         latents = self.encode(seed_images)
         if row.output == "pair":  # the model's own interpolation of each drawn pair
-            first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed, row.seeds)
+            first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed,
+                                                     row.seeds)
             z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
             decode = lambda s: self.interpolate_latents(z_a[s], z_b[s], alpha[s])  # noqa: E731
             empty = z_a
