@@ -37,8 +37,8 @@ BACKBONES = tuple(BACKBONE_TABLE)
 
 
 def auto_backbone(image_size: int) -> str:
-    """``model.backbone: auto`` at side ``image_size``: infogan up to 32 px, dcgan up to 64 px,
-    dcgan128 above."""
+    """``model.backbone: auto`` at side ``image_size``: the first backbone whose ``auto_up_to``
+    is at least the side (infogan up to 32 px, dcgan up to 64 px, dcgan128 above)."""
     return next(b.name for b in BACKBONE_TABLE.values() if image_size <= b.auto_up_to)
 
 
@@ -104,12 +104,12 @@ SAMPLER_TABLE = {s.name: s for s in (
 SAMPLERS = tuple(SAMPLER_TABLE)
 NOISY_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance)
 WITHIN_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance == "within")
-EDIT_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.output == "edit")
 # the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
 # others combine two or more (a slerp between two, a convex combination of all, the seeds' scatter)
 ONE_SEED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.seeds == 1)
 # the noise scale of the noisy samplers: model.sampler_scale's and --scale's range
 SAMPLER_SCALE = (0, 10)
+
 
 def min_seeds(sampler: str | None) -> int:
     """How many seed images ``sampler`` needs (``""`` or None: a model's own few-shot way, a

@@ -136,7 +136,7 @@ class Autoencoder(ModelContract):
         :func:`~augintae_tf.latent.sample_latents`; ``batch_size`` decodes in chunks (eager
         only)."""
         sampler = self.check_sampler(sampler)
-        row = SAMPLER_TABLE[sampler]
+        row, factor = SAMPLER_TABLE[sampler], self.noise_factor(sampler)
         scale = self.setup.section.sampler_scale if scale is None else scale
         latents = self.encode(seed_images)
         if row.output == "pair":  # the model's own interpolation of each drawn pair
@@ -146,7 +146,7 @@ class Autoencoder(ModelContract):
             decode = lambda s: self.interpolate_latents(z_a[s], z_b[s], alpha[s])  # noqa: E731
             empty = z_a
         else:
-            z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
+            z = sample_latents(latents, num, seed, sampler, scale, factor)
             empty = z
             if row.output == "edit":
                 first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed, min_seeds=1)[0]
