@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from augintae_tf.config.choices import ALPHAS, SAMPLERS, min_seeds
+from augintae_tf.config.choices import ALPHAS, SAMPLER_TABLE, SAMPLERS
+from augintae_tf.config.model_table import resolve
 
 # Below this sin(omega) the slerp weights sin(a*omega)/sin(omega) are 0/0-prone; there the great
 # circle is indistinguishable from the chord, so the normalised linear blend is used instead.
@@ -134,30 +135,61 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
       ``sqrt(SET_WEIGHT / (K - 1)) sum_k g_k (z_k - mean) + sqrt(1 - SET_WEIGHT) F eps``,
       ``g ~ N(0, I_K)`` (stream ``[seed, 10]``), independent of ``eps``.
 
-    Every draw is stateless in ``seed``, so the same seed gives the same latents eagerly and in a
-    SavedModel graph.  ``factor`` ``[D, D]`` is required by the noisy samplers (the local one for
+    Each sampler is a row of :data:`augintae_tf.config.choices.SAMPLER_TABLE` whose ``draw`` is
+    one of the ``draw_*`` functions below.  Every draw is stateless in ``seed``, so the same seed
+    gives the same latents eagerly and in a SavedModel graph.  ``factor`` ``[D, D]`` is required by the noisy samplers (the local one for
     the local samplers, the within-class one for the others).
     """
-    if sampler not in SAMPLERS:
+    if sampler not in SAMPLER_TABLE:
         raise ValueError(f"sampler {sampler!r} is unknown; expected one of {', '.join(SAMPLERS)}")
+    row = SAMPLER_TABLE[sampler]
     latents = tf.cast(latents, tf.float32)
-    first, second, alpha = sample_seed_pairs(tf.shape(latents)[0], num, seed, min_seeds(sampler))
-    z_a = tf.gather(latents, first)
-    if sampler == "convex":
-        weights = tf.random.stateless_gamma(tf.stack([tf.cast(num, tf.int32), tf.shape(latents)[0]]),
-                                            _stream(seed, 9), alpha=1.0)
-        weights /= tf.reduce_sum(weights, axis=1, keepdims=True)
-        return l2_normalize(tf.matmul(weights, latents))
-    base = slerp(z_a, tf.gather(latents, second), alpha) if "slerp" in sampler else z_a
-    if sampler == "slerp":
-        return base
-    if factor is None:
+    pair = sample_seed_pairs(tf.shape(latents)[0], num, seed, row.seeds)
+    if row.covariance is not None and factor is None:
         raise ValueError(f"sampler {sampler!r} needs the run's latent statistics (factor)")
+    return resolve(row.draw)(latents, pair, num, seed, scale, factor)
+
+
+def draw_slerp(latents, pair, num, seed, scale, factor) -> tf.Tensor:
+    """``slerp``: the slerp of each drawn pair of seeds at its alpha."""
+    first, second, alpha = pair
+    return slerp(tf.gather(latents, first), tf.gather(latents, second), alpha)
+
+
+def draw_convex(latents, pair, num, seed, scale, factor) -> tf.Tensor:
+    """``convex``: ``normalise(sum_k w_k z_k)``, ``w ~ Dirichlet(1, ..., 1)`` (stream
+    ``[seed, 9]``)."""
+    weights = tf.random.stateless_gamma(tf.stack([tf.cast(num, tf.int32), tf.shape(latents)[0]]),
+                                        _stream(seed, 9), alpha=1.0)
+    weights /= tf.reduce_sum(weights, axis=1, keepdims=True)
+    return l2_normalize(tf.matmul(weights, latents))
+
+
+def draw_near_seed(latents, pair, num, seed, scale, factor) -> tf.Tensor:
+    """``local``, ``within`` and their edits: noise of covariance ``F F^T`` around the first
+    seed of each pair."""
+    return _noisy(tf.gather(latents, pair[0]), scale, factor, seed)
+
+
+def draw_near_slerp(latents, pair, num, seed, scale, factor) -> tf.Tensor:
+    """``slerp-local``: the same noise around each pair's slerp point."""
+    return _noisy(draw_slerp(latents, pair, num, seed, scale, factor), scale, factor, seed)
+
+
+def draw_near_seed_set(latents, pair, num, seed, scale, factor) -> tf.Tensor:
+    """``set-edit``: noise of the seeds' own scatter mixed with ``F F^T`` (:func:`set_noise`)
+    around the first seed of each pair."""
+    return _noisy(tf.gather(latents, pair[0]), scale, factor, seed, latents)
+
+
+def _noisy(base, scale, factor, seed, seeds=None) -> tf.Tensor:
+    """``normalise(base + scale * F eps)``, ``eps ~ N(0, I)`` (stream ``[seed, 8]``); with
+    ``seeds``, the noise is :func:`set_noise`'s."""
     factor = tf.cast(factor, tf.float32)
     eps = tf.random.stateless_normal(tf.shape(base), _stream(seed, 8))
     noise = tf.matmul(eps, factor, transpose_b=True)
-    if sampler == "set-edit":
-        noise = set_noise(latents, noise, tf.shape(base)[0], seed)
+    if seeds is not None:
+        noise = set_noise(seeds, noise, tf.shape(base)[0], seed)
     return l2_normalize(base + tf.cast(scale, tf.float32) * noise)
 
 

@@ -9,9 +9,9 @@ import tensorflow as tf
 from augintae_tf.run import checkpoints, model_state
 from augintae_tf.models import build_model
 from augintae_tf.models.contract import derive_seed
-from augintae_tf.models.adversarial import (AdversarialAugIntAE, lsgan_losses,
+from augintae_tf.models.adversarial.model import (AdversarialAugIntAE, lsgan_losses,
                                             rescale_adversarial, update_k)
-from augintae_tf.models.augintae import AugIntAE
+from augintae_tf.models.augintae.model import AugIntAE
 from augintae_tf.models.losses import pixel_mse
 from conftest import run_python, small_model_config
 

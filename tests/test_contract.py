@@ -16,7 +16,7 @@ from augintae_tf.augment import sub_seed
 from augintae_tf.models.autoencoder import Autoencoder
 from augintae_tf.config.choices import require
 from augintae_tf.config.model_table import model_names, register_model
-from augintae_tf.config.sections import AutoencoderConfig
+from augintae_tf.config.model_sections import AutoencoderConfig
 
 
 @dataclass

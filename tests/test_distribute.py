@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent("""
     from augintae_tf.distribute import check_jit, make_strategy
     from augintae_tf.models import build_model
     from augintae_tf.models.contract import derive_seed
-    from augintae_tf.models.augintae import AugIntAE
+    from augintae_tf.models.augintae.model import AugIntAE
     from augintae_tf.augment import sub_seed
     from augintae_tf.models.autoencoder import Autoencoder
     from augintae_tf.augment import augment

@@ -88,7 +88,7 @@ def test_skip_layer_excitation_is_input_times_channel_gate():
 
 
 def test_reconstruction_targets_are_the_right_crops():
-    from augintae_tf.models.fastgan import quadrant, reconstruction_targets
+    from augintae_tf.models.fastgan.model import quadrant, reconstruction_targets
 
     x = np.arange(2 * 128 * 128 * 1, dtype=np.float32).reshape(2, 128, 128, 1)
     for index, (r, c) in enumerate([(0, 0), (0, 64), (64, 0), (64, 64)]):
@@ -106,7 +106,7 @@ def test_reconstruction_targets_are_the_right_crops():
 
 
 def test_hinge_losses_against_a_direct_computation():
-    from augintae_tf.models.fastgan import hinge_losses
+    from augintae_tf.models.fastgan.model import hinge_losses
 
     real = np.array([[2.0, 0.5], [-1.0, 1.0]], np.float32)
     fake = np.array([[-2.0, 0.3], [0.0, -0.5]], np.float32)
@@ -143,7 +143,7 @@ def test_ema_update_arithmetic_and_copies():
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_diffaugment_probabilities_in_eager_and_xla(jit):
-    from augintae_tf.models.diffaugment import DEFAULT_PROBABILITIES, apply_diffaugment, sample_diffaugment
+    from augintae_tf.models.fastgan.diffaugment import DEFAULT_PROBABILITIES, apply_diffaugment, sample_diffaugment
 
     n = 4000
     params = tf.function(lambda s: sample_diffaugment(s, n), jit_compile=True)(
@@ -164,7 +164,7 @@ def test_diffaugment_probabilities_in_eager_and_xla(jit):
 
 
 def test_diffaugment_operations_and_gradient():
-    from augintae_tf.models.diffaugment import OPERATIONS, apply_diffaugment, diffaugment
+    from augintae_tf.models.fastgan.diffaugment import OPERATIONS, apply_diffaugment, diffaugment
 
     x = tf.constant(np.random.default_rng(2).uniform(-1, 1, size=(3, 16, 16, 3)), tf.float32)
     ones, half = tf.ones([3], tf.bool), tf.fill([3], 0.5)

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from augintae_tf.cli.main import main
 from augintae_tf.config import validate
-from augintae_tf.models.dagan import wasserstein_losses
+from augintae_tf.models.dagan.model import wasserstein_losses
 from augintae_tf.models.two_player import gradient_penalty
-from augintae_tf.models.statistician import bernoulli_log_likelihood, gaussian_kl
+from augintae_tf.models.statistician.model import bernoulli_log_likelihood, gaussian_kl
 from augintae_tf.training import build
 
 from conftest import small_model_config

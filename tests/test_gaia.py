@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from augintae_tf.run import model_state
 from augintae_tf.models import build_model
-from augintae_tf.models.gaia import (GAIA, _apply_with_lr_factor, gaia_balance,
+from augintae_tf.models.gaia.model import (GAIA, _apply_with_lr_factor, gaia_balance,
                                      pairwise_squared_distances, structure_loss)
 from conftest import run_python, small_model_config
 

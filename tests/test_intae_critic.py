@@ -7,7 +7,7 @@ import tensorflow as tf
 from augintae_tf.latent import slerp
 from augintae_tf.models import build_model
 from augintae_tf.models.contract import derive_seed
-from augintae_tf.models.intae import autoencoder_loss, critic_alphas, critic_losses
+from augintae_tf.models.intae.model import autoencoder_loss, critic_alphas, critic_losses
 from conftest import blobs, run_python, small_model_config
 
 BATCH = 8

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from augintae_tf.models import inversion
 from augintae_tf.cli.main import main
 from augintae_tf.errors import RunError
-from augintae_tf.models.wgan_gp import sphere_noise
+from augintae_tf.models.wgan_gp.model import sphere_noise
 from tests.test_wgan_gp import built, wgan_config
 
 FAST = dict(inversion_steps=300, inversion_drop_every=150, inversion_lr=0.05,

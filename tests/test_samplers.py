@@ -15,6 +15,7 @@ from augintae_tf.models import latent_stats
 from augintae_tf.augment import sample_params
 from augintae_tf.cli.main import main
 from augintae_tf.config import AugmentConfig
+from augintae_tf.config.choices import SAMPLER_TABLE
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
 from augintae_tf.evaluation.quality import affine_fn
@@ -86,6 +87,23 @@ def test_unknown_sampler_and_missing_factor_are_refused():
         sample_latents(unit(2, 4, 0), 3, 0, "nearest")
     with pytest.raises(ValueError, match="needs the run's latent statistics"):
         sample_latents(unit(2, 4, 0), 3, 0, "local")
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLER_TABLE))
+def test_each_row_of_the_sampler_table_holds_for_its_sampler(sampler):
+    """A row's facts are what its sampler does: it draws from ``seeds`` seed images but not from
+    fewer, and its noise (``covariance``) needs the factor: without noise (scale 0) a one-seed
+    sampler returns its seed's latent, and only the noisy ones move with the factor."""
+    row, z, factor = SAMPLER_TABLE[sampler], unit(3, 4, 1), np.eye(4, dtype=np.float32)
+    enough = sample_latents(z[:row.seeds], 5, 2, sampler, 0.0, factor).numpy()
+    assert enough.shape == (5, 4) and np.allclose(np.linalg.norm(enough, axis=1), 1, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="generate needs at least"):
+        sample_latents(z[:row.seeds - 1], 5, 2, sampler, 0.0, factor)
+    if row.seeds == 1:
+        np.testing.assert_allclose(enough, np.repeat(z[:1], 5, axis=0), atol=1e-6)
+    moved = sample_latents(z, 5, 2, sampler, 0.5, factor).numpy()
+    still = sample_latents(z, 5, 2, sampler, 0.5, 2 * factor).numpy()
+    assert (np.abs(moved - still).max() > 1e-3) == (row.covariance is not None)
 
 
 # --- the local covariance ------------------------------------------------------------------

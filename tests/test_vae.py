@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from augintae_tf.run import model_state
 from augintae_tf.config import ConfigError, load_config
-from augintae_tf.config.sections import VAEConfig
+from augintae_tf.models.vae.spec import VAEConfig
 from tests.conftest import build_small as built, random_images as images, small_model_config
 
 
@@ -24,7 +24,7 @@ def test_section_defaults_and_errors():
 
 
 def test_kl_divergence_matches_the_closed_form():
-    from augintae_tf.models.vae import kl_divergence
+    from augintae_tf.models.vae.model import kl_divergence
 
     rng = np.random.default_rng(1)
     mu, logvar = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
@@ -34,7 +34,7 @@ def test_kl_divergence_matches_the_closed_form():
 
 
 def test_norm_slerp_ends_at_the_means_and_interpolates_the_norm():
-    from augintae_tf.models.vae import norm_slerp
+    from augintae_tf.models.vae.model import norm_slerp
 
     a, b = np.array([[3.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]])
     np.testing.assert_allclose(norm_slerp(a, b, [1.0]).numpy(), a, atol=1e-6)

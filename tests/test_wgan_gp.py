@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from augintae_tf.run import model_state
 from augintae_tf.config import ConfigError, TrainConfig, load_config
-from augintae_tf.config.sections import WGANGPConfig
+from augintae_tf.models.wgan_gp.spec import WGANGPConfig
 from tests.conftest import build_small as built, random_images as images, small_model_config
 
 
@@ -89,7 +89,7 @@ def test_critic_updates_per_generator_update_are_counted(critic_steps, steps, ge
 
 
 def test_twice_the_epochs_constant_lr_and_capabilities():
-    from augintae_tf.models.wgan_gp import WGANGP
+    from augintae_tf.models.wgan_gp.model import WGANGP
 
     model = built(wgan_config())
     assert model.train_epochs(TrainConfig(epochs=7)) == 14

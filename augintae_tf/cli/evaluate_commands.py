@@ -6,7 +6,7 @@ import os
 import click
 
 from augintae_tf.cli.common import friendly_errors
-from augintae_tf.config.choices import SAMPLERS
+from augintae_tf.config.choices import SAMPLER_SCALE, SAMPLERS
 from augintae_tf.evaluation.options import COMPARE_DEFAULTS, check_double_exposure
 from augintae_tf.evaluation.options import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.evaluation.protocols import PROTOCOLS
@@ -95,7 +95,7 @@ def metrics_epilog() -> str:
                   f"{name}: {p.help}" for name, p in PROTOCOLS.items()) + ".")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
               help="Few-shot sampler of the quality rows (default: the run's model.sampler).")
-@click.option("--scale", type=click.FloatRange(0, 10), default=None,
+@click.option("--scale", type=click.FloatRange(*SAMPLER_SCALE), default=None,
               help="Noise scale of the local samplers (default: the run's model.sampler_scale).")
 @click.option("--force", is_flag=True,
               help="Recompute every metric (default: metrics OUT/metrics.json already holds for "
@@ -190,7 +190,7 @@ def summary_lines(record: dict) -> list[str]:
 @click.option("--sampler", "samplers", multiple=True, type=click.Choice(SAMPLERS),
               help="Score the runs' few-shot images with this sampler, one row per run and "
                    "sampler (repeatable; default: each run's model.sampler).")
-@click.option("--scale", type=click.FloatRange(0, 10), default=None,
+@click.option("--scale", type=click.FloatRange(*SAMPLER_SCALE), default=None,
               help="Noise scale of the local samplers (default: each run's model.sampler_scale).")
 @click.option("--split", default=None,
               help="Novel-domain split (default: the runs' data.novel_split, or test with "

@@ -7,7 +7,7 @@ import click
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.cli.common import folder_text, friendly_errors
-from augintae_tf.config.choices import SAMPLERS
+from augintae_tf.config.choices import SAMPLER_SCALE, SAMPLERS
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")
@@ -47,7 +47,7 @@ def check_run_dir(run_dir) -> None:
                    "training classes vary within a class), within-edit (that step as an edit "
                    "of the seed's image), set-edit (the edit with the seeds' own scatter mixed "
                    "in). Default: the run's model.sampler.")
-@click.option("--scale", type=click.FloatRange(0, 10), default=None,
+@click.option("--scale", type=click.FloatRange(*SAMPLER_SCALE), default=None,
               help="Noise scale of the noisy samplers, in units of the local (or within-class) "
                    "spread of training latents. Default: the run's model.sampler_scale.")
 @CHECKPOINT

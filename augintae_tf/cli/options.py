@@ -6,9 +6,10 @@ import functools
 import click
 
 from augintae_tf.config.defaults import (RECIPE_LINES, dataset_overrides, held_out_split,
-                                         model_choice, preset_for_dataset, trainable_sizes)
+                                         model_choice, preset_for_dataset)
 from augintae_tf.config.files import preset_dataset
 from augintae_tf.config.loading import load_config, parse_overrides
+from augintae_tf.config.model_table import trainable_sizes
 from augintae_tf.config.schema import Config
 from augintae_tf.config.values import INT_MAX, SEED_RANGE, check_int
 from augintae_tf.errors import ConfigError

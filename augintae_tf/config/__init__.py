@@ -6,9 +6,9 @@ from augintae_tf.config.defaults import (DEFAULT_PRESET, DEFAULT_RGB_PRESET, dat
                                          held_out_split, preset_for_dataset)
 from augintae_tf.config.files import preset_dataset, preset_names, preset_section
 from augintae_tf.config.loading import from_dict, load_config, parse_overrides
+from augintae_tf.config.model_sections import ModelConfig
 from augintae_tf.config.schema import (RESUMABLE_CHANGES, SECTIONS, AugmentConfig, Config,
                                        DataConfig, TrainConfig, config_diff, validate)
-from augintae_tf.config.sections import ModelConfig
 from augintae_tf.config.values import INT_MAX, SEED_RANGE, check_int
 from augintae_tf.errors import ConfigError
 

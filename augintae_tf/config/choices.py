@@ -5,6 +5,7 @@ fill, the sampler, the backbone builders) all read these tuples. TensorFlow-free
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from augintae_tf.errors import ConfigError
@@ -12,8 +13,53 @@ from augintae_tf.errors import ConfigError
 # data / augment
 FILL_MODES = ("constant", "reflect")  # augment.fill: zeros | symmetric padding
 
+# data.image_size: the sides a run may have (each backbone or model narrows them)
+IMAGE_SIDES = (8, 1024)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A backbone's image-size facts (its networks: :mod:`augintae_tf.nets`)."""
+
+    name: str
+    factor: int  # 2 ** its stride-2 layers: every side it is built at is a multiple of this
+    sizes: tuple[int, ...] | None  # the sides a run trains it at; None: every multiple of factor
+    auto_up_to: int  # model.backbone "auto" picks the first backbone whose auto_up_to >= the side
+
+
+# model.backbone, besides "auto"
+BACKBONE_TABLE = {b.name: b for b in (
+    Backbone("infogan", 4, None, 32),
+    Backbone("dcgan", 16, (64, 128), 64),
+    Backbone("dcgan128", 32, (64, 128), IMAGE_SIDES[1]),
+)}
+BACKBONES = tuple(BACKBONE_TABLE)
+
+
+def auto_backbone(image_size: int) -> str:
+    """``model.backbone: auto`` at side ``image_size``: the first backbone whose ``auto_up_to``
+    is at least the side (infogan up to 32 px, dcgan up to 64 px, dcgan128 above)."""
+    return next(b.name for b in BACKBONE_TABLE.values() if image_size <= b.auto_up_to)
+
+
+def backbone_sizes(backbone: str) -> tuple[int, ...]:
+    """The sides a run trains ``backbone`` at, ascending (``auto``: each side its own
+    backbone takes)."""
+    if backbone == "auto":
+        return tuple(s for name in BACKBONES for s in backbone_sizes(name)
+                     if auto_backbone(s) == name)
+    row = BACKBONE_TABLE[backbone]
+    low, high = IMAGE_SIDES
+    return row.sizes or tuple(s for s in range(low, high + 1) if s % row.factor == 0)
+
+
+def backbone_expects(backbone: str) -> str:
+    """What :func:`backbone_sizes` allows, in words: ``a multiple of 4``, ``64 or 128``."""
+    row = BACKBONE_TABLE[backbone]
+    return " or ".join(map(str, row.sizes)) if row.sizes else f"a multiple of {row.factor}"
+
+
 # model: the networks
-BACKBONES = ("infogan", "dcgan", "dcgan128")  # model.backbone, besides "auto" (from the size)
 PIXEL_LOSSES = ("l2", "l1", "l1+l2", "bce")  # model.pixel_loss
 UPSAMPLING = ("transpose", "resize")  # model.upsampling
 
@@ -23,23 +69,52 @@ TARGETS = ("augmentation", "blend")  # model.target of ae, augintae, augintae-ad
 INTAE_TARGETS = ("critic", "blend")  # model.target of intae
 ALPHAS = ("midpoint", "uniform")  # model.alpha
 
-# model: few-shot samplers (latent.sample_latents); the noisy ones read the latent-stats stage's
-# local or within-class covariance (models/latent_stats.py); the -edit ones add the decoded change
-# to the seed image (models/autoencoder.edit_fn)
-SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex", "within", "within-edit",
-            "set-edit")
-NOISY_SAMPLERS = ("local", "slerp-local", "local-edit", "within", "within-edit", "set-edit")
-WITHIN_SAMPLERS = ("within", "within-edit", "set-edit")  # the within-class covariance's
-EDIT_SAMPLERS = ("local-edit", "within-edit", "set-edit")
+# model: the few-shot samplers, one row each: what ``--sampler`` and ``model.sampler`` allow and
+# what the code around a sampler reads of it.
+@dataclass(frozen=True)
+class Sampler:
+    """A few-shot sampler.  ``draw`` is its function, ``"module:function"`` (imported when it
+    draws; :func:`augintae_tf.latent.sample_latents` calls it): the seeds' unit latents, the drawn
+    ``(first, second, alpha)`` seed pairs, ``num``, ``seed``, the noise ``scale`` and ``factor`` ->
+    ``num`` unit latents."""
+
+    name: str
+    draw: str
+    seeds: int = 2  # the fewest seed images it takes (1: it starts from one random seed)
+    # the latent-stats factor its noise reads (models/latent_stats.py): "local" (the covariance
+    # of training latents around their neighbours) or "within" (the within-class one); None: none
+    covariance: str | None = None
+    # what the model makes of it: "latents" (decoded), "pair" (the model's own interpolation of
+    # the drawn pair, Autoencoder.interpolate_latents) or "edit" (the seed image plus the decoded
+    # change, models/autoencoder.edit_fn)
+    output: str = "latents"
+
+
+_L = "augintae_tf.latent"
+SAMPLER_TABLE = {s.name: s for s in (
+    Sampler("slerp", f"{_L}:draw_slerp", output="pair"),  # the paper's
+    Sampler("local", f"{_L}:draw_near_seed", seeds=1, covariance="local"),
+    Sampler("slerp-local", f"{_L}:draw_near_slerp", covariance="local"),
+    Sampler("local-edit", f"{_L}:draw_near_seed", seeds=1, covariance="local", output="edit"),
+    Sampler("convex", f"{_L}:draw_convex"),
+    Sampler("within", f"{_L}:draw_near_seed", seeds=1, covariance="within"),
+    Sampler("within-edit", f"{_L}:draw_near_seed", seeds=1, covariance="within", output="edit"),
+    Sampler("set-edit", f"{_L}:draw_near_seed_set", covariance="within", output="edit"),
+)}
+SAMPLERS = tuple(SAMPLER_TABLE)
+NOISY_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance)
+WITHIN_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance == "within")
 # the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
 # others combine two or more (a slerp between two, a convex combination of all, the seeds' scatter)
-ONE_SEED_SAMPLERS = ("local", "local-edit", "within", "within-edit")
+ONE_SEED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.seeds == 1)
+# the noise scale of the noisy samplers: model.sampler_scale's and --scale's range
+SAMPLER_SCALE = (0, 10)
 
 
 def min_seeds(sampler: str | None) -> int:
     """How many seed images ``sampler`` needs (``""`` or None: a model's own few-shot way, a
     pair of seeds)."""
-    return 1 if sampler in ONE_SEED_SAMPLERS else 2
+    return SAMPLER_TABLE[sampler].seeds if sampler in SAMPLER_TABLE else 2
 
 
 def seed_count_problem(count: int, sampler: str | None, seeds: str, default: bool) -> str | None:

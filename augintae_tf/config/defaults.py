@@ -1,15 +1,14 @@
 """What a run defaults to for the data it is given: the preset (``train`` without ``--config``,
-``train --dataset D``), the splits of another dataset trained with a preset, the image sizes a
-model trains at (what a folder's size is inferred to) and the line ``train`` prints about the
-recipe it chose.  TensorFlow-free; cli/options.py applies them.
+``train --dataset D``), the splits of another dataset trained with a preset, the model a preset
+chooses (what a folder's size is inferred for: ``model_table.trainable_sizes``) and the line
+``train`` prints about the recipe it chose.  TensorFlow-free; cli/options.py applies them.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from augintae_tf.config.files import preset_names, preset_section, read_preset
-from augintae_tf.config.model_table import section_class
-from augintae_tf.config.sections import ModelConfig
+from augintae_tf.config.model_sections import ModelConfig
 
 # What `augintae-tf train` uses without --config: the paper's glyphs recipe plus the levers that
 # measured better at the same budget (presets/recommended.yaml; benchmarks/fewshot_quality.py).
@@ -71,21 +70,9 @@ RECIPE_LINES = {
 
 def model_choice(preset: str, overrides: Mapping[str, Any]) -> tuple[str, str]:
     """(model name, backbone) that ``preset`` with ``overrides`` selects, read without building
-    (or validating) the config: what :func:`trainable_sizes` needs before the size is known."""
+    (or validating) the config: what
+    :func:`augintae_tf.config.model_table.trainable_sizes` needs before the size is known."""
     model = preset_section(preset, "model")
     name = overrides.get("model.name") or model.get("name") or ModelConfig.name
     return str(name), str(overrides.get("model.backbone") or model.get("backbone") or "auto")
 
-
-def trainable_sizes(model_name: str, backbone: str = "auto") -> tuple[int, ...]:
-    """The image sizes :func:`augintae_tf.config.validate` accepts for ``model_name`` on
-    ``backbone``, ascending: a model's own ``IMAGE_SIZES``, else the backbone's (infogan:
-    multiples of 4; dcgan: 64 and 128; auto: infogan's up to 32, then 64 and 128)."""
-    sizes = getattr(section_class(model_name), "IMAGE_SIZES", None)
-    if sizes is not None:
-        return tuple(sorted(sizes))
-    if backbone == "infogan":
-        return tuple(range(8, 1025, 4))
-    if backbone in ("dcgan", "dcgan128"):
-        return (64, 128)
-    return tuple(range(8, 33, 4)) + (64, 128)

@@ -15,9 +15,9 @@ from typing import Any, Mapping
 
 from augintae_tf.config.defaults import DEFAULT_PRESET
 from augintae_tf.config.files import read_preset, section_error
+from augintae_tf.config.model_sections import ModelConfig
 from augintae_tf.config.model_table import PER_MODEL_DEFAULTS, as_section, section_class
 from augintae_tf.config.schema import SECTIONS, Config, validate
-from augintae_tf.config.sections import ModelConfig
 from augintae_tf.config.values import coerce, field_types
 from augintae_tf.errors import ConfigError
 

@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 
 from augintae_tf.atomic import write_text
-from augintae_tf.config.choices import (BACKBONES, FILL_MODES, JIT_MODES, PRECISIONS, STRATEGIES,
-                                        require)
-from augintae_tf.config.model_table import as_section, model_names, section_class
-from augintae_tf.config.sections import ModelConfig
+from augintae_tf.config.choices import (BACKBONES, FILL_MODES, IMAGE_SIDES, JIT_MODES, PRECISIONS,
+                                        STRATEGIES, auto_backbone, backbone_expects,
+                                        backbone_sizes, require)
+from augintae_tf.config.model_sections import ModelConfig
+from augintae_tf.config.model_table import as_section, model_names, model_row, section_class
 
 
 @dataclass
@@ -104,9 +105,7 @@ class Config:
         """The concrete backbone name (``auto`` resolved from the image size)."""
         if self.model.backbone != "auto":
             return self.model.backbone
-        if self.data.image_size <= 32:
-            return "infogan"
-        return "dcgan" if self.data.image_size <= 64 else "dcgan128"
+        return auto_backbone(self.data.image_size)
 
 
 SECTIONS = {"data": DataConfig, "augment": AugmentConfig, "model": ModelConfig, "train": TrainConfig}
@@ -116,7 +115,9 @@ def validate(cfg: Config) -> Config:
     """Check every field; raise ConfigError with one line naming the first bad one."""
     d, a, m, t = cfg.data, cfg.augment, cfg.model, cfg.train
     require(bool(d.dataset), "data.dataset", d.dataset, "a dataset name or a folder path")
-    require(8 <= d.image_size <= 1024, "data.image_size", d.image_size, "an integer in [8, 1024]")
+    low, high = IMAGE_SIDES
+    require(low <= d.image_size <= high, "data.image_size", d.image_size,
+            f"an integer in [{low}, {high}]")
     require(d.channels in (1, 3), "data.channels", d.channels, "1 or 3")
     require(d.shuffle_buffer >= 1, "data.shuffle_buffer", d.shuffle_buffer, "an integer >= 1")
     require(d.limit is None or d.limit >= 1, "data.limit", d.limit, "null or an integer >= 1")
@@ -160,16 +161,13 @@ def validate(cfg: Config) -> Config:
     require(t.precision in PRECISIONS, "train.precision", t.precision, "one of " + ", ".join(PRECISIONS))
     require(t.jit in JIT_MODES, "train.jit", t.jit, "one of " + ", ".join(JIT_MODES))
     m.check()
-    sizes = getattr(m, "IMAGE_SIZES", None)  # a model with its own networks (e.g. fastgan)
+    sizes = model_row(m.name).image_sizes  # a model with its own networks (e.g. fastgan)
     if sizes is not None:
         require(d.image_size in sizes, "data.image_size", d.image_size,
                f"one of {', '.join(map(str, sizes))} for model {m.name}")
-    elif cfg.backbone == "infogan":
-        require(d.image_size % 4 == 0, "data.image_size", d.image_size,
-               "a multiple of 4 for the infogan backbone")
     else:
-        require(d.image_size in (64, 128), "data.image_size", d.image_size,
-               f"64 or 128 for the {cfg.backbone} backbone")
+        require(d.image_size in backbone_sizes(cfg.backbone), "data.image_size", d.image_size,
+               f"{backbone_expects(cfg.backbone)} for the {cfg.backbone} backbone")
     return cfg
 
 

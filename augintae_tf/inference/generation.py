@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import min_seeds
+from augintae_tf.config.choices import SAMPLER_SCALE, min_seeds
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_pngs
 from augintae_tf.inference.outputs import (MANIFEST, generated_names, prepare_out, seed_names,
@@ -46,8 +46,9 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
     if len(seed_images) < min_seeds(used):
         raise RunError(f"few-shot generation{f' by {used}' if used else ''} needs at least "
                        f"{min_seeds(used)} seed images, got {len(seed_images)}")
-    if scale is not None and not 0.0 <= float(scale) <= 10.0:
-        raise RunError(f"--scale {scale}: the noise scale must be a number in [0, 10]")
+    low, high = SAMPLER_SCALE
+    if scale is not None and not low <= float(scale) <= high:
+        raise RunError(f"--scale {scale}: the noise scale must be a number in [{low:g}, {high:g}]")
     images = model.fewshot(tf.convert_to_tensor(seed_images, tf.float32), int(num), int(seed),
                            batch_size=batch_size, sampler=sampler,
                            scale=None if scale is None else float(scale))

@@ -24,7 +24,7 @@ from typing import Callable
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS, WITHIN_SAMPLERS
+from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLER_SCALE, WITHIN_SAMPLERS
 
 DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
 
@@ -114,7 +114,7 @@ def _images_spec(name: str) -> tf.TensorSpec:
 NUM = tf.TensorSpec([], tf.int32, name="num")
 SEED = tf.TensorSpec([], tf.int64, name="seed")
 SCALE = tf.TensorSpec([], tf.float32, name="scale")
-MAX_SCALE = 10.0  # model.sampler_scale's and --scale's range
+MIN_SCALE, MAX_SCALE = SAMPLER_SCALE  # model.sampler_scale's and --scale's range
 
 
 def sampler_signature(sampler: str) -> str:
@@ -123,9 +123,9 @@ def sampler_signature(sampler: str) -> str:
 
 
 def checked_scale(scale) -> tf.Tensor:
-    ok = tf.logical_and(scale >= 0.0, scale <= MAX_SCALE)
-    with tf.control_dependencies([_fail_unless(ok, f"scale must be a float32 in [0, {MAX_SCALE:g}]"
-                                                   "; got", scale)]):
+    ok = tf.logical_and(scale >= MIN_SCALE, scale <= MAX_SCALE)
+    with tf.control_dependencies([_fail_unless(
+            ok, f"scale must be a float32 in [{MIN_SCALE:g}, {MAX_SCALE:g}]; got", scale)]):
         return tf.identity(scale)
 
 
@@ -231,8 +231,8 @@ def signature_docs(names: list[str], shape: tuple[int, int, int], latent_dim: in
     }
     for name in names:
         if name.startswith("generate_"):
-            scale = ", scale: float32 scalar in [0, 10]" if name in (
-                "generate_local", "generate_slerp_local", "generate_local_edit") else ""
+            noisy = name in map(sampler_signature, NOISY_SAMPLERS)
+            scale = f", scale: float32 scalar in [{MIN_SCALE:g}, {MAX_SCALE:g}]" if noisy else ""
             docs[name] = (f"{name}(seed_images, num, seed{scale}) -> images: generate with the "
                           f"{name[9:].replace('_', '-')} sampler (`augintae-tf generate --sampler`)")
     default = next((n for n in ("generate", "sample") if n in names), None)

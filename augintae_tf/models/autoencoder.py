@@ -13,7 +13,7 @@ import tensorflow as tf
 from augintae_tf.augment import augment as augment_images
 from augintae_tf.augment import interpolation_batch, sub_seed
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import EDIT_SAMPLERS, NOISY_SAMPLERS, SAMPLERS, WITHIN_SAMPLERS
+from augintae_tf.config.choices import SAMPLER_TABLE, SAMPLERS
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
@@ -21,7 +21,7 @@ from augintae_tf.models import latent_stats
 from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.contract import ModelContract, check_optimizer, images_of
 from augintae_tf.models.losses import pixel_loss, pixel_mse
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 
 
@@ -60,7 +60,7 @@ def edit_fn(decode, seed_images, latents, first, z):
 class Autoencoder(ModelContract):
     """Encoder + generator with an L2-normalised latent; trains on a pixel L2 loss.
 
-    ``setup`` is the :class:`~augintae_tf.models.setup.ModelSetup` (augmentation ranges,
+    ``setup`` is the :class:`~augintae_tf.models.build.ModelSetup` (augmentation ranges,
     image shape, seed, the model's config section).
     """
 
@@ -127,28 +127,32 @@ class Autoencoder(ModelContract):
 
     def fewshot(self, seed_images, num, seed, batch_size: int | None = None,
                 sampler: str | None = None, scale: float | None = None) -> tf.Tensor:
-        """``num`` images from the seeds' latents by ``sampler``
-        (:func:`~augintae_tf.latent.sample_latents`; the CLI's, the SavedModel's and the
-        evaluation's one implementation).  ``slerp`` (the default) decodes through
-        :meth:`interpolate_latents`, the others decode their unit latents; ``batch_size`` decodes
-        in chunks (eager only)."""
+        """``num`` images from the seeds' latents by ``sampler`` (the CLI's, the SavedModel's and
+        the evaluation's one implementation).  Its row of the sampler table
+        (:data:`~augintae_tf.config.choices.SAMPLER_TABLE`) says what becomes of its draw:
+        ``pair`` (``slerp``, the default) decodes each drawn pair through
+        :meth:`interpolate_latents`, ``edit`` adds the decoded change to the seed image
+        (:func:`edit_fn`), ``latents`` decodes the unit latents of
+        :func:`~augintae_tf.latent.sample_latents`; ``batch_size`` decodes in chunks (eager
+        only)."""
         sampler = self.check_sampler(sampler)
+        row, factor = SAMPLER_TABLE[sampler], self.noise_factor(sampler)
         scale = self.setup.section.sampler_scale if scale is None else scale
         latents = self.encode(seed_images)
-        if sampler == "slerp":
-            first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
+        if row.output == "pair":  # the model's own interpolation of each drawn pair
+            first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed,
+                                                     row.seeds)
             z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
             decode = lambda s: self.interpolate_latents(z_a[s], z_b[s], alpha[s])  # noqa: E731
             empty = z_a
-        elif sampler in EDIT_SAMPLERS:
-            z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
-            first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed, min_seeds=1)[0]
-            edits = edit_fn(self.decode, seed_images, latents, first, z)
-            decode, empty = edits, z
         else:
-            z = sample_latents(latents, num, seed, sampler, scale, self.noise_factor(sampler))
-            decode = lambda s: self.decode(z[s])  # noqa: E731
+            z = sample_latents(latents, num, seed, sampler, scale, factor)
             empty = z
+            if row.output == "edit":
+                first = sample_seed_pairs(tf.shape(seed_images)[0], num, seed, min_seeds=1)[0]
+                decode = edit_fn(self.decode, seed_images, latents, first, z)
+            else:
+                decode = lambda s: self.decode(z[s])  # noqa: E731
         if batch_size is None or not tf.executing_eagerly():
             return decode(slice(None))
         parts = [decode(slice(i, i + batch_size)) for i in range(0, int(num), batch_size)]
@@ -158,12 +162,13 @@ class Autoencoder(ModelContract):
         """The latent-stats factor the noisy samplers need (``F F^T = C``, the within samplers'
         ``F F^T = W``), else None; a one-line RunError saying how to compute it when the run has
         none."""
-        if sampler not in NOISY_SAMPLERS:
+        covariance = SAMPLER_TABLE[sampler].covariance if sampler in SAMPLER_TABLE else None
+        if covariance is None:
             return None
         if self.latent_stats is None:
             raise RunError(f"--sampler {sampler} needs the run's latent statistics: "
                            f"{self.latent_stats_problem}")
-        if sampler not in WITHIN_SAMPLERS:
+        if covariance == "local":
             return self.latent_stats.factor
         if self.latent_stats.within_factor is None:
             raise RunError(f"--sampler {sampler} needs the within-class covariance of labelled "

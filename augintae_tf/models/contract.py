@@ -8,10 +8,10 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS, WITHIN_SAMPLERS
+from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLER_TABLE, WITHIN_SAMPLERS
 from augintae_tf.config.schema import TrainConfig
 from augintae_tf.errors import RunError
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 
 
 def derive_seed(base_seed: int, step, replica_id) -> tf.Tensor:
@@ -43,11 +43,12 @@ class ModelContract(keras.Model):
     """What the code around a model (training, generation, evaluation, export, CLI) relies on.
 
     A model family subclasses this (usually via
-    :class:`~augintae_tf.models.autoencoder.Autoencoder`), has a row in the model table
-    (:mod:`augintae_tf.config.model_table`: its config section and its class), and declares:
+    :class:`~augintae_tf.models.autoencoder.Autoencoder`), has a row in the model table (in its
+    family's spec, ``augintae_tf/models/<family>/spec.py``: its config section and its class;
+    :mod:`augintae_tf.config.model_table`), and declares:
 
     - ``from_setup(setup)`` (classmethod): the model from a
-      :class:`~augintae_tf.models.setup.ModelSetup` (its networks compute in ``setup.dtype``);
+      :class:`~augintae_tf.models.build.ModelSetup` (its networks compute in ``setup.dtype``);
     - ``optimizer_names`` (the ``compile()`` keywords, one Adam each) and ``lr_policy``;
     - ``build_for_training()``: every variable, optimizers' included, before a checkpoint is
       restored (Keras 3 skips saved state for variables that do not exist yet);
@@ -78,9 +79,18 @@ class ModelContract(keras.Model):
     optimizer_names: tuple[str, ...] = ("optimizer",)
     extra_plots: dict[str, tuple[str, ...]] = {}
     stages: tuple[str, ...] = ()  # what runs after fit, in order (e.g. wgan-gp's "inversion")
-    # Few-shot samplers (augintae_tf.config.choices.SAMPLERS) the model's ``fewshot`` takes, its default
-    # first; () for a model with one way of its own (DAGAN, the Neural Statistician).
+    # Few-shot samplers the model's ``fewshot`` takes, its default first: names of the sampler
+    # table (augintae_tf.config.choices.SAMPLER_TABLE, checked when the class is defined); () for
+    # a model with one way of its own (DAGAN, the Neural Statistician).
     samplers: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        """Refuse a model class whose :attr:`samplers` names a sampler the table lacks."""
+        super().__init_subclass__(**kwargs)
+        unknown = [name for name in cls.samplers if name not in SAMPLER_TABLE]
+        if unknown:
+            raise TypeError(f"{cls.__name__}.samplers: {', '.join(unknown)} not in the sampler "
+                            "table (augintae_tf.config.choices.SAMPLER_TABLE)")
 
     @classmethod
     def from_setup(cls, setup: ModelSetup) -> "ModelContract":

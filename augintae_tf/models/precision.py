@@ -1,5 +1,5 @@
 """The precision a model computes in: the dtype every model receives in its
-:class:`~augintae_tf.models.setup.ModelSetup` (its layers are built in it; no process-wide Keras
+:class:`~augintae_tf.models.build.ModelSetup` (its layers are built in it; no process-wide Keras
 policy is set), chosen here for each use.
 
 - **Training** (:func:`resolve`) computes in ``train.precision``.  ``auto`` (the default) resolves,

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from augintae_tf.config.choices import UPSAMPLING
+from augintae_tf.config.choices import BACKBONE_TABLE, UPSAMPLING
 
 # Keras' default BN momentum (0.99) averages over ~100 steps; 0.9 (PyTorch's default, which the
 # paper's networks used) makes inference statistics usable after a few hundred steps of training.
@@ -71,9 +71,11 @@ def scaled(units: int, width: float) -> int:
     return max(1, int(round(units * width)))
 
 
-def check_size(backbone: str, image_size: int, downsamplings: int) -> int:
-    """The side of the smallest feature map; each stride-2 layer needs an even input."""
-    factor = 2 ** downsamplings
+def check_size(backbone: str, image_size: int) -> int:
+    """The side of the smallest feature map: ``image_size`` divided by the backbone's
+    ``factor`` (:data:`augintae_tf.config.choices.BACKBONE_TABLE`, 2 ** its stride-2 layers), each
+    of which needs an even input."""
+    factor = BACKBONE_TABLE[backbone].factor
     if image_size < factor or image_size % factor:
         raise ValueError(f"the {backbone} backbone needs an image size divisible by {factor}, "
                          f"got {image_size}")

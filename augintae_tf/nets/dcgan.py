@@ -19,7 +19,7 @@ CHANNELS_128 = (32,) + CHANNELS
 
 
 def _encoder(backbone: str, channel_list, image_size, channels, outputs, width, name, dtype):
-    blocks.check_size(backbone, image_size, len(channel_list))
+    blocks.check_size(backbone, image_size)
     inputs = keras.Input((image_size, image_size, channels), name="images")
     x = inputs
     for i, filters in enumerate(channel_list):
@@ -31,7 +31,7 @@ def _encoder(backbone: str, channel_list, image_size, channels, outputs, width, 
 
 def _generator(backbone: str, channel_list, image_size, channels, latent_dim, width, name,
                upsampling, dtype):
-    side = blocks.check_size(backbone, image_size, len(channel_list))
+    side = blocks.check_size(backbone, image_size)
     top, *rest = [blocks.scaled(c, width) for c in reversed(channel_list)]
     inputs = keras.Input((latent_dim,), name="latents")
     x = blocks.dense(inputs, side * side * top, layers.ReLU(dtype=dtype), dtype)

@@ -16,7 +16,7 @@ SLOPE = 0.1  # InfoGAN's leaky-ReLU slope
 
 def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1.0,
                   name: str = "encoder", dtype: str = "float32") -> keras.Model:
-    blocks.check_size("infogan", image_size, 2)
+    blocks.check_size("infogan", image_size)
     inputs = keras.Input((image_size, image_size, channels), name="images")
     # No BN on the input layer (InfoGAN/DCGAN convention: it would normalise away pixel statistics).
     x = blocks.conv(inputs, blocks.scaled(64, width), batch_norm=False, slope=SLOPE, dtype=dtype)
@@ -30,7 +30,7 @@ def build_encoder(image_size: int, channels: int, outputs: int, width: float = 1
 def build_generator(image_size: int, channels: int, latent_dim: int, width: float = 1.0,
                     name: str = "generator", upsampling: str = "transpose",
                     dtype: str = "float32") -> keras.Model:
-    side = blocks.check_size("infogan", image_size, 2)
+    side = blocks.check_size("infogan", image_size)
     base = blocks.scaled(128, width)
     inputs = keras.Input((latent_dim,), name="latents")
     x = blocks.dense(inputs, blocks.scaled(1024, width), layers.ReLU(dtype=dtype), dtype)

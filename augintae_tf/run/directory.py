@@ -19,9 +19,9 @@ from typing import Any
 from augintae_tf.atomic import refuse_link, write_text
 from augintae_tf.config.files import read_yaml
 from augintae_tf.config.loading import from_dict
-from augintae_tf.config.model_table import MODELS, section_class
+from augintae_tf.config.model_sections import INFERENCE_FIELDS
+from augintae_tf.config.model_table import model_names, section_class
 from augintae_tf.config.schema import RESUMABLE_CHANGES, Config, config_diff, validate
-from augintae_tf.config.sections import INFERENCE_FIELDS
 from augintae_tf.errors import ConfigError, RunError
 from augintae_tf.run import checkpoints
 from augintae_tf.run.layout import CONFIG, METRICS, SAMPLE_GRID, RunLayout
@@ -139,7 +139,7 @@ def complete_saved_config(data: dict) -> dict:
     section lacks them (a copy; other mappings are returned as they are)."""
     model = data.get("model") if isinstance(data, dict) else None
     # A saved config always names its model; without a name the section's fields are unknown.
-    if not isinstance(model, dict) or model.get("name") not in MODELS:
+    if not isinstance(model, dict) or model.get("name") not in model_names():
         return data
     fields = {f.name for f in dataclasses.fields(section_class(model["name"]))}
     missing = {k: v for k, v in UNSAVED_MODEL_FIELDS.items() if k in fields and k not in model}

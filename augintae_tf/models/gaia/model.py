@@ -70,12 +70,12 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.augment import sub_seed
-from augintae_tf.config.sections import GAIAConfig
+from augintae_tf.models.gaia.spec import GAIAConfig
 from augintae_tf.latent import slerp
 from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator, partner_offset
 from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_mse
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.models.two_player import TwoPlayer, replica_mean
 
 # The constants (SLOPE, SIGMA, MAX_FAKE_WEIGHT, STRUCTURE_WEIGHT in the docstring) are the fields

@@ -43,7 +43,7 @@ from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator, p
 from augintae_tf.models.averaged import update_average
 from augintae_tf.models.contract import check_optimizer, images_of
 from augintae_tf.models.losses import pixel_loss
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.models.two_player import loss_scaled
 from augintae_tf.nets import build_encoder
 
@@ -91,7 +91,7 @@ def zero_output_layer(critic: keras.Model) -> None:
 class IntAE(Autoencoder):
     """``target: blend``: decode the slerp between each image's latent and its partner's and
     regress it onto their pixel blend.  ``setup.section`` is an
-    :class:`~augintae_tf.config.sections.IntAEConfig`; under ``target: critic``,
+    :class:`~augintae_tf.models.intae.spec.IntAEConfig`; under ``target: critic``,
     :meth:`from_setup` builds a :class:`CriticIntAE`."""
 
     critic: keras.Model | None = None  # CriticIntAE's: none under the blend target

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from augintae_tf.augment import affine_transforms, warp
 from augintae_tf.config.choices import DIFFAUGMENT_OPERATIONS as OPERATIONS
-from augintae_tf.config.sections import FastGANConfig
+from augintae_tf.models.fastgan.spec import FastGANConfig
 
 DEFAULT_PROBABILITIES = FastGANConfig().diffaugment_probabilities()  # FastGAN's model.p_<op>
 # Uniform columns drawn per image: one gate per operation, then the operations' parameters.

@@ -32,9 +32,9 @@ from augintae_tf.config.schema import TrainConfig
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import slerp
 from augintae_tf.models.contract import ModelContract, check_optimizer, images_of
-from augintae_tf.models.diffaugment import diffaugment
+from augintae_tf.models.fastgan.diffaugment import diffaugment
 from augintae_tf.models.ema import ExponentialMovingAverage, warmup_decay
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.nets.fastgan import (DECODER_SIZE, build_decoder, build_fastgan_discriminator,
                                       build_fastgan_generator)
 

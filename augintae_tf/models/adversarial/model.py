@@ -56,13 +56,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from augintae_tf.config.sections import AdversarialConfig
-from augintae_tf.models.augintae import AugIntAE
+from augintae_tf.models.adversarial.spec import AdversarialConfig
+from augintae_tf.models.augintae.model import AugIntAE
 from augintae_tf.models.autoencoder import encoder_and_generator
 from augintae_tf.models.averaged import update_average
 from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_loss
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.models.two_player import LatestValue, TwoPlayer, replica_mean
 from augintae_tf.nets import build_encoder
 
@@ -114,7 +114,7 @@ class AdversarialAugIntAE(TwoPlayer, AugIntAE):
     """AugIntAE with the auxiliary LSGAN discriminator, per-image gamma and dynamic k (module doc).
 
     ``discriminator``: images ``[B, S, S, C]`` -> scores ``[B, 1]`` (the encoder architecture).
-    ``setup.section`` is an :class:`~augintae_tf.config.sections.AdversarialConfig` (``k_rate``).
+    ``setup.section`` is an :class:`~augintae_tf.models.adversarial.spec.AdversarialConfig` (``k_rate``).
     """
 
     extra_plots = {"k_gamma.png": ("adv_k", "gamma")}  # the dynamic k and the gamma rescaling

@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from augintae_tf.config.model_sections import ModelConfig
 from augintae_tf.config.model_table import as_section, model_row, resolve
 from augintae_tf.config.schema import AugmentConfig, Config
-from augintae_tf.config.sections import ModelConfig
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from augintae_tf.augment import sub_seed
 from augintae_tf.models.autoencoder import Autoencoder
 from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_mse
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 
 

@@ -63,7 +63,7 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.models.contract import ModelContract
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.models.two_player import TwoPlayer, gradient_penalty
 from augintae_tf.nets.pairs import build_pair_critic, build_unet_decoder, build_unet_encoder
 

@@ -37,7 +37,7 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.distribute import step_outputs
 from augintae_tf.augment import sub_seed
 from augintae_tf.models.contract import ModelContract
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
 from augintae_tf.nets.blocks import scaled
 

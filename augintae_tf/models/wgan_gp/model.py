@@ -36,7 +36,7 @@ from augintae_tf.augment import sub_seed
 from augintae_tf.models import inversion
 from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator
 from augintae_tf.models.contract import images_of
-from augintae_tf.models.setup import ModelSetup
+from augintae_tf.models.build import ModelSetup
 from augintae_tf.models.two_player import TwoPlayer, gradient_penalty
 from augintae_tf.nets import build_encoder
 

@@ -1,0 +1,2 @@
+"""The augintae family: ``spec`` (TensorFlow-free: its config section and model table rows) and
+``model`` (its Keras class)."""

@@ -1,0 +1,2 @@
+"""The gaia family: ``spec`` (TensorFlow-free: its config section and model table rows) and
+``model`` (its Keras class)."""

@@ -1,0 +1,2 @@
+"""The intae family: ``spec`` (TensorFlow-free: its config section and model table rows) and
+``model`` (its Keras class)."""
