@@ -70,7 +70,7 @@ class AutoencoderConfig(ModelConfig):
 @dataclass
 class AugIntAEConfig(AutoencoderConfig):
     """ae / augintae: what the decoder is trained to produce, and an optional average of the
-    weights for inference (models/averaged.py; FastGAN's decay and warm-up).
+    weights for inference (augintae_tf.models.ema; FastGAN's decay and warm-up).
 
     ``target`` (:func:`augintae_tf.augment.interpolation_batch`):
 
