@@ -193,6 +193,38 @@ def test_damaged_or_stale_statistics_are_not_used(ae_run, tmp_path):
             in again.model.latent_stats_problem)
 
 
+def test_statistics_an_earlier_version_stored_still_load_and_a_rerun_replaces_them(ae_run,
+                                                                                  tmp_path):
+    """The earlier format (``manifest.json`` naming ``stats-<sha>.npz``, its size and SHA-256)
+    is read; a damaged one is refused; the stage's next version removes its files."""
+    import hashlib
+    import io
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(ae_run, run_dir)
+    folder = run_dir / latent_stats.STAGE
+    saved = artifacts.read_arrays(folder)
+    shutil.rmtree(saved.path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **saved.arrays)
+    data = buffer.getvalue()
+    name = f"stats-{hashlib.sha256(data).hexdigest()[:16]}.npz"
+    (folder / name).write_bytes(data)
+    fields = {k: v for k, v in saved.state.items() if k not in ("epoch", "format")}
+    (folder / "manifest.json").write_text(json.dumps(
+        {**fields, "format": 1, "file": name, "size": len(data),
+         "sha256": hashlib.sha256(data).hexdigest()}))
+    stats = load_run(run_dir).model.latent_stats
+    np.testing.assert_array_equal(stats.cov, saved.arrays["cov"])
+    assert stats.within_class == saved.state["within_class"] and stats.k == saved.state["k"]
+    (folder / name).write_bytes(data[:-3])
+    assert "are damaged" in load_run(run_dir).model.latent_stats_problem
+    run = load_run(run_dir)
+    run_latent_stats(run.model, run_dir, tiny_config(), run.checkpoint, echo=lambda *_: None)
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch-00001"]
+    assert load_run(run_dir).model.latent_stats is not None
+
+
 def test_cli_stage_computes_what_a_local_sampler_asks_for(ae_run, glyph_seeds, tmp_path):
     run_dir = tmp_path / "old run"
     shutil.copytree(ae_run, run_dir)

@@ -1,8 +1,9 @@
 """The ``latent-stats`` stage: what a trained autoencoder's latent space looks like around real data.
 
 Computed once after training (and by ``augintae-tf train --stage latent-stats --run-dir RUN`` for
-an existing run), stored in ``RUN/latent-stats/``, restored by :func:`augintae_tf.inference.loaded.load_run`
-and captured by an export:
+an existing run) by the stage runner (:mod:`augintae_tf.training.stages`), kept in
+``RUN/latent-stats/``, given back by :func:`augintae_tf.inference.loaded.load_run` and captured by
+an export:
 
 1. **Local covariance** ``C`` (the ``local`` samplers of :func:`augintae_tf.latent.sample_latents`):
    the unit latents ``z_i`` of up to :data:`MAX_TRAIN` training images, each with its ``k`` nearest
