@@ -12,18 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
 from augintae_tf.atomic import refuse_link
 from augintae_tf.errors import RunError
 from augintae_tf.models import inversion
-from augintae_tf.models.latent_stats import LatentStats, from_saved, recompute_hint, STAGE
+from augintae_tf.models.latent_stats import STAGE, LatentStats, from_saved, recompute_hint
 from augintae_tf.run import artifacts, checkpoints, model_state
 from augintae_tf.run.layout import RunLayout
-
-Warn = Callable[[str], Any]
+from augintae_tf.run.metrics_log import Warn
 
 
 def _legacy_stats(folder: Path) -> tuple[dict, dict] | None:

@@ -18,8 +18,8 @@ from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
 from augintae_tf.models import latent_stats
-from augintae_tf.models.ema import averaged_pair, inference_networks, update_average
 from augintae_tf.models.contract import ModelContract, check_optimizer, images_of
+from augintae_tf.models.ema import averaged_pair, inference_networks, update_average
 from augintae_tf.models.losses import pixel_loss, pixel_mse
 from augintae_tf.models.setup import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
