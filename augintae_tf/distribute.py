@@ -121,9 +121,12 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def multi_worker(strategy: tf.distribute.Strategy) -> bool:
-    """True under MultiWorkerMirroredStrategy with more than one worker (Keras' own test)."""
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) \
-        and strategy.extended._in_multi_worker_mode()
+    """True under MultiWorkerMirroredStrategy with more than one worker: its cluster (the public
+    ``cluster_resolver``) names more than one chief or worker task, as TensorFlow counts them."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", [])) > 1
 
 
 def step_outputs(logs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

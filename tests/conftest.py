@@ -72,11 +72,14 @@ def random_weight_run(run, size: int, latent_dim: int, train, heldout, labels):
     """``run``: a run directory with one checkpoint of a tiny glyphs-preset AugIntAE (random
     weights, ``size`` px, ``latent_dim``, width 0.25) and latent statistics computed from
     ``train`` (labelled ``labels``: the within-class covariance and spread) and ``heldout``."""
+    import dataclasses
+
     import keras
 
     from augintae_tf.config import load_config
     from augintae_tf.models import build_model, latent_stats
     from augintae_tf.run import model_state
+    from augintae_tf.training.stages import save_latent_stats
 
     cfg = load_config("glyphs", {"data.image_size": size, "model.latent_dim": latent_dim,
                                  "model.width": 0.25})
@@ -86,8 +89,8 @@ def random_weight_run(run, size: int, latent_dim: int, train, heldout, labels):
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build_for_training()
     ckpt = model_state.save(run / "checkpoints", model, 1, {"step": 0})
-    latent_stats.save(run, latent_stats.compute(model, train, heldout, ckpt.name,
-                                                train_labels=labels), ckpt)
+    stats = latent_stats.compute(model, train, heldout, train_labels=labels)
+    save_latent_stats(run, dataclasses.replace(stats, checkpoint=ckpt.name), ckpt)
     return run
 
 

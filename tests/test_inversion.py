@@ -8,8 +8,12 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
+from pathlib import Path
+
 from augintae_tf.models import inversion
 from augintae_tf.cli.main import main
+from augintae_tf.inference.stage_results import restore_inversion
+from augintae_tf.training.stages import run_inversion
 from augintae_tf.errors import RunError
 from augintae_tf.models.wgan_gp.model import sphere_noise
 from tests.test_wgan_gp import built, wgan_config
@@ -39,8 +43,7 @@ def test_inversion_recovers_known_latents_better_than_chance(tmp_path):
     with pytest.raises(RunError, match=r"^this wgan-gp run has no trained inversion network; run "
                                        r"`augintae-tf train --stage inversion --run-dir RUN`$"):
         model.invert(x)
-    history = inversion.train_inversion(model, tmp_path, wgan_config(**FAST),
-                                        echo=lambda *_: None)
+    history = run_inversion(model, tmp_path, wgan_config(**FAST), None, echo=lambda *_: None)
     assert len(history) == 2 and history[-1] < history[0]
     cosine = float(tf.reduce_mean(tf.reduce_sum(model.invert(x) * z, axis=1)))
     # unrelated unit latents in 8-D have cosine 0 +- 0.35 each, +- 0.044 for the mean of 64
@@ -69,8 +72,7 @@ def test_stage_checkpoint_is_atomic_and_restores_the_inversion_network(tmp_path)
     from augintae_tf.run import checkpoints
 
     model = tiny_gan(**{**FAST, "inversion_steps": 20, "inversion_drop_every": 10})
-    inversion.train_inversion(model, tmp_path, wgan_config(), echo=lambda *_: None,
-                              checkpoint_name="epoch-00003")
+    run_inversion(model, tmp_path, wgan_config(), Path("epoch-00003"), echo=lambda *_: None)
     saved = checkpoints.list_checkpoints(tmp_path / "inversion")
     assert [p.name for p in saved] == ["epoch-00002"] and checkpoints.verify(saved[0]) is None
     state = checkpoints.read_state(saved[0])
@@ -79,10 +81,10 @@ def test_stage_checkpoint_is_atomic_and_restores_the_inversion_network(tmp_path)
     assert state["optimizers"] == ["optimizer"]  # the SGD's momentum is in the checkpoint
     fresh = built(wgan_config())
     fresh.generator.set_weights(model.generator.get_weights())
-    assert inversion.restore_inversion(fresh, tmp_path) is True
+    assert restore_inversion(fresh, tmp_path) is True
     x = model.generator(known_latents(4), training=False)
     np.testing.assert_allclose(fresh.invert(x).numpy(), model.invert(x).numpy(), atol=1e-6)
-    assert inversion.restore_inversion(built(wgan_config()), tmp_path / "elsewhere") is False
+    assert restore_inversion(built(wgan_config()), tmp_path / "elsewhere") is False
 
 
 def invoke(*args):

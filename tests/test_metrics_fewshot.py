@@ -17,6 +17,8 @@ class StandIn(keras.Model):
     Records every encode batch size and every decoded latent so tests can inspect them.
     """
 
+    samplers = ()  # the contract's declaration: no few-shot samplers of its own
+
     def __init__(self):
         super().__init__()
         self.encoded, self.decoded = [], []

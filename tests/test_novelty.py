@@ -9,6 +9,7 @@ import pytest
 from augintae_tf.metrics.novelty import (CLOSE, Novelty, nearest_seed_distances, novelty,
                                          rms_distances, spread_for, within_class_spread)
 from augintae_tf.models.latent_stats import SeedDomain
+from augintae_tf.run.artifacts import read_arrays
 from conftest import random_weight_run
 
 SIZE = 12
@@ -100,7 +101,7 @@ def test_stage_stores_the_spread_and_the_api_returns_the_novelty(run_dir):
     from augintae_tf.inference.loaded import Generated, load_run
 
     expected = within_class_spread(*classes_task(4, 30, 4))
-    manifest = json.loads((run_dir / "latent-stats" / "manifest.json").read_text())
+    manifest = read_arrays(run_dir / "latent-stats").state
     assert manifest["within_class"]["spread"] == pytest.approx(expected["spread"])
     run = load_run(run_dir)
     seeds = classes_task(1, 5, 5)[0]

@@ -10,7 +10,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 from scipy import ndimage
 
-from augintae_tf.run import checkpoints, model_state
+from augintae_tf.run import artifacts, checkpoints, model_state
 from augintae_tf.models import latent_stats
 from augintae_tf.augment import sample_params
 from augintae_tf.cli.main import main
@@ -23,7 +23,9 @@ from augintae_tf.latent import sample_latents, sample_seed_pairs, slerp
 from augintae_tf.metrics.fewshot import sample_fewshot_plan
 from augintae_tf.metrics.quality import fewshot_quality, seed_copies
 from augintae_tf.inference.loaded import load_run
+from augintae_tf.inference.stage_results import read_latent_stats
 from augintae_tf.training import train
+from augintae_tf.training.stages import run_latent_stats, save_latent_stats
 from conftest import tiny_config
 
 SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex")
@@ -147,10 +149,11 @@ def glyph_seeds():
 
 def test_training_writes_the_statistics_and_loading_restores_them(ae_run):
     folder = ae_run / latent_stats.STAGE
-    manifest = json.loads((folder / "manifest.json").read_text())
+    saved = artifacts.read_arrays(folder)
     latest = checkpoints.latest_checkpoint(ae_run / "checkpoints")
-    assert manifest["checkpoint"] == latest.name and manifest["k"] == 10
-    assert [p.name for p in folder.glob("stats-*.npz")] == [manifest["file"]]
+    assert saved.state["checkpoint"] == latest.name and saved.state["k"] == 10
+    assert checkpoints.list_checkpoints(folder) == [saved.path]
+    assert saved.state["weights_sha256"] == checkpoints.weights_sha256(latest)
     stats = load_run(ae_run).model.latent_stats
     assert stats.cov.shape == stats.factor.shape == (16, 16)
     np.testing.assert_allclose(stats.factor @ stats.factor.T, stats.cov, atol=1e-6)
@@ -164,38 +167,38 @@ def test_statistics_round_trip_and_a_crashed_rewrite_keeps_the_old_ones(ae_run, 
     run_dir = tmp_path / "copy"
     shutil.copytree(ae_run, run_dir)
     latest = checkpoints.latest_checkpoint(run_dir / "checkpoints")
-    before, problem = latent_stats.load(run_dir, latest)
+    before, problem = read_latent_stats(run_dir, latest)
     assert problem is None
     changed = latent_stats.LatentStats(before.cov * 2, before.factor * math.sqrt(2),
                                        before.heldout_mse, 3, latest.name)
-    real = latent_stats.atomic.write_json
+    real = checkpoints._publish
 
-    def crash(path, *args, **kwargs):  # killed between the arrays and the manifest
+    def crash(*args, **kwargs):  # killed after the files, before the new version takes its name
         raise OSError("simulated crash")
 
-    monkeypatch.setattr(latent_stats.atomic, "write_json", crash)
+    monkeypatch.setattr(checkpoints, "_publish", crash)
     with pytest.raises(OSError):
-        latent_stats.save(run_dir, changed, latest)
-    still, problem = latent_stats.load(run_dir, latest)
+        save_latent_stats(run_dir, changed, latest)
+    still, problem = read_latent_stats(run_dir, latest)
     assert problem is None and np.array_equal(still.cov, before.cov)
-    monkeypatch.setattr(latent_stats.atomic, "write_json", real)
-    latent_stats.save(run_dir, changed, latest)
-    after, problem = latent_stats.load(run_dir, latest)
+    monkeypatch.setattr(checkpoints, "_publish", real)
+    save_latent_stats(run_dir, changed, latest)
+    after, problem = read_latent_stats(run_dir, latest)
     assert problem is None and after.k == 3 and np.array_equal(after.cov, before.cov * 2)
-    assert len(list((run_dir / latent_stats.STAGE).glob("stats-*.npz"))) == 1
+    assert len(checkpoints.list_checkpoints(run_dir / latent_stats.STAGE)) == 1
 
 
 def test_damaged_or_stale_statistics_are_not_used(ae_run, tmp_path):
     run_dir = tmp_path / "copy"
     shutil.copytree(ae_run, run_dir)
     folder = run_dir / latent_stats.STAGE
-    stats_file = next(folder.glob("stats-*.npz"))
+    stats_file = next(folder.glob("epoch-*/arrays.npz"))
     stats_file.write_bytes(stats_file.read_bytes()[:-3])
     run = load_run(run_dir)
     assert run.model.latent_stats is None and "are damaged" in run.model.latent_stats_problem
     shutil.rmtree(folder)
     run = load_run(run_dir)
-    latent_stats.run_stage(run.model, run_dir, tiny_config(), echo=lambda *_: None)
+    run_latent_stats(run.model, run_dir, tiny_config(), run.checkpoint, echo=lambda *_: None)
     assert load_run(run_dir).model.latent_stats is not None
     # the checkpoint saved again with other weights (as a resumed run re-saves an epoch):
     state = checkpoints.read_state(run.checkpoint)
@@ -206,6 +209,38 @@ def test_damaged_or_stale_statistics_are_not_used(ae_run, tmp_path):
     assert again.checkpoint.name == run.checkpoint.name and again.model.latent_stats is None
     assert ("describe other weights than checkpoint epoch-00006 holds now (saved again since)"
             in again.model.latent_stats_problem)
+
+
+def test_statistics_an_earlier_version_stored_still_load_and_a_rerun_replaces_them(ae_run,
+                                                                                  tmp_path):
+    """The earlier format (``manifest.json`` naming ``stats-<sha>.npz``, its size and SHA-256)
+    is read; a damaged one is refused; the stage's next version removes its files."""
+    import hashlib
+    import io
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(ae_run, run_dir)
+    folder = run_dir / latent_stats.STAGE
+    saved = artifacts.read_arrays(folder)
+    shutil.rmtree(saved.path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **saved.arrays)
+    data = buffer.getvalue()
+    name = f"stats-{hashlib.sha256(data).hexdigest()[:16]}.npz"
+    (folder / name).write_bytes(data)
+    fields = {k: v for k, v in saved.state.items() if k not in ("epoch", "format")}
+    (folder / "manifest.json").write_text(json.dumps(
+        {**fields, "format": 1, "file": name, "size": len(data),
+         "sha256": hashlib.sha256(data).hexdigest()}))
+    stats = load_run(run_dir).model.latent_stats
+    np.testing.assert_array_equal(stats.cov, saved.arrays["cov"])
+    assert stats.within_class == saved.state["within_class"] and stats.k == saved.state["k"]
+    (folder / name).write_bytes(data[:-3])
+    assert "are damaged" in load_run(run_dir).model.latent_stats_problem
+    run = load_run(run_dir)
+    run_latent_stats(run.model, run_dir, tiny_config(), run.checkpoint, echo=lambda *_: None)
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch-00001"]
+    assert load_run(run_dir).model.latent_stats is not None
 
 
 def test_cli_stage_computes_what_a_local_sampler_asks_for(ae_run, glyph_seeds, tmp_path):
@@ -381,7 +416,7 @@ def test_within_statistics_round_trip_and_older_files_refuse_the_within_samplers
     shutil.copytree(ae_run, copy)
     ckpt = checkpoints.latest_checkpoint(copy / "checkpoints")
     old = latent_stats.LatentStats(stats.cov, stats.factor, stats.heldout_mse, stats.k, ckpt.name)
-    latent_stats.save(copy, old, ckpt)
+    save_latent_stats(copy, old, ckpt)
     reloaded = load_run(copy)
     assert reloaded.model.latent_stats.within_cov is None
     seeds = np.asarray(load_arrays(tiny_config().data, "test", limit=5)[0])

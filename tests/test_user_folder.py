@@ -233,9 +233,11 @@ def test_the_latent_stats_stage_measures_the_held_out_folder_the_user_gave(rgb_r
 
     from augintae_tf.inference.loaded import load_run
     from augintae_tf.models import latent_stats
+    from augintae_tf.run.artifacts import read_arrays
+    from augintae_tf.training.stages import run_latent_stats
 
     run, output = rgb_run
-    manifest = json.loads((run / latent_stats.STAGE / "manifest.json").read_text())
+    manifest = read_arrays(run / latent_stats.STAGE).state
     assert manifest["heldout_images"] == 9
     assert manifest["heldout_source"] == [str(folders["held"]), "train"]
     assert (f"reconstruction error of 9 held-out images ({folders['held']} [train])"
@@ -251,7 +253,9 @@ def test_the_latent_stats_stage_measures_the_held_out_folder_the_user_gave(rgb_r
     cfg = loaded.config
     other = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
                                                               test_dataset=str(folders["novel"])))
-    again = latent_stats.run_stage(load_run(copy).model, copy, other, echo=lambda *_: None)
+    again_run = load_run(copy)
+    again = run_latent_stats(again_run.model, copy, other, again_run.checkpoint,
+                             echo=lambda *_: None)
     assert len(again.heldout_mse) == 16  # the novel folder: 2 classes x 8
     assert np.median(again.heldout_mse) != pytest.approx(np.median(stats.heldout_mse), rel=1e-3)
 

@@ -73,7 +73,7 @@ def seed_domain(model: keras.Model, seed_images: np.ndarray):
     """Where the seeds fall among held-out reconstruction errors
     (:class:`~augintae_tf.models.latent_stats.SeedDomain`), or ``None`` for a model without the
     latent-stats stage's reference (its ``latent_stats_problem`` says why)."""
-    stats = getattr(model, "latent_stats", None)
+    stats = model.latent_stats
     if stats is None or not model.has(Capability.LATENT):
         return None
     return latent_stats.seed_domain(model, np.asarray(seed_images, np.float32), stats)

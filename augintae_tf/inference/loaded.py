@@ -16,7 +16,8 @@ from augintae_tf.errors import RunError
 from augintae_tf.inference import generation
 from augintae_tf.metrics.novelty import Novelty, novelty, within_class_spread
 from augintae_tf.models import build_model, precision
-from augintae_tf.models.latent_stats import weights_digest
+from augintae_tf.inference.stage_results import restore_stages
+from augintae_tf.run.checkpoints import weights_sha256
 from augintae_tf.run.directory import pinned_checkpoint, read_config
 from augintae_tf.run.layout import RunLayout
 from augintae_tf.run.metrics_log import Warn, warn_stderr
@@ -87,8 +88,8 @@ class Run:
 
     def novelty_reference(self, on_demand: bool = True) -> tuple[dict | None, str]:
         """(within-class spread or None, where it came from or why it is unknown)."""
-        stats = getattr(self.model, "latent_stats", None)
-        stored = getattr(stats, "within_class", None)
+        stats = self.model.latent_stats
+        stored = None if stats is None else stats.within_class
         if stored:
             return stored, f"the latent-stats stage, {stored['classes']} training classes"
         if self._reference is None and not on_demand:
@@ -144,11 +145,10 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
         model = build_model(cfg, dtype=precision.INFERENCE)  # whatever it trained in
         model.build_for_inference()
         restore_run_checkpoint(run_dir, cfg, ckpt, model, with_optimizers=False, files=files)
-        model.checkpoint_digest = weights_digest(ckpt, files)  # what load_stages matches
-    model.checkpoint_path = ckpt  # the weights' origin (the latent-stats stage records it)
+        digest = weights_sha256(ckpt, files)  # what the stages' results must describe
     if stages:
         # e.g. wgan-gp's inversion network, the latent statistics (each its own files)
-        model.load_stages(run_dir, warn, checkpoint=ckpt)
+        restore_stages(model, run_dir, ckpt, digest, warn)
     return Run(run_dir, cfg, model, ckpt)
 
 

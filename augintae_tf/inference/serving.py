@@ -132,8 +132,8 @@ def checked_scale(scale) -> tf.Tensor:
 def served_samplers(model) -> list[str]:
     """The samplers the export serves: the model's, the noisy ones only with latent statistics
     (the within samplers only with their within-class covariance)."""
-    stats = getattr(model, "latent_stats", None)
-    within = getattr(stats, "within_factor", None) is not None
+    stats = model.latent_stats
+    within = stats is not None and stats.within_factor is not None
     return [s for s in model.samplers if s not in NOISY_SAMPLERS
             or (stats is not None and (s not in WITHIN_SAMPLERS or within))]
 Endpoint = tuple[str, Callable, list]

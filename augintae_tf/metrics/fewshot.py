@@ -119,7 +119,7 @@ def generate_from_plan(model, images, plan: FewShotPlan, batch_size: int = 256,
     model without a latent, generates per class (:func:`_generate_per_class`).
     ``images`` is the array the plan indexes (only the seeds are read).
     """
-    if sampler is None and getattr(model, "samplers", ()):
+    if sampler is None and model.samplers:
         sampler = model.default_sampler()
     if not model.has(Capability.LATENT) or sampler not in (None, "slerp"):
         return _generate_per_class(model, images, plan, batch_size, sampler, scale)

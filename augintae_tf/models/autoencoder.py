@@ -18,8 +18,8 @@ from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
 from augintae_tf.models import latent_stats
-from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.contract import ModelContract, check_optimizer, images_of
+from augintae_tf.models.ema import averaged_pair, inference_networks, update_average
 from augintae_tf.models.losses import pixel_loss, pixel_mse
 from augintae_tf.models.build import ModelSetup
 from augintae_tf.nets import build_encoder, build_generator
@@ -66,7 +66,7 @@ class Autoencoder(ModelContract):
 
     capabilities = frozenset({Capability.LATENT, Capability.FEWSHOT})
     samplers = SAMPLERS
-    stages = ("latent-stats",)  # models/latent_stats.py: the local samplers' covariance
+    stages = ("latent-stats",)  # augintae_tf.models.latent_stats: the noisy samplers' covariance
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(dtype=setup.dtype, **kwargs)
@@ -75,10 +75,11 @@ class Autoencoder(ModelContract):
         self.setup = setup
         self.step_counter = self.add_step_counter()
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
-        self.latent_stats = None  # the latent-stats stage's LatentStats, once computed or loaded
-        self.latent_stats_problem = "the latent statistics have not been computed"
-        # model.ema: an averaged encoder/generator pair for inference (models/averaged.py)
-        attach_average(self, encoder_and_generator)
+        # model.ema: an averaged encoder/generator pair for inference (augintae_tf.models.ema),
+        # None when off; use_average False: inference on the trained pair (e.g. to score both)
+        self.ema_encoder, self.ema_generator, self.weight_average = averaged_pair(
+            setup, encoder, generator, encoder_and_generator)
+        self.use_average = True
 
     @property
     def pixel_loss_kind(self) -> str:
@@ -177,20 +178,13 @@ class Autoencoder(ModelContract):
                            f"{latent_stats.recompute_hint('RUN')}")
         return self.latent_stats.within_factor
 
-    def run_stage(self, name: str, run_dir, cfg, echo) -> None:
-        if name != "latent-stats":
-            super().run_stage(name, run_dir, cfg, echo)
-            return
-        latent_stats.run_stage(self, run_dir, cfg, echo)
-
-    def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
-        """The latent statistics of ``checkpoint`` (a missing or stale one leaves
-        :attr:`latent_stats` None and says why in :attr:`latent_stats_problem`)."""
-        if checkpoint is None:
-            return
-        self.latent_stats, problem = latent_stats.load(
-            run_dir, checkpoint, getattr(self, "checkpoint_digest", None))
-        self.latent_stats_problem = problem or ""
+    def compute_latent_stats(self, train_images, train_labels, heldout_images, seed: int):
+        """:func:`augintae_tf.models.latent_stats.compute` with the section's
+        ``sampler_neighbours`` (sections without it: :data:`~augintae_tf.models.latent_stats.K`)."""
+        return latent_stats.compute(
+            self, train_images, heldout_images,
+            k=getattr(self.setup.section, "sampler_neighbours", latent_stats.K), seed=seed,
+            train_labels=train_labels)
 
     def call(self, images, training: bool = False):
         """Reconstruction: decode(normalised encode(images))."""

@@ -66,7 +66,11 @@ class ModelContract(keras.Model):
       ``dry_run_lines()`` and ``extra_plots`` (``{"file.png": metrics keys}``, drawn into
       ``samples/`` after training);
     - optionally ``train_epochs(train)``, ``build_for_inference()`` and post-training ``stages``
-      (``run_stage`` writes a stage's own checkpoint in the run, ``load_stages`` restores it).
+      (:mod:`augintae_tf.training.stages` runs them and keeps what they make in the run;
+      :func:`augintae_tf.inference.loaded.load_run` gives it back): ``latent-stats``
+      (:meth:`compute_latent_stats` from arrays; the statistics reach the model through
+      :meth:`use_latent_stats` and are read as :attr:`latent_stats`), ``inversion`` (wgan-gp's
+      network, :mod:`augintae_tf.models.inversion`).
     """
 
     capabilities: frozenset[Capability] = frozenset()
@@ -83,6 +87,10 @@ class ModelContract(keras.Model):
     # table (augintae_tf.config.choices.SAMPLER_TABLE, checked when the class is defined); () for
     # a model with one way of its own (DAGAN, the Neural Statistician).
     samplers: tuple[str, ...] = ()
+    # The latent-stats stage's LatentStats (augintae_tf.models.latent_stats) once computed or
+    # restored, else None and why in latent_stats_problem; both set by use_latent_stats only.
+    latent_stats = None
+    latent_stats_problem: str = "the latent statistics have not been computed"
 
     def __init_subclass__(cls, **kwargs):
         """Refuse a model class whose :attr:`samplers` names a sampler the table lacks."""
@@ -120,14 +128,16 @@ class ModelContract(keras.Model):
         """Epochs ``fit`` runs for ``train`` (a model may train longer, e.g. wgan-gp twice)."""
         return train.epochs
 
-    def run_stage(self, name: str, run_dir, cfg, echo) -> None:
-        """Run post-training stage ``name`` (one of :attr:`stages`) on the trained model; it
-        writes its own checkpoint inside ``run_dir``."""
-        raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
+    def compute_latent_stats(self, train_images, train_labels, heldout_images, seed: int):
+        """The latent-stats stage's statistics of this model from arrays (training images and
+        their labels or None, held-out images), its config section's settings and ``seed``."""
+        raise NotImplementedError(f"{type(self).__name__} has no stage 'latent-stats'")
 
-    def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
-        """Restore what the stages saved in ``run_dir`` (called by ``augintae_tf.inference.loaded.load_run``; ``checkpoint``
-        is the checkpoint directory the model's weights came from)."""
+    def use_latent_stats(self, stats, problem: str | None = None) -> None:
+        """Take ``stats`` (a LatentStats) as :attr:`latent_stats`, or None and ``problem`` (one
+        line: why there are none) as :attr:`latent_stats_problem`."""
+        self.latent_stats = stats
+        self.latent_stats_problem = problem or ""
 
     def add_step_counter(self):
         """The model's RNG step counter ``rng_step``: a model variable (not a Python int) so it
@@ -220,9 +230,9 @@ class ModelContract(keras.Model):
         wanted = getattr(self.setup.section, "sampler", None)
         if wanted not in self.samplers:
             return self.samplers[0]
-        stats = getattr(self, "latent_stats", None)
+        stats = self.latent_stats
         if wanted in NOISY_SAMPLERS and (stats is None or (
-                wanted in WITHIN_SAMPLERS and getattr(stats, "within_factor", None) is None)):
+                wanted in WITHIN_SAMPLERS and stats.within_factor is None)):
             return "slerp"
         return wanted
 
@@ -231,7 +241,7 @@ class ModelContract(keras.Model):
         wanted = getattr(self.setup.section, "sampler", None)
         if wanted in self.samplers and self.default_sampler() != wanted:
             return (f"the run's sampler {wanted} needs its latent statistics "
-                    f"({getattr(self, 'latent_stats_problem', '')}); generating with slerp")
+                    f"({self.latent_stats_problem}); generating with slerp")
         return None
 
     def check_sampler(self, sampler: str | None) -> str:

@@ -5,9 +5,10 @@
    ``MSE(l2_normalize(E(G(z))), z)`` with ``z`` on the noise sphere; SGD, lr ``inversion_lr``
    (1e-4), momentum ``inversion_momentum`` (0.1), ``inversion_steps`` (6,400) iterations of
    ``inversion_batch`` latents, lr / 10 after every ``inversion_drop_every`` (1,280) iterations.
-   The stage saves an atomic checkpoint (:func:`augintae_tf.run.model_state.save`: manifest, state,
-   optimizer) after every lr period in ``RUN/inversion/``, and its state names the GAN checkpoint
-   it inverted; rerunning the stage (``augintae-tf train --stage inversion``) starts it over.
+   :func:`train_periods` runs them one lr period at a time; the stage runner
+   (:mod:`augintae_tf.training.stages`) saves the network after every period in ``RUN/inversion/``,
+   naming the GAN checkpoint it inverted, and rerunning the stage (``augintae-tf train --stage
+   inversion``) starts it over.
 2. **Refinement** (:func:`refine_latents`): ``refine_steps`` (1,000) iterations of plain SGD,
    lr ``refine_lr`` (0.01), on the L1 pixel loss of every image, starting from the network's guess,
    batched over images inside one compiled ``tf.function`` (a ``tf.while_loop``).  The loss is
@@ -17,21 +18,18 @@
 """
 from __future__ import annotations
 
-import shutil
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import keras
 import tensorflow as tf
 
 from augintae_tf.latent import l2_normalize
-from augintae_tf.run import checkpoints, model_state
-from augintae_tf.run.layout import RunLayout
 
 STAGE = "inversion"  # the stage name (wgan-gp's ``stages``); its folder: RunLayout.stage
 
 
 class InversionStage(keras.Model):
-    """The inversion network and its SGD, as one object that :mod:`checkpoints` saves/restores."""
+    """The inversion network and its SGD, as one object a checkpoint saves and restores."""
 
     def __init__(self, inverter: keras.Model, **kwargs):
         super().__init__(**kwargs)
@@ -78,52 +76,28 @@ def inversion_step_fn(stage: InversionStage, generator: keras.Model, latent_dim:
     return step
 
 
-def train_inversion(model, run_dir, cfg, echo: Callable[[str], Any] = print,
-                    checkpoint_name: str | None = None) -> list[float]:
-    """Train ``model.encoder`` to invert ``model.generator`` (module docstring); returns the mean
-    latent MSE of each lr period.  Starts over: an earlier ``RUN/inversion`` is replaced."""
+def train_periods(model, stage: InversionStage) -> Iterator[tuple[int, float]]:
+    """Train ``model.encoder`` (inside ``stage``, :func:`make_stage`) to invert
+    ``model.generator`` (module docstring), one lr period at a time: yields (iterations done,
+    the period's mean latent MSE) after each; ``model.inverter_ready()`` once all are done."""
     m = model.setup.section
-    directory = RunLayout(run_dir).stage(STAGE)
-    shutil.rmtree(directory, ignore_errors=True)
-    stage = make_stage(model)
     step = inversion_step_fn(stage, model.generator, m.latent_dim, m.inversion_batch,
                              model.setup.seed)
-    if checkpoint_name is None:
-        latest = checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints)
-        checkpoint_name = latest.name if latest else None
-    history, done, period = [], 0, 0
-    echo(f"inversion stage: {m.inversion_steps} SGD iterations (lr {m.inversion_lr:g}, "
-         f"/10 every {m.inversion_drop_every})")
+    done = 0
     while done < m.inversion_steps:
         n = min(m.inversion_drop_every, m.inversion_steps - done)
         losses = [float(step()) for _ in range(n)]
-        done, period = done + n, period + 1
-        history.append(sum(losses) / len(losses))
-        state = {"stage": STAGE, "iterations": done, "latent_mse": history[-1],
-                 "gan_checkpoint": checkpoint_name, "config": cfg.to_dict()}
-        model_state.save(directory, stage, period, state, keep=1)
-        echo(f"inversion: {done}/{m.inversion_steps} iterations, latent MSE {history[-1]:.5g}")
+        done += n
+        yield done, sum(losses) / len(losses)
     model.inverter_ready()
-    return history
 
 
-def restore_inversion(model, run_dir, warn: Callable[[str], Any] | None = None) -> bool:
-    """Load the newest intact inversion checkpoint of ``run_dir`` into ``model.encoder``; False
-    when the stage has not run (few-shot then asks for it)."""
-    directory = RunLayout(run_dir).stage(STAGE)
-    found = [c for c in reversed(checkpoints.list_checkpoints(directory))
-             if checkpoints.verify(c) is None]
-    if not found:
-        return False
+def restorable_stage(model) -> InversionStage:
+    """An :class:`InversionStage` around ``model.encoder``, built (Keras refuses weights for
+    unbuilt layers), without an optimizer: what a saved inversion network is restored into."""
     stage = InversionStage(model.encoder, name="inversion_stage")
-    stage(tf.zeros([1, *model.setup.image_shape]))  # built, or Keras refuses the weights
-    state = model_state.restore(found[0], stage, with_optimizers=False, verified=True)
-    latest = checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints)
-    if warn and latest and state.get("gan_checkpoint") not in (None, latest.name):
-        warn(f"the inversion network was trained on {state['gan_checkpoint']}, not on "
-             f"{latest.name}; rerun `augintae-tf train --stage inversion --run-dir {run_dir}`")
-    model.inverter_ready()
-    return True
+    stage(tf.zeros([1, *model.setup.image_shape]))
+    return stage
 
 
 def _refine_loop(generator: keras.Model, steps: int, lr: float):

@@ -1,8 +1,9 @@
 """The ``latent-stats`` stage: what a trained autoencoder's latent space looks like around real data.
 
 Computed once after training (and by ``augintae-tf train --stage latent-stats --run-dir RUN`` for
-an existing run), stored in ``RUN/latent-stats/``, restored by :func:`augintae_tf.inference.loaded.load_run`
-and captured by an export:
+an existing run) by the stage runner (:mod:`augintae_tf.training.stages`), kept in
+``RUN/latent-stats/``, given back by :func:`augintae_tf.inference.loaded.load_run` and captured by
+an export:
 
 1. **Local covariance** ``C`` (the ``local`` samplers of :func:`augintae_tf.latent.sample_latents`):
    the unit latents ``z_i`` of up to :data:`MAX_TRAIN` training images, each with its ``k`` nearest
@@ -33,35 +34,23 @@ and captured by an export:
 3. **Within-class spread** of the labelled training images, the novelty line's reference
    (:func:`augintae_tf.metrics.novelty.within_class_spread`), in the manifest.
 
-Files: ``stats-<sha>.npz`` (``cov``, ``factor``, ``heldout_mse``, and ``within_cov``,
-``within_factor`` when computed) and ``manifest.json`` written
-last (the file's name, size and SHA-256, ``k``, counts, the held-out source and the checkpoint the statistics
-describe: its name and the SHA-256 of its ``model.weights.h5``), each atomically (:func:`save`);
-statistics of another checkpoint (the run trained on) are not used, and the message says how to
-recompute them.
+The statistics are computed here from arrays (:func:`compute`) and handed over as arrays and
+fields (:func:`to_saved`, :func:`from_saved`); the stage runner
+(:mod:`augintae_tf.training.stages`) reads the data and keeps them in the run, with the checkpoint
+they describe (its name and the SHA-256 of its ``model.weights.h5``): statistics of another
+checkpoint (the run trained on) are not used, and the message says how to recompute them.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import io
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from augintae_tf import atomic
-from augintae_tf.data import load_arrays, resolve_held_out
 from augintae_tf.errors import RunError
 from augintae_tf.metrics.novelty import within_class_spread
-from augintae_tf.run import checkpoints
-from augintae_tf.run.layout import RunLayout
 
 STAGE = "latent-stats"
-MANIFEST = "manifest.json"
-FORMAT = 1
 K = 10  # neighbours per training latent
 MAX_TRAIN = 10_000  # training latents the covariance is estimated from (fixed random subset)
 OPTIONAL = ("within_cov", "within_factor")  # arrays of the stats file that may be absent
@@ -78,7 +67,7 @@ class LatentStats:
     factor: np.ndarray  # [D, D], factor @ factor.T == cov
     heldout_mse: np.ndarray  # [M] sorted per-image reconstruction MSE of held-out images
     k: int
-    checkpoint: str  # the checkpoint directory name the statistics describe
+    checkpoint: str = ""  # the checkpoint directory name the statistics describe
     heldout_source: tuple[str, str] | None = None  # (dataset, split) of the held-out images
     # the training classes' within-class spread (augintae_tf.metrics.novelty.within_class_spread;
     # None: unlabelled training data, or statistics computed before it existed)
@@ -163,11 +152,11 @@ def _subset(images: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return images[keep]
 
 
-def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpoint: str,
-            k: int = K, seed: int = 0, train_labels: np.ndarray | None = None) -> LatentStats:
+def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, k: int = K, seed: int = 0,
+            train_labels: np.ndarray | None = None) -> LatentStats:
     """The statistics of ``model`` (module doc) from training and held-out images; with
     ``train_labels`` also the within-class covariance and the novelty line's within-class
-    spread."""
+    spread.  ``checkpoint`` and ``heldout_source`` are left for whoever knows them."""
     latents = _encode(model, _subset(np.asarray(train_images, np.float32), MAX_TRAIN, seed))
     within = None if train_labels is None else within_class_covariance(
         latents, _subset(np.asarray(train_labels), MAX_TRAIN, seed))
@@ -179,125 +168,37 @@ def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, checkpo
     spread = None if train_labels is None else within_class_spread(
         np.asarray(train_images, np.float32), train_labels, seed)
     return LatentStats(cov.astype(np.float32), covariance_factor(cov).astype(np.float32),
-                       heldout.astype(np.float32), min(int(k), len(latents) - 1), checkpoint,
+                       heldout.astype(np.float32), min(int(k), len(latents) - 1),
                        within_class=spread, **extra)
 
 
-def weights_digest(checkpoint: Path, files=None) -> str:
-    """SHA-256 of the checkpoint's ``model.weights.h5`` (from its manifest when it has one);
-    ``files``: the checkpoint's pinned files (:class:`augintae_tf.run.checkpoints.Pinned`), read
-    instead of the folder."""
-    read = files.read if files is not None else (lambda name: (checkpoint / name).read_bytes())
-    try:
-        return json.loads(read("manifest.json"))["files"]["model.weights.h5"]["sha256"]
-    except (OSError, ValueError, KeyError, TypeError, RunError):
-        return hashlib.sha256(read("model.weights.h5")).hexdigest()
-
-
-def save(run_dir, stats: LatentStats, checkpoint: Path) -> Path:
-    """Write ``RUN/latent-stats/`` so that a reader always sees one complete version: the arrays
-    go to ``stats-<sha>.npz`` (a new name per content, written atomically), then
-    ``manifest.json`` naming it (atomically, last), then older ``stats-*.npz`` are removed; a
-    process killed at any point leaves the previous manifest and its file, or the new ones."""
-    folder = RunLayout(run_dir).stage(STAGE)
-    atomic.refuse_link(folder, "directory")
-    folder.mkdir(exist_ok=True)
-    buffer = io.BytesIO()
-    optional = {key: value for key in OPTIONAL
-                if (value := getattr(stats, key)) is not None}
-    np.savez(buffer, cov=stats.cov, factor=stats.factor, heldout_mse=stats.heldout_mse, **optional)
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    name = f"stats-{digest[:16]}.npz"
-    atomic.write_bytes(folder / name, data, what="the latent statistics")
-    manifest = {"format": FORMAT, "k": stats.k, "latent_dim": int(stats.cov.shape[0]),
-                "heldout_images": int(len(stats.heldout_mse)),
-                "heldout_source": list(stats.heldout_source) if stats.heldout_source else None,
-                "checkpoint": checkpoint.name,
-                "weights_sha256": weights_digest(checkpoint),
-                "file": name, "size": len(data), "sha256": digest}
+def to_saved(stats: LatentStats) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(arrays, fields)``: ``cov``, ``factor``, ``heldout_mse`` (and ``within_cov``,
+    ``within_factor`` when computed); ``k``, the sizes, the held-out source, the checkpoint and
+    the within-class spread (when computed), as JSON values."""
+    arrays = {"cov": stats.cov, "factor": stats.factor, "heldout_mse": stats.heldout_mse}
+    arrays.update({key: value for key in OPTIONAL if (value := getattr(stats, key)) is not None})
+    fields = {"k": stats.k, "latent_dim": int(stats.cov.shape[0]),
+              "heldout_images": int(len(stats.heldout_mse)),
+              "heldout_source": list(stats.heldout_source) if stats.heldout_source else None,
+              "checkpoint": stats.checkpoint}
     if stats.within_class is not None:
-        manifest["within_class"] = stats.within_class
-    atomic.write_json(folder / MANIFEST, manifest, what="the latent statistics manifest", indent=2)
-    for old in folder.glob("stats-*.npz"):
-        if old.name != name and not old.is_symlink():
-            old.unlink(missing_ok=True)
-    return folder
+        fields["within_class"] = stats.within_class
+    return arrays, fields
+
+
+def from_saved(arrays: dict[str, np.ndarray], fields: dict[str, Any]) -> LatentStats:
+    """:func:`to_saved` backwards; a missing array is a KeyError."""
+    source = fields.get("heldout_source")
+    return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
+                       int(fields.get("k", K)), str(fields.get("checkpoint")),
+                       tuple(source) if isinstance(source, list) and len(source) == 2 else None,
+                       fields.get("within_class"), arrays.get("within_cov"),
+                       arrays.get("within_factor"))
 
 
 def recompute_hint(run_dir) -> str:
     return f"`augintae-tf train --stage {STAGE} --run-dir {run_dir}`"
-
-
-def load(run_dir, checkpoint: Path, digest: str | None = None
-         ) -> tuple[LatentStats | None, str | None]:
-    """``(stats, None)``, or ``(None, why)`` when they are missing, damaged or of another
-    checkpoint than ``checkpoint`` (the weights the model was loaded from; ``digest``: their
-    SHA-256 as read when they were restored, else read from the checkpoint now)."""
-    folder = RunLayout(run_dir).stage(STAGE)
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        return None, f"run {run_dir} has no latent statistics; compute them with {recompute_hint(run_dir)}"
-    try:
-        atomic.refuse_link(manifest_path)
-        manifest = json.loads(manifest_path.read_text())
-        name = manifest["file"]
-        if not (isinstance(name, str) and name == Path(name).name and name.startswith("stats-")):
-            raise ValueError(f"manifest names {name!r}, not a stats file of this folder")
-        atomic.refuse_link(folder / name)
-        data = (folder / name).read_bytes()
-        if len(data) != manifest["size"] or hashlib.sha256(data).hexdigest() != manifest["sha256"]:
-            raise ValueError(f"{name} does not match its manifest")
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in ("cov", "factor", "heldout_mse")}
-            arrays.update({key: archive[key] for key in OPTIONAL if key in archive.files})
-    except (OSError, ValueError, KeyError, TypeError, RunError) as exc:
-        return None, (f"the latent statistics in {folder} are damaged ({exc}); recompute them with "
-                      f"{recompute_hint(run_dir)}")
-    try:
-        digest = digest or weights_digest(checkpoint)
-    except OSError as exc:  # rotated away by a training run since it was restored
-        return None, f"checkpoint {checkpoint} cannot be read to match its latent statistics ({exc})"
-    if manifest.get("weights_sha256") != digest:
-        named = manifest.get("checkpoint")
-        which = (f"checkpoint {named}, not {checkpoint.name}" if named != checkpoint.name else
-                 f"other weights than checkpoint {checkpoint.name} holds now (saved again since)")
-        return None, (f"the latent statistics describe {which}; recompute them with "
-                      f"{recompute_hint(run_dir)}")
-    source = manifest.get("heldout_source")
-    return LatentStats(arrays["cov"], arrays["factor"], arrays["heldout_mse"],
-                       int(manifest.get("k", K)), str(manifest.get("checkpoint")),
-                       tuple(source) if isinstance(source, list) and len(source) == 2 else None,
-                       manifest.get("within_class"), arrays.get("within_cov"),
-                       arrays.get("within_factor")), None
-
-
-def run_stage(model, run_dir, cfg, echo: Callable[[str], Any] = print,
-              checkpoint: Path | None = None) -> LatentStats:
-    """Compute and save the statistics of ``model`` (the weights of ``checkpoint``; default: the
-    checkpoint ``load_run`` restored, else the run's newest, which training has just written) from
-    its config's training split and its held-out images (:func:`augintae_tf.data.resolve_held_out`:
-    ``--held-out PATH`` when the run was given one); attach them to the model."""
-    checkpoint = (checkpoint or getattr(model, "checkpoint_path", None)
-                  or checkpoints.latest_checkpoint(RunLayout(run_dir).checkpoints))
-    if checkpoint is None:
-        raise RunError(f"run {run_dir} has no checkpoint to compute latent statistics for")
-    train_images, train_labels = load_arrays(cfg.data, cfg.data.train_split, limit=None)
-    held_dataset, held_split = resolve_held_out(cfg.data)
-    heldout, _ = load_arrays(cfg.data, held_split, dataset=held_dataset, limit=None)
-    stats = compute(model, train_images, heldout, checkpoint.name,
-                    k=getattr(cfg.model, "sampler_neighbours", K), seed=cfg.train.seed,
-                    train_labels=train_labels)
-    stats = dataclasses.replace(stats, heldout_source=(held_dataset, held_split))
-    save(run_dir, stats, checkpoint)
-    model.latent_stats = stats
-    echo(f"latent-stats stage: local covariance of {min(len(train_images), MAX_TRAIN)} training "
-         f"latents ({stats.k} neighbours; local std {stats.local_std:.3f} per unit latent"
-         + ("" if stats.within_std is None else f"; within-class std {stats.within_std:.3f}")
-         + "), "
-         f"reconstruction error of {len(stats.heldout_mse)} held-out images "
-         f"({held_dataset} [{held_split}])")
-    return stats
 
 
 # What each sampler makes of seeds the model reconstructs badly: the decoder's blur, except

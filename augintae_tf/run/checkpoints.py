@@ -237,7 +237,9 @@ def size_line(directory: str | os.PathLike) -> str:
 
 
 class Pinned:
-    """Every file of one checkpoint, opened together before any is read (``with pin(path)``).
+    """Every file of one checkpoint, opened together before any is read (``with pin(path)``);
+    ``names``: the files it holds besides its manifest (a model checkpoint's :data:`FILES`, or a
+    stage's own, :mod:`augintae_tf.run.artifacts`).
 
     A training run that rotates the checkpoint away meanwhile (:func:`discard`: renamed, then
     deleted) cannot take an open file away, so what is verified is what gets restored, however
@@ -245,9 +247,10 @@ class Pinned:
     link or a non-regular file (a FIFO would block) is recorded as the checkpoint's problem.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike):
+    def __init__(self, checkpoint: str | os.PathLike, names: tuple[str, ...] = FILES):
         self.path, self.handles, self.problem = Path(checkpoint), {}, None
-        for name in (*FILES, MANIFEST):
+        self.names = tuple(names)
+        for name in (*self.names, MANIFEST):
             try:
                 fd = open_nofollow(self.path / name, os.O_RDONLY)
             except FileNotFoundError:
@@ -344,14 +347,14 @@ def _verify(checkpoint: Path, files: Pinned) -> str | None:
         if named and state["epoch"] != int(named.group(1)):
             return f"state.json claims epoch {state['epoch']}, but the checkpoint is {checkpoint.name}"
         if state.get("format", 1) < FORMAT:
-            missing = [n for n in FILES if n not in files.handles]
+            missing = [n for n in files.names if n not in files.handles]
             return f"{', '.join(missing)} missing" if missing else None
         manifest = files.json(MANIFEST).get("files", {})
     except RunError as exc:
         return str(exc)
     except AttributeError:
         return f"{MANIFEST} is not a mapping"
-    for name in FILES:
+    for name in files.names:
         entry = manifest.get(name)
         if entry is None and name in NEWEST_ONLY:
             continue  # an older checkpoint: weights only
@@ -364,6 +367,18 @@ def _verify(checkpoint: Path, files: Pinned) -> str | None:
         if files.sha256(name) != entry.get("sha256"):
             return f"{name} does not match its SHA-256 in the manifest"
     return None
+
+
+def weights_sha256(checkpoint: str | os.PathLike, files: Pinned | None = None) -> str:
+    """SHA-256 of ``checkpoint``'s ``model.weights.h5``: what its manifest says, else (format 1,
+    or a manifest that does not list it) of the file itself; ``files``: its pinned files."""
+    if files is None:
+        with pin(checkpoint) as files:
+            return weights_sha256(checkpoint, files)
+    try:
+        return files.json(MANIFEST)["files"]["model.weights.h5"]["sha256"]
+    except (KeyError, TypeError, RunError):
+        return hashlib.sha256(files.read("model.weights.h5")).hexdigest()
 
 
 def read_state(checkpoint: str | os.PathLike, files: Pinned | None = None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ Layout of ``RUN/``::
     samples/        epoch-NNN.png grids, losses.png and a model's extra plots
     logs/           TensorBoard
     eval/           `augintae-tf evaluate` results (metrics.json, classifiers/ cache)
-    <stage>/        a post-training stage's own checkpoints (e.g. wgan-gp's inversion/)
+    <stage>/        what a post-training stage keeps, in the checkpoint format (latent-stats/,
+                    wgan-gp's inversion/: augintae_tf.run.artifacts)
 
 Only regular files and folders: a symbolic link anywhere under the run is refused, never
 followed (augintae_tf.atomic: check_tree, safe_dir).

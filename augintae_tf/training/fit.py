@@ -19,12 +19,10 @@ from augintae_tf.config.schema import Config
 from augintae_tf.data import SetSummary, training_image_fallbacks
 from augintae_tf.distribute import check_jit, is_chief, make_strategy
 from augintae_tf.errors import RunError, Terminated
-from augintae_tf.inference.loaded import load_run
-from augintae_tf.models import model_class, precision
+from augintae_tf.models import precision
 from augintae_tf.run import checkpoints, interrupt
-from augintae_tf.run.directory import (pinned_checkpoint, prepare_run_dir, read_config,
-                                       remove_samples_after, remove_stale_temporaries,
-                                       save_config)
+from augintae_tf.run.directory import (pinned_checkpoint, prepare_run_dir, remove_samples_after,
+                                       remove_stale_temporaries, save_config)
 from augintae_tf.run.layout import RunLayout
 from augintae_tf.run.lock import RunLock
 from augintae_tf.run.metrics_log import read_metrics, truncate_metrics
@@ -35,6 +33,7 @@ from augintae_tf.training.plots import plot_metrics
 from augintae_tf.training.preparation import (apply_step_budget, build, count_examples, describe,
                                               labelled_summary, sample_batches, steps_per_epoch,
                                               training_dataset, warn_slow_settings)
+from augintae_tf.training.stages import run_stages
 
 
 @dataclass
@@ -204,28 +203,13 @@ def _train_in(cfg: Config, run_dir: Path, model: keras.Model, strategy, steps: i
         raise no_space_error("TensorBoard logs", layout.logs) from None
     if chief:
         plot_run(model, run_dir)
-        for stage in model.stages:  # e.g. wgan-gp's inversion network, its own checkpoint
-            model.run_stage(stage, run_dir, cfg, echo)
+        run_stages(model, run_dir, cfg, echo)  # e.g. the latent statistics, in RUN/<stage>/
     records = read_metrics(run_dir) if chief else []
     epochs_run = max((len(v) for v in history.history.values()), default=0)
     sizes = checkpoints.size_line(layout.checkpoints) if chief else ""
     return TrainResult(run_dir, initial_epoch + epochs_run, records, sizes)
 
 
-def run_stage(run_dir: str | os.PathLike, stage: str, echo: Callable[[str], Any] = print) -> Path:
-    """Rerun post-training ``stage`` of a trained run (``augintae-tf train --stage``), holding the
-    run's lock; the stage replaces its earlier checkpoint."""
-    run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
-    stages = model_class(cfg.model.name).stages
-    if stage not in stages:
-        raise RunError(f"--stage {stage}: model {cfg.model.name} has "
-                       f"{'the stages ' + ', '.join(stages) if stages else 'no stages'}")
-    with RunLock(run_dir):
-        check_tree(run_dir)  # the stage writes into the run: never through a link
-        run = load_run(run_dir, warn=None, stages=False)  # a stage starts over
-        run.model.run_stage(stage, run_dir, cfg, echo)
-    return run_dir
 def _resume_point(cfg: Config, run_dir: Path, model: keras.Model, chief: bool,
                   echo: Callable[[str], Any]) -> tuple[int, float]:
     """Restore the newest intact checkpoint of ``run_dir``; return (epochs done, seconds spent).

@@ -59,7 +59,7 @@ import tensorflow as tf
 from augintae_tf.models.adversarial.spec import AdversarialConfig
 from augintae_tf.models.augintae.model import AugIntAE
 from augintae_tf.models.autoencoder import encoder_and_generator
-from augintae_tf.models.averaged import update_average
+from augintae_tf.models.ema import update_average
 from augintae_tf.models.contract import images_of
 from augintae_tf.models.losses import pixel_loss
 from augintae_tf.models.build import ModelSetup

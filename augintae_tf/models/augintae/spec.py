@@ -14,7 +14,7 @@ from augintae_tf.config.model_table import ModelRow
 @dataclass
 class AugIntAEConfig(AutoencoderConfig):
     """ae / augintae: what the decoder is trained to produce, and an optional average of the
-    weights for inference (models/averaged.py; FastGAN's decay and warm-up).
+    weights for inference (augintae_tf.models.ema; FastGAN's decay and warm-up).
 
     ``target`` (:func:`augintae_tf.augment.interpolation_batch`):
 

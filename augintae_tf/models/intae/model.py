@@ -40,7 +40,7 @@ from augintae_tf.augment import blend, sub_seed
 from augintae_tf.distribute import step_outputs
 from augintae_tf.latent import slerp
 from augintae_tf.models.autoencoder import Autoencoder, encoder_and_generator, partner_offset
-from augintae_tf.models.averaged import update_average
+from augintae_tf.models.ema import update_average
 from augintae_tf.models.contract import check_optimizer, images_of
 from augintae_tf.models.losses import pixel_loss
 from augintae_tf.models.build import ModelSetup

@@ -107,8 +107,9 @@ class WGANGP(TwoPlayer, Autoencoder):
         return self.decode(sphere_noise(num, self.setup.section.latent_dim, seed))
 
     def inverter_ready(self) -> None:
-        """The inversion stage trained or restored ``encoder`` (:mod:`augintae_tf.models.inversion`
-        calls it): :meth:`invert` may run from now on."""
+        """The inversion stage trained or restored ``encoder``
+        (:func:`augintae_tf.models.inversion.train_periods`, the run's saved network):
+        :meth:`invert` may run from now on."""
         self.inversion_ready = True
 
     def invert(self, images) -> tf.Tensor:
@@ -138,15 +139,6 @@ class WGANGP(TwoPlayer, Autoencoder):
     def reconstruction_variants(self) -> dict:
         """The generalization study's extra row: the inversion network alone (no refinement)."""
         return {"_inverted": lambda images: self.decode(self.invert(images))}
-
-    # --- stages -------------------------------------------------------------------------------
-    def run_stage(self, name, run_dir, cfg, echo) -> None:
-        if name != "inversion":
-            raise NotImplementedError(f"{type(self).__name__} has no stage {name!r}")
-        inversion.train_inversion(self, run_dir, cfg, echo)
-
-    def load_stages(self, run_dir, warn=None, checkpoint=None) -> None:
-        inversion.restore_inversion(self, run_dir, warn)
 
     # --- training -----------------------------------------------------------------------------
     def critic_losses(self, real, seed) -> dict[str, tf.Tensor]:
