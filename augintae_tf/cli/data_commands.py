@@ -79,7 +79,7 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
 def export_seeds_command(split, label, num, out, overwrite, **options):
     """Write --num images of one class as PNGs (OUT/seed-00.png...): seeds for `augintae-tf
     generate`. A non-empty OUT is refused unless --overwrite."""
-    from augintae_tf.inference.outputs import check_out, seed_names
+    from augintae_tf.output_folders import check_out, seed_names
 
     check_out(out, overwrite, seed_names(num))  # before the data (and TensorFlow) is loaded
     from augintae_tf.data import label_names, load_arrays, resolve_novel

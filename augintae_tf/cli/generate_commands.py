@@ -59,7 +59,7 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
     folder holding an NNNNN.png or grid.png that no generation wrote)."""
     from augintae_tf.config.choices import seed_count_problem
-    from augintae_tf.inference.outputs import check_out, generated_names
+    from augintae_tf.output_folders import check_out, generated_names
     from augintae_tf.run.directory import read_config
 
     saved = read_config(run_dir)  # a wrong run directory is named before anything about --out
@@ -189,7 +189,7 @@ def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
     """Reconstruct images through the run's model: the AE family encodes and decodes, wgan-gp
     inverts (inversion network + refinement) and generates.  Writes OUT/00000.png... (the
     inputs in sorted order) and grid.png (input rows above reconstruction rows)."""
-    from augintae_tf.inference.outputs import check_out
+    from augintae_tf.output_folders import check_out
 
     check_run_dir(run_dir)
     check_out(out, overwrite, [])  # before the slow part (the names: once the images are read)

@@ -22,8 +22,7 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.config.choices import min_seeds
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_pngs
-from augintae_tf.inference.outputs import (MANIFEST, generated_names, prepare_out, seed_names,
-                                           undo_out)
+from augintae_tf.output_folders import MANIFEST, generated_names, prepare_out, seed_names, undo_out
 from augintae_tf.models import latent_stats
 
 

@@ -1,7 +1,7 @@
 """What a run defaults to for the data it is given: the preset (``train`` without ``--config``,
 ``train --dataset D``), the splits of another dataset trained with a preset, the image sizes a
 model trains at (what a folder's size is inferred to) and the line ``train`` prints about the
-recipe it chose.  TensorFlow-free; cli/options.py applies them.
+recipe it chose.  TensorFlow-free; :func:`augintae_tf.config.resolve.resolve_config` applies them.
 """
 from __future__ import annotations
 
