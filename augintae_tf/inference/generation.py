@@ -53,20 +53,6 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
     return images.numpy()
 
 
-def seed_file_count(seeds: str | os.PathLike) -> int:
-    """How many seed images ``--seeds`` names (a folder, searched recursively, less the
-    ``grid.png`` a generation writes; or one file): what ``load_image_files(strict=True)``
-    loads when it succeeds. Counted before the run or any image loads, so a sampler's seed
-    count is the first thing checked."""
-    from augintae_tf.data.folder import GENERATED_GRID, check_seed_path, image_files
-
-    path = Path(seeds).expanduser()
-    if not path.is_dir():
-        check_seed_path(path)  # a FIFO or a missing path is refused as such, not counted
-        return 1
-    return sum(1 for f in image_files(path) if f.name != GENERATED_GRID)
-
-
 def seed_domain(model: keras.Model, seed_images: np.ndarray):
     """Where the seeds fall among held-out reconstruction errors
     (:class:`~augintae_tf.models.latent_stats.SeedDomain`), or ``None`` for a model without the
