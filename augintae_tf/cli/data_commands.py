@@ -4,7 +4,10 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.common import folder_text, friendly_errors
-from augintae_tf.cli.options import config_from_options, data_options
+from augintae_tf.cli.options import check_file_out, config_from_options, data_options
+from augintae_tf.errors import DataError
+from augintae_tf.images import save_labelled_grid
+from augintae_tf.output_folders import check_out, seed_names
 
 
 @click.command("datasets", short_help="List the datasets and what loads offline.")
@@ -45,12 +48,9 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
     """Write a grid: each row is an original image followed by augmented copies, labelled with
     its class (a folder: its file). The originals are spread over the classes (evenly spaced
     classes, one image each in turn) and drawn at random within each, fixed by --seed."""
-    from augintae_tf.cli.options import check_file_out
-
     check_file_out(out, overwrite)  # before the data is loaded
     from augintae_tf.augment import preview_rows
     from augintae_tf.data.preview import preview_images
-    from augintae_tf.images import save_labelled_grid
 
     cfg = config_from_options(**options, echo=click.echo)
     images, names, classes = preview_images(cfg.data, split or cfg.data.train_split, num, seed)
@@ -79,8 +79,6 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
 def export_seeds_command(split, label, num, out, overwrite, **options):
     """Write --num images of one class as PNGs (OUT/seed-00.png...): seeds for `augintae-tf
     generate`. A non-empty OUT is refused unless --overwrite."""
-    from augintae_tf.output_folders import check_out, seed_names
-
     check_out(out, overwrite, seed_names(num))  # before the data (and TensorFlow) is loaded
     from augintae_tf.data import label_names, load_arrays, resolve_novel
     from augintae_tf.inference.generation import export_class_images
@@ -104,8 +102,6 @@ def class_number(label: str, names: list[str], dataset: str) -> int:
         return names.index(label)
     if label.strip().isdigit():
         return int(label)
-    from augintae_tf.errors import DataError
-
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     raise DataError(f"--label {label}: {dataset} has no class of that name"
                     + (f" (its classes: {shown}; or give a number)" if names

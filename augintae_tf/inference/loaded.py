@@ -15,6 +15,7 @@ import numpy as np
 
 from augintae_tf.config.choices import seed_count_problem
 from augintae_tf.config.schema import Config
+from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
 from augintae_tf.images import GIF_FRAMES, save_gif, save_labelled_grid
 from augintae_tf.inference import generation
@@ -274,8 +275,6 @@ def load_run(run_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = 
 
 def _reference_from_training(cfg: Config) -> tuple[dict | None, str]:
     """The within-class spread of up to :data:`ON_DEMAND_IMAGES` training images, or why not."""
-    from augintae_tf.data import load_arrays
-
     try:
         images, labels = load_arrays(cfg.data, cfg.data.train_split, limit=ON_DEMAND_IMAGES)
     except Exception as exc:  # noqa: BLE001 -- any data problem only makes the reference unknown
