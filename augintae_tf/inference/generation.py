@@ -22,7 +22,7 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.config.choices import min_seeds
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_pngs
-from augintae_tf.output_folders import MANIFEST, generated_names, prepare_out, seed_names, undo_out
+from augintae_tf.output_folders import MANIFEST, generated_names, prepare_out, undo_out
 from augintae_tf.models import latent_stats
 
 
@@ -164,26 +164,6 @@ def _chain(first: np.ndarray | None, rest: Iterator[np.ndarray]) -> Iterator[np.
     if first is not None:
         yield first
     yield from rest
-
-
-def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
-                        num: int, label: int | None = None, overwrite: bool = False
-                        ) -> tuple[int, list[Path]]:
-    """Write ``num`` images of class ``label`` (default: the first class that has ``num``) as
-    ``seed-NN.png``; a non-empty ``out_dir`` needs ``overwrite``, which replaces only what an
-    earlier command recorded (:func:`prepare_out`)."""
-    counts = np.bincount(labels[labels >= 0]) if len(labels) else np.zeros(0, int)
-    if label is None:
-        enough = np.flatnonzero(counts >= num)
-        if not len(enough):
-            raise RunError(f"no class has {num} images (largest: {counts.max(initial=0)}); lower --num")
-        label = int(enough[0])
-    chosen = np.flatnonzero(labels == label)[:num]
-    if len(chosen) < num:
-        raise RunError(f"class {label} has {len(chosen)} images, fewer than --num {num}")
-    names = seed_names(num)
-    out_dir = prepare_out(out_dir, overwrite, names)
-    return label, save_pngs([out_dir / name for name in names], images[chosen])
 
 
 def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
