@@ -187,7 +187,8 @@ def test_generate_into_writes_what_generate_makes_and_returns_its_lines(run, nov
     out = tmp_path / "out"
     done = run.generate_into(out, novel_seeds, num=6, seed=3)
     assert capsys.readouterr() == ("", "")
-    assert (done.out, done.grid, done.count, done.seeds) == (out, out / "grid.png", 6, 5)
+    assert (done.out, done.grid, done.count, done.seeds) == (out, out / "grid.png", 6,
+                                                               len(novel_seeds))
     assert done.checkpoint == run.checkpoint and done.sampler == run.model.check_sampler(None)
     assert list(done.lines) == run.fewshot_lines(novel_seeds)
     assert done.novelty.text.startswith("novelty: median distance to the nearest seed")
@@ -199,10 +200,11 @@ def test_generate_into_writes_what_generate_makes_and_returns_its_lines(run, nov
 
 
 def test_reconstruct_into_and_interpolate_into_write_and_report(run, novel_seeds, tmp_path):
-    done = run.reconstruct_into(tmp_path / "recon", novel_seeds[:3])
-    recon = run.reconstruct(novel_seeds[:3])
+    images = np.concatenate([novel_seeds, novel_seeds[:1]])  # three inputs, in this order
+    done = run.reconstruct_into(tmp_path / "recon", images)
+    recon = run.reconstruct(images)
     assert done.count == 3 and done.grid == tmp_path / "recon" / "grid.png"
-    assert done.mse == pytest.approx(float(np.mean(np.square(recon - novel_seeds[:3]))))
+    assert done.mse == pytest.approx(float(np.mean(np.square(recon - images))))
     assert sorted(p.name for p in (tmp_path / "recon").glob("*.png")) == [
         "00000.png", "00001.png", "00002.png", "grid.png"]
     shown = run.interpolate_into(*novel_seeds[:2], steps=4, out=tmp_path / "row.png",
