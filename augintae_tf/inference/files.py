@@ -31,8 +31,8 @@ def generate_files(run_dir: PathLike, out: PathLike, seeds: PathLike | None = No
                    overwrite: bool = False):
     """``num`` new images of the class of the images in ``seeds`` (a folder or a file) into
     ``out`` (:meth:`Run.generate_into`); without ``seeds``, unconditional samples of a model
-    that has them (:meth:`Run.sample_into`). Returns the :class:`~augintae_tf.inference.loaded.
-    Written` record."""
+    that has them (:meth:`Run.sample_into`). Returns what was written
+    (:class:`augintae_tf.inference.loaded.Written`)."""
     saved = read_config(run_dir)  # a wrong run directory is named before anything about --out
     check_out(out, overwrite, generated_names(num))  # before the slow part
     if seeds is not None:  # the seed count is checked first: before the run loads, or any line
@@ -58,7 +58,8 @@ def interpolate_files(run_dir: PathLike, image_a: PathLike, image_b: PathLike, s
                       checkpoint: PathLike | None = None, overwrite: bool = False):
     """The pixel fade and the model's slerp path from ``image_a`` to ``image_b``: a labelled
     two-row image ``out`` and/or an animated ``gif`` (:meth:`Run.interpolate_into`); neither
-    replaces an existing file unless ``overwrite``."""
+    replaces an existing file unless ``overwrite``. Returns
+    :class:`augintae_tf.inference.loaded.Interpolated`."""
     read_config(run_dir)
     if out is not None:
         image_format(out)  # an unwritable suffix fails before the run is loaded
