@@ -13,6 +13,12 @@ class UserError(Exception):
     """An error the user can fix from its one-line message."""
 
 
+class OptionError(UserError, ValueError):
+    """A command's options that do not go together, found by the library (``generate`` without
+    ``--seeds`` for a model that generates from seeds): the CLI reports it as click reports a
+    usage error (usage line, exit status 2)."""
+
+
 class ConfigError(UserError, ValueError):
     """A config field holds a value that is not allowed; the message is one line."""
 

@@ -178,6 +178,11 @@ def save_labelled_grid(path: str | os.PathLike, rows: Sequence[np.ndarray], labe
     return _write(path, canvas)
 
 
+# Frames of an animated interpolation path (``interpolate --gif``): 17 images from one end to
+# the other, then back without repeating the ends.
+GIF_FRAMES = 32
+
+
 def save_gif(path: str | os.PathLike, frames: np.ndarray, duration_ms: int = 80,
              upscale: int | None = None) -> Path:
     """An animated GIF (looping) of float frames ``[N, H, W, C]`` in [0, 1], ``duration_ms``

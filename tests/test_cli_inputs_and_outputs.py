@@ -40,6 +40,15 @@ def test_generate_refuses_a_non_empty_out_unless_overwrite(tiny_run, seeds, tmp_
         "notes.txt"]
 
 
+def test_generate_without_seeds_is_a_usage_error_for_a_model_that_needs_them(tiny_run, tmp_path):
+    result = invoke("generate", "--run-dir", tiny_run, "--out", tmp_path / "gen")
+    assert result.exit_code == 2  # as click's own usage errors: the usage line, then the error
+    assert result.output.startswith("Usage: ")
+    assert result.output.strip().endswith("Error: --seeds is required: model augintae generates "
+                                          "from seed images")
+    assert not (tmp_path / "gen").exists()
+
+
 def test_seeds_from_a_generation_folder_skip_its_grid(tiny_run, seeds, tmp_path):
     out = tmp_path / "gen"
     invoke("generate", "--run-dir", tiny_run, "--seeds", seeds, "--num", "4", "--out", out)

@@ -69,11 +69,11 @@ def tiny_load_config(load_config):
 
 def test_every_fenced_command_of_the_readme_and_docs_runs_as_written(tmp_path, monkeypatch):
     from augintae_tf import config
-    from augintae_tf.cli import options
     from augintae_tf.cli.main import main
+    from augintae_tf.config import resolve
 
     monkeypatch.setattr(config, "load_config", tiny_load_config(config.load_config))
-    monkeypatch.setattr(options, "load_config", tiny_load_config(options.load_config))
+    monkeypatch.setattr(resolve, "load_config", tiny_load_config(resolve.load_config))
     monkeypatch.chdir(tmp_path)
     ran, skipped = [], []
     for name, language, text in fenced_blocks():

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from augintae_tf.data import load_arrays
+from augintae_tf.data.seeds import export_class_images
 from augintae_tf.errors import RunError
-from augintae_tf.inference.generation import export_class_images, pixel_fade, write_generation
+from augintae_tf.inference.generation import pixel_fade, write_generation
 from augintae_tf.latent import sample_seed_pairs
 from augintae_tf.inference.loaded import load_run
 from conftest import tiny_config
@@ -174,3 +175,39 @@ def test_a_failed_write_leaves_out_as_it_was_found_and_the_retry_works(tmp_path,
 def _failing_first():
     raise RunError("few-shot generation needs at least 2 seed images, got 1")
     yield  # a generator: the error comes when the first chunk is asked for
+
+
+def test_generate_into_writes_what_generate_makes_and_returns_its_lines(run, novel_seeds,
+                                                                         tmp_path, capsys):
+    """The CLI's writing verb and the Python API share one path: the same images (PNG-quantised),
+    the same lines, and nothing printed (the lines are data for the caller to say)."""
+    from augintae_tf.data import load_image_files
+
+    capsys.readouterr()
+    out = tmp_path / "out"
+    done = run.generate_into(out, novel_seeds, num=6, seed=3)
+    assert capsys.readouterr() == ("", "")
+    assert (done.out, done.grid, done.count, done.seeds) == (out, out / "grid.png", 6,
+                                                               len(novel_seeds))
+    assert done.checkpoint == run.checkpoint and done.sampler == run.model.check_sampler(None)
+    assert list(done.lines) == run.fewshot_lines(novel_seeds)
+    assert done.novelty.text.startswith("novelty: median distance to the nearest seed")
+    written = load_image_files(sorted(out.glob("0*.png")), 28, 1)[0]
+    assert np.abs(written - run.generate(novel_seeds, 6, 3, warn=None)).max() <= 1 / 255 + 1e-6
+    with pytest.raises(RunError, match=r"^--seeds s/ holds 1 image; the run's sampler "):
+        run.generate_into(tmp_path / "one", novel_seeds[:1], num=2, source="s/")
+    assert not (tmp_path / "one").exists()
+
+
+def test_reconstruct_into_and_interpolate_into_write_and_report(run, novel_seeds, tmp_path):
+    images = np.concatenate([novel_seeds, novel_seeds[:1]])  # three inputs, in this order
+    done = run.reconstruct_into(tmp_path / "recon", images)
+    recon = run.reconstruct(images)
+    assert done.count == 3 and done.grid == tmp_path / "recon" / "grid.png"
+    assert done.mse == pytest.approx(float(np.mean(np.square(recon - images))))
+    assert sorted(p.name for p in (tmp_path / "recon").glob("*.png")) == [
+        "00000.png", "00001.png", "00002.png", "grid.png"]
+    shown = run.interpolate_into(*novel_seeds[:2], steps=4, out=tmp_path / "row.png",
+                                 gif=tmp_path / "path.gif")
+    assert shown.figure == tmp_path / "row.png" and shown.gif == tmp_path / "path.gif"
+    assert shown.figure.is_file() and shown.gif.is_file() and shown.steps == 4

@@ -8,16 +8,19 @@ import os
 import click
 
 from augintae_tf.cli.quiet import verbose_tensorflow
-from augintae_tf.errors import user_errors
+from augintae_tf.errors import OptionError, user_errors
 
 
 def friendly_errors(func):
-    """Turn the library's user-facing errors into click's one-line 'Error: ...' output."""
+    """Turn the library's user-facing errors into click's one-line 'Error: ...' output (an
+    :class:`~augintae_tf.errors.OptionError` as click's usage error)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except OptionError as exc:
+            raise click.UsageError(str(exc)) from None
         except user_errors() as exc:
             raise click.ClickException(str(exc)) from None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from augintae_tf.cli.common import folder_text, friendly_errors
-from augintae_tf.cli.options import config_from_options, data_options
+from augintae_tf.cli.options import check_file_out, config_from_options, data_options
+from augintae_tf.output_folders import check_out, seed_names
 
 
 @click.command("datasets", short_help="List the datasets and what loads offline.")
@@ -45,19 +46,13 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
     """Write a grid: each row is an original image followed by augmented copies, labelled with
     its class (a folder: its file). The originals are spread over the classes (evenly spaced
     classes, one image each in turn) and drawn at random within each, fixed by --seed."""
-    from augintae_tf.cli.options import check_file_out
-
     check_file_out(out, overwrite)  # before the data is loaded
-    from augintae_tf.augment import preview_rows
-    from augintae_tf.data.preview import preview_images
-    from augintae_tf.images import save_labelled_grid
-
     cfg = config_from_options(**options, echo=click.echo)
-    images, names, classes = preview_images(cfg.data, split or cfg.data.train_split, num, seed)
-    path = save_labelled_grid(out, preview_rows(images, cfg.augment, copies=copies, seed=seed),
-                              names)
-    click.echo(f"wrote {path} ({len(images)} originals from {classes} "
-               f"class{'es' if classes != 1 else ''} x {copies} augmented copies, "
+    from augintae_tf.training.preview import write_preview
+
+    done = write_preview(cfg, out, split, num, copies, seed)
+    click.echo(f"wrote {done.path} ({done.originals} originals from {done.classes} "
+               f"class{'es' if done.classes != 1 else ''} x {done.copies} augmented copies, "
                f"{cfg.data.image_size}x{cfg.data.image_size}x{cfg.data.channels})")
 
 
@@ -79,37 +74,14 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
 def export_seeds_command(split, label, num, out, overwrite, **options):
     """Write --num images of one class as PNGs (OUT/seed-00.png...): seeds for `augintae-tf
     generate`. A non-empty OUT is refused unless --overwrite."""
-    from augintae_tf.inference.outputs import check_out, seed_names
-
     check_out(out, overwrite, seed_names(num))  # before the data (and TensorFlow) is loaded
-    from augintae_tf.data import label_names, load_arrays, resolve_novel
-    from augintae_tf.inference.generation import export_class_images
-
     cfg = config_from_options(**options, echo=click.echo, recipe=False)
-    dataset, default_split = resolve_novel(cfg.data)
-    split = split or default_split
-    names = label_names(dataset, split, cfg.data.data_dir) or []
-    label = None if label is None else class_number(label, names, dataset)
-    images, labels = load_arrays(cfg.data, split, dataset=dataset)
-    label, paths = export_class_images(out, images, labels, num, label, overwrite)
-    name = f" ({names[label]})" if label < len(names) else ""
-    click.echo(f"wrote {len(paths)} images of class {label}{name} from {dataset} [{split}] to "
-               f"{folder_text(out)}")
+    from augintae_tf.data.seeds import export_seeds
 
-
-def class_number(label: str, names: list[str], dataset: str) -> int:
-    """``--label``: a class name as outputs print it (``names[i]``), else a class number (a
-    folder whose classes are named 1, 2, ..., 10 sorts "10" second: its name wins)."""
-    if label in names:
-        return names.index(label)
-    if label.strip().isdigit():
-        return int(label)
-    from augintae_tf.errors import DataError
-
-    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-    raise DataError(f"--label {label}: {dataset} has no class of that name"
-                    + (f" (its classes: {shown}; or give a number)" if names
-                       else " (its classes have no names: give a number)"))
+    done = export_seeds(cfg.data, out, num, split, label, overwrite)
+    name = f" ({done.name})" if done.name is not None else ""
+    click.echo(f"wrote {len(done.paths)} images of class {done.label}{name} from {done.dataset} "
+               f"[{done.split}] to {folder_text(out)}")
 
 
 COMMANDS = [datasets_command, augment_preview_command, export_seeds_command]

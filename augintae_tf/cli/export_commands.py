@@ -5,6 +5,7 @@ import json
 import shlex
 
 import click
+import numpy as np
 
 from augintae_tf.cli.common import friendly_errors, is_verbose
 
@@ -60,8 +61,6 @@ def export_command(run_dir, checkpoint, model_base, version, verify, max_num):
 def _echo_details(result) -> None:
     """``--verbose``: every signature's difference, the SignatureDefs as ``saved_model_cli show``
     lists them, the signature docs and the REST body's layout."""
-    import numpy as np
-
     if result.max_abs_diff:
         click.echo("verified in a fresh TensorFlow process, max |SavedModel - Keras|:")
         width = max(map(len, result.max_abs_diff))

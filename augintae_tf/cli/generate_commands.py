@@ -1,28 +1,24 @@
-"""`augintae-tf generate` and `augintae-tf interpolate`."""
+"""`augintae-tf generate`, `augintae-tf interpolate` and `augintae-tf reconstruct`: each parses
+its options, makes one call of :mod:`augintae_tf.inference.files` and prints what it returns."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
-from augintae_tf.capabilities import Capability
 from augintae_tf.cli.common import folder_text, friendly_errors
 from augintae_tf.config.choices import SAMPLER_SCALE, SAMPLERS
+from augintae_tf.images import GIF_FRAMES
+from augintae_tf.inference.files import generate_files, interpolate_files, reconstruct_files
 
 RUN_DIR = click.option("--run-dir", type=click.Path(exists=True, file_okay=False), required=True,
                        help="A directory written by `augintae-tf train`.")
 CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), default=None,
                           help="A checkpoint directory (default: the run's newest intact one).")
 OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace what --out already holds.")
-GIF_FRAMES = 32  # interpolate --gif: 17 images from --a to --b, then back without repeating the ends
 
 
-def check_run_dir(run_dir) -> None:
-    """One line naming ``run_dir`` when it is not a run directory, before anything about --out
-    is checked and before TensorFlow is imported."""
-    from augintae_tf.run.directory import read_config
-
-    read_config(run_dir)
+def say(line) -> None:
+    """A :class:`~augintae_tf.inference.loaded.Line`: a warning on stderr, else on stdout."""
+    click.echo(("warning: " if line.warning else "") + line.text, err=line.warning)
 
 
 @click.command("generate", short_help="New images of a class from its seed images.")
@@ -58,63 +54,17 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
     grid.png with the seeds on top. A non-empty OUT is refused unless --overwrite (which first
     removes the files an earlier generation recorded in OUT/.generated.json, and refuses a
     folder holding an NNNNN.png or grid.png that no generation wrote)."""
-    from augintae_tf.config.choices import seed_count_problem
-    from augintae_tf.inference.outputs import check_out, generated_names
-    from augintae_tf.run.directory import read_config
-
-    saved = read_config(run_dir)  # a wrong run directory is named before anything about --out
-    check_out(out, overwrite, generated_names(num))  # before the slow part
-    import numpy as np
-
-    from augintae_tf.data import load_image_files
-    from augintae_tf.inference import generation
-    from augintae_tf.inference.loaded import load_run
-    from augintae_tf.metrics.novelty import nearest_seed_distances, novelty_from_distances
-
-    if seeds is not None:  # the seed count is checked first: before the run loads, or any line
-        wanted = sampler or getattr(saved.model, "sampler", None)
-        problem = seed_count_problem(generation.seed_file_count(seeds), wanted, seeds,
-                                     sampler is None)
-        if problem:
-            raise click.ClickException(problem)
-    run = load_run(run_dir, checkpoint)
-    cfg = run.config.data
-    if seeds is None:
-        if not run.model.has(Capability.SAMPLE):
-            raise click.UsageError(f"--seeds is required: model {run.config.model.name} generates "
-                                   "from seed images")
-        chunks = generation.sample_chunks(run.model, num, seed)  # written as they come
-        none = np.zeros((0, cfg.image_size, cfg.image_size, cfg.channels), np.float32)
-        grid = generation.write_generation_chunks(out, none, chunks, num, overwrite=overwrite)
-        click.echo(f"wrote {num} samples (seed {seed}) to {folder_text(out)} (grid: {grid}; "
-                   f"checkpoint {run.checkpoint.name})")
+    done = generate_files(run_dir, out, seeds, num, seed, sampler=sampler, scale=scale,
+                          checkpoint=checkpoint, overwrite=overwrite)
+    for line in done.lines:
+        say(line)
+    where = f"{folder_text(out)} (grid: {done.grid}; checkpoint {done.checkpoint.name}"
+    if not done.seeds:
+        click.echo(f"wrote {num} samples (seed {seed}) to {where})")
         return
-    seed_images, paths = load_image_files(seeds, cfg.image_size, cfg.channels, strict=True)
-    used = run.model.check_sampler(sampler)  # a sampler it lacks fails before OUT is touched
-    problem = seed_count_problem(len(paths), used, seeds, sampler is None)  # e.g. a fallback
-    if problem:
-        raise click.ClickException(problem)
-    if used:
-        run.model.noise_factor(used)
-    note = run.model.sampler_note() if sampler is None and used else None
-    if note:
-        click.echo(f"warning: {note}", err=True)
-    domain = run.seed_domain(seed_images)
-    if domain is not None:
-        click.echo(("warning: " if domain.outside else "") + domain.line(used or None),
-                   err=domain.outside)
-    chunks = generation.generate_chunks(run.model, seed_images, num, seed, sampler=sampler,
-                                        scale=scale)
-    distances = []  # each image's nearest-seed distance, gathered as the chunks are written
-    chunks = (distances.append(nearest_seed_distances(c, seed_images)) or c for c in chunks)
-    grid = generation.write_generation_chunks(out, seed_images, chunks, num, overwrite=overwrite)
-    click.echo(f"wrote {num} images from {len(paths)} seed{'s' * (len(paths) != 1)} to "
-               f"{folder_text(out)} (grid: {grid}; "
-               f"checkpoint {run.checkpoint.name}" + (f"; sampler {used}" if used else "") + ")")
-    reference, source = run.novelty_reference()
-    found = novelty_from_distances(np.concatenate(distances), len(seed_images), reference, source)
-    click.echo(("warning: " if found.close_to_copies else "") + found.line(),
-               err=found.close_to_copies)
+    click.echo(f"wrote {num} images from {done.seeds} seed{'s' * (done.seeds != 1)} to {where}"
+               + (f"; sampler {done.sampler}" if done.sampler else "") + ")")
+    say(done.novelty)
 
 
 @click.command("interpolate", short_help="Pixel fade vs the model's slerp from A to B.")
@@ -136,44 +86,16 @@ def generate_command(run_dir, seeds, num, out, seed, sampler, scale, checkpoint,
 def interpolate_command(run_dir, image_a, image_b, steps, out, gif, checkpoint, overwrite):
     """Pixel fade and the model's slerp path from --a to --b: a labelled two-row image (--out)
     and/or an animated GIF (--gif)."""
-    from augintae_tf.images import image_format, save_gif, save_labelled_grid
-
     if out is None and gif is None:
         raise click.UsageError("give --out (a two-row image), --gif (an animation) or both")
-    check_run_dir(run_dir)
-    if out is not None:
-        image_format(out)  # an unwritable suffix fails before the run is loaded
-    if gif is not None and Path(gif).suffix.lower() != ".gif":
-        raise click.ClickException(f"--gif {gif}: the animation is a GIF; give a .gif path")
-    for option, path in (("--out", out), ("--gif", gif)):
-        if path is not None and Path(path).exists() and not overwrite:
-            raise click.ClickException(f"{option} {path} already exists; pass --overwrite to "
-                                       "replace it")
-    from augintae_tf.data import DataError, load_image_files
-    from augintae_tf.inference.generation import pixel_fade
-    from augintae_tf.inference.loaded import load_run
-
-    run = load_run(run_dir, checkpoint)
-    cfg = run.config.data
-    endpoints = []
-    for option, path in (("--a", image_a), ("--b", image_b)):
-        try:
-            endpoints.append(load_image_files([path], cfg.image_size, cfg.channels,
-                                              strict=True)[0][0])
-        except DataError as exc:
-            raise DataError(f"{option} {path}: {exc}") from None
-    a, b = endpoints
-    name = run.config.model.name
-    if out is not None:
-        path = save_labelled_grid(out, [pixel_fade(a, b, steps), run.interpolate(a, b, steps)],
-                                  ["pixel fade", f"{name} slerp"])
-        click.echo(f"wrote {path}: row 1 pixel fade, row 2 {name} slerp ({steps} steps)")
-    if gif is not None:
-        import numpy as np
-
-        frames = run.interpolate(a, b, GIF_FRAMES // 2 + 1)
-        path = save_gif(gif, np.concatenate([frames, frames[-2:0:-1]]))
-        click.echo(f"wrote {path}: {name} slerp from --a to --b and back ({GIF_FRAMES} frames)")
+    done = interpolate_files(run_dir, image_a, image_b, steps, out=out, gif=gif,
+                             checkpoint=checkpoint, overwrite=overwrite)
+    if done.figure is not None:
+        click.echo(f"wrote {done.figure}: row 1 pixel fade, row 2 {done.model} slerp "
+                   f"({steps} steps)")
+    if done.gif is not None:
+        click.echo(f"wrote {done.gif}: {done.model} slerp from --a to --b and back "
+                   f"({done.frames} frames)")
 
 
 @click.command("reconstruct", short_help="Images through a run's model and back.")
@@ -189,24 +111,9 @@ def reconstruct_command(run_dir, images, out, checkpoint, overwrite):
     """Reconstruct images through the run's model: the AE family encodes and decodes, wgan-gp
     inverts (inversion network + refinement) and generates.  Writes OUT/00000.png... (the
     inputs in sorted order) and grid.png (input rows above reconstruction rows)."""
-    from augintae_tf.inference.outputs import check_out
-
-    check_run_dir(run_dir)
-    check_out(out, overwrite, [])  # before the slow part (the names: once the images are read)
-    import numpy as np
-
-    from augintae_tf.data import load_image_files
-    from augintae_tf.inference.generation import write_reconstructions
-    from augintae_tf.inference.loaded import load_run
-
-    run = load_run(run_dir, checkpoint)
-    cfg = run.config.data
-    inputs, paths = load_image_files(images, cfg.image_size, cfg.channels)
-    recon = run.reconstruct(inputs)
-    grid = write_reconstructions(out, inputs, recon, overwrite=overwrite)
-    mse = float(np.mean(np.square(recon - inputs)))
-    click.echo(f"wrote {len(recon)} reconstructions to {folder_text(out)} (grid: {grid}; MSE per pixel "
-               f"{mse:.4g}; checkpoint {run.checkpoint.name})")
+    done = reconstruct_files(run_dir, images, out, checkpoint=checkpoint, overwrite=overwrite)
+    click.echo(f"wrote {done.count} reconstructions to {folder_text(out)} (grid: {done.grid}; "
+               f"MSE per pixel {done.mse:.4g}; checkpoint {done.checkpoint.name})")
 
 
 COMMANDS = [generate_command, interpolate_command, reconstruct_command]

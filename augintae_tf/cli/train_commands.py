@@ -9,9 +9,11 @@ from augintae_tf.cli.common import friendly_errors
 from augintae_tf.cli.options import config_from_options, data_options
 from augintae_tf.config.choices import PRECISIONS, STRATEGIES
 from augintae_tf.errors import Terminated
-from augintae_tf.run import interrupt
-from augintae_tf.run.layout import RunLayout
 from augintae_tf.config.model_table import model_names
+from augintae_tf.run import interrupt
+from augintae_tf.run.directory import check_resumable, latest_run_dir
+from augintae_tf.run.layout import RunLayout
+from augintae_tf.run.lock import RunLock
 
 
 class ModelChoice(click.Choice):
@@ -93,9 +95,6 @@ def train_command(**options):
 
 def _train(model, novel, held_out, epochs, steps, batch_size, lr, latent_dim, seed, strategy,
            precision, jit, run_dir, snap, keep, runs_root, resume, stage, dry_run, **options):
-    from augintae_tf.run.directory import check_resumable, latest_run_dir
-    from augintae_tf.run.lock import RunLock
-
     if stage is not None:
         from augintae_tf.training import run_stage
 

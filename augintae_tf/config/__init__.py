@@ -2,8 +2,8 @@
 and every list of allowed values. ``load_config(preset, overrides)`` builds a validated config."""
 from augintae_tf.config.choices import (BACKBONES, FILL_MODES, JIT_MODES, PRECISIONS, STRATEGIES,
                                         require)
-from augintae_tf.config.defaults import (DEFAULT_PRESET, DEFAULT_RGB_PRESET, dataset_overrides,
-                                         held_out_split, preset_for_dataset)
+from augintae_tf.config.data_defaults import (DEFAULT_PRESET, DEFAULT_RGB_PRESET,
+                                              dataset_overrides, held_out_split, preset_for_dataset)
 from augintae_tf.config.files import preset_dataset, preset_names, preset_section
 from augintae_tf.config.loading import from_dict, load_config, parse_overrides
 from augintae_tf.config.model_sections import ModelConfig

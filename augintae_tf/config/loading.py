@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from augintae_tf.config.defaults import DEFAULT_PRESET
+from augintae_tf.config.data_defaults import DEFAULT_PRESET
 from augintae_tf.config.files import read_preset, section_error
 from augintae_tf.config.model_sections import ModelConfig
 from augintae_tf.config.model_table import PER_MODEL_DEFAULTS, as_section, section_class

@@ -19,8 +19,10 @@ Labels are the digits themselves (0-9), so class names are ``"0"`` ... ``"9"``.
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
+from PIL import Image
 
 from augintae_tf.errors import DataError
 
@@ -37,8 +39,6 @@ INSTALL_HINT = ("dataset 'digits' reads scikit-learn's bundled UCI digits: insta
 
 def available() -> bool:
     """Whether scikit-learn (which carries the data file) is installed; imports nothing."""
-    import importlib.util
-
     return importlib.util.find_spec("sklearn") is not None
 
 
@@ -48,8 +48,6 @@ def class_names() -> list[str]:
 
 def to_28(blocks: np.ndarray) -> np.ndarray:
     """Ink counts ``[N, 8, 8]`` in 0-16 -> uint8 ``[N, 28, 28]``: bicubic to 20x20, 4 px margin."""
-    from PIL import Image
-
     out = np.zeros((len(blocks), SIZE, SIZE), np.uint8)
     margin = (SIZE - BOX) // 2
     for i, block in enumerate(np.asarray(blocks, np.float32) / 16.0):

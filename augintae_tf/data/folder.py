@@ -9,7 +9,8 @@ Conversion, identical for datasets and seed images:
 * 16-bit grayscale keeps its full range;
 * transparency is composited onto black (the background of every dataset here), then dropped;
 * the image is centre-cropped to a square, converted to the requested channels and resized by
-  :func:`augintae_tf.data.convert.finish`, exactly like the TFDS and glyph sources.
+  :func:`augintae_tf.data.convert.finish`, exactly like the TFDS and glyph sources (imported
+  when images are converted: looking at a folder, :func:`look_at_folder`, loads no TensorFlow).
 
 Folders are small, so they are decoded into memory.  What is skipped is named in one line per file
 (:func:`augintae_tf.notices.warn`: once per command, however often the folder is read):
@@ -42,7 +43,6 @@ from PIL import Image, ImageOps
 
 from augintae_tf import notices
 
-from .convert import finish
 from .registry import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -178,6 +178,8 @@ def _decode_all(files: Iterable[Path], image_size: int, channels: int, limit: in
     positions of the files they came from.  Unreadable files are skipped, each named in one
     line; with ``strict`` a file smaller than ``image_size`` or of other channels is a
     DataError."""
+    from .convert import finish  # TensorFlow: only once images are converted (module doc)
+
     images, used = [], []
     for index, path in enumerate(files):
         if limit is not None and len(images) >= limit:

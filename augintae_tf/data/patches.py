@@ -23,8 +23,10 @@ Gray photographs, not strokes on black: far from both training domains on purpos
 from __future__ import annotations
 
 import functools
+import importlib.util
 
 import numpy as np
+from PIL import Image
 
 from augintae_tf.errors import DataError
 
@@ -44,8 +46,6 @@ INSTALL_HINT = ("dataset 'patches' reads the photographs scikit-image ships: ins
 
 def available() -> bool:
     """Whether scikit-image (which carries the photographs) is installed; imports nothing."""
-    import importlib.util
-
     return importlib.util.find_spec("skimage") is not None
 
 
@@ -72,8 +72,6 @@ def tiles(image: np.ndarray, tile: int = TILE) -> np.ndarray:
 
 def to_28(squares: np.ndarray) -> np.ndarray:
     """float [N, s, s] in [0, 1] -> uint8 [N, 28, 28]: bicubic resize, clipped, rounded."""
-    from PIL import Image
-
     out = np.zeros((len(squares), SIZE, SIZE), np.uint8)
     for i, square in enumerate(np.asarray(squares, np.float32)):
         big = np.asarray(Image.fromarray(square, "F").resize((SIZE, SIZE), Image.BICUBIC))

@@ -163,13 +163,6 @@ def is_available_offline(name: str, data_dir: str | None = None) -> bool:
     return tfds_source.is_prepared(target.name, data_dir)
 
 
-def dataset_splits(dataset: str) -> tuple[str, ...]:
-    """The split names of a registered dataset; ``("train",)`` for an image folder, which serves
-    the same images under any split name."""
-    target = resolve(dataset)
-    return ("train",) if isinstance(target, Path) else target.splits
-
-
 def resolve_novel(cfg: DataConfig) -> tuple[str, str]:
     """(dataset, split) of the novel domain: ``cfg.novel_dataset`` (default: the training
     dataset) at ``cfg.novel_split``."""

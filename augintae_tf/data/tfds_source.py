@@ -7,6 +7,7 @@ machine with internet.  ``tensorflow_datasets`` is imported lazily: only TFDS da
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Callable
@@ -53,8 +54,6 @@ def is_prepared(name: str, data_dir: str | None = None) -> bool:
 
     TFDS logs a WARNING for every empty version folder it looks at; the answer ("no") already
     says so, so absl's logger is quietened during the check."""
-    import logging
-
     logger = logging.getLogger("absl")
     level = logger.level
     logger.setLevel(logging.ERROR)

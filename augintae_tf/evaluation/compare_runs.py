@@ -20,7 +20,7 @@ from augintae_tf.evaluation.figures import generalization_figure, interpolation_
 from augintae_tf.evaluation.options import CompareOptions, check_double_exposure, options_of
 from augintae_tf.evaluation.quality import compare_quality
 from augintae_tf.inference.loaded import load_run
-from augintae_tf.inference.outputs import claim_out
+from augintae_tf.output_folders import claim_out
 from augintae_tf.metrics.quality import quality_table
 from augintae_tf.run.layout import EVAL_METRICS
 

@@ -20,7 +20,7 @@ from augintae_tf.evaluation.protocols import resolve_options
 from augintae_tf.evaluation.record import Progress, RecordStore, append, fingerprint, header
 from augintae_tf.evaluation.table import metric, metrics_for, parse_metrics
 from augintae_tf.inference.loaded import load_run
-from augintae_tf.inference.outputs import claim_out
+from augintae_tf.output_folders import claim_out
 from augintae_tf.metrics.quality import quality_table
 from augintae_tf.run.layout import EVAL_METRICS, RunLayout
 

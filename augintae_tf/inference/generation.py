@@ -22,8 +22,7 @@ from augintae_tf.capabilities import Capability
 from augintae_tf.config.choices import SAMPLER_SCALE, min_seeds
 from augintae_tf.errors import RunError
 from augintae_tf.images import save_grid, save_pngs
-from augintae_tf.inference.outputs import (MANIFEST, generated_names, prepare_out, seed_names,
-                                           undo_out)
+from augintae_tf.output_folders import MANIFEST, generated_names, prepare_out, undo_out
 from augintae_tf.models import latent_stats
 
 
@@ -53,20 +52,6 @@ def generate(model: keras.Model, seed_images: np.ndarray, num: int = 64, seed: i
                            batch_size=batch_size, sampler=sampler,
                            scale=None if scale is None else float(scale))
     return images.numpy()
-
-
-def seed_file_count(seeds: str | os.PathLike) -> int:
-    """How many seed images ``--seeds`` names (a folder, searched recursively, less the
-    ``grid.png`` a generation writes; or one file): what ``load_image_files(strict=True)``
-    loads when it succeeds. Counted before the run or any image loads, so a sampler's seed
-    count is the first thing checked."""
-    from augintae_tf.data.folder import GENERATED_GRID, check_seed_path, image_files
-
-    path = Path(seeds).expanduser()
-    if not path.is_dir():
-        check_seed_path(path)  # a FIFO or a missing path is refused as such, not counted
-        return 1
-    return sum(1 for f in image_files(path) if f.name != GENERATED_GRID)
 
 
 def seed_domain(model: keras.Model, seed_images: np.ndarray):
@@ -180,26 +165,6 @@ def _chain(first: np.ndarray | None, rest: Iterator[np.ndarray]) -> Iterator[np.
     if first is not None:
         yield first
     yield from rest
-
-
-def export_class_images(out_dir: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
-                        num: int, label: int | None = None, overwrite: bool = False
-                        ) -> tuple[int, list[Path]]:
-    """Write ``num`` images of class ``label`` (default: the first class that has ``num``) as
-    ``seed-NN.png``; a non-empty ``out_dir`` needs ``overwrite``, which replaces only what an
-    earlier command recorded (:func:`prepare_out`)."""
-    counts = np.bincount(labels[labels >= 0]) if len(labels) else np.zeros(0, int)
-    if label is None:
-        enough = np.flatnonzero(counts >= num)
-        if not len(enough):
-            raise RunError(f"no class has {num} images (largest: {counts.max(initial=0)}); lower --num")
-        label = int(enough[0])
-    chosen = np.flatnonzero(labels == label)[:num]
-    if len(chosen) < num:
-        raise RunError(f"class {label} has {len(chosen)} images, fewer than --num {num}")
-    names = seed_names(num)
-    out_dir = prepare_out(out_dir, overwrite, names)
-    return label, save_pngs([out_dir / name for name in names], images[chosen])
 
 
 def reconstruct(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:

@@ -1,7 +1,8 @@
 """What a run defaults to for the data it is given: the preset (``train`` without ``--config``,
 ``train --dataset D``), the splits of another dataset trained with a preset, the model a preset
 chooses (what a folder's size is inferred for: ``model_table.trainable_sizes``) and the line
-``train`` prints about the recipe it chose.  TensorFlow-free; cli/options.py applies them.
+``train`` prints about the recipe it chose.  TensorFlow-free;
+:func:`augintae_tf.config.resolve.resolve_config` applies them.
 """
 from __future__ import annotations
 
