@@ -166,7 +166,7 @@ def test_evaluation_reads_the_far_split_when_asked(tiny_run):
     import dataclasses
 
     from augintae_tf.data import glyphs
-    from augintae_tf.evaluation.data import EvalData, Timer
+    from augintae_tf.evaluation.inputs import EvalData, Timer
     from augintae_tf.evaluation.options import EvalOptions
     from augintae_tf.inference.loaded import load_run
 

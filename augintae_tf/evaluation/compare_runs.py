@@ -21,7 +21,7 @@ from augintae_tf.evaluation.options import CompareOptions, check_double_exposure
 from augintae_tf.evaluation.quality import compare_quality
 from augintae_tf.inference.loaded import load_run
 from augintae_tf.inference.outputs import claim_out
-from augintae_tf.metrics.quality import quality_table
+from augintae_tf.metrics.quality_table import quality_table
 from augintae_tf.run.layout import EVAL_METRICS
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",

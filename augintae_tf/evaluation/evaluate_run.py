@@ -1,5 +1,5 @@
 """Evaluate a trained run (appendix A.3/A.4/A.6): :func:`evaluate` runs the table's metrics
-(:mod:`augintae_tf.evaluation.table`) over one :class:`~augintae_tf.evaluation.data.EvalData`,
+(:mod:`augintae_tf.evaluation.table`) over one :class:`~augintae_tf.evaluation.inputs.EvalData`,
 writes ``OUT/metrics.json`` (default ``OUT = RUN/eval``) after every metric, the figures
 (``noise.png``, ``interpolations.png``...), and appends ``{"eval": {...}, "timestamp": ...}`` to
 ``RUN/metrics.jsonl``.
@@ -14,14 +14,14 @@ from typing import Callable, Sequence
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.evaluation.data import EvalData, Timer
+from augintae_tf.evaluation.inputs import EvalData, Timer
 from augintae_tf.evaluation.options import EvalOptions, check_double_exposure, options_of
 from augintae_tf.evaluation.protocols import resolve_options
 from augintae_tf.evaluation.record import Progress, RecordStore, append, fingerprint, header
 from augintae_tf.evaluation.table import metric, metrics_for, parse_metrics
 from augintae_tf.inference.loaded import load_run
 from augintae_tf.inference.outputs import claim_out
-from augintae_tf.metrics.quality import quality_table
+from augintae_tf.metrics.quality_table import quality_table
 from augintae_tf.run.layout import EVAL_METRICS, RunLayout
 
 EVAL_FILES = (EVAL_METRICS, "noise.png", "interpolations.png", "generalization.png")

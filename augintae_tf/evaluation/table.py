@@ -4,7 +4,7 @@ CLI's ``--metrics`` list, help and defaults read it.  TensorFlow-free: a row nam
 
 A metric is ``fn(run, data, options) -> dict`` merged into ``metrics.json``: ``run`` the
 :class:`~augintae_tf.inference.loaded.Run`, ``data`` the evaluation's lazily loaded
-:class:`~augintae_tf.evaluation.data.EvalData`, ``options`` its resolved
+:class:`~augintae_tf.evaluation.inputs.EvalData`, ``options`` its resolved
 :class:`~augintae_tf.evaluation.options.EvalOptions`.  The built-in rows (functions in
 :mod:`augintae_tf.evaluation.builtin` unless named otherwise):
 

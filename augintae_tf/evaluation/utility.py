@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from augintae_tf.metrics.reference_rows import affine_fn
 from augintae_tf.metrics.utility import AUGMENTED, REAL, SEEDS, fewshot_utility, utility_table
 
 # the quality table's reference rows -> the utility set standing for them
@@ -43,8 +44,6 @@ def utility(run, data, options) -> dict:
     """The ``utility`` metric: the run's few-shot images (its sampler, or ``options.sampler``)
     against the three reference sets; echoes its table, keeps the result for the quality table
     (``data.utility_result``) and returns ``{"utility": result}``."""
-    from augintae_tf.evaluation.quality import affine_fn
-
     images, labels = data.novel
     name = run.config.model.name
     generators = {name: model_generator(run.model, options.sampler, options.scale)}
@@ -56,7 +55,7 @@ def utility(run, data, options) -> dict:
 
 
 def add_utility(quality: dict, result: dict | None) -> dict:
-    """``quality`` (a :func:`~augintae_tf.metrics.quality.fewshot_quality` result) with columns
+    """``quality`` (a :func:`~augintae_tf.metrics.fewshot_quality.fewshot_quality` result) with columns
     ``utility`` (mean accuracy), ``utility_std`` and ``utility_share`` (and ``utility_noisy``)
     on the rows the utility ``result`` has a set for, and ``quality["utility"] = result``."""
     if not result:
