@@ -21,8 +21,8 @@ def run_copy(tiny_run, tmp_path):
 
 
 def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
-    from augintae_tf.evaluation.options import EvalOptions
-    from augintae_tf.evaluation.protocols import auto_num_images, resolve_options
+    from augintae_tf.evaluation.options import EvalOptions, resolve_options
+    from augintae_tf.evaluation.protocols import auto_num_images
     from augintae_tf.evaluation.table import parse_metrics
 
     assert parse_metrics(None) == ("recon", "interp", "quality", "samples")
