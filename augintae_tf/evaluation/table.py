@@ -97,11 +97,6 @@ class Metric:
     cost: Callable[[int, int, Any], float] = lambda n, size, o: 1000.0
     options: tuple[Option, ...] = ()
 
-    @property
-    def default(self) -> bool:
-        """In the default (quick) protocol's metrics."""
-        return "quick" in self.protocols
-
     def run(self, run, data, options) -> dict:
         return resolve(self.fn)(run, data, options)
 
