@@ -20,7 +20,7 @@ twice from its one run: with the averaged weights (its name) and with the traine
 
 Each generated row also gets the utility columns (``--utility-seeds 0`` leaves them out): a
 few-shot classifier of the novel classes trained on the seeds + that row's images, beside the
-seeds alone, + augmented copies and + other real images (:mod:`augintae_tf.metrics.utility`).
+seeds alone, + augmented copies and + other real images (:mod:`augintae_tf.metrics.fewshot_utility`).
 
 Prints one table (the quality rows, the utility table, then training cost per recipe) and writes
 JSON (``--out``).

@@ -4,7 +4,7 @@ summary's share and noise flag, the table's rows and the quality table's columns
 import numpy as np
 import pytest
 
-from augintae_tf.metrics.utility import (AUGMENTED, REAL, SEEDS, episode_split, fewshot_utility,
+from augintae_tf.metrics.fewshot_utility import (AUGMENTED, REAL, SEEDS, episode_split, fewshot_utility,
                                          summarise, utility_table)
 
 SIZE, CLASSES, MODES = 16, 3, 4

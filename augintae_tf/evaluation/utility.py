@@ -1,6 +1,6 @@
 """The ``utility`` metric of ``evaluate`` and ``compare``: a few-shot classifier's accuracy on the
 novel classes trained on the seeds, the seeds + a model's images, + augmented copies, + other real
-images (:mod:`augintae_tf.metrics.utility`), and its columns in the quality table.
+images (:mod:`augintae_tf.metrics.fewshot_utility`), and its columns in the quality table.
 
 In the quality table a model's row shows (b) for its own images; the reference rows show what
 stands for them here: the seed copies (a) -- copies add nothing a classifier does not already get
@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf.metrics.reference_rows import affine_fn
-from augintae_tf.metrics.utility import AUGMENTED, REAL, SEEDS, fewshot_utility, utility_table
+from augintae_tf.metrics.fewshot_utility import AUGMENTED, REAL, SEEDS, fewshot_utility, utility_table
 
 # the quality table's reference rows -> the utility set standing for them
 QUALITY_ROWS = {"seed_copies": SEEDS, "seed_augmented": AUGMENTED, "floor": REAL}
@@ -32,7 +32,7 @@ def model_generator(model, sampler: str | None = None, scale: float | None = Non
 
 
 def utility_of(generators: dict, images, labels, options, augment_fn, echo=None) -> dict:
-    """:func:`~augintae_tf.metrics.utility.fewshot_utility` with ``options``' shots, seed and
+    """:func:`~augintae_tf.metrics.fewshot_utility.fewshot_utility` with ``options``' shots, seed and
     ``utility_*`` counts."""
     return fewshot_utility(images, labels, generators, shots=options.shots,
                            extra=options.utility_extra, episodes=options.utility_episodes,

@@ -4,7 +4,7 @@ figures explained under it, and the utility table when the result has one."""
 from __future__ import annotations
 
 from augintae_tf.metrics.fewshot_quality import CLASS_METRICS, METRICS
-from augintae_tf.metrics.utility import utility_table
+from augintae_tf.metrics.fewshot_utility import utility_table
 
 # the table's columns: the rows' metrics, then what augintae_tf.evaluation.utility.add_utility adds
 COLUMNS = METRICS + ("utility", "utility_share")
