@@ -7,7 +7,7 @@ fail on novel ones).
 Domains: ``test`` (evaluation alphabets, classes no model trained on) and ``validation``
 (training alphabets' characters, instances never trained on; 4 per class, so K = 2 seeds there
 leaves 1 comparison and 1 floor image per class).  Every run is scored on the same plan against
-the same comparison set with :func:`augintae_tf.metrics.quality.fewshot_quality`, reference rows
+the same comparison set with :func:`augintae_tf.metrics.fewshot_quality.fewshot_quality`, reference rows
 included.  Feature network: a classifier on the comparison set's classes; on ``validation``,
 whose comparison set has one image per class, a classifier trained on the training split
 (the same classes, none of the scored images).
@@ -24,7 +24,9 @@ def score_domain(runs, split: str, shots: int, num_images: int, seed: int, epoch
     from augintae_tf.data import load_arrays
     from augintae_tf.evaluation.classifiers import train_classifier
     from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
-    from augintae_tf.metrics.quality import fewshot_quality, quality_table, real_split
+    from augintae_tf.metrics.fewshot_quality import fewshot_quality
+    from augintae_tf.metrics.quality_table import quality_table
+    from augintae_tf.metrics.reference_rows import real_split
 
     cfg = runs[0].config
     data = dataclasses.replace(cfg.data, limit=None)  # whole splits, whatever the runs trained on

@@ -3,7 +3,7 @@
 Trains each recipe on glyphs (the preset: full width, background alphabets) for the same number of
 images seen (``train.steps = images / batch size``, lr drops scaled to it), then generates every
 run's few-shot images of the evaluation alphabets on ONE shared plan (5 seeds per character, slerp
-paths at alpha 0.25/0.5/0.75) and scores them with :mod:`augintae_tf.metrics.quality` beside the
+paths at alpha 0.25/0.5/0.75) and scores them with :mod:`augintae_tf.metrics.fewshot_quality` beside the
 floor, the seed copies and the pixel cross-fade on the same plan (``augintae_tf.evaluation.quality``:
 the feature/class network is trained on the comparison half of the real images only).  Each
 recipe also gets a diagnostic row ``NAME: seed reconstructions`` (decode(encode(seed)) of the
@@ -20,7 +20,7 @@ twice from its one run: with the averaged weights (its name) and with the traine
 
 Each generated row also gets the utility columns (``--utility-seeds 0`` leaves them out): a
 few-shot classifier of the novel classes trained on the seeds + that row's images, beside the
-seeds alone, + augmented copies and + other real images (:mod:`augintae_tf.metrics.utility`).
+seeds alone, + augmented copies and + other real images (:mod:`augintae_tf.metrics.fewshot_utility`).
 
 Prints one table (the quality rows, the utility table, then training cost per recipe) and writes
 JSON (``--out``).
@@ -280,7 +280,7 @@ def main() -> None:
     from augintae_tf.data import load_arrays, resolve_novel
     from augintae_tf.evaluation.options import CompareOptions
     from augintae_tf.evaluation.quality import RECONSTRUCTIONS, compare_quality
-    from augintae_tf.metrics.quality import quality_table
+    from augintae_tf.metrics.quality_table import quality_table
 
     extra = parse_overrides(args.set)
     recipes = {name: train_recipe(name, args.images, extra, Path(args.runs_root), args.reuse)

@@ -125,10 +125,11 @@ def main() -> None:
     import numpy as np
 
     from augintae_tf.data import load_arrays, resolve_novel
-    from augintae_tf.evaluation.quality import _split, affine_fn, quality_classifier, score
+    from augintae_tf.evaluation.quality import _split, quality_classifier, score
     from augintae_tf.inference.loaded import load_run
     from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
-    from augintae_tf.metrics.quality import quality_table
+    from augintae_tf.metrics.quality_table import quality_table
+    from augintae_tf.metrics.reference_rows import affine_fn
 
     run = load_run(args.run)
     data = dataclasses.replace(run.config.data, limit=None)

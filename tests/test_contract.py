@@ -119,8 +119,8 @@ def test_a_registered_metric_runs_and_is_listed(tiny_run, tmp_path, monkeypatch)
         seen["plan"] = data.plan  # shared lazily loaded data: the plan and its images
         return {"mean_brightness": float(data.fewshot_images.mean())}
 
-    table.register_metric("brightness", brightness, default=False, help="mean pixel value")
-    table.register_metric("fid", builtin.fid, default=False,
+    table.register_metric("brightness", brightness, help="mean pixel value")
+    table.register_metric("fid", builtin.fid,
                                prepare=lambda options: FakeInception())
     assert table.parse_metrics("all")[-1] == "brightness"
     refused = invoke("evaluate", "--run-dir", tiny_run, "--metrics", "bogus")

@@ -29,7 +29,7 @@ def test_quality_classifier_trains_on_the_comparison_split_only(run_copy, monkey
     from augintae_tf.evaluation.evaluate_run import evaluate
     from augintae_tf.evaluation import classifiers
     from augintae_tf.metrics.fewshot import sample_fewshot_plan, sample_seeds
-    from augintae_tf.metrics.quality import real_split
+    from augintae_tf.metrics.reference_rows import real_split
     from augintae_tf.inference.loaded import load_run
 
     seen = []

@@ -166,7 +166,7 @@ def test_evaluation_reads_the_far_split_when_asked(tiny_run):
     import dataclasses
 
     from augintae_tf.data import glyphs
-    from augintae_tf.evaluation.data import EvalData, Timer
+    from augintae_tf.evaluation.inputs import EvalData, Timer
     from augintae_tf.evaluation.options import EvalOptions
     from augintae_tf.inference.loaded import load_run
 
@@ -199,10 +199,13 @@ def test_the_cli_and_compare_read_the_one_set_of_evaluation_defaults():
 
     from augintae_tf.cli.evaluate_commands import compare_command, evaluate_command
     from augintae_tf.evaluation.options import COMPARE_DEFAULTS, EVAL_DEFAULTS, EvalOptions
+    from augintae_tf.evaluation.table import declared_options
 
-    fields = {f.name: f.default for f in dataclasses.fields(EvalOptions)}
+    fields = {f.name: f.default for f in dataclasses.fields(EvalOptions) if f.name != "metric_options"}
+    fields.update({name: option.default for name, option in declared_options("evaluate").items()})
+    assert {"noise_trials", "fid_network", "utility_steps", "double_exposure_shift"} <= set(fields)
     shown = {p.name: p.default for p in evaluate_command.params if p.name in fields}
-    assert set(shown) == set(fields) and shown == fields == dataclasses.asdict(EVAL_DEFAULTS)
+    assert set(shown) == set(fields) and shown == fields == EVAL_DEFAULTS.as_dict()
     compared = {p.name: p.default for p in compare_command.params}
     assert compared["num_images"] == COMPARE_DEFAULTS.num_images == 2000
     for name in ("shots", "classifier_epochs", "classifier_limit", "double_exposure_ratio",

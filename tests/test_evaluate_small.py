@@ -21,8 +21,8 @@ def run_copy(tiny_run, tmp_path):
 
 
 def test_quick_is_the_default_protocol_and_paper_keeps_the_appendix_sizes():
-    from augintae_tf.evaluation.options import EvalOptions
-    from augintae_tf.evaluation.protocols import auto_num_images, resolve_options
+    from augintae_tf.evaluation.options import EvalOptions, resolve_options
+    from augintae_tf.evaluation.protocols import auto_num_images
     from augintae_tf.evaluation.table import parse_metrics
 
     assert parse_metrics(None) == ("recon", "interp", "quality", "samples")
@@ -122,7 +122,8 @@ def _result(realism: dict, images: int = 90) -> dict:
 
 
 def test_realism_near_chance_is_withheld_only_when_even_the_crossfade_was_not_told_apart():
-    from augintae_tf.metrics.quality import guard_realism, quality_table
+    from augintae_tf.metrics.guards import guard_realism
+    from augintae_tf.metrics.quality_table import quality_table
 
     # 90 a side: 30 held out each, 60 in all; chance 0.5 +- 0.13
     powerless = _result({"model": 0.52, "floor": 0.48, "crossfade": 0.55, "blurry": 0.95})
@@ -186,7 +187,8 @@ def _fewshot(n_per_class: int, dim: int):
     """fewshot_quality of two classes of ``n_per_class`` random 8x8 images, features = their
     first ``dim`` pixels, the model row = seed copies (what is scored does not matter here)."""
     from augintae_tf.metrics.fewshot import sample_fewshot_plan, sample_seeds
-    from augintae_tf.metrics.quality import fewshot_quality, seed_copies
+    from augintae_tf.metrics.fewshot_quality import fewshot_quality
+    from augintae_tf.metrics.reference_rows import seed_copies
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(2), n_per_class)
@@ -202,7 +204,7 @@ def test_fd_from_too_few_images_per_feature_dimension_is_withheld_and_from_enoug
     """The rule is on the counts only (metrics.frechet.FD_IMAGES_PER_DIM = 2): 2 classes of 16
     (comparison 2 x 7 = 14 images) in 10 features withholds every FD; 2 classes of 60 (comparison
     2 x 29 = 58) in the same 10 features shows them."""
-    from augintae_tf.metrics.quality import quality_table
+    from augintae_tf.metrics.quality_table import quality_table
 
     small = _fewshot(16, 10)
     assert small["counts"]["comparison_images"] == 14
@@ -221,7 +223,7 @@ def test_fd_from_too_few_images_per_feature_dimension_is_withheld_and_from_enoug
 
 def test_double_exposure_is_marked_when_real_images_are_flagged_beyond_its_calibration():
     from augintae_tf.metrics.guards import mark_double_exposure
-    from augintae_tf.metrics.quality import quality_table
+    from augintae_tf.metrics.quality_table import quality_table
 
     noisy = _result({"model": 0.9, "floor": 0.6, "crossfade": 0.9}, images=36)
     for name, share in (("model", 0.0), ("floor", 12 / 36), ("crossfade", 1.0)):

@@ -143,7 +143,7 @@ def _fake_fid(run, out, monkeypatch):
     from augintae_tf.evaluation.evaluate_run import evaluate
 
     monkeypatch.setattr(table, "METRIC_TABLE", dict(table.METRIC_TABLE))
-    table.register_metric("fid", builtin.fid, default=False, prepare=lambda options: _Features())
+    table.register_metric("fid", builtin.fid, prepare=lambda options: _Features())
     return evaluate(run, metrics="fid", out=out, num_images=20, progress=False)
 
 

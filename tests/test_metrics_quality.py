@@ -8,9 +8,11 @@ from augintae_tf.metrics.fewshot import FewShotPlan, sample_fewshot_plan, sample
 from augintae_tf.metrics.frechet import frechet_distance_from_activations
 from augintae_tf.metrics.manifold import (knn_radii, nearest_seed_distance, pairwise_distances,
                                           precision_recall_density_coverage)
-from augintae_tf.metrics.quality import (METRICS, REFERENCE_ROWS, fewshot_quality, nearer_seed,
-                                         pixel_crossfade, quality_table, real_split, seed_copies)
+from augintae_tf.metrics.fewshot_quality import METRICS, fewshot_quality
+from augintae_tf.metrics.quality_table import quality_table
 from augintae_tf.metrics.realism import balanced_split, realism_accuracy
+from augintae_tf.metrics.reference_rows import (REFERENCE_ROWS, nearer_seed, pixel_crossfade,
+                                                real_split, seed_copies)
 
 SIZE = 12
 

@@ -4,7 +4,7 @@ summary's share and noise flag, the table's rows and the quality table's columns
 import numpy as np
 import pytest
 
-from augintae_tf.metrics.utility import (AUGMENTED, REAL, SEEDS, episode_split, fewshot_utility,
+from augintae_tf.metrics.fewshot_utility import (AUGMENTED, REAL, SEEDS, episode_split, fewshot_utility,
                                          summarise, utility_table)
 
 SIZE, CLASSES, MODES = 16, 3, 4
@@ -113,7 +113,7 @@ def test_table_rows_are_labelled_in_order_with_a_noise_mark():
 
 def test_quality_table_shows_utility_beside_fd_and_realism():
     from augintae_tf.evaluation.utility import add_utility
-    from augintae_tf.metrics.quality import quality_table
+    from augintae_tf.metrics.quality_table import quality_table
 
     runs = {SEEDS: [0.5, 0.6], "model": [0.6, 0.7], AUGMENTED: [0.55, 0.6], REAL: [0.9, 1.0]}
     utility = {"rows": summarise(runs), "order": list(runs),

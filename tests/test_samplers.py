@@ -18,10 +18,10 @@ from augintae_tf.config import AugmentConfig
 from augintae_tf.config.choices import SAMPLER_TABLE
 from augintae_tf.data import load_arrays
 from augintae_tf.errors import RunError
-from augintae_tf.evaluation.quality import affine_fn
 from augintae_tf.latent import sample_latents, sample_seed_pairs, slerp
 from augintae_tf.metrics.fewshot import sample_fewshot_plan
-from augintae_tf.metrics.quality import fewshot_quality, seed_copies
+from augintae_tf.metrics.fewshot_quality import fewshot_quality
+from augintae_tf.metrics.reference_rows import affine_fn, seed_copies
 from augintae_tf.inference.loaded import load_run
 from augintae_tf.inference.stage_results import read_latent_stats
 from augintae_tf.training import train

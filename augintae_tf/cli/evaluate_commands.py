@@ -7,24 +7,11 @@ import click
 
 from augintae_tf.cli.common import friendly_errors
 from augintae_tf.config.choices import SAMPLER_SCALE, SAMPLERS
-from augintae_tf.evaluation.options import COMPARE_DEFAULTS, check_double_exposure
+from augintae_tf.evaluation.options import COMPARE_DEFAULTS, check_metric_options
 from augintae_tf.evaluation.options import EVAL_DEFAULTS as DEFAULTS
 from augintae_tf.evaluation.protocols import PROTOCOLS
-from augintae_tf.evaluation.table import METRIC_TABLE, default_metrics, parse_metrics
-
-
-def double_exposure_options(command):
-    """``--double-exposure-ratio`` and ``--double-exposure-shift`` (the quality column's test),
-    shared by ``evaluate`` and ``compare``."""
-    command = click.option(
-        "--double-exposure-shift", type=int, default=DEFAULTS.double_exposure_shift,
-        show_default=True,
-        help="Quality: the seeds may shift up to this many pixels in that test (0 to 4).")(command)
-    return click.option(
-        "--double-exposure-ratio", type=float, default=DEFAULTS.double_exposure_ratio,
-        show_default=True,
-        help="Quality: an image is a double exposure when a blend of two of its class's seeds "
-             "fits it with under RATIO x the error of the best single seed; in (0, 1].")(command)
+from augintae_tf.evaluation.table import (METRIC_TABLE, declared_options, parse_metrics,
+                                          protocol_metrics)
 
 
 def classifier_options(which: str):
@@ -42,20 +29,24 @@ def classifier_options(which: str):
     return decorate
 
 
-def utility_options(command):
-    """``--utility-seeds``, ``--utility-episodes``, ``--utility-extra``, ``--utility-steps`` (the
-    utility metric's counts, :mod:`augintae_tf.metrics.utility`), shared by ``evaluate`` and
-    ``compare``."""
-    for name, low, text in (
-            ("steps", 1, "Utility: Adam steps of each few-shot classifier (batch 32)."),
-            ("extra", 1, "Utility: generated / augmented / real images added per class (at most "
-                         "half of a class's non-seed images; the rest are the test set)."),
-            ("episodes", 1, "Utility: draws of the seeds (episodes)."),
-            ("seeds", 1, "Utility: classifier seeds per episode and training set.")):
-        command = click.option(f"--utility-{name}", type=click.IntRange(low),
-                               default=getattr(DEFAULTS, f"utility_{name}"), show_default=True,
-                               help=text)(command)
-    return command
+def metric_options(command: str):
+    """The click options of the options the metrics declare for ``command`` (``evaluate`` or
+    ``compare``; :func:`~augintae_tf.evaluation.table.declared_options`), in table order."""
+    def click_type(option):
+        if option.type == "path":
+            return click.Path()
+        kind = {"int": click.IntRange, "float": click.FloatRange}.get(option.type)
+        if kind is None or (option.low is None and option.high is None):
+            return {"int": int, "float": float}.get(option.type, str)
+        return kind(option.low, option.high)
+
+    def decorate(fn):
+        for option in reversed(declared_options(command).values()):
+            fn = click.option(option.flag, option.name, type=click_type(option),
+                              default=option.default, show_default=option.default is not None,
+                              help=option.help)(fn)
+        return fn
+    return decorate
 
 
 def metrics_epilog() -> str:
@@ -87,8 +78,8 @@ def metrics_epilog() -> str:
                    "training images, and says so).")
 @click.option("--metrics", "metrics", default=None, metavar="NAME,NAME,...",
               help="Comma-separated metrics, or all; each is listed below. Default: the "
-                   "--protocol's (quick: " + ",".join(default_metrics()) + "; paper: "
-                   + ",".join(PROTOCOLS["paper"].metrics) + "), those the model can do.")
+                   "--protocol's (" + "; ".join(f"{name}: {','.join(protocol_metrics(name))}"
+                                                for name in PROTOCOLS) + "), those the model can do.")
 @click.option("--protocol", type=click.Choice(list(PROTOCOLS)), default=DEFAULTS.protocol,
               show_default=True,
               help="The metrics and sizes used unless given: " + "; ".join(
@@ -104,41 +95,31 @@ def metrics_epilog() -> str:
               help="Seed images per novel class (K).")
 @click.option("--num-images", type=click.IntRange(1), default=DEFAULTS.num_images,
               help="Few-shot images to generate (N; default: the protocol's).")
-@click.option("--noise-trials", type=click.IntRange(1), default=DEFAULTS.noise_trials,
-              help="Noise images per frequency (default: the protocol's, quick 100, paper 1000).")
 @classifier_options("the evaluation classifiers")
 @click.option("--data-limit", type=click.IntRange(1), default=None,
               help="At most this many images per split (default: whole splits; the "
                    "generalization metric uses 256 unless given).")
-@click.option("--fid-network", type=click.Path(), default=None,
-              help="Inception-v3 notop .h5 weights or TF-GAN inception SavedModel directory.")
-@double_exposure_options
-@utility_options
+@metric_options("evaluate")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/eval.")
 @click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True,
               help="Seeds the few-shot plan, the classifiers and the figure's pairs.")
 @friendly_errors
 def evaluate_command(run_dir, dataset, split, held_out, metrics, protocol, sampler, scale, force,
-                     shots, num_images, noise_trials, classifier_epochs, classifier_limit,
-                     data_limit, fid_network, out, seed, double_exposure_ratio,
-                     double_exposure_shift, utility_seeds, utility_episodes, utility_extra,
-                     utility_steps):
+                     shots, num_images, classifier_epochs, classifier_limit, data_limit, out, seed,
+                     **metric_options):
     """Evaluate a run: few-shot quality beside reference rows, reconstruction and interpolations
     (--protocol paper adds the appendix's FD-clf / classifier scores and noise curve) ->
     RUN/eval/metrics.json, written after every metric (+ interpolations.png, noise.png)."""
-    check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
+    check_metric_options(metric_options)  # before TF loads
     from augintae_tf.evaluation.evaluate_run import evaluate
 
     names = parse_metrics(metrics, protocol)  # an unknown name fails before the run is loaded
     record = evaluate(run_dir, metrics=None if metrics is None else names, shots=shots,
-                      num_images=num_images, fid_network=fid_network, dataset=dataset, split=split,
-                      held_out=held_out, out=out, noise_trials=noise_trials,
-                      classifier_epochs=classifier_epochs, classifier_limit=classifier_limit,
-                      seed=seed, data_limit=data_limit, double_exposure_ratio=double_exposure_ratio,
-                      double_exposure_shift=double_exposure_shift, protocol=protocol, force=force,
-                      sampler=sampler, scale=scale, utility_seeds=utility_seeds,
-                      utility_episodes=utility_episodes, utility_extra=utility_extra,
-                      utility_steps=utility_steps, echo=click.echo)
+                      num_images=num_images, dataset=dataset, split=split, held_out=held_out,
+                      out=out, classifier_epochs=classifier_epochs,
+                      classifier_limit=classifier_limit, seed=seed, data_limit=data_limit,
+                      protocol=protocol, force=force, sampler=sampler, scale=scale,
+                      echo=click.echo, **metric_options)
     for line in summary_lines(record):
         click.echo(line)
     click.echo(f"wrote {out or f'{run_dir}/eval'}/metrics.json ({record['timing_s']['total']:.1f} s)")
@@ -195,18 +176,16 @@ def summary_lines(record: dict) -> list[str]:
 @click.option("--split", default=None,
               help="Novel-domain split (default: the runs' data.novel_split, or test with "
                    "--novel; glyphs: test = held-out alphabets, far = symbols unlike letters).")
-@double_exposure_options
-@utility_options
+@metric_options("compare")
 @friendly_errors
 def compare_command(run_dirs, run_dir_options, out, seed, quality, utility, shots, num_images,
                     classifier_epochs, classifier_limit, dataset, samplers, scale, split,
-                    double_exposure_ratio, double_exposure_shift, utility_seeds,
-                    utility_episodes, utility_extra, utility_steps):
+                    **metric_options):
     """Interpolations of several runs on the same novel pairs, a table of their eval metrics and
     a few-shot quality table with reference rows (OUT/interpolations.png,
     OUT/generalization.png, OUT/metrics.md, OUT/metrics.json). Runs: --run-dir RUN (repeatable)
     and/or RUN arguments, in the order given."""
-    check_double_exposure(double_exposure_ratio, double_exposure_shift)  # before TF loads
+    check_metric_options(metric_options)  # before TF loads
     from augintae_tf.evaluation.compare_runs import compare
 
     run_dirs = (*run_dir_options, *run_dirs)
@@ -216,11 +195,7 @@ def compare_command(run_dirs, run_dir_options, out, seed, quality, utility, shot
     result = compare(run_dirs, out, seed=seed, echo=click.echo, quality=quality, shots=shots,
                      num_images=num_images, classifier_epochs=classifier_epochs,
                      classifier_limit=classifier_limit, dataset=dataset, split=split,
-                     samplers=tuple(samplers), scale=scale,
-                     double_exposure_ratio=double_exposure_ratio,
-                     double_exposure_shift=double_exposure_shift, utility=utility,
-                     utility_seeds=utility_seeds, utility_episodes=utility_episodes,
-                     utility_extra=utility_extra, utility_steps=utility_steps)
+                     samplers=tuple(samplers), scale=scale, utility=utility, **metric_options)
     click.echo(f"wrote {result['figure']}, {result['generalization_figure']}, "
                f"{os.path.join(out, 'metrics.md')} and {os.path.join(out, 'metrics.json')}")
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
 from augintae_tf.evaluation.classifiers import chance_problem
-from augintae_tf.evaluation.data import EvalData
+from augintae_tf.evaluation.inputs import EvalData
 from augintae_tf.evaluation.figures import interpolation_figure, plot_noise_curve
 from augintae_tf.evaluation.options import EvalOptions
 from augintae_tf.metrics.fewshot import random_latent_samples

@@ -17,11 +17,11 @@ from augintae_tf import atomic
 from augintae_tf.data import FALLBACK_WARNINGS, load_arrays, resolve_novel, same_images
 from augintae_tf.errors import RunError
 from augintae_tf.evaluation.figures import generalization_figure, interpolation_figure
-from augintae_tf.evaluation.options import CompareOptions, check_double_exposure, options_of
+from augintae_tf.evaluation.options import CompareOptions, check_metric_options, options_of
 from augintae_tf.evaluation.quality import compare_quality
 from augintae_tf.inference.loaded import load_run
+from augintae_tf.metrics.quality_table import quality_table
 from augintae_tf.output_folders import claim_out
-from augintae_tf.metrics.quality import quality_table
 from augintae_tf.run.layout import EVAL_METRICS
 
 TABLE_KEYS = ("fd_clf", "class_accuracy", "domain_share", "recon_test", "recon_novel", "noise_mean",
@@ -109,7 +109,7 @@ def compare(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike,
     Returns ``{"runs", "table", "markdown", "figure", "generalization_figure", "quality"}``."""
     o = options_of(CompareOptions, options, "compare")
     echo = echo or print
-    check_double_exposure(o.double_exposure_ratio, o.double_exposure_shift)
+    check_metric_options(o.metric_options)
     if not run_dirs:
         raise RunError("compare needs at least one run directory")
     if o.shots < 2:

@@ -1,5 +1,5 @@
 """Evaluate a trained run (appendix A.3/A.4/A.6): :func:`evaluate` runs the table's metrics
-(:mod:`augintae_tf.evaluation.table`) over one :class:`~augintae_tf.evaluation.data.EvalData`,
+(:mod:`augintae_tf.evaluation.table`) over one :class:`~augintae_tf.evaluation.inputs.EvalData`,
 writes ``OUT/metrics.json`` (default ``OUT = RUN/eval``) after every metric, the figures
 (``noise.png``, ``interpolations.png``...), and appends ``{"eval": {...}, "timestamp": ...}`` to
 ``RUN/metrics.jsonl``.
@@ -14,14 +14,14 @@ from typing import Callable, Sequence
 from augintae_tf import atomic
 from augintae_tf.capabilities import Capability
 from augintae_tf.errors import RunError
-from augintae_tf.evaluation.data import EvalData, Timer
-from augintae_tf.evaluation.options import EvalOptions, check_double_exposure, options_of
-from augintae_tf.evaluation.protocols import resolve_options
+from augintae_tf.evaluation.inputs import EvalData, Timer
+from augintae_tf.evaluation.options import (EvalOptions, check_metric_options, options_of,
+                                           resolve_options)
 from augintae_tf.evaluation.record import Progress, RecordStore, append, fingerprint, header
 from augintae_tf.evaluation.table import metric, metrics_for, parse_metrics
 from augintae_tf.inference.loaded import load_run
+from augintae_tf.metrics.quality_table import quality_table
 from augintae_tf.output_folders import claim_out
-from augintae_tf.metrics.quality import quality_table
 from augintae_tf.run.layout import EVAL_METRICS, RunLayout
 
 EVAL_FILES = (EVAL_METRICS, "noise.png", "interpolations.png", "generalization.png")
@@ -35,9 +35,10 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     protocol's, ``options["protocol"]``: quick or paper); returns (and writes to
     ``OUT/metrics.json``, default ``RUN/eval``) the record, and appends it to
     ``RUN/metrics.jsonl``.  ``options``: the fields of
-    :class:`~augintae_tf.evaluation.options.EvalOptions` (shots, num_images, fid_network,
-    dataset, split, held_out, noise_trials, classifier_epochs, classifier_limit, data_limit, seed,
-    double_exposure_ratio, double_exposure_shift, protocol, sampler, scale).  ``metrics.json`` is
+    :class:`~augintae_tf.evaluation.options.EvalOptions` (shots, num_images, dataset, split,
+    held_out, classifier_epochs, classifier_limit, data_limit, seed, protocol, sampler, scale) and
+    the options the metrics declare (:func:`~augintae_tf.evaluation.table.declared_options`:
+    fid_network, noise_trials, utility_*, double_exposure_*...).  ``metrics.json`` is
     rewritten after every metric; metrics it already holds for the same options are reused unless
     ``force`` (:mod:`augintae_tf.evaluation.record`).
     """
@@ -45,7 +46,7 @@ def evaluate(run_dir: str | os.PathLike, metrics: str | Sequence[str] | None = N
     names = parse_metrics(metrics, opts.protocol)
     if opts.shots < 2:
         raise RunError(f"--shots must be at least 2 (a path needs two seeds), got {opts.shots}")
-    check_double_exposure(opts.double_exposure_ratio, opts.double_exposure_shift)
+    check_metric_options(opts.metric_options)
     echo = echo or (print if progress else (lambda *_: None))
     timer, start = Timer(echo), time.perf_counter()
     if out is not None and os.path.abspath(out) == os.path.abspath(RunLayout(run_dir).eval):

@@ -1,7 +1,7 @@
 """Few-shot quality with reference rows in ``evaluate`` (metric ``quality``) and ``compare``.
 
 Both score a model's few-shot images beside the floor, the seed copies and the pixel cross-fade
-(:mod:`augintae_tf.metrics.quality`) built on exactly the same plan: seeds are
+(:mod:`augintae_tf.metrics.reference_rows`) built on exactly the same plan: seeds are
 ``sample_seeds(labels, shots, seed)`` -- the seeds the plan itself was drawn with -- and the real
 images split into a *comparison* half and a *floor* half (``real_split``).
 
@@ -17,26 +17,25 @@ and reference rows only mean something when every row shares the plan, the split
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any, Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from augintae_tf.atomic import safe_dir
-from augintae_tf.augment import augment
 from augintae_tf.capabilities import Capability
 from augintae_tf.evaluation.classifiers import cached_classifier, chance_problem
-from augintae_tf.evaluation.data import classifier_key, classifier_settings, subsample
+from augintae_tf.evaluation.inputs import classifier_key, classifier_settings, subsample
 from augintae_tf.evaluation.figures import unique_names
 from augintae_tf.evaluation.options import CompareOptions, check_double_exposure
 from augintae_tf.evaluation.utility import add_utility, model_generator, utility_of
 from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
-from augintae_tf.metrics.quality import (fewshot_quality, nearer_seed, quality_table, real_split,
-                                         withhold)
+from augintae_tf.metrics.fewshot_quality import fewshot_quality
+from augintae_tf.metrics.guards import withhold
+from augintae_tf.metrics.quality_table import quality_table
+from augintae_tf.metrics.reference_rows import affine_fn, nearer_seed, real_split
 from augintae_tf.run.layout import CLASSIFIERS
 
 
@@ -56,24 +55,10 @@ def quality_classifier(cache_dir: Path, cfg, novel_key: list, images, labels, sp
                              **classifier_settings(cfg, epochs, seed))
 
 
-def affine_fn(augment_cfg) -> Callable:
-    """``(images, seed) -> images``: one random affine per image in ``augment_cfg``'s geometric
-    ranges (rotation, translation, scale, shear, fill; colour jitter left out), the augmented-copies
-    reference row's augmentation (:func:`augintae_tf.augment.augment`, stream ``[seed, 31]``)."""
-    geometric = dataclasses.replace(augment_cfg, brightness=0.0, contrast=0.0, saturation=0.0,
-                                    hue=0.0)
-
-    def fn(images, seed: int = 0) -> np.ndarray:
-        images = np.asarray(images, np.float32)
-        return augment(images, geometric, tf.constant([seed, 31], tf.int64)).numpy()
-
-    return fn
-
-
 def score(generated: dict, plan, images, labels, classifier, *, shots: int, seed: int,
           double_exposure_ratio: float = 0.5, double_exposure_shift: int = 2,
           augment_fn: Callable | None = None) -> dict:
-    """:func:`~augintae_tf.metrics.quality.fewshot_quality` of ``generated`` (``{name: images}``)
+    """:func:`~augintae_tf.metrics.fewshot_quality.fewshot_quality` of ``generated`` (``{name: images}``)
     plus the reference rows (``augment_fn``: also the augmented copies), seeds = the plan's own
     ``sample_seeds(labels, shots, seed)``."""
     seeds = sample_seeds(labels, shots, seed)
@@ -104,7 +89,7 @@ RECONSTRUCTIONS = ": seed reconstructions"  # suffix of a model's diagnostic row
 
 def seed_reconstructions(model, images, plan, batch_size: int = 256) -> np.ndarray | None:
     """Per plan row, the model's reconstruction ``decode(encode(x))`` of the seed that row's alpha
-    weights more (:func:`~augintae_tf.metrics.quality.nearer_seed`, the seed-copies row's image):
+    weights more (:func:`~augintae_tf.metrics.reference_rows.nearer_seed`, the seed-copies row's image):
     no interpolation, so beside the seed copies it shows what the decoder alone loses (blur), and
     beside the model's own row what interpolating adds.  ``None`` for a model without a latent."""
     if not model.has(Capability.LATENT):

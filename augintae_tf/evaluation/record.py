@@ -12,7 +12,6 @@ ETA for the rest, so one long metric (the noise curve) does not make the count o
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -30,7 +29,7 @@ def fingerprint(run, data, options) -> dict:
     """What a metric's values depend on, as JSON: two evaluations with equal fingerprints
     compute the same numbers."""
     opts = {k: (str(v) if v is not None and not isinstance(v, (int, float, str)) else v)
-            for k, v in dataclasses.asdict(options).items() if k != "protocol"}
+            for k, v in options.as_dict().items() if k != "protocol"}
     return json.loads(json.dumps({
         **opts, "checkpoint": str(Path(run.checkpoint).resolve()), "model": run.config.model.name,
         "run_sampler": [getattr(run.config.model, k, None) for k in ("sampler", "sampler_scale")],

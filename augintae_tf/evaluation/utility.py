@@ -1,6 +1,6 @@
 """The ``utility`` metric of ``evaluate`` and ``compare``: a few-shot classifier's accuracy on the
 novel classes trained on the seeds, the seeds + a model's images, + augmented copies, + other real
-images (:mod:`augintae_tf.metrics.utility`), and its columns in the quality table.
+images (:mod:`augintae_tf.metrics.fewshot_utility`), and its columns in the quality table.
 
 In the quality table a model's row shows (b) for its own images; the reference rows show what
 stands for them here: the seed copies (a) -- copies add nothing a classifier does not already get
@@ -13,7 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from augintae_tf.metrics.utility import AUGMENTED, REAL, SEEDS, fewshot_utility, utility_table
+from augintae_tf.metrics.reference_rows import affine_fn
+from augintae_tf.metrics.fewshot_utility import AUGMENTED, REAL, SEEDS, fewshot_utility, utility_table
 
 # the quality table's reference rows -> the utility set standing for them
 QUALITY_ROWS = {"seed_copies": SEEDS, "seed_augmented": AUGMENTED, "floor": REAL}
@@ -31,7 +32,7 @@ def model_generator(model, sampler: str | None = None, scale: float | None = Non
 
 
 def utility_of(generators: dict, images, labels, options, augment_fn, echo=None) -> dict:
-    """:func:`~augintae_tf.metrics.utility.fewshot_utility` with ``options``' shots, seed and
+    """:func:`~augintae_tf.metrics.fewshot_utility.fewshot_utility` with ``options``' shots, seed and
     ``utility_*`` counts."""
     return fewshot_utility(images, labels, generators, shots=options.shots,
                            extra=options.utility_extra, episodes=options.utility_episodes,
@@ -43,8 +44,6 @@ def utility(run, data, options) -> dict:
     """The ``utility`` metric: the run's few-shot images (its sampler, or ``options.sampler``)
     against the three reference sets; echoes its table, keeps the result for the quality table
     (``data.utility_result``) and returns ``{"utility": result}``."""
-    from augintae_tf.evaluation.quality import affine_fn
-
     images, labels = data.novel
     name = run.config.model.name
     generators = {name: model_generator(run.model, options.sampler, options.scale)}
@@ -56,7 +55,7 @@ def utility(run, data, options) -> dict:
 
 
 def add_utility(quality: dict, result: dict | None) -> dict:
-    """``quality`` (a :func:`~augintae_tf.metrics.quality.fewshot_quality` result) with columns
+    """``quality`` (a :func:`~augintae_tf.metrics.fewshot_quality.fewshot_quality` result) with columns
     ``utility`` (mean accuracy), ``utility_std`` and ``utility_share`` (and ``utility_noisy``)
     on the rows the utility ``result`` has a set for, and ``quality["utility"] = result``."""
     if not result:

@@ -13,7 +13,7 @@ seed (every integer shift ``|dy|, |dx| <= shift`` of it and of its 3x3 box blur)
   ``s_i != s_j``: the best blend of two *distinct* seeds;
 * ``g`` is a double exposure when ``e2 < ratio * e1`` (default 0.5: two seeds halve the error).
 
-Choices, calibrated on the reference rows of :mod:`.quality` on glyphs (real held-out images near
+Choices, calibrated on the reference rows of :mod:`.fewshot_quality` on glyphs (real held-out images near
 0, the pixel cross-fade at 1; README):
 
 * The two hypotheses get the same freedom -- two shifted/blurred copies and a blend weight -- and

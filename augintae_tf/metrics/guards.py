@@ -1,4 +1,4 @@
-"""When a figure of the few-shot quality table (:mod:`.quality`) means nothing, and says so.
+"""When a figure of the few-shot quality table (:mod:`.fewshot_quality`) means nothing, and says so.
 
 A value is *withheld* (``None`` in the row, kept under ``result["withheld"]["values"]``, ``?`` in
 the table with the reason under it) when the data cannot support it, by rules on the counts or on

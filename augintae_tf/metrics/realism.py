@@ -18,7 +18,7 @@ Choices, all fixed so rows are comparable:
 * power grows with the set sizes: with a few dozen images a side the CNN stays near 0.5 whatever
   the sets are, so compare rows of similar size only, and read a value within chance of 0.5
   (:func:`chance_margin`) as "indistinguishable" only where a row known to differ (the pixel
-  cross-fade) was told apart (:mod:`.quality`);
+  cross-fade) was told apart (:mod:`.fewshot_quality`);
 * deterministic for a ``seed`` without touching global RNG state: the initialisers are seeded,
   and the per-epoch shuffles are drawn with NumPy and fed in order, one ``train_on_batch`` per
   batch (the same steps as ``fit(shuffle=False)`` per epoch, without its per-call overhead, which

@@ -1,25 +1,6 @@
-"""Few-shot quality with its own yardsticks: the model beside the floor, seed copies and cross-fade.
-
-A few-shot plan (:class:`~augintae_tf.metrics.fewshot.FewShotPlan`) says, per generated row, which
-two seeds of a novel class it interpolates and at which ``alpha`` (weight of ``index_a``).  Every
-score of the model's images is printed beside reference rows built from the same plan, so a
-table says by itself whether the model beats taking no model at all:
-
-* ``floor``: real images of the same classes that are not seeds -- what a perfect generator
-  would score (the best attainable FD, realism 0.5, ...);
-* ``seed_copies``: per plan row, a copy of the seed its alpha is nearer to (``index_a`` when
-  ``alpha >= 0.5``), i.e. pure memorisation of exactly the seeds the model saw;
-* ``seed_augmented``: the seed copies, each under a random affine in the recipe's augmentation
-  ranges (``augment_fn``; no model): what augmenting the seeds alone adds in variety.  The bar a
-  generator of new instances has to clear is this row and the copies, not only the cross-fade;
-* ``crossfade``: per plan row, ``alpha * x_a + (1 - alpha) * x_b`` in pixels on exactly the same
-  pairs and alphas (double strokes, no model).
-
-The real sets (:func:`real_split`): for every class of the plan, its images that are not seeds
-are shuffled (fixed by ``seed``) and cut in two: the first ``ceil(n/2)`` form the *comparison*
-set that every row -- model and references alike -- is scored against; the rest form the *floor*
-row.  The two never overlap, so the floor is an honest "held-out real vs held-out real", and the
-seeds are in neither, so copying them earns no credit for matching the comparison set.
+"""Few-shot quality with its own yardsticks: a model's few-shot images scored beside the reference
+rows (:mod:`.reference_rows`: the floor, seed copies, augmented copies and pixel cross-fade, all
+on the same plan) against one real comparison set; :mod:`.quality_table` prints the result.
 
 Metrics per row (:data:`METRICS`), in the feature space of ``features_fn`` unless "px":
 
@@ -61,83 +42,18 @@ import numpy as np
 from augintae_tf.metrics.double_exposure import DEFAULT_RATIO, DEFAULT_SHIFT, double_exposures
 from augintae_tf.metrics.fewshot import FewShotPlan
 from augintae_tf.metrics.frechet import frechet_distance_from_activations
-from augintae_tf.metrics.guards import (NOT_ENOUGH, guard_fd, guard_realism,  # noqa: F401
-                                        mark_double_exposure, withhold)
+from augintae_tf.metrics.guards import guard_fd, guard_realism, mark_double_exposure
 from augintae_tf.metrics.manifold import (nearest_seed_distance, pixel_rms_distance,
                                           precision_recall_density_coverage)
 from augintae_tf.metrics.realism import realism_accuracy
+from augintae_tf.metrics.reference_rows import (REFERENCE_ROWS, pixel_crossfade, real_split,
+                                                seed_augmented, seed_copies)
 
-REFERENCE_ROWS = ("floor", "seed_copies", "seed_augmented", "crossfade")
 CLASS_METRICS = ("fd", "class_accuracy", "precision", "recall", "density", "coverage", "seed_distance",
                  "seed_distance_px")
 METRICS = ("fd", "fd_class_mean", "class_accuracy", "precision", "recall", "density", "coverage",
            "seed_distance", "seed_distance_px", "realism", "double_exposure")
-# the table's columns: the rows' metrics, then what augintae_tf.evaluation.utility.add_utility adds
-COLUMNS = METRICS + ("utility", "utility_share")
-CLASS_COLUMNS = CLASS_METRICS + ("double_exposure",)  # the per-class table's columns
 REALISM_MIN_STEPS = 60  # realism CNN steps at least (glyphs' 2,000-image plans take 110-125)
-
-
-def plan_seeds(plan: FewShotPlan) -> np.ndarray:
-    """Sorted indices of every image the plan uses as a seed (``index_a`` and ``index_b``)."""
-    return np.unique(np.concatenate([plan.index_a, plan.index_b]))
-
-
-def nearer_seed(plan: FewShotPlan) -> np.ndarray:
-    """Per row, the endpoint its alpha weights more: ``index_a`` where ``alpha >= 0.5``, else ``index_b``."""
-    return np.where(np.asarray(plan.alpha) >= 0.5, plan.index_a, plan.index_b)
-
-
-def seed_copies(images, plan: FewShotPlan) -> np.ndarray:
-    """One copy of a seed per plan row (the alpha-nearer endpoint, :func:`nearer_seed`)."""
-    return np.asarray(images, np.float32)[nearer_seed(plan)]
-
-
-def seed_augmented(images, plan: FewShotPlan, augment_fn: Callable, seed: int = 0) -> np.ndarray:
-    """The :func:`seed_copies`, each through ``augment_fn(images [N, H, W, C], seed) -> images``
-    (a random affine per image, e.g. :func:`augintae_tf.evaluation.quality.affine_fn`), float32."""
-    return np.asarray(augment_fn(seed_copies(images, plan), seed), np.float32)
-
-
-def pixel_crossfade(images, plan: FewShotPlan) -> np.ndarray:
-    """Per plan row, ``alpha * x_a + (1 - alpha) * x_b`` in pixel space, float32."""
-    images = np.asarray(images, np.float32)
-    alpha = np.asarray(plan.alpha, np.float32).reshape((-1,) + (1,) * (images.ndim - 1))
-    return alpha * images[plan.index_a] + (1.0 - alpha) * images[plan.index_b]
-
-
-class RealSplit(NamedTuple):
-    """Index arrays into the image array: seeds, comparison set and floor set (disjoint)."""
-
-    seeds: np.ndarray
-    comparison: np.ndarray
-    floor: np.ndarray
-
-
-def real_split(labels, plan: FewShotPlan, *, seeds=None, seed: int = 0) -> RealSplit:
-    """Per class of the plan: the non-seed images, shuffled, first ``ceil(n/2)`` -> comparison,
-    the rest -> floor (module doc).
-
-    ``seeds``: the seed indices, as an array or as :func:`~augintae_tf.metrics.fewshot.sample_seeds`'
-    ``{class: indices}``; default :func:`plan_seeds`, which misses a sampled seed that no path
-    happened to use (few images per class), so pass the sampled seeds when you have them.
-    """
-    labels = np.asarray(labels).reshape(-1)
-    if seeds is None:
-        seeds = plan_seeds(plan)
-    elif isinstance(seeds, Mapping):
-        seeds = np.concatenate([np.asarray(v, np.int64).reshape(-1) for v in seeds.values()])
-    seeds = np.unique(np.asarray(seeds, np.int64).reshape(-1))
-    is_seed = np.zeros(len(labels), bool)
-    is_seed[seeds] = True
-    rng = np.random.default_rng([seed, 11])
-    comparison, floor = [], []
-    for cls in np.unique(plan.class_label):
-        members = rng.permutation(np.flatnonzero((labels == cls) & ~is_seed))
-        half = -(-len(members) // 2)
-        comparison.append(members[:half])
-        floor.append(members[half:])
-    return RealSplit(seeds, np.sort(np.concatenate(comparison)), np.sort(np.concatenate(floor)))
 
 
 def _value(x) -> float | None:
@@ -297,87 +213,3 @@ def fewshot_quality(generated, plan: FewShotPlan, images, labels, features_fn: C
     guard_realism(result, len(split.comparison))
     mark_double_exposure(result)
     return result
-
-
-TITLES = {"floor": "floor: held-out real images", "seed_copies": "copies of the seeds (no model)",
-          "seed_augmented": "augmented copies of the seeds (no model)",
-          "crossfade": "pixel cross-fade of the seeds (no model)"}
-HEADINGS = {"fd": "FD", "fd_class_mean": "FD per class", "class_accuracy": "class acc",
-            "precision": "precision", "recall": "recall", "density": "density", "coverage": "coverage",
-            "seed_distance": "seed dist", "seed_distance_px": "seed dist px", "realism": "realism",
-            "double_exposure": "double exp", "utility": "utility", "utility_share": "util share"}
-
-
-def _number(value) -> str:
-    if value is None:
-        return "-"
-    size = abs(value)
-    return f"{value:.0f}" if size >= 100 else f"{value:.1f}" if size >= 10 else f"{value:.3f}"
-
-
-def _cell(row: dict, metric: str) -> str:
-    if metric == "utility_share" and row.get(metric) is not None:
-        return f"{row[metric]:.2f}" + ("*" if row.get("utility_noisy") else "")
-    return _number(row.get(metric))
-
-
-def _markdown(header: list[str], body: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(cells) + " |" for cells in body]
-
-
-def _exposure_note(counts: dict) -> str:
-    if "double_exposure_ratio" not in counts:  # a result written before the column existed
-        return ""
-    return (f"; double exp = share of images a blend of two seeds fits with under "
-            f"{counts['double_exposure_ratio']:g} x the error of one seed "
-            f"(shifts up to {counts['double_exposure_shift']} px)")
-
-
-def _classifier_note(counts: dict) -> str:
-    if counts.get("classifier_accuracy") is None:
-        return ""
-    return ("; class acc and the features: a classifier trained on those held-out images only "
-            f"(its own held-out accuracy {counts['classifier_accuracy']:.2f})")
-
-
-def quality_table(result: dict, *, per_class: bool = False) -> str:
-    """Markdown: a counts line, then one row per image set of :func:`fewshot_quality`'s result (and,
-    with ``per_class``, a second table with one line per class and set)."""
-    rows, counts = result["rows"], result["counts"]
-    lines = [f"{counts['classes']} classes, {counts['seeds_per_class']} seeds per class, "
-             f"{counts['images']} generated images; scored against {counts['comparison_images']} "
-             f"held-out real images (floor: {counts['floor_images']} others); k = {counts['k']}; "
-             "realism 0.5 = indistinguishable" + _exposure_note(counts) + _classifier_note(counts),
-             ""]
-    columns = [m for m in COLUMNS if any(m in row for row in rows.values())]
-    kept = result.get("withheld", {}).get("values", {})
-    marked = result.get("marked", {})
-    body = [[TITLES.get(name, name), str(row["images"])]
-            + ["?" if m in kept.get(name, {}) else
-               _cell(row, m) + ("*" if m in marked and row.get(m) is not None else "")
-               for m in columns]
-            for name, row in rows.items()]
-    lines += _markdown(["set", "n"] + [HEADINGS[m] for m in columns], body)
-    reasons = result.get("withheld", {}).get("reasons", {})
-    lines += [""] if reasons or marked else []
-    for reason in dict.fromkeys(reasons.values()):
-        named = ", ".join(HEADINGS.get(c, c) for c, r in reasons.items() if r == reason)
-        lines.append(f"? ({named}) = {reason}")
-    lines += [f"* ({HEADINGS.get(c, c)}) = {note}" for c, note in marked.items()]
-    if result.get("utility"):
-        from augintae_tf.metrics.utility import utility_table
-
-        lines += ["", "utility = accuracy of a few-shot classifier trained on the seeds + the "
-                  "row's kind of images (copies: the seeds alone; floor: other real images); "
-                  "util share = (utility - copies') / (floor's - copies'), * = within noise",
-                  "", utility_table(result["utility"]).rstrip()]
-    if per_class:
-        columns = [m for m in CLASS_COLUMNS if any(m in v for cls in result["per_class"].values()
-                                                   for v in cls.values())]
-        sets = result["per_class"]
-        classes = next(iter(sets.values())) if sets else {}
-        body = [[str(cls), name, str(sets[name][cls]["images"])]
-                + [_number(sets[name][cls].get(m)) for m in columns] for cls in classes for name in sets]
-        lines += [""] + _markdown(["class", "set", "n"] + [HEADINGS[m] for m in columns], body)
-    return "\n".join(lines) + "\n"
