@@ -25,15 +25,20 @@ ALPHAS = ("midpoint", "uniform")  # model.alpha
 
 # model: few-shot samplers (latent.sample_latents); the noisy ones read the latent-stats stage's
 # local or within-class covariance (models/latent_stats.py); the -edit ones add the decoded change
-# to the seed image (models/autoencoder.edit_fn)
+# to the seed image (models/autoencoder.edit_fn); the aug-path ones decode AugIntAE's learned
+# augmentation paths (models/aug_path.py: they take a scale, and the within-class covariance
+# where their name says within or edit)
+AUG_PATH_SAMPLERS = ("aug-path", "aug-path-within", "aug-path-edit")
 SAMPLERS = ("slerp", "local", "slerp-local", "local-edit", "convex", "within", "within-edit",
-            "set-edit")
-NOISY_SAMPLERS = ("local", "slerp-local", "local-edit", "within", "within-edit", "set-edit")
-WITHIN_SAMPLERS = ("within", "within-edit", "set-edit")  # the within-class covariance's
+            "set-edit", *AUG_PATH_SAMPLERS)
+NOISY_SAMPLERS = ("local", "slerp-local", "local-edit", "within", "within-edit", "set-edit",
+                  *AUG_PATH_SAMPLERS)
+# the within-class covariance's
+WITHIN_SAMPLERS = ("within", "within-edit", "set-edit", "aug-path-within", "aug-path-edit")
 EDIT_SAMPLERS = ("local-edit", "within-edit", "set-edit")
 # the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
 # others combine two or more (a slerp between two, a convex combination of all, the seeds' scatter)
-ONE_SEED_SAMPLERS = ("local", "local-edit", "within", "within-edit")
+ONE_SEED_SAMPLERS = ("local", "local-edit", "within", "within-edit", *AUG_PATH_SAMPLERS)
 
 
 def min_seeds(sampler: str | None) -> int:

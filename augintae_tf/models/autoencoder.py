@@ -13,11 +13,12 @@ import tensorflow as tf
 from augintae_tf.augment import augment as augment_images
 from augintae_tf.augment import interpolation_batch, sub_seed
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import EDIT_SAMPLERS, NOISY_SAMPLERS, SAMPLERS, WITHIN_SAMPLERS
+from augintae_tf.config.choices import (AUG_PATH_SAMPLERS, EDIT_SAMPLERS, NOISY_SAMPLERS, SAMPLERS,
+                                        WITHIN_SAMPLERS)
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
-from augintae_tf.models import latent_stats
+from augintae_tf.models import aug_path, latent_stats
 from augintae_tf.models.averaged import attach_average, inference_networks, update_average
 from augintae_tf.models.contract import ModelContract, check_optimizer, images_of
 from augintae_tf.models.losses import pixel_loss, pixel_mse
@@ -135,6 +136,9 @@ class Autoencoder(ModelContract):
         sampler = self.check_sampler(sampler)
         scale = self.setup.section.sampler_scale if scale is None else scale
         latents = self.encode(seed_images)
+        if sampler in AUG_PATH_SAMPLERS:  # models/aug_path.py: seeds' images and latents
+            return aug_path.SAMPLERS[sampler](self, seed_images, latents, num, seed, scale,
+                                              batch_size)
         if sampler == "slerp":
             first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed)
             z_a, z_b = tf.gather(latents, first), tf.gather(latents, second)
