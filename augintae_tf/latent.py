@@ -143,6 +143,9 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
     if sampler not in SAMPLER_TABLE:
         raise ValueError(f"sampler {sampler!r} is unknown; expected one of {', '.join(SAMPLERS)}")
     row = SAMPLER_TABLE[sampler]
+    if row.output == "images":
+        raise ValueError(f"sampler {sampler!r} draws images, not latents "
+                         "(augintae_tf.models.autoencoder.Autoencoder.fewshot draws it)")
     latents = tf.cast(latents, tf.float32)
     pair = sample_seed_pairs(tf.shape(latents)[0], num, seed, row.seeds)
     if row.covariance is not None and factor is None:

@@ -248,7 +248,8 @@ def parse_args() -> argparse.Namespace:
                              "pairing: glyphs runs on digits, digits runs on glyphs)")
     parser.add_argument("--samplers", default=None,
                         help="comma list of few-shot samplers, one row per run and sampler "
-                             "(slerp, local, slerp-local, convex); default: each run's own")
+                             "(slerp, local-edit, aug-path, ...; SAMPLER:SCALE gives the row its "
+                             "own scale); default: each run's own")
     parser.add_argument("--scale", type=float, default=None,
                         help="noise scale of the local samplers (default: each run's)")
     parser.add_argument("--double-exposure-ratio", type=float, default=0.5,

@@ -25,7 +25,8 @@ def say(line) -> None:
 @RUN_DIR
 @click.option("--seeds", type=click.Path(exists=True), default=None,
               help="A folder of seed images of one class (e.g. what `augintae-tf export-seeds` "
-                   "writes): one or more for local, local-edit, within and within-edit, at "
+                   "writes): one or more for local, local-edit, within, within-edit and the "
+                   "aug-path samplers, at "
                    "least 2 for the others; omit it for a model that samples without seeds (e.g. fastgan).")
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True,
               help="How many new images to generate.")
@@ -42,10 +43,15 @@ def say(line) -> None:
                    "combination of all seeds), within (one seed plus noise along how the "
                    "training classes vary within a class), within-edit (that step as an edit "
                    "of the seed's image), set-edit (the edit with the seeds' own scatter mixed "
-                   "in). Default: the run's model.sampler.")
+                   "in), aug-path (a decoded point on the augmentation path AugIntAE learned "
+                   "from a seed to a random augmentation of it, in the run's ranges times "
+                   "--scale), aug-path-within (a within step on top of that point), "
+                   "aug-path-edit (that change as an edit of the seed's image). Default: the "
+                   "run's model.sampler.")
 @click.option("--scale", type=click.FloatRange(*SAMPLER_SCALE), default=None,
               help="Noise scale of the noisy samplers, in units of the local (or within-class) "
-                   "spread of training latents. Default: the run's model.sampler_scale.")
+                   "spread of training latents (aug-path: also the multiple of the run's "
+                   "augmentation ranges). Default: the run's model.sampler_scale.")
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors

@@ -74,9 +74,12 @@ ALPHAS = ("midpoint", "uniform")  # model.alpha
 @dataclass(frozen=True)
 class Sampler:
     """A few-shot sampler.  ``draw`` is its function, ``"module:function"`` (imported when it
-    draws; :func:`augintae_tf.latent.sample_latents` calls it): the seeds' unit latents, the drawn
+    draws).  For ``output`` ``latents``, ``pair`` and ``edit``
+    (:func:`augintae_tf.latent.sample_latents` calls it): the seeds' unit latents, the drawn
     ``(first, second, alpha)`` seed pairs, ``num``, ``seed``, the noise ``scale`` and ``factor`` ->
-    ``num`` unit latents."""
+    ``num`` unit latents.  For ``output`` ``images`` (the model's
+    :meth:`~augintae_tf.models.autoencoder.Autoencoder.fewshot` calls it): the model, the seed
+    images, their unit latents, ``num``, ``seed``, ``scale`` and ``batch_size`` -> ``num`` images."""
 
     name: str
     draw: str
@@ -85,12 +88,15 @@ class Sampler:
     # of training latents around their neighbours) or "within" (the within-class one); None: none
     covariance: str | None = None
     # what the model makes of it: "latents" (decoded), "pair" (the model's own interpolation of
-    # the drawn pair, Autoencoder.interpolate_latents) or "edit" (the seed image plus the decoded
-    # change, models/autoencoder.edit_fn)
+    # the drawn pair, Autoencoder.interpolate_latents), "edit" (the seed image plus the decoded
+    # change, models/autoencoder.edit_fn) or "images" (the draw makes the images itself)
     output: str = "latents"
+    # whether it takes a scale without a covariance (aug-path: the multiple of the run's
+    # augmentation ranges); every sampler with a covariance takes one
+    scaled: bool = False
 
 
-_L = "augintae_tf.latent"
+_L, _A = "augintae_tf.latent", "augintae_tf.models.aug_path"
 SAMPLER_TABLE = {s.name: s for s in (
     Sampler("slerp", f"{_L}:draw_slerp", output="pair"),  # the paper's
     Sampler("local", f"{_L}:draw_near_seed", seeds=1, covariance="local"),
@@ -100,14 +106,23 @@ SAMPLER_TABLE = {s.name: s for s in (
     Sampler("within", f"{_L}:draw_near_seed", seeds=1, covariance="within"),
     Sampler("within-edit", f"{_L}:draw_near_seed", seeds=1, covariance="within", output="edit"),
     Sampler("set-edit", f"{_L}:draw_near_seed_set", covariance="within", output="edit"),
+    # AugIntAE's learned augmentation paths (models/aug_path.py)
+    Sampler("aug-path", f"{_A}:aug_path", seeds=1, output="images", scaled=True),
+    Sampler("aug-path-within", f"{_A}:aug_path_within", seeds=1, covariance="within",
+            output="images"),
+    Sampler("aug-path-edit", f"{_A}:aug_path_edit", seeds=1, covariance="within",
+            output="images"),
 )}
 SAMPLERS = tuple(SAMPLER_TABLE)
+# the samplers that need the run's latent statistics (their noise reads a covariance)
 NOISY_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance)
+# the samplers that take a scale (--scale, model.sampler_scale, a served signature's scale input)
+SCALED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance or s.scaled)
 WITHIN_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance == "within")
 # the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
 # others combine two or more (a slerp between two, a convex combination of all, the seeds' scatter)
 ONE_SEED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.seeds == 1)
-# the noise scale of the noisy samplers: model.sampler_scale's and --scale's range
+# the noise scale of the scaled samplers: model.sampler_scale's and --scale's range
 SAMPLER_SCALE = (0, 10)
 
 

@@ -145,6 +145,14 @@ def quality_report(result: dict) -> str:
     return quality_table(result)
 
 
+def sampler_and_scale(token: str | None, scale: float | None) -> tuple[str | None, float | None]:
+    """``"SAMPLER:SCALE"`` -> ``(SAMPLER, float(SCALE))``; ``"SAMPLER"`` -> ``(SAMPLER, scale)``."""
+    if token is None or ":" not in token:
+        return token, scale
+    sampler, _, own = token.partition(":")
+    return sampler, float(own)
+
+
 def compare_quality(runs, images, labels, novel_key: list, out: Path, options: CompareOptions,
                     echo: Callable[[str], object], reconstructions: bool = False
                     ) -> dict[str, Any]:
@@ -153,8 +161,9 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, options: C
     rows (double_exposure_*: that column's test, :mod:`augintae_tf.metrics.double_exposure`);
     the classifier and the augmented copies' ranges are the first run's config's.
     ``options.samplers``: one row per run and sampler its model has (a row ``NAME [SAMPLER]``
-    for each; none given: each run's own), ``options.scale`` the noisy samplers' scale (None:
-    each run's); ``reconstructions``: also each run's :func:`seed_reconstructions` row."""
+    for each; none given: each run's own; ``SAMPLER:SCALE`` gives that row its own scale),
+    ``options.scale`` the noisy samplers' scale (None: each run's); ``reconstructions``: also
+    each run's :func:`seed_reconstructions` row."""
     o = options
     check_double_exposure(o.double_exposure_ratio, o.double_exposure_shift)
     plan = sample_fewshot_plan(labels, o.shots, o.num_images, o.seed)
@@ -165,12 +174,13 @@ def compare_quality(runs, images, labels, novel_key: list, out: Path, options: C
     models = dict(zip(unique_names(runs), (run.model for run in runs)))
     generated, generators = {}, {}
     for name, model in models.items():
-        for sampler in o.samplers or (None,):
+        for token in o.samplers or (None,):
+            sampler, scale = sampler_and_scale(token, o.scale)
             if sampler is None or sampler in model.samplers:
-                row = name if sampler is None else f"{name} [{sampler}]"
+                row = name if token is None else f"{name} [{token}]"
                 generated[row] = generate_from_plan(model, images, plan, sampler=sampler,
-                                                    scale=o.scale)
-                generators[row] = model_generator(model, sampler, o.scale)
+                                                    scale=scale)
+                generators[row] = model_generator(model, sampler, scale)
         recon = seed_reconstructions(model, images, plan) if reconstructions else None
         if recon is not None:
             generated[name + RECONSTRUCTIONS] = recon

@@ -24,7 +24,8 @@ from typing import Callable
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLER_SCALE, WITHIN_SAMPLERS
+from augintae_tf.config.choices import (NOISY_SAMPLERS, SAMPLER_SCALE, SCALED_SAMPLERS,
+                                        WITHIN_SAMPLERS)
 
 DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
 
@@ -163,7 +164,7 @@ def endpoints(model, shape: tuple[int, int, int], latent_dim: int | None,
 
 
 def _sampler_endpoint(model, sampler: str, shape, max_num: int) -> Endpoint:
-    if sampler in NOISY_SAMPLERS:
+    if sampler in SCALED_SAMPLERS:
         def fn(seed_images, num, seed, scale):
             seeds = checked_images(seed_images, "seed_images", shape)
             return {"images": model.fewshot(seeds, checked_num(num, max_num), seed,
@@ -231,7 +232,7 @@ def signature_docs(names: list[str], shape: tuple[int, int, int], latent_dim: in
     }
     for name in names:
         if name.startswith("generate_"):
-            noisy = name in map(sampler_signature, NOISY_SAMPLERS)
+            noisy = name in map(sampler_signature, SCALED_SAMPLERS)
             scale = f", scale: float32 scalar in [{MIN_SCALE:g}, {MAX_SCALE:g}]" if noisy else ""
             docs[name] = (f"{name}(seed_images, num, seed{scale}) -> images: generate with the "
                           f"{name[9:].replace('_', '-')} sampler (`augintae-tf generate --sampler`)")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS
+from augintae_tf.config.choices import SCALED_SAMPLERS
 from augintae_tf.errors import RunError
 from augintae_tf.inference.serving import sampler_signature, served_samplers
 
@@ -45,7 +45,7 @@ def _verification_inputs(model: keras.Model) -> dict[str, dict[str, np.ndarray]]
         cases["generate"] = {"seed_images": img(5, 0), "num": np.int32(7), "seed": np.int64(11)}
         for sampler in served_samplers(model):
             case = {"seed_images": img(4, 6), "num": np.int32(5), "seed": np.int64(3)}
-            if sampler in NOISY_SAMPLERS:
+            if sampler in SCALED_SAMPLERS:
                 case["scale"] = np.float32(0.6)
             cases[sampler_signature(sampler)] = case
     if model.has(Capability.SAMPLE):

@@ -14,6 +14,7 @@ from augintae_tf.augment import augment as augment_images
 from augintae_tf.augment import interpolation_batch, sub_seed
 from augintae_tf.capabilities import Capability
 from augintae_tf.config.choices import SAMPLER_TABLE, SAMPLERS
+from augintae_tf.config.model_table import resolve
 from augintae_tf.distribute import step_outputs
 from augintae_tf.errors import RunError
 from augintae_tf.latent import l2_normalize, sample_alpha, sample_latents, sample_seed_pairs, slerp
@@ -134,12 +135,14 @@ class Autoencoder(ModelContract):
         ``pair`` (``slerp``, the default) decodes each drawn pair through
         :meth:`interpolate_latents`, ``edit`` adds the decoded change to the seed image
         (:func:`edit_fn`), ``latents`` decodes the unit latents of
-        :func:`~augintae_tf.latent.sample_latents`; ``batch_size`` decodes in chunks (eager
-        only)."""
+        :func:`~augintae_tf.latent.sample_latents`, ``images`` (the aug-path samplers) is the
+        draw's own images; ``batch_size`` decodes in chunks (eager only)."""
         sampler = self.check_sampler(sampler)
         row, factor = SAMPLER_TABLE[sampler], self.noise_factor(sampler)
         scale = self.setup.section.sampler_scale if scale is None else scale
         latents = self.encode(seed_images)
+        if row.output == "images":  # the draw makes the images (models/aug_path.py)
+            return resolve(row.draw)(self, seed_images, latents, num, seed, scale, batch_size)
         if row.output == "pair":  # the model's own interpolation of each drawn pair
             first, second, alpha = sample_seed_pairs(tf.shape(seed_images)[0], num, seed,
                                                      row.seeds)
