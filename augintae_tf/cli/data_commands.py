@@ -48,7 +48,7 @@ def augment_preview_command(out, split, num, copies, seed, overwrite, **options)
     classes, one image each in turn) and drawn at random within each, fixed by --seed."""
     check_file_out(out, overwrite)  # before the data is loaded
     cfg = config_from_options(**options, echo=click.echo)
-    from augintae_tf.training.preview import write_preview
+    from augintae_tf.training.augment_preview import write_preview
 
     done = write_preview(cfg, out, split, num, copies, seed)
     click.echo(f"wrote {done.path} ({done.originals} originals from {done.classes} "

@@ -106,7 +106,7 @@ class EvalData:
                                say=lambda got: f"{len(got[0])} {what} images of {dataset}")
             if not len(found[0]):
                 raise RunError(f"no images in {dataset}:{split}")
-            if which in FALLBACK_WARNINGS and which not in self._arrays_loaded():
+            if which in FALLBACK_WARNINGS and which not in self.arrays_loaded():
                 self.warn_if_training_images(which)
             self._arrays[key] = found
         return self._arrays[key]
@@ -116,7 +116,7 @@ class EvalData:
         if same_images(self.source(which), train):
             self.echo(f"warning: {FALLBACK_WARNINGS[which].format(dataset=train[0])}")
 
-    def _arrays_loaded(self) -> set[str]:
+    def arrays_loaded(self) -> set[str]:
         """Which of ``"novel"`` / split names were loaded so far."""
         return {key.split(":")[0] for key in self._arrays}
 

@@ -43,7 +43,7 @@ def header(data, names: Sequence[str], o) -> Callable[[], dict]:
 
     def fields() -> dict:
         novel = None
-        if "novel" in data._arrays_loaded():
+        if "novel" in data.arrays_loaded():
             images, labels = data.novel
             novel = {"dataset": data.novel_dataset, "split": data.novel_split,
                      "images": int(len(images)), "classes": int(len(np.unique(labels)))}
