@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from augintae_tf.inference import export, verify
 
 from augintae_tf.cli.main import main
-from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLERS
+from augintae_tf.config.choices import SAMPLERS, SCALED_SAMPLERS
 from augintae_tf.errors import RunError
 from augintae_tf.inference.export import export_run, rest_request_body
 from augintae_tf.latent import sample_alpha, sample_seed_pairs, slerp
@@ -27,7 +27,8 @@ from test_links_and_read_only import read_only  # noqa: F401  (a fixture: writes
 SIZE, LATENT, MAX_NUM = 12, 8, 300
 SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_local_edit",
                       "generate_convex", "generate_within", "generate_within_edit",
-                      "generate_set_edit")
+                      "generate_set_edit", "generate_aug_path", "generate_aug_path_within",
+                      "generate_aug_path_edit")
 SIGNATURES = ("generate", *SAMPLER_SIGNATURES, "serving_default", "interpolate", "encode",
               "decode", "reconstruct")
 
@@ -261,7 +262,7 @@ def test_each_sampler_is_served_as_the_library_generates_it(exported, run_dir, s
     served, _ = exported
     seeds, run = images(3, 8), load_run(run_dir)
     signature = served.signatures["generate_" + sampler.replace("-", "_")]
-    extra = {"scale": tf.constant(0.8)} if sampler in NOISY_SAMPLERS else {}
+    extra = {"scale": tf.constant(0.8)} if sampler in SCALED_SAMPLERS else {}
     server = signature(seed_images=tf.constant(seeds), num=tf.constant(9),
                        seed=tf.constant(5, tf.int64), **extra)["images"].numpy()
     library = run.generate(seeds, num=9, seed=5, sampler=sampler, scale=0.8 if extra else None)
