@@ -4,7 +4,7 @@ The registry is static on purpose: listing datasets (``augintae-tf datasets``) m
 TensorFlow Datasets builders or touch the network.  ``image_size`` and ``channels`` are the
 resolution the dataset is served at by default (Omniglot is stored at 105x105 RGB by TFDS but
 used at 28x28 grayscale, CelebA is cropped and served at 128x128); any size and channel count can
-still be requested from :func:`augintae_tf.data.load_split`.
+still be requested from :func:`augintae_tf.data.pipeline.load_split`.
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class ExportedSeeds(NamedTuple):
 
 def export_seeds(cfg: DataConfig, out: str | os.PathLike, num: int = 5, split: str | None = None,
                  label: str | None = None, overwrite: bool = False) -> ExportedSeeds:
-    """``num`` images of one class of the novel domain (:func:`~augintae_tf.data.resolve_novel`;
+    """``num`` images of one class of the novel domain (:func:`~augintae_tf.data.pipeline.resolve_novel`;
     ``split`` default: its split) as ``out/seed-NN.png``: class ``label`` (a name as printed,
     else a number: :func:`class_number`; default the first class that has ``num`` images)."""
     dataset, default_split = resolve_novel(cfg)

@@ -77,7 +77,7 @@ class ModelContract(keras.Model):
     step_counter: tf.Variable  # created in __init__ by add_step_counter()
     # What training feeds train_step: "images" (batches of images, labels ignored) or "sets"
     # (``(images [B, set_size, S, S, C], labels [B])``, same-class sets of distinct images from
-    # :func:`augintae_tf.data.make_set_dataset`; the config section's ``set_size`` field says how
+    # :func:`augintae_tf.data.sets.make_set_dataset`; the config section's ``set_size`` field says how
     # many, and a batch holds ``train.batch_size // set_size`` sets).
     batches: str = "images"
     optimizer_names: tuple[str, ...] = ("optimizer",)

@@ -22,7 +22,7 @@ an export:
    samplers refuse, saying so) when no class has two latents.
 2. **Seed-domain reference**: the per-image reconstruction MSE of up to :data:`MAX_HELD_OUT`
    held-out training-domain images, sorted: the run's held-out images as
-   :func:`augintae_tf.data.resolve_held_out` names them (``train --held-out PATH``:
+   :func:`augintae_tf.data.pipeline.resolve_held_out` names them (``train --held-out PATH``:
    ``data.test_dataset``, else the training dataset at ``data.test_split``), the same images
    ``evaluate`` measures reconstruction on.  :func:`seed_domain` places a
    request's seeds in that distribution and warns in one line when their median error is more

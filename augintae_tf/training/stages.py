@@ -5,7 +5,7 @@ result in ``RUN/<stage>/`` in the run's checkpoint format (:mod:`augintae_tf.run
 :func:`augintae_tf.inference.stage_results.restore_stages` gives it back to a loaded model.
 
 - ``latent-stats`` (:mod:`augintae_tf.models.latent_stats`): the run's training images (and
-  labels) and its held-out images (:func:`augintae_tf.data.resolve_held_out`: ``--held-out PATH``
+  labels) and its held-out images (:func:`augintae_tf.data.pipeline.resolve_held_out`: ``--held-out PATH``
   when the run was given one) go to the model's ``compute_latent_stats``; the statistics are kept
   as arrays with the checkpoint they describe (its name and the SHA-256 of its weights) and handed
   to the model (``use_latent_stats``).

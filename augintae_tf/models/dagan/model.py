@@ -13,7 +13,7 @@ copied.
   an ablation.
 - **Critic** ``D(x, y)``: the pair channel-concatenated, layer-normalised convolutions.  Real:
   ``(x, x')`` with ``x'`` another real image of ``x``'s class (the training data are same-class
-  pairs of distinct images, :func:`augintae_tf.data.make_set_dataset` with ``set_size`` 2);
+  pairs of distinct images, :func:`augintae_tf.data.sets.make_set_dataset` with ``set_size`` 2);
   fake: ``(x, G(x, z))``.  WGAN-GP: critic loss ``E[D(x, G(x, z))] - E[D(x, x')] + lambda *
   GP``, generator loss ``-E[D(x, G(x, z))]`` (no reconstruction term: nothing ties ``G(x, z)``
   to ``x`` but the critic, which asks for a *different* image of the same class).
