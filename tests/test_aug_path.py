@@ -5,14 +5,16 @@ import pytest
 import tensorflow as tf
 
 from augintae_tf.augment import apply_params, sample_params
+from augintae_tf.config.choices import SAMPLER_TABLE
 from augintae_tf.errors import RunError
 from augintae_tf.evaluation.quality import sampler_and_scale
 from augintae_tf.latent import sample_seed_pairs, slerp
-from augintae_tf.models.aug_path import IDENTITY, SAMPLERS, path_params
+from augintae_tf.models.aug_path import IDENTITY, path_params
 from conftest import random_weight_run
 
 SIZE = 12
-NAMES = tuple(SAMPLERS)
+NAMES = tuple(name for name, row in SAMPLER_TABLE.items()
+              if row.draw.startswith("augintae_tf.models.aug_path:"))  # its rows of the table
 
 
 @pytest.fixture(scope="module")

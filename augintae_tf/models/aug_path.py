@@ -14,8 +14,8 @@ the model learned to decode as the seed under a partial augmentation.  Per outpu
 - ``t_i ~ U(0, 1)`` (stream ``[seed, 11]``);
 - ``p_i = slerp(z(T(x_a; rho_i)), z(x_a), t_i)``, the path latent (``t`` weights the augmented end).
 
-Samplers (each ``(model, seed_images, latents, num, seed, scale) -> images``, name -> function in
-:data:`SAMPLERS`):
+Samplers (each ``(model, seed_images, latents, num, seed, scale, batch_size) -> images``, the
+``draw`` of its row of :data:`augintae_tf.config.choices.SAMPLER_TABLE`):
 
 - ``aug-path``: ``D(p_i)``;
 - ``aug-path-within``: ``D(normalise(p_i + s F eps_i))``, a within-class step on top of the path
@@ -28,8 +28,6 @@ At ``s = 0`` the first two decode the seed's latent (its reconstruction) and the
 seed.  Every draw is stateless in ``seed``: the same images eagerly and in a SavedModel graph.
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import tensorflow as tf
 
@@ -124,7 +122,3 @@ def aug_path_edit(model, seed_images, latents, num, seed, scale, batch_size=None
 
     return _chunked(rows, num, batch_size)
 
-
-# name -> sampler, each (model, seed_images, latents, num, seed, scale, batch_size=None) -> images
-SAMPLERS: dict[str, Callable] = {"aug-path": aug_path, "aug-path-within": aug_path_within,
-                                 "aug-path-edit": aug_path_edit}
