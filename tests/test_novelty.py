@@ -85,6 +85,10 @@ def test_seed_domain_warning_says_what_the_sampler_makes():
     assert "blob" not in outside.line("local-edit")
     for sampler in (None, "slerp", "local", "convex"):
         assert "expect blurred or blob-like images" in outside.line(sampler)
+    assert outside.line("local-edit").endswith(
+        "; a model trained on images like these seeds (add some to a training folder, "
+        "`augintae-tf train --dataset DIR`) reconstructs and edits them in their own "
+        "style")
     assert SeedDomain(0.003, 0.002, 0.5, False).line("local-edit").endswith(
         "the seeds look like the training domain")
 

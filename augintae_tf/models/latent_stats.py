@@ -214,6 +214,14 @@ OUTSIDE_EXPECT = {
 }
 
 
+# What helps, measured: a model whose training folder also held photographs reconstructs novel
+# photographs (FD 58 against 1,349) and edits them as photographs, not with digit strokes
+# (benchmarks/RESULTS.md, "Training on more variety"); it did not make them teach a classifier more.
+OUTSIDE_REMEDY = ("a model trained on images like these seeds (add some to a training folder, "
+                  "`augintae-tf train --dataset DIR`) reconstructs and edits them in their own "
+                  "style")
+
+
 @dataclass(frozen=True)
 class SeedDomain:
     """Where a request's seeds fall in the held-out reconstruction errors (module doc)."""
@@ -230,8 +238,8 @@ class SeedDomain:
     def line(self, sampler: str | None = None) -> str:
         """One line; outside the domain it says what ``sampler`` (None: slerp's) makes of them."""
         verdict = (f"the seeds look outside the model's training domain: expect "
-                   f"{OUTSIDE_EXPECT.get(sampler, OUTSIDE_EXPECT[None])}" if self.outside
-                   else "the seeds look like the training domain")
+                   f"{OUTSIDE_EXPECT.get(sampler, OUTSIDE_EXPECT[None])}; {OUTSIDE_REMEDY}"
+                   if self.outside else "the seeds look like the training domain")
         return (f"seed reconstruction error {self.seed_mse:.4f} = {self.ratio:.1f}x the held-out "
                 f"median {self.heldout_mse:.4f} (worse than {100 * self.quantile:.0f} % of held-out "
                 f"images): {verdict}")
