@@ -17,8 +17,6 @@ errors) and writes the whole result as JSON.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +56,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
+    from augintae_tf.atomic import write_json
     from augintae_tf.data.pipeline import load_arrays
     from augintae_tf.evaluation.utility import model_generator
     from augintae_tf.inference.loaded import load_run
@@ -81,7 +80,7 @@ def main() -> None:
     record = {"run": str(args.run), "novel": [args.novel, NOVEL[args.novel]],
               "samplers": args.samplers, "episodes": args.episodes,
               "classifier_seeds": args.classifier_seeds, "seed": args.seed, "utility": result}
-    Path(args.out).write_text(json.dumps(record, indent=1, default=float) + "\n")
+    write_json(args.out, record, indent=1)
     print(f"wrote {args.out}")
 
 

@@ -27,7 +27,6 @@ classes and writes ``OUT_DIR.json`` beside the folder.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from augintae_tf.atomic import write_json
 from augintae_tf.data import digits, patches
 
 PER_PHOTO = 150
@@ -97,7 +97,7 @@ def main() -> None:
         print(f"| {name} | {count} |")
     print(f"| total | {sum(counts.values())} |")
     record = {"folder": str(out), "per_photo": PER_PHOTO, "flat": FLAT, "classes": counts}
-    Path(f"{out}.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_json(f"{out}.json", record, indent=1)
 
 
 if __name__ == "__main__":
