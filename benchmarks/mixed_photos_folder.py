@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -70,17 +71,22 @@ def photo_tiles(image: np.ndarray, label: int) -> np.ndarray:
 
 
 def write_folder(out: Path) -> dict[str, int]:
-    """Write every class's PNGs into a sibling temporary folder, then rename it to ``out``."""
+    """Write every class's PNGs into a sibling temporary folder, then rename it to ``out``; on
+    any failure the temporary folder goes and ``out``'s parent is left as it was."""
     images, labels = digits.split_arrays("train")
     classes = {f"digit-{d}": images[labels == d][..., 0] for d in digits.BACKGROUND}
     for label, (name, photo) in enumerate(_photos()):
         classes[name] = photo_tiles(photo, label)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    for name, members in classes.items():
-        (staging / name).mkdir()
-        for i, image in enumerate(members):
-            Image.fromarray(image, "L").save(staging / name / f"{i:04d}.png")
-    os.replace(staging, out)
+    try:
+        for name, members in classes.items():
+            (staging / name).mkdir()
+            for i, image in enumerate(members):
+                Image.fromarray(image, "L").save(staging / name / f"{i:04d}.png")
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return {name: len(members) for name, members in classes.items()}
 
 
