@@ -1,0 +1,346 @@
+"""Few-shot images made by warping the seeds: registration between seeds, and real deformations.
+
+No model generates these rows; each asks where the variety a few-shot classifier can learn from
+lies.  Dense registration (:func:`register`) fits a smooth displacement field ``f`` with
+``warp(x_i, f) ~ x_j``: a ``GRID x GRID`` lattice of (dy, dx) in pixels, bilinearly upsampled to
+the image, fitted by Adam on the squared error of Gaussian-blurred images (blur 2, 1, then 0.5 px:
+coarse to fine, so strokes a few pixels apart still attract) plus ``SMOOTH`` x the squared
+differences of neighbouring lattice points.  Rows, each from the K seeds of one class:
+
+* ``morph``: the classic morph of two seeds i, j at a ~ U(0, 1):
+  ``(1 - a) warp(x_i, a f_ij) + a warp(x_j, (1 - a) f_ji)`` -- all K seeds, no cross-fade ghost
+  where the registration holds;
+* ``warp``: one seed moved part way to another, ``warp(x_i, a f_ij)``, a ~ U(0, 1);
+  ``warp-extrap``: a ~ U(-0.5, 1.5), past both seeds (a larger edit along a real difference);
+* ``elastic``: a seed under a random smooth field (a 4 x 4 lattice of N(0, 1.5 px), bicubic);
+* ``train-flow``: a seed under the field that registers two random images of one *training*
+  class (:func:`flow_bank`, 400 pairs): real within-class deformations of other classes, as
+  DeltaGAN transfers sample-specific deltas, here in deformation space; ``train-flow x1.5``
+  the same fields scaled by 1.5;
+* ``nn-flow``: the same with label-free pairs (:func:`neighbour_bank`: an image and one of its
+  10 nearest neighbours in pixels), what a training folder without classes offers;
+* ``thickness`` (strokes only): a seed moved toward its 3 x 3 grey dilation or erosion by
+  t ~ U(-0.8, 0.8), a variation the classifier's affine augmentation cannot make.
+
+Scored like ``benchmarks/fewshot_quality.py``: one shared plan (``--num-images``), the quality rows
+beside the floor, copies, augmented copies and cross-fade, and the 30-run utility test (10
+episodes x 3 classifier seeds) with the paired gains of ``benchmarks/augmented_outputs.py``.
+
+    python benchmarks/seed_warps.py --run RUN --novel digits --out benchmarks/results/w.json
+    python benchmarks/seed_warps.py --run RUN --novel patches --rows morph,elastic,train-flow ...
+
+``--run`` gives the augmentation ranges of the augmented copies and the data section (a digits
+run: its train split is the flow bank's training classes).  Prints both tables, writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+import augintae_tf  # noqa: F401  before TensorFlow loads: it picks the CPU's oneDNN kernels
+import tensorflow as tf
+
+GRID, SMOOTH, STEPS, LR, SIGMAS = 6, 0.05, 150, 0.5, (2.0, 1.0, 0.5)
+ROWS = ("morph", "warp", "warp-extrap", "elastic", "train-flow", "train-flow x1.5", "nn-flow",
+        "thickness")
+
+
+def warp(images, flow) -> tf.Tensor:
+    """``out(p) = images(p + flow(p))``: images ``[B, H, W, C]``, flow ``[B, H, W, 2]`` (dy, dx)
+    in pixels; bilinear, coordinates clamped to the image (edge pixels repeat)."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    flow = tf.convert_to_tensor(flow, tf.float32)
+    b, h, w = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+    yy, xx = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")
+    y = tf.clip_by_value(yy[None] + flow[..., 0], 0.0, hf - 1)
+    x = tf.clip_by_value(xx[None] + flow[..., 1], 0.0, wf - 1)
+    y0, x0 = tf.floor(y), tf.floor(x)
+    wy, wx = (y - y0)[..., None], (x - x0)[..., None]
+    y0i, x0i = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+    y1i, x1i = tf.minimum(y0i + 1, h - 1), tf.minimum(x0i + 1, w - 1)
+    bi = tf.broadcast_to(tf.range(b)[:, None, None], tf.shape(y0i))
+
+    def at(yi, xi):
+        return tf.gather_nd(images, tf.stack([bi, yi, xi], -1))
+
+    return ((1 - wy) * ((1 - wx) * at(y0i, x0i) + wx * at(y0i, x1i))
+            + wy * ((1 - wx) * at(y1i, x0i) + wx * at(y1i, x1i)))
+
+
+def blur(images, sigma: float) -> tf.Tensor:
+    """Separable Gaussian blur (std ``sigma`` px, radius ceil(2.5 sigma)), per channel."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    radius = int(np.ceil(2.5 * sigma))
+    t = np.arange(-radius, radius + 1, dtype=np.float32)
+    k = np.exp(-t ** 2 / (2 * sigma ** 2))
+    k /= k.sum()
+    c = images.shape[-1]
+    kx = tf.constant(np.tile(k[None, :, None, None], (1, 1, c, 1)))
+    ky = tf.constant(np.tile(k[:, None, None, None], (1, 1, c, 1)))
+    out = tf.nn.depthwise_conv2d(images, kx, [1, 1, 1, 1], "SAME")
+    return tf.nn.depthwise_conv2d(out, ky, [1, 1, 1, 1], "SAME")
+
+
+def register(src, dst, grid: int = GRID, steps: int = STEPS, lr: float = LR,
+             smooth: float = SMOOTH, sigmas=SIGMAS) -> np.ndarray:
+    """Fields ``[P, H, W, 2]`` with ``warp(src, f) ~ dst`` (module doc): minimises
+    ``mean (blur(warp(src, f)) - blur(dst))^2 + smooth * mean |grad lattice|^2 / (H / grid)^2``
+    over the lattice, ``steps // len(sigmas)`` Adam steps per blur."""
+    src, dst = np.asarray(src, np.float32), np.asarray(dst, np.float32)
+    p, h, w = src.shape[:3]
+    lattice = tf.Variable(tf.zeros([p, grid, grid, 2]))
+    opt = tf.keras.optimizers.Adam(lr)
+
+    @tf.function
+    def step(s_src, s_dst):
+        with tf.GradientTape() as tape:
+            field = tf.image.resize(lattice, (h, w), method="bilinear")
+            err = tf.reduce_mean(tf.square(warp(s_src, field) - s_dst), axis=[1, 2, 3])
+            dy = lattice[:, 1:] - lattice[:, :-1]
+            dx = lattice[:, :, 1:] - lattice[:, :, :-1]
+            rough = (tf.reduce_mean(tf.square(dy), [1, 2, 3])
+                     + tf.reduce_mean(tf.square(dx), [1, 2, 3]))
+            loss = tf.reduce_sum(err + smooth * rough / (h / grid) ** 2)
+        opt.apply_gradients([(tape.gradient(loss, lattice), lattice)])
+
+    for sigma in sigmas:
+        s_src, s_dst = blur(src, sigma), blur(dst, sigma)
+        for _ in range(steps // len(sigmas)):
+            step(s_src, s_dst)
+    return tf.image.resize(lattice, (h, w), method="bilinear").numpy()
+
+
+def _scaled(images, flows, scale) -> np.ndarray:
+    return warp(images, flows * np.asarray(scale, np.float32).reshape(-1, 1, 1, 1)).numpy()
+
+
+def reverse_pairs(i, j, k: int) -> np.ndarray:
+    """Row of the pair (j, i) in the row-major order of the off-diagonal pairs of k seeds
+    (``np.nonzero(~np.eye(k))``): row of (a, b) = a (k - 1) + b - [b > a]."""
+    i, j = np.asarray(i), np.asarray(j)
+    return j * (k - 1) + i - (i > j)
+
+
+def seed_morph(kind: str, lo: float = 0.0, hi: float = 1.0):
+    """Generator (seeds, count, seed) -> images: ``morph`` or ``warp`` (module doc), a ~ U(lo, hi)
+    over uniformly drawn ordered pairs of distinct seeds."""
+    def generate(seeds, count: int, seed: int) -> np.ndarray:
+        seeds = np.asarray(seeds, np.float32)
+        rng = np.random.default_rng(seed)
+        ii, jj = np.nonzero(~np.eye(len(seeds), dtype=bool))
+        flows = register(seeds[ii], seeds[jj])
+        pick = rng.integers(len(ii), size=count)
+        a = rng.uniform(lo, hi, size=count).astype(np.float32)
+        moved = _scaled(seeds[ii[pick]], flows[pick], a)
+        if kind == "warp":
+            return moved
+        back = reverse_pairs(ii[pick], jj[pick], len(seeds))
+        other = _scaled(seeds[jj[pick]], flows[back], 1 - a)
+        a = a.reshape(-1, 1, 1, 1)
+        return (1 - a) * moved + a * other
+
+    return generate
+
+
+def elastic(std: float = 1.5, grid: int = 4):
+    """Generator: a uniformly drawn seed under a random field (grid x grid lattice, N(0, std) px,
+    bicubic upsampling)."""
+    def generate(seeds, count: int, seed: int) -> np.ndarray:
+        seeds = np.asarray(seeds, np.float32)
+        rng = np.random.default_rng(seed)
+        pick = rng.integers(len(seeds), size=count)
+        lattice = rng.normal(0, std, size=(count, grid, grid, 2)).astype(np.float32)
+        field = tf.image.resize(lattice, seeds.shape[1:3], method="bicubic")
+        return warp(seeds[pick], field).numpy()
+
+    return generate
+
+
+def flow_bank(images, labels, pairs: int = 400, seed: int = 0) -> np.ndarray:
+    """:func:`register` fields of ``pairs`` random same-class pairs of ``images``."""
+    labels = np.asarray(labels).reshape(-1)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    src, dst = [], []
+    for _ in range(pairs):
+        members = np.flatnonzero(labels == rng.choice(classes))
+        i, j = rng.choice(members, 2, replace=False)
+        src.append(i)
+        dst.append(j)
+    return register(np.asarray(images)[src], np.asarray(images)[dst])
+
+
+def neighbour_pairs(images, pairs: int = 400, neighbours: int = 10, seed: int = 0):
+    """``(src, dst)`` index arrays: ``pairs`` random images and, for each, one of its
+    ``neighbours`` nearest other images in pixel space (squared distance) -- label-free pairs."""
+    flat = np.asarray(images, np.float32).reshape(len(images), -1)
+    sq = (flat ** 2).sum(1)
+    dist = sq[:, None] + sq[None, :] - 2 * flat @ flat.T
+    np.fill_diagonal(dist, np.inf)
+    nearest = np.argsort(dist, axis=1)[:, :neighbours]
+    rng = np.random.default_rng(seed)
+    src = rng.integers(len(flat), size=pairs)
+    return src, nearest[src, rng.integers(neighbours, size=pairs)]
+
+
+def neighbour_bank(images, pairs: int = 400, neighbours: int = 10, seed: int = 0) -> np.ndarray:
+    """:func:`register` fields of :func:`neighbour_pairs` (what a folder without classes offers)."""
+    src, dst = neighbour_pairs(images, pairs, neighbours, seed)
+    return register(np.asarray(images)[src], np.asarray(images)[dst])
+
+
+def bank_warp(bank: np.ndarray, scale: float = 1.0):
+    """Generator: a uniformly drawn seed under a uniformly drawn field of ``bank`` x ``scale``."""
+    def generate(seeds, count: int, seed: int) -> np.ndarray:
+        seeds = np.asarray(seeds, np.float32)
+        rng = np.random.default_rng(seed)
+        pick = rng.integers(len(seeds), size=count)
+        return warp(seeds[pick], bank[rng.integers(len(bank), size=count)] * scale).numpy()
+
+    return generate
+
+
+def thickness(most: float = 0.8):
+    """Generator: ``x + max(t, 0) (dilate(x) - x) + max(-t, 0) (erode(x) - x)``, t ~ U(-most, most),
+    3 x 3 grey dilation / erosion of a uniformly drawn seed."""
+    def generate(seeds, count: int, seed: int) -> np.ndarray:
+        seeds = np.asarray(seeds, np.float32)
+        rng = np.random.default_rng(seed)
+        x = tf.constant(seeds[rng.integers(len(seeds), size=count)])
+        dilated = tf.nn.max_pool2d(x, 3, 1, "SAME")
+        eroded = -tf.nn.max_pool2d(-x, 3, 1, "SAME")
+        t = rng.uniform(-most, most, size=(count, 1, 1, 1)).astype(np.float32)
+        return (x + np.maximum(t, 0) * (dilated - x) + np.maximum(-t, 0) * (eroded - x)).numpy()
+
+    return generate
+
+
+def generators(names, train_images=None, train_labels=None, bank_seed: int = 0) -> dict:
+    """``{row: generator}`` for the row names of :data:`ROWS` (train-flow rows: a :func:`flow_bank`
+    of the training images; nn-flow: a :func:`neighbour_bank`; both drawn with ``bank_seed``)."""
+    bank = near = None
+    if any(n.startswith("train-flow") for n in names):
+        bank = flow_bank(train_images, train_labels, seed=bank_seed)
+    if "nn-flow" in names:
+        near = neighbour_bank(train_images, seed=bank_seed)
+    made = {"morph": lambda: seed_morph("morph"), "warp": lambda: seed_morph("warp"),
+            "warp-extrap": lambda: seed_morph("warp", -0.5, 1.5), "elastic": elastic,
+            "train-flow": lambda: bank_warp(bank), "train-flow x1.5": lambda: bank_warp(bank, 1.5),
+            "nn-flow": lambda: bank_warp(near), "thickness": thickness}
+    return {name: made[name]() for name in names}
+
+
+def on_plan(generate, images, plan) -> np.ndarray:
+    """Per class of ``plan``, as many images as it has rows from that class's seeds, generation seed
+    = the class's sorted position (as ``generate_from_plan`` does for a non-slerp sampler)."""
+    out = np.zeros((len(plan.alpha),) + np.asarray(images).shape[1:], np.float32)
+    for position, cls in enumerate(np.unique(plan.class_label)):
+        rows = np.flatnonzero(plan.class_label == cls)
+        seeds = np.unique(np.concatenate([plan.index_a[rows], plan.index_b[rows]]))
+        out[rows] = generate(np.asarray(images)[seeds], len(rows), position)
+    return out
+
+
+def figure(path, gens: dict, images, labels, affine, classes: int = 3, num: int = 10):
+    """A labelled grid: for ``classes`` novel classes spread over the sorted labels, the plan's
+    seeds (``sample_seeds(labels, 5, 0)``), then ``num`` images of each row and of the augmented
+    copies (``affine``), each drawn with seed 0."""
+    from augintae_tf.images import save_labelled_grid
+    from augintae_tf.metrics.fewshot import sample_seeds
+
+    seeds = sample_seeds(labels, 5, 0)
+    names = sorted(seeds)
+    rows, titles = [], []
+    for label in names[:: max(1, len(names) // classes)][:classes]:
+        chosen = np.asarray(images)[seeds[label]]
+        rows.append(chosen)
+        titles.append(f"class {label}: the 5 seeds")
+        picks = chosen[np.random.default_rng(0).integers(len(chosen), size=num)]
+        rows.append(affine(picks, 0))
+        titles.append("augmented copies")
+        for name, generate in gens.items():
+            rows.append(generate(chosen, num, 0))
+            titles.append(name)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save_labelled_grid(path, rows, titles, upscale=2)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a trained digits run (augmentation, data)")
+    parser.add_argument("--novel", default="digits", choices=("digits", "patches"))
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma list of: " + ", ".join(ROWS))
+    parser.add_argument("--bank-seed", type=int, default=0, help="draw of the flow banks' pairs")
+    parser.add_argument("--num-images", type=int, default=1000)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--classifier-seeds", type=int, default=3)
+    parser.add_argument("--classifier-epochs", type=int, default=10)
+    parser.add_argument("--scoring", default="runs/seed_warps",
+                        help="the quality classifier's cache")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--figure", default=None, help="also write a labelled grid (PNG) here")
+    args = parser.parse_args()
+    unknown = [r for r in args.rows.split(",") if r not in ROWS]
+    if unknown:
+        parser.error(f"--rows: unknown row {unknown[0]!r}; choose from {', '.join(ROWS)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    from augmented_outputs import paired_rows
+    from augintae_tf.atomic import safe_dir, write_json
+    from augintae_tf.data import load_arrays
+    from augintae_tf.evaluation.options import CompareOptions
+    from augintae_tf.evaluation.quality import quality_classifier, score
+    from augintae_tf.evaluation.utility import add_utility, utility_of
+    from augintae_tf.inference.loaded import load_run
+    from augintae_tf.metrics.fewshot import sample_fewshot_plan, sample_seeds
+    from augintae_tf.metrics.quality_table import quality_table
+    from augintae_tf.metrics.reference_rows import affine_fn, real_split
+    from augintae_tf.run.layout import CLASSIFIERS
+
+    run = load_run(args.run)
+    data = dataclasses.replace(run.config.data, limit=None)
+    images, labels = load_arrays(data, "test", dataset=args.novel)
+    start = time.perf_counter()
+    options = CompareOptions(shots=5, num_images=args.num_images, seed=0, utility=True,
+                             utility_seeds=args.classifier_seeds, utility_episodes=args.episodes,
+                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000)
+    plan = sample_fewshot_plan(labels, options.shots, options.num_images, options.seed)
+    scoring = Path(args.scoring)
+    classifier = quality_classifier(safe_dir(scoring / CLASSIFIERS, scoring), run.config,
+                                    [args.novel, "test"], images, labels,
+                                    real_split(labels, plan, seed=0,
+                                               seeds=sample_seeds(labels, options.shots, 0)),
+                                    epochs=options.classifier_epochs,
+                                    limit=options.classifier_limit, seed=0, echo=print)
+    bank_start = time.perf_counter()
+    gens = generators(args.rows.split(","), *load_arrays(data, "train", dataset="digits"),
+                      bank_seed=args.bank_seed)
+    bank_s = time.perf_counter() - bank_start
+    generated = {name: on_plan(gen, images, plan) for name, gen in gens.items()}
+    affine = affine_fn(run.config.augment)
+    result = score(generated, plan, images, labels, classifier, shots=options.shots, seed=0,
+                   augment_fn=affine)
+    add_utility(result, utility_of(gens, images, labels, options, affine))
+    print(quality_table(result))
+    print("\n".join(paired_rows(result["utility"]["rows"])))
+    record = {"run": str(args.run), "novel": [args.novel, "test"], "rows": args.rows.split(","),
+              "num_images": args.num_images, "bank_seed": args.bank_seed,
+              "flow_bank_s": round(bank_s, 1),
+              "scoring_s": round(time.perf_counter() - start, 1),
+              "quality": {k: v for k, v in result.items() if k != "per_class"}}
+    write_json(args.out, record, separators=(",", ":"))
+    print(f"wrote {args.out}")
+    if args.figure:
+        print(f"wrote {figure(args.figure, gens, images, labels, affine)}")
+
+
+if __name__ == "__main__":
+    main()

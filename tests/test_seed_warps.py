@@ -1,0 +1,101 @@
+"""benchmarks/seed_warps.py: the bilinear warp against array shifts, registration recovering a
+known displacement, the morph's pair bookkeeping, the stroke-width bounds and the row check."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import seed_warps  # noqa: E402
+
+
+def _blobs(n=3, size=28, seed=0):
+    """Smooth random images: a few Gaussian blobs each, values in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    out = np.zeros((n, size, size, 1), np.float32)
+    for k in range(n):
+        for _ in range(3):
+            cy, cx = rng.uniform(9, size - 9, 2)
+            out[k, ..., 0] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 2.5 ** 2))
+    return np.clip(out, 0, 1)
+
+
+def test_warp_zero_field_is_identity_and_integer_field_is_a_shift():
+    x = _blobs()
+    zero = np.zeros(x.shape[:3] + (2,), np.float32)
+    np.testing.assert_allclose(seed_warps.warp(x, zero).numpy(), x, atol=1e-6)
+    right = zero.copy()
+    right[..., 1], right[..., 0] = 2.0, -1.0  # out(y, x) = in(y - 1, x + 2), edges repeat
+    expected = x[:, np.r_[0, 0:27]][:, :, np.r_[2:28, 27, 27]]
+    np.testing.assert_allclose(seed_warps.warp(x, right).numpy(), expected, atol=1e-6)
+
+
+def test_warp_half_pixel_is_the_mean_of_neighbours():
+    x = _blobs(1)
+    field = np.zeros((1, 28, 28, 2), np.float32)
+    field[..., 1] = 0.5
+    out = seed_warps.warp(x, field).numpy()
+    np.testing.assert_allclose(out[:, :, :27], (x[:, :, :27] + x[:, :, 1:]) / 2, atol=1e-6)
+
+
+def test_register_recovers_a_known_translation():
+    src = _blobs(2, seed=1)
+    dst = np.roll(src, 2, axis=2)  # moved 2 px right: dst(p) = src(p - (0, 2))
+    field = seed_warps.register(src, dst)
+    centre = field[:, 8:20, 8:20]
+    assert abs(centre[..., 1].mean() + 2.0) < 0.3
+    assert abs(centre[..., 0].mean()) < 0.3
+    before = np.mean((src - dst) ** 2)
+    after = np.mean((seed_warps.warp(src, field).numpy() - dst) ** 2)
+    assert after < 0.1 * before
+
+
+def test_reverse_pairs_finds_each_pairs_reverse():
+    for k in (2, 3, 5):
+        ii, jj = np.nonzero(~np.eye(k, dtype=bool))
+        back = seed_warps.reverse_pairs(ii, jj, k)
+        assert np.array_equal(ii[back], jj) and np.array_equal(jj[back], ii)
+
+
+def test_morph_of_identical_seeds_is_the_seed_and_warps_keep_the_range():
+    seed = _blobs(1, seed=2)
+    seeds = np.repeat(seed, 3, axis=0)
+    morphs = seed_warps.seed_morph("morph")(seeds, 4, 0)
+    np.testing.assert_allclose(morphs, np.repeat(seed, 4, axis=0), atol=1e-3)
+    moved = seed_warps.elastic()(_blobs(3), 6, 0)
+    assert moved.shape == (6, 28, 28, 1) and moved.min() >= 0 and moved.max() <= 1
+
+
+def test_thickness_stays_between_erosion_and_dilation():
+    seeds = _blobs(2, seed=3)
+    out = seed_warps.thickness()(seeds, 8, 0)
+    rng = np.random.default_rng(0)
+    source = seeds[rng.integers(2, size=8)]
+    import tensorflow as tf
+    dilated = tf.nn.max_pool2d(source, 3, 1, "SAME").numpy()
+    eroded = -tf.nn.max_pool2d(-source, 3, 1, "SAME").numpy()
+    assert np.all(out <= dilated + 1e-6) and np.all(out >= eroded - 1e-6)
+    assert not np.allclose(out, source)
+
+
+def test_unknown_row_is_one_line_naming_the_option(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["seed_warps.py", "--run", "x", "--out", "y.json",
+                                      "--rows", "morph,blob"])
+    with pytest.raises(SystemExit) as exit_info:
+        seed_warps.parse_args()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        "error: --rows: unknown row 'blob'; choose from " + ", ".join(seed_warps.ROWS))
+
+
+def test_neighbour_pairs_pair_each_image_with_its_nearest():
+    a, b = _blobs(2, seed=4)
+    images = np.stack([a, 0.95 * a, b, 0.95 * b])  # two pairs of near twins
+    src, dst = seed_warps.neighbour_pairs(images, pairs=12, neighbours=1, seed=0)
+    assert set(src) == {0, 1, 2, 3}
+    assert np.array_equal(dst, src ^ 1)  # 0 <-> 1, 2 <-> 3
+    _, dst = seed_warps.neighbour_pairs(images, pairs=40, neighbours=3, seed=0)
+    assert np.all(dst != seed_warps.neighbour_pairs(images, 40, 3, 0)[0])  # never itself
