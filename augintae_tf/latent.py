@@ -148,7 +148,7 @@ def sample_latents(latents, num, seed, sampler: str = "slerp", scale=1.0,
                          "(augintae_tf.models.autoencoder.Autoencoder.fewshot draws it)")
     latents = tf.cast(latents, tf.float32)
     pair = sample_seed_pairs(tf.shape(latents)[0], num, seed, row.seeds)
-    if row.covariance is not None and factor is None:
+    if row.statistic is not None and factor is None:
         raise ValueError(f"sampler {sampler!r} needs the run's latent statistics (factor)")
     return resolve(row.draw)(latents, pair, num, seed, scale, factor)
 

@@ -1,11 +1,11 @@
 """Few-shot images made by warping the seeds: registration between seeds, and real deformations.
 
 No model generates these rows; each asks where the variety a few-shot classifier can learn from
-lies.  Dense registration (:func:`register`) fits a smooth displacement field ``f`` with
-``warp(x_i, f) ~ x_j``: a ``GRID x GRID`` lattice of (dy, dx) in pixels, bilinearly upsampled to
-the image, fitted by Adam on the squared error of Gaussian-blurred images (blur 2, 1, then 0.5 px:
-coarse to fine, so strokes a few pixels apart still attract) plus ``SMOOTH`` x the squared
-differences of neighbouring lattice points.  Rows, each from the K seeds of one class:
+lies.  Dense registration (:func:`augintae_tf.models.deform.register`, the ``flow`` sampler's)
+fits a smooth displacement field ``f`` with ``warp(x_i, f) ~ x_j``: a 6 x 6 lattice of (dy, dx)
+in pixels, bilinearly upsampled to the image, fitted by Adam on the squared error of
+Gaussian-blurred images (coarse to fine) plus a smoothness penalty.  Rows, each from the K seeds
+of one class:
 
 * ``morph``: the classic morph of two seeds i, j at a ~ U(0, 1):
   ``(1 - a) warp(x_i, a f_ij) + a warp(x_j, (1 - a) f_ji)`` -- all K seeds, no cross-fade ghost
@@ -15,8 +15,10 @@ differences of neighbouring lattice points.  Rows, each from the K seeds of one 
 * ``elastic``: a seed under a random smooth field (a 4 x 4 lattice of N(0, 1.5 px), bicubic);
 * ``train-flow``: a seed under the field that registers two random images of one *training*
   class (:func:`flow_bank`, 400 pairs): real within-class deformations of other classes, as
-  DeltaGAN transfers sample-specific deltas, here in deformation space; ``train-flow x1.5``
-  the same fields scaled by 1.5;
+  DeltaGAN transfers sample-specific deltas, here in deformation space (the product's ``flow``
+  sampler, with its own draw of pairs); ``train-flow x1.5`` the same fields scaled by 1.5;
+  ``train-flow+affine`` each such image under a random affine of the augmented copies' ranges
+  (the two kinds of variety together);
 * ``nn-flow``: the same with label-free pairs (:func:`neighbour_bank`: an image and one of its
   10 nearest neighbours in pixels), what a training folder without classes offers;
 * ``thickness`` (strokes only): a seed moved toward its 3 x 3 grey dilation or erosion by
@@ -44,75 +46,17 @@ import numpy as np
 import augintae_tf  # noqa: F401  before TensorFlow loads: it picks the CPU's oneDNN kernels
 import tensorflow as tf
 
-GRID, SMOOTH, STEPS, LR, SIGMAS = 6, 0.05, 150, 0.5, (2.0, 1.0, 0.5)
+from augintae_tf.models import deform
+from augintae_tf.models.deform import warp
+
 ROWS = ("morph", "warp", "warp-extrap", "elastic", "train-flow", "train-flow x1.5", "nn-flow",
-        "thickness")
+        "thickness", "train-flow+affine")
 
 
-def warp(images, flow) -> tf.Tensor:
-    """``out(p) = images(p + flow(p))``: images ``[B, H, W, C]``, flow ``[B, H, W, 2]`` (dy, dx)
-    in pixels; bilinear, coordinates clamped to the image (edge pixels repeat)."""
-    images = tf.convert_to_tensor(images, tf.float32)
-    flow = tf.convert_to_tensor(flow, tf.float32)
-    b, h, w = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
-    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-    yy, xx = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")
-    y = tf.clip_by_value(yy[None] + flow[..., 0], 0.0, hf - 1)
-    x = tf.clip_by_value(xx[None] + flow[..., 1], 0.0, wf - 1)
-    y0, x0 = tf.floor(y), tf.floor(x)
-    wy, wx = (y - y0)[..., None], (x - x0)[..., None]
-    y0i, x0i = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
-    y1i, x1i = tf.minimum(y0i + 1, h - 1), tf.minimum(x0i + 1, w - 1)
-    bi = tf.broadcast_to(tf.range(b)[:, None, None], tf.shape(y0i))
-
-    def at(yi, xi):
-        return tf.gather_nd(images, tf.stack([bi, yi, xi], -1))
-
-    return ((1 - wy) * ((1 - wx) * at(y0i, x0i) + wx * at(y0i, x1i))
-            + wy * ((1 - wx) * at(y1i, x0i) + wx * at(y1i, x1i)))
-
-
-def blur(images, sigma: float) -> tf.Tensor:
-    """Separable Gaussian blur (std ``sigma`` px, radius ceil(2.5 sigma)), per channel."""
-    images = tf.convert_to_tensor(images, tf.float32)
-    radius = int(np.ceil(2.5 * sigma))
-    t = np.arange(-radius, radius + 1, dtype=np.float32)
-    k = np.exp(-t ** 2 / (2 * sigma ** 2))
-    k /= k.sum()
-    c = images.shape[-1]
-    kx = tf.constant(np.tile(k[None, :, None, None], (1, 1, c, 1)))
-    ky = tf.constant(np.tile(k[:, None, None, None], (1, 1, c, 1)))
-    out = tf.nn.depthwise_conv2d(images, kx, [1, 1, 1, 1], "SAME")
-    return tf.nn.depthwise_conv2d(out, ky, [1, 1, 1, 1], "SAME")
-
-
-def register(src, dst, grid: int = GRID, steps: int = STEPS, lr: float = LR,
-             smooth: float = SMOOTH, sigmas=SIGMAS) -> np.ndarray:
-    """Fields ``[P, H, W, 2]`` with ``warp(src, f) ~ dst`` (module doc): minimises
-    ``mean (blur(warp(src, f)) - blur(dst))^2 + smooth * mean |grad lattice|^2 / (H / grid)^2``
-    over the lattice, ``steps // len(sigmas)`` Adam steps per blur."""
-    src, dst = np.asarray(src, np.float32), np.asarray(dst, np.float32)
-    p, h, w = src.shape[:3]
-    lattice = tf.Variable(tf.zeros([p, grid, grid, 2]))
-    opt = tf.keras.optimizers.Adam(lr)
-
-    @tf.function
-    def step(s_src, s_dst):
-        with tf.GradientTape() as tape:
-            field = tf.image.resize(lattice, (h, w), method="bilinear")
-            err = tf.reduce_mean(tf.square(warp(s_src, field) - s_dst), axis=[1, 2, 3])
-            dy = lattice[:, 1:] - lattice[:, :-1]
-            dx = lattice[:, :, 1:] - lattice[:, :, :-1]
-            rough = (tf.reduce_mean(tf.square(dy), [1, 2, 3])
-                     + tf.reduce_mean(tf.square(dx), [1, 2, 3]))
-            loss = tf.reduce_sum(err + smooth * rough / (h / grid) ** 2)
-        opt.apply_gradients([(tape.gradient(loss, lattice), lattice)])
-
-    for sigma in sigmas:
-        s_src, s_dst = blur(src, sigma), blur(dst, sigma)
-        for _ in range(steps // len(sigmas)):
-            step(s_src, s_dst)
-    return tf.image.resize(lattice, (h, w), method="bilinear").numpy()
+def register(src, dst) -> np.ndarray:
+    """Dense fields ``[P, H, W, 2]`` with ``warp(src, f) ~ dst``
+    (:func:`augintae_tf.models.deform.register`'s lattices, upsampled)."""
+    return deform.field(deform.register(src, dst), np.asarray(src).shape[1:3]).numpy()
 
 
 def _scaled(images, flows, scale) -> np.ndarray:
@@ -220,9 +164,16 @@ def thickness(most: float = 0.8):
     return generate
 
 
-def generators(names, train_images=None, train_labels=None, bank_seed: int = 0) -> dict:
+def then(generate, affine):
+    """Generator: ``generate``'s images, each under ``affine(images, seed)``."""
+    return lambda seeds, count, seed: affine(generate(seeds, count, seed), seed)
+
+
+def generators(names, train_images=None, train_labels=None, bank_seed: int = 0,
+               affine=None) -> dict:
     """``{row: generator}`` for the row names of :data:`ROWS` (train-flow rows: a :func:`flow_bank`
-    of the training images; nn-flow: a :func:`neighbour_bank`; both drawn with ``bank_seed``)."""
+    of the training images; nn-flow: a :func:`neighbour_bank`; both drawn with ``bank_seed``;
+    ``affine``: the augmented copies' ``(images, seed) -> images``)."""
     bank = near = None
     if any(n.startswith("train-flow") for n in names):
         bank = flow_bank(train_images, train_labels, seed=bank_seed)
@@ -231,7 +182,8 @@ def generators(names, train_images=None, train_labels=None, bank_seed: int = 0) 
     made = {"morph": lambda: seed_morph("morph"), "warp": lambda: seed_morph("warp"),
             "warp-extrap": lambda: seed_morph("warp", -0.5, 1.5), "elastic": elastic,
             "train-flow": lambda: bank_warp(bank), "train-flow x1.5": lambda: bank_warp(bank, 1.5),
-            "nn-flow": lambda: bank_warp(near), "thickness": thickness}
+            "nn-flow": lambda: bank_warp(near), "thickness": thickness,
+            "train-flow+affine": lambda: then(bank_warp(bank), affine)}
     return {name: made[name]() for name in names}
 
 
@@ -321,11 +273,11 @@ def main() -> None:
                                     epochs=options.classifier_epochs,
                                     limit=options.classifier_limit, seed=0, echo=print)
     bank_start = time.perf_counter()
+    affine = affine_fn(run.config.augment)
     gens = generators(args.rows.split(","), *load_arrays(data, "train", dataset="digits"),
-                      bank_seed=args.bank_seed)
+                      bank_seed=args.bank_seed, affine=affine)
     bank_s = time.perf_counter() - bank_start
     generated = {name: on_plan(gen, images, plan) for name, gen in gens.items()}
-    affine = affine_fn(run.config.augment)
     result = score(generated, plan, images, labels, classifier, shots=options.shots, seed=0,
                    augment_fn=affine)
     add_utility(result, utility_of(gens, images, labels, options, affine))

@@ -103,7 +103,7 @@ def test_every_option_has_help_and_no_command_summary_is_cut():
         assert summary and not summary.endswith("..."), (name, summary)
     generate = invoke("generate", "--help").output
     assert "single image" not in generate
-    assert ("one or more for local, local-edit, within, within-edit and the aug-path samplers"
+    assert ("one or more for local, local-edit, within, within-edit, flow and the aug-path samplers"
             in re.sub(r"(\w)- (\w)", r"\1-\2", " ".join(generate.split())))  # wrapped at hyphens
     evaluate = invoke("evaluate", "--help").output
     metrics = evaluate.split("Metrics (--metrics")[1]
@@ -160,8 +160,8 @@ def test_export_seeds_generate_and_interpolate(tiny_run, tmp_path):
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1")
     assert result.exit_code == 1 and result.output.strip().splitlines() == [
         f"Error: --seeds {one} holds 1 image; the run's sampler slerp needs at least 2 of one "
-        "class (--sampler local, local-edit, within, within-edit, aug-path, aug-path-within or "
-        "aug-path-edit generates from one)"
+        "class (--sampler local, local-edit, within, within-edit, aug-path, aug-path-within, "
+        "aug-path-edit or flow generates from one)"
     ]  # before the domain line
     assert not (tmp_path / "gen1").exists()  # OUT as it was found: the retry works
     result = invoke("generate", "--run-dir", tiny_run, "--seeds", one, "--out", tmp_path / "gen1",

@@ -28,7 +28,7 @@ SIZE, LATENT, MAX_NUM = 12, 8, 300
 SAMPLER_SIGNATURES = ("generate_slerp", "generate_local", "generate_slerp_local", "generate_local_edit",
                       "generate_convex", "generate_within", "generate_within_edit",
                       "generate_set_edit", "generate_aug_path", "generate_aug_path_within",
-                      "generate_aug_path_edit")
+                      "generate_aug_path_edit", "generate_flow")
 SIGNATURES = ("generate", *SAMPLER_SIGNATURES, "serving_default", "interpolate", "encode",
               "decode", "reconstruct")
 

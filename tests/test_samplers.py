@@ -89,7 +89,7 @@ def test_unknown_sampler_and_missing_factor_are_refused():
                                      if row.output != "images"])
 def test_each_row_of_the_sampler_table_holds_for_its_sampler(sampler):
     """A row's facts are what its sampler does: it draws from ``seeds`` seed images but not from
-    fewer, and its noise (``covariance``) needs the factor: without noise (scale 0) a one-seed
+    fewer, and its noise (``statistic``) needs the factor: without noise (scale 0) a one-seed
     sampler returns its seed's latent, and only the noisy ones move with the factor."""
     row, z, factor = SAMPLER_TABLE[sampler], unit(3, 4, 1), np.eye(4, dtype=np.float32)
     enough = sample_latents(z[:row.seeds], 5, 2, sampler, 0.0, factor).numpy()
@@ -100,7 +100,7 @@ def test_each_row_of_the_sampler_table_holds_for_its_sampler(sampler):
         np.testing.assert_allclose(enough, np.repeat(z[:1], 5, axis=0), atol=1e-6)
     moved = sample_latents(z, 5, 2, sampler, 0.5, factor).numpy()
     still = sample_latents(z, 5, 2, sampler, 0.5, 2 * factor).numpy()
-    assert (np.abs(moved - still).max() > 1e-3) == (row.covariance is not None)
+    assert (np.abs(moved - still).max() > 1e-3) == (row.statistic is not None)
 
 
 # --- the local covariance ------------------------------------------------------------------

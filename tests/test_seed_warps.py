@@ -1,5 +1,5 @@
-"""benchmarks/seed_warps.py: the bilinear warp against array shifts, registration recovering a
-known displacement, the morph's pair bookkeeping, the stroke-width bounds and the row check."""
+"""benchmarks/seed_warps.py: the morph's pair bookkeeping, the stroke-width bounds, the
+neighbour pairs and the row check (the warp and the registration: tests/test_deform.py)."""
 import sys
 from pathlib import Path
 
@@ -9,48 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import seed_warps  # noqa: E402
-
-
-def _blobs(n=3, size=28, seed=0):
-    """Smooth random images: a few Gaussian blobs each, values in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size].astype(np.float32)
-    out = np.zeros((n, size, size, 1), np.float32)
-    for k in range(n):
-        for _ in range(3):
-            cy, cx = rng.uniform(9, size - 9, 2)
-            out[k, ..., 0] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 2.5 ** 2))
-    return np.clip(out, 0, 1)
-
-
-def test_warp_zero_field_is_identity_and_integer_field_is_a_shift():
-    x = _blobs()
-    zero = np.zeros(x.shape[:3] + (2,), np.float32)
-    np.testing.assert_allclose(seed_warps.warp(x, zero).numpy(), x, atol=1e-6)
-    right = zero.copy()
-    right[..., 1], right[..., 0] = 2.0, -1.0  # out(y, x) = in(y - 1, x + 2), edges repeat
-    expected = x[:, np.r_[0, 0:27]][:, :, np.r_[2:28, 27, 27]]
-    np.testing.assert_allclose(seed_warps.warp(x, right).numpy(), expected, atol=1e-6)
-
-
-def test_warp_half_pixel_is_the_mean_of_neighbours():
-    x = _blobs(1)
-    field = np.zeros((1, 28, 28, 2), np.float32)
-    field[..., 1] = 0.5
-    out = seed_warps.warp(x, field).numpy()
-    np.testing.assert_allclose(out[:, :, :27], (x[:, :, :27] + x[:, :, 1:]) / 2, atol=1e-6)
-
-
-def test_register_recovers_a_known_translation():
-    src = _blobs(2, seed=1)
-    dst = np.roll(src, 2, axis=2)  # moved 2 px right: dst(p) = src(p - (0, 2))
-    field = seed_warps.register(src, dst)
-    centre = field[:, 8:20, 8:20]
-    assert abs(centre[..., 1].mean() + 2.0) < 0.3
-    assert abs(centre[..., 0].mean()) < 0.3
-    before = np.mean((src - dst) ** 2)
-    after = np.mean((seed_warps.warp(src, field).numpy() - dst) ** 2)
-    assert after < 0.1 * before
+from test_deform import blobs as _blobs  # noqa: E402
 
 
 def test_reverse_pairs_finds_each_pairs_reverse():

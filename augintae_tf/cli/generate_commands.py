@@ -25,9 +25,8 @@ def say(line) -> None:
 @RUN_DIR
 @click.option("--seeds", type=click.Path(exists=True), default=None,
               help="A folder of seed images of one class (e.g. what `augintae-tf export-seeds` "
-                   "writes): one or more for local, local-edit, within, within-edit and the "
-                   "aug-path samplers, at "
-                   "least 2 for the others; omit it for a model that samples without seeds (e.g. fastgan).")
+                   "writes): one or more for local, local-edit, within, within-edit, flow and "
+                   "the aug-path samplers, at least 2 for the others; omit it for a model that samples without seeds (e.g. fastgan).")
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True,
               help="How many new images to generate.")
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True,
@@ -35,7 +34,7 @@ def say(line) -> None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds the sampler's draws (same seed, same images).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default=None,
-              help="How seed latents become new latents: slerp (the paper's: between two seeds), "
+              help="How seeds become new images: slerp (the paper's: between two seeds), "
                    "local (one seed plus noise along the directions training images vary in "
                    "locally), local-edit (the recommended recipe's: the seed's own image plus "
                    "the decoded change of that local step, so the seed's detail stays), "
@@ -46,12 +45,15 @@ def say(line) -> None:
                    "in), aug-path (a decoded point on the augmentation path AugIntAE learned "
                    "from a seed to a random augmentation of it, in the run's ranges times "
                    "--scale), aug-path-within (a within step on top of that point), "
-                   "aug-path-edit (that change as an edit of the seed's image). Default: the "
-                   "run's model.sampler.")
+                   "aug-path-edit (that change as an edit of the seed's image), flow (a seed "
+                   "warped by how two images of one labelled training class differ; of all "
+                   "samplers, the images a few-shot classifier learned most from). Default: "
+                   "the run's model.sampler.")
 @click.option("--scale", type=click.FloatRange(*SAMPLER_SCALE), default=None,
-              help="Noise scale of the noisy samplers, in units of the local (or within-class) "
-                   "spread of training latents (aug-path: also the multiple of the run's "
-                   "augmentation ranges). Default: the run's model.sampler_scale.")
+              help="Scale of the samplers that take one: noise in units of the local (or "
+                   "within-class) spread of training latents (aug-path: the multiple of the "
+                   "run's augmentation ranges; flow: of the training deformations). Default: "
+                   "the run's model.sampler_scale.")
 @CHECKPOINT
 @OVERWRITE
 @friendly_errors

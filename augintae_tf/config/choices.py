@@ -84,41 +84,41 @@ class Sampler:
     name: str
     draw: str
     seeds: int = 2  # the fewest seed images it takes (1: it starts from one random seed)
-    # the latent-stats factor its noise reads (models/latent_stats.py): "local" (the covariance
-    # of training latents around their neighbours) or "within" (the within-class one); None: none
-    covariance: str | None = None
+    # the latent statistic it reads (models/latent_stats.py): "local" (the factor of the
+    # covariance of training latents around their neighbours), "within" (the within-class one's)
+    # or "flow" (the bank of deformation fields of training pairs); None: none
+    statistic: str | None = None
     # what the model makes of it: "latents" (decoded), "pair" (the model's own interpolation of
     # the drawn pair, Autoencoder.interpolate_latents), "edit" (the seed image plus the decoded
     # change, models/autoencoder.edit_fn) or "images" (the draw makes the images itself)
     output: str = "latents"
-    # whether it takes a scale without a covariance (aug-path: the multiple of the run's
-    # augmentation ranges); every sampler with a covariance takes one
+    # whether it takes a scale without a statistic (aug-path: the multiple of the run's
+    # augmentation ranges); every sampler with a statistic takes one
     scaled: bool = False
 
 
 _L, _A = "augintae_tf.latent", "augintae_tf.models.aug_path"
 SAMPLER_TABLE = {s.name: s for s in (
     Sampler("slerp", f"{_L}:draw_slerp", output="pair"),  # the paper's
-    Sampler("local", f"{_L}:draw_near_seed", seeds=1, covariance="local"),
-    Sampler("slerp-local", f"{_L}:draw_near_slerp", covariance="local"),
-    Sampler("local-edit", f"{_L}:draw_near_seed", seeds=1, covariance="local", output="edit"),
+    Sampler("local", f"{_L}:draw_near_seed", seeds=1, statistic="local"),
+    Sampler("slerp-local", f"{_L}:draw_near_slerp", statistic="local"),
+    Sampler("local-edit", f"{_L}:draw_near_seed", seeds=1, statistic="local", output="edit"),
     Sampler("convex", f"{_L}:draw_convex"),
-    Sampler("within", f"{_L}:draw_near_seed", seeds=1, covariance="within"),
-    Sampler("within-edit", f"{_L}:draw_near_seed", seeds=1, covariance="within", output="edit"),
-    Sampler("set-edit", f"{_L}:draw_near_seed_set", covariance="within", output="edit"),
+    Sampler("within", f"{_L}:draw_near_seed", seeds=1, statistic="within"),
+    Sampler("within-edit", f"{_L}:draw_near_seed", seeds=1, statistic="within", output="edit"),
+    Sampler("set-edit", f"{_L}:draw_near_seed_set", statistic="within", output="edit"),
     # AugIntAE's learned augmentation paths (models/aug_path.py)
     Sampler("aug-path", f"{_A}:aug_path", seeds=1, output="images", scaled=True),
-    Sampler("aug-path-within", f"{_A}:aug_path_within", seeds=1, covariance="within",
+    Sampler("aug-path-within", f"{_A}:aug_path_within", seeds=1, statistic="within",
             output="images"),
-    Sampler("aug-path-edit", f"{_A}:aug_path_edit", seeds=1, covariance="within",
+    Sampler("aug-path-edit", f"{_A}:aug_path_edit", seeds=1, statistic="within",
             output="images"),
+    # a seed under a training class's real deformation (models/deform.py)
+    Sampler("flow", "augintae_tf.models.deform:flow", seeds=1, statistic="flow", output="images"),
 )}
 SAMPLERS = tuple(SAMPLER_TABLE)
-# the samplers that need the run's latent statistics (their noise reads a covariance)
-NOISY_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance)
 # the samplers that take a scale (--scale, model.sampler_scale, a served signature's scale input)
-SCALED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance or s.scaled)
-WITHIN_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.covariance == "within")
+SCALED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.statistic or s.scaled)
 # the samplers that start from one seed (a random one of K; K = 1 is one-shot generation); the
 # others combine two or more (a slerp between two, a convex combination of all, the seeds' scatter)
 ONE_SEED_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE.values() if s.seeds == 1)

@@ -24,8 +24,8 @@ from typing import Callable
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import (NOISY_SAMPLERS, SAMPLER_SCALE, SCALED_SAMPLERS,
-                                        WITHIN_SAMPLERS)
+from augintae_tf.config.choices import SAMPLER_SCALE, SAMPLER_TABLE, SCALED_SAMPLERS
+from augintae_tf.models.latent_stats import has_statistic
 
 DEFAULT_MAX_NUM = 1024  # largest `num` one request may ask for (export --max-num)
 
@@ -131,12 +131,10 @@ def checked_scale(scale) -> tf.Tensor:
 
 
 def served_samplers(model) -> list[str]:
-    """The samplers the export serves: the model's, the noisy ones only with latent statistics
-    (the within samplers only with their within-class covariance)."""
-    stats = model.latent_stats
-    within = stats is not None and stats.within_factor is not None
-    return [s for s in model.samplers if s not in NOISY_SAMPLERS
-            or (stats is not None and (s not in WITHIN_SAMPLERS or within))]
+    """The samplers the export serves: the model's, those that read a latent statistic only when
+    the run's statistics hold it (:func:`augintae_tf.models.latent_stats.has_statistic`)."""
+    return [s for s in model.samplers
+            if has_statistic(model.latent_stats, SAMPLER_TABLE[s].statistic)]
 Endpoint = tuple[str, Callable, list]
 
 

@@ -67,7 +67,7 @@ class Autoencoder(ModelContract):
 
     capabilities = frozenset({Capability.LATENT, Capability.FEWSHOT})
     samplers = SAMPLERS
-    stages = ("latent-stats",)  # augintae_tf.models.latent_stats: the noisy samplers' covariance
+    stages = ("latent-stats",)  # augintae_tf.models.latent_stats: what the samplers read
 
     def __init__(self, encoder: keras.Model, generator: keras.Model, setup: ModelSetup, **kwargs):
         super().__init__(dtype=setup.dtype, **kwargs)
@@ -166,20 +166,26 @@ class Autoencoder(ModelContract):
         """The latent-stats factor the noisy samplers need (``F F^T = C``, the within samplers'
         ``F F^T = W``), else None; a one-line RunError saying how to compute it when the run has
         none."""
-        covariance = SAMPLER_TABLE[sampler].covariance if sampler in SAMPLER_TABLE else None
-        if covariance is None:
+        statistic = SAMPLER_TABLE[sampler].statistic if sampler in SAMPLER_TABLE else None
+        if statistic not in ("local", "within"):
             return None
+        self.require_statistic(sampler)
+        return self.latent_stats.factor if statistic == "local" else self.latent_stats.within_factor
+
+    def flow_lattices(self, sampler: str):
+        """The run's bank of deformation lattices ``[P, G, G, 2]`` (:mod:`augintae_tf.models.deform`)
+        for ``sampler``; a one-line RunError saying how to compute it when the run has none."""
+        self.require_statistic(sampler)
+        return self.latent_stats.flow_lattices
+
+    def require_statistic(self, sampler: str) -> None:
+        """A one-line RunError unless the run's latent statistics hold what ``sampler`` reads."""
+        statistic = SAMPLER_TABLE[sampler].statistic
         if self.latent_stats is None:
             raise RunError(f"--sampler {sampler} needs the run's latent statistics: "
                            f"{self.latent_stats_problem}")
-        if covariance == "local":
-            return self.latent_stats.factor
-        if self.latent_stats.within_factor is None:
-            raise RunError(f"--sampler {sampler} needs the within-class covariance of labelled "
-                           f"training latents, which the run's latent statistics lack (computed "
-                           f"before it existed, or without labels): recompute them with "
-                           f"{latent_stats.recompute_hint('RUN')}")
-        return self.latent_stats.within_factor
+        if not latent_stats.has_statistic(self.latent_stats, statistic):
+            raise RunError(f"--sampler {sampler} needs {latent_stats.lacking(statistic)}")
 
     def compute_latent_stats(self, train_images, train_labels, heldout_images, seed: int):
         """:func:`augintae_tf.models.latent_stats.compute` with the section's

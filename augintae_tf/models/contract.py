@@ -8,10 +8,11 @@ import keras
 import tensorflow as tf
 
 from augintae_tf.capabilities import Capability
-from augintae_tf.config.choices import NOISY_SAMPLERS, SAMPLER_TABLE, WITHIN_SAMPLERS
+from augintae_tf.config.choices import SAMPLER_TABLE
 from augintae_tf.config.schema import TrainConfig
 from augintae_tf.errors import RunError
 from augintae_tf.models.build import ModelSetup
+from augintae_tf.models.latent_stats import has_statistic, lacking
 
 
 def derive_seed(base_seed: int, step, replica_id) -> tf.Tensor:
@@ -225,14 +226,13 @@ class ModelContract(keras.Model):
 
     def default_sampler(self) -> str:
         """The config section's ``sampler`` when this model has it, else its first sampler; a
-        noisy sampler without the run's latent statistics (a run still training, or trained
-        before the stage existed) falls back to ``slerp`` (:meth:`sampler_note` says so)."""
+        sampler whose latent statistic the run lacks (a run still training, trained before the
+        stage or the statistic existed, or without labels) falls back to ``slerp``
+        (:meth:`sampler_note` says so)."""
         wanted = getattr(self.setup.section, "sampler", None)
         if wanted not in self.samplers:
             return self.samplers[0]
-        stats = self.latent_stats
-        if wanted in NOISY_SAMPLERS and (stats is None or (
-                wanted in WITHIN_SAMPLERS and stats.within_factor is None)):
+        if not has_statistic(self.latent_stats, SAMPLER_TABLE[wanted].statistic):
             return "slerp"
         return wanted
 
@@ -240,8 +240,9 @@ class ModelContract(keras.Model):
         """One line when :meth:`default_sampler` falls back from the run's sampler, else None."""
         wanted = getattr(self.setup.section, "sampler", None)
         if wanted in self.samplers and self.default_sampler() != wanted:
-            return (f"the run's sampler {wanted} needs its latent statistics "
-                    f"({self.latent_stats_problem}); generating with slerp")
+            needs = (f"its latent statistics ({self.latent_stats_problem})"
+                     if self.latent_stats is None else lacking(SAMPLER_TABLE[wanted].statistic))
+            return f"the run's sampler {wanted} needs {needs}; generating with slerp"
         return None
 
     def check_sampler(self, sampler: str | None) -> str:

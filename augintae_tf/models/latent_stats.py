@@ -31,6 +31,10 @@ an export:
    model reconstructs better than any novel class, so a quantile flagged most novel classes of
    the model's own domain (benchmarks/RESULTS.md, "The seed-domain warning").
 
+2b. **Deformation bank** (the ``flow`` sampler, :mod:`augintae_tf.models.deform`): the lattices
+   of dense registration between random pairs of labelled training images of one class, how a
+   training class's members deform into each other.  Absent (the sampler refuses, saying so)
+   without labels.
 3. **Within-class spread** of the labelled training images, the novelty line's reference
    (:func:`augintae_tf.metrics.novelty.within_class_spread`), in the manifest.
 
@@ -53,7 +57,8 @@ from augintae_tf.metrics.novelty import within_class_spread
 STAGE = "latent-stats"
 K = 10  # neighbours per training latent
 MAX_TRAIN = 10_000  # training latents the covariance is estimated from (fixed random subset)
-OPTIONAL = ("within_cov", "within_factor")  # arrays of the stats file that may be absent
+# arrays of the stats file that may be absent
+OPTIONAL = ("within_cov", "within_factor", "flow_lattices")
 MAX_HELD_OUT = 2_000  # held-out images of the seed-domain reference
 # Seeds whose median error is above this multiple of the held-out median warn: measured per class
 # of 5 seeds, a model's own novel classes stayed at or below ~3 (95th percentile 2.6-2.7), seeds
@@ -74,6 +79,8 @@ class LatentStats:
     within_class: dict | None = None
     within_cov: np.ndarray | None = None  # [D, D] pooled within-class covariance W
     within_factor: np.ndarray | None = None  # [D, D], within_factor @ within_factor.T == W
+    # [P, G, G, 2] deformation lattices of labelled training pairs (models/deform.py)
+    flow_lattices: np.ndarray | None = None
 
     @property
     def local_std(self) -> float:
@@ -167,9 +174,20 @@ def compute(model, train_images: np.ndarray, heldout_images: np.ndarray, k: int 
                                        "within_factor": covariance_factor(within).astype(np.float32)}
     spread = None if train_labels is None else within_class_spread(
         np.asarray(train_images, np.float32), train_labels, seed)
+    if train_labels is not None:
+        extra["flow_lattices"] = flow_bank(train_images, train_labels, seed)
     return LatentStats(cov.astype(np.float32), covariance_factor(cov).astype(np.float32),
                        heldout.astype(np.float32), min(int(k), len(latents) - 1),
                        within_class=spread, **extra)
+
+
+def flow_bank(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarray | None:
+    """The ``flow`` sampler's bank (:func:`augintae_tf.models.deform.flow_bank`): at most
+    :data:`~augintae_tf.models.deform.PAIRS` same-class pairs, and at most one per two labelled
+    images (registration's time grows with the pairs; a small training set gets a small bank)."""
+    from augintae_tf.models import deform  # TensorFlow: imported when a stage computes
+
+    return deform.flow_bank(images, labels, min(deform.PAIRS, len(labels) // 2), seed)
 
 
 def to_saved(stats: LatentStats) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -194,11 +212,34 @@ def from_saved(arrays: dict[str, np.ndarray], fields: dict[str, Any]) -> LatentS
                        int(fields.get("k", K)), str(fields.get("checkpoint")),
                        tuple(source) if isinstance(source, list) and len(source) == 2 else None,
                        fields.get("within_class"), arrays.get("within_cov"),
-                       arrays.get("within_factor"))
+                       arrays.get("within_factor"), arrays.get("flow_lattices"))
 
 
 def recompute_hint(run_dir) -> str:
     return f"`augintae-tf train --stage {STAGE} --run-dir {run_dir}`"
+
+
+# what each statistic a sampler reads is (augintae_tf.config.choices.Sampler.statistic)
+STATISTICS = {"local": "the local covariance of training latents",
+              "within": "the within-class covariance of labelled training latents",
+              "flow": "the deformation fields of labelled training pairs"}
+
+
+def has_statistic(stats: LatentStats | None, statistic: str | None) -> bool:
+    """Whether ``stats`` (None: none computed) hold what a sampler reading ``statistic`` needs
+    (None: nothing, always true)."""
+    if statistic is None:
+        return True
+    if stats is None:
+        return False
+    return {"local": True, "within": stats.within_factor is not None,
+            "flow": stats.flow_lattices is not None}[statistic]
+
+
+def lacking(statistic: str) -> str:
+    """What a sampler needs when the run's statistics lack ``statistic``, and how to get it."""
+    return (f"{STATISTICS[statistic]}, which the run's latent statistics lack (computed before it "
+            f"existed, or without labels): recompute them with {recompute_hint('RUN')}")
 
 
 # What each sampler makes of seeds the model reconstructs badly: the decoder's blur, except
@@ -208,6 +249,8 @@ OUTSIDE_EXPECT = {
     None: "blurred or blob-like images (decoded latents of seeds the model cannot reconstruct)",
     "local-edit": "near-copies of the seeds with small edits (local-edit adds a decoded change to "
                   "each seed image; the change cannot carry the class's variety)",
+    "flow": "the seeds themselves under deformations of the training classes (flow moves each "
+            "seed's pixels and decodes nothing, so the images keep the seeds' own look)",
     **{name: "the seeds with decoded edits larger than local-edit's, which on another domain add "
              "strokes of the training domain (measured on real photo tiles: further from them "
              "than the seeds themselves)" for name in ("within-edit", "set-edit")},

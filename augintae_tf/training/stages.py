@@ -72,7 +72,9 @@ def run_latent_stats(model, run_dir, cfg: Config, checkpoint: Path,
          f"latents ({stats.k} neighbours; local std {stats.local_std:.3f} per unit latent"
          + ("" if stats.within_std is None else f"; within-class std {stats.within_std:.3f}")
          + "), "
-         f"reconstruction error of {len(stats.heldout_mse)} held-out images "
+         + ("" if stats.flow_lattices is None else
+            f"deformation fields of {len(stats.flow_lattices)} same-class training pairs, ")
+         + f"reconstruction error of {len(stats.heldout_mse)} held-out images "
          f"({held_dataset} [{held_split}])")
     return stats
 
