@@ -36,10 +36,12 @@ _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-7  # Adam's defaults (keras.optimizers.Ada
 
 def warp(images, flow) -> tf.Tensor:
     """``out(p) = images(p + flow(p))``: images ``[B, H, W, C]``, flow ``[B, H, W, 2]`` (dy, dx)
-    in pixels; bilinear, coordinates clamped to the image (edge pixels repeat)."""
+    in pixels; bilinear, coordinates clamped to the image (edge pixels repeat).  The four
+    neighbours are gathered from each image's flattened pixels (one batched gather each)."""
     images = tf.convert_to_tensor(images, tf.float32)
     flow = tf.convert_to_tensor(flow, tf.float32)
-    b, h, w = tf.shape(images)[0], tf.shape(images)[1], tf.shape(images)[2]
+    shape = tf.shape(images)
+    b, h, w = shape[0], shape[1], shape[2]
     hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
     yy, xx = tf.meshgrid(tf.range(hf), tf.range(wf), indexing="ij")
     y = tf.clip_by_value(yy[None] + flow[..., 0], 0.0, hf - 1)
@@ -48,18 +50,30 @@ def warp(images, flow) -> tf.Tensor:
     wy, wx = (y - y0)[..., None], (x - x0)[..., None]
     y0i, x0i = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
     y1i, x1i = tf.minimum(y0i + 1, h - 1), tf.minimum(x0i + 1, w - 1)
-    bi = tf.broadcast_to(tf.range(b)[:, None, None], tf.shape(y0i))
+    flat = tf.reshape(images, tf.stack([b, h * w, shape[3]]))
 
     def at(yi, xi):
-        return tf.gather_nd(images, tf.stack([bi, yi, xi], -1))
+        index = tf.reshape(yi * w + xi, tf.stack([b, h * w]))
+        return tf.reshape(tf.gather(flat, index, batch_dims=1), shape)
 
     return ((1 - wy) * ((1 - wx) * at(y0i, x0i) + wx * at(y0i, x1i))
             + wy * ((1 - wx) * at(y1i, x0i) + wx * at(y1i, x1i)))
 
 
+def _upsampling(size, grid) -> tf.Tensor:
+    """``[size, grid]``: row ``i`` holds the weights bilinear resizing (half-pixel centres, as
+    ``tf.image.resize``) gives the ``grid`` lattice points at output pixel ``i``."""
+    basis = tf.eye(grid)[:, :, None, None]  # each lattice point alone, as a grid x 1 image
+    return tf.transpose(tf.image.resize(basis, tf.stack([size, 1]), method="bilinear")[:, :, 0, 0])
+
+
 def field(lattice, size) -> tf.Tensor:
-    """The dense field ``[B, H, W, 2]`` of lattices ``[B, G, G, 2]`` (bilinear upsampling)."""
-    return tf.image.resize(tf.convert_to_tensor(lattice, tf.float32), size, method="bilinear")
+    """The dense field ``[B, H, W, 2]`` of lattices ``[B, G, G, 2]``: bilinear upsampling,
+    ``tf.image.resize``'s, written as two small matrix products (cheaper to differentiate)."""
+    lattice = tf.convert_to_tensor(lattice, tf.float32)
+    grid = tf.shape(lattice)[1]
+    rows, cols = _upsampling(size[0], grid), _upsampling(size[1], grid)
+    return tf.einsum("yi,xj,bijk->byxk", rows, cols, lattice)
 
 
 def blur(images, sigma: float) -> tf.Tensor:
