@@ -18,7 +18,9 @@ of one class:
   DeltaGAN transfers sample-specific deltas, here in deformation space (the product's ``flow``
   sampler, with its own draw of pairs); ``train-flow x1.5`` the same fields scaled by 1.5;
   ``train-flow+affine`` each such image under a random affine of the augmented copies' ranges
-  (the two kinds of variety together);
+  (the two kinds of variety together); ``train-flow-fit`` the 400 best-registered of 800 pairs
+  (:func:`fit_bank`: the fields that explain their pair, not a partial move between two
+  differently written members);
 * ``nn-flow``: the same with label-free pairs (:func:`neighbour_bank`: an image and one of its
   10 nearest neighbours in pixels), what a training folder without classes offers;
 * ``thickness`` (strokes only): a seed moved toward its 3 x 3 grey dilation or erosion by
@@ -50,7 +52,7 @@ from augintae_tf.models import deform
 from augintae_tf.models.deform import warp
 
 ROWS = ("morph", "warp", "warp-extrap", "elastic", "train-flow", "train-flow x1.5", "nn-flow",
-        "thickness", "train-flow+affine")
+        "thickness", "train-flow+affine", "train-flow-fit")
 
 
 def register(src, dst) -> np.ndarray:
@@ -119,6 +121,25 @@ def flow_bank(images, labels, pairs: int = 400, seed: int = 0) -> np.ndarray:
     return register(np.asarray(images)[src], np.asarray(images)[dst])
 
 
+def fit_bank(images, labels, pairs: int = 400, candidates: int = 800, seed: int = 0):
+    """The ``pairs`` fields of ``candidates`` same-class pairs (drawn as :func:`flow_bank` draws)
+    whose registration leaves the least of the pair's difference:
+    ``mean (warp(x_i, f) - x_j)^2 / mean (x_i - x_j)^2``, smallest first."""
+    labels = np.asarray(labels).reshape(-1)
+    images = np.asarray(images, np.float32)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    src, dst = [], []
+    for _ in range(candidates):
+        i, j = rng.choice(np.flatnonzero(labels == rng.choice(classes)), 2, replace=False)
+        src.append(i)
+        dst.append(j)
+    fields = register(images[src], images[dst])
+    left = np.mean((warp(images[src], fields).numpy() - images[dst]) ** 2, axis=(1, 2, 3))
+    before = np.mean((images[src] - images[dst]) ** 2, axis=(1, 2, 3))
+    return fields[np.argsort(left / np.maximum(before, 1e-12))[:pairs]]
+
+
 def neighbour_pairs(images, pairs: int = 400, neighbours: int = 10, seed: int = 0):
     """``(src, dst)`` index arrays: ``pairs`` random images and, for each, one of its
     ``neighbours`` nearest other images in pixel space (squared distance) -- label-free pairs."""
@@ -174,16 +195,19 @@ def generators(names, train_images=None, train_labels=None, bank_seed: int = 0,
     """``{row: generator}`` for the row names of :data:`ROWS` (train-flow rows: a :func:`flow_bank`
     of the training images; nn-flow: a :func:`neighbour_bank`; both drawn with ``bank_seed``;
     ``affine``: the augmented copies' ``(images, seed) -> images``)."""
-    bank = near = None
-    if any(n.startswith("train-flow") for n in names):
+    bank = near = fit = None
+    if any(n.startswith("train-flow") and n != "train-flow-fit" for n in names):
         bank = flow_bank(train_images, train_labels, seed=bank_seed)
+    if "train-flow-fit" in names:
+        fit = fit_bank(train_images, train_labels, seed=bank_seed)
     if "nn-flow" in names:
         near = neighbour_bank(train_images, seed=bank_seed)
     made = {"morph": lambda: seed_morph("morph"), "warp": lambda: seed_morph("warp"),
             "warp-extrap": lambda: seed_morph("warp", -0.5, 1.5), "elastic": elastic,
             "train-flow": lambda: bank_warp(bank), "train-flow x1.5": lambda: bank_warp(bank, 1.5),
             "nn-flow": lambda: bank_warp(near), "thickness": thickness,
-            "train-flow+affine": lambda: then(bank_warp(bank), affine)}
+            "train-flow+affine": lambda: then(bank_warp(bank), affine),
+            "train-flow-fit": lambda: bank_warp(fit)}
     return {name: made[name]() for name in names}
 
 

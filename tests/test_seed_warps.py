@@ -58,3 +58,14 @@ def test_neighbour_pairs_pair_each_image_with_its_nearest():
     assert np.array_equal(dst, src ^ 1)  # 0 <-> 1, 2 <-> 3
     _, dst = seed_warps.neighbour_pairs(images, pairs=40, neighbours=3, seed=0)
     assert np.all(dst != seed_warps.neighbour_pairs(images, 40, 3, 0)[0])  # never itself
+
+
+def test_fit_bank_keeps_the_pairs_registration_explains():
+    shape, other = _blobs(2, seed=6)
+    moved = np.roll(shape, 2, axis=1)  # class 0: one shape and the same shape 2 px right
+    noise = np.random.default_rng(1).uniform(size=shape.shape).astype(np.float32)
+    images = np.stack([shape, moved, other, noise])  # class 1: a shape and noise
+    kept = seed_warps.fit_bank(images, [0, 0, 1, 1], pairs=4, candidates=24, seed=0)
+    assert kept.shape == (4, 28, 28, 2)
+    centre = np.abs(kept[:, 8:20, 8:20, 1].mean(axis=(1, 2)))
+    np.testing.assert_allclose(centre, 2.0, atol=0.4)  # every kept field is the 2-px move
