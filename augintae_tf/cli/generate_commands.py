@@ -26,7 +26,8 @@ def say(line) -> None:
 @click.option("--seeds", type=click.Path(exists=True), default=None,
               help="A folder of seed images of one class (e.g. what `augintae-tf export-seeds` "
                    "writes): one or more for local, local-edit, within, within-edit, flow and "
-                   "the aug-path samplers, at least 2 for the others; omit it for a model that samples without seeds (e.g. fastgan).")
+                   "the aug-path samplers, at least 2 for the others; omit it for a model that "
+                   "samples without seeds (e.g. fastgan).")
 @click.option("--num", type=click.IntRange(1), default=64, show_default=True,
               help="How many new images to generate.")
 @click.option("--out", type=click.Path(file_okay=False), default="generated", show_default=True,

@@ -19,8 +19,9 @@ deformation fields).  Nothing is decoded, so the output keeps the seed's style o
   draw, so one seed is enough) and a bank lattice ``L_i`` drawn uniformly (stream ``[seed, 13]``):
   ``warp(x_a, field(scale * L_i))``.  Scale 0 returns the seed; 1 the measured deformations.
 
-Measured on the packaged digits (benchmarks/RESULTS.md, "Warping the seeds"): a 5-shot classifier
-gains about a third of what the same number of real images gives near, a tenth far.
+Measured with a digits model (benchmarks/RESULTS.md, "The flow sampler"): a 5-shot classifier
+gains 0.30 of what the same number of real images gives on the novel digits at scale 1, and
+0.26-0.28 on photographs at scale 1.5-2, more than from any other sampler.
 """
 from __future__ import annotations
 

@@ -192,7 +192,7 @@ def flow_bank(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> np.ndarr
 
 def to_saved(stats: LatentStats) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``(arrays, fields)``: ``cov``, ``factor``, ``heldout_mse`` (and ``within_cov``,
-    ``within_factor`` when computed); ``k``, the sizes, the held-out source, the checkpoint and
+    ``within_factor``, ``flow_lattices`` when computed); ``k``, the sizes, the held-out source, the checkpoint and
     the within-class spread (when computed), as JSON values."""
     arrays = {"cov": stats.cov, "factor": stats.factor, "heldout_mse": stats.heldout_mse}
     arrays.update({key: value for key in OPTIONAL if (value := getattr(stats, key)) is not None})
