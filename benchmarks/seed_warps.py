@@ -107,33 +107,32 @@ def elastic(std: float = 1.5, grid: int = 4):
     return generate
 
 
-def flow_bank(images, labels, pairs: int = 400, seed: int = 0) -> np.ndarray:
-    """:func:`register` fields of ``pairs`` random same-class pairs of ``images``."""
+def class_pairs(labels, count: int, seed: int = 0) -> tuple[list, list]:
+    """``(src, dst)``: ``count`` same-class pairs, each a class drawn uniformly then two distinct
+    members (``np.random.default_rng(seed)``; the draw the recorded train-flow rows used)."""
     labels = np.asarray(labels).reshape(-1)
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     src, dst = [], []
-    for _ in range(pairs):
-        members = np.flatnonzero(labels == rng.choice(classes))
-        i, j = rng.choice(members, 2, replace=False)
+    for _ in range(count):
+        i, j = rng.choice(np.flatnonzero(labels == rng.choice(classes)), 2, replace=False)
         src.append(i)
         dst.append(j)
+    return src, dst
+
+
+def flow_bank(images, labels, pairs: int = 400, seed: int = 0) -> np.ndarray:
+    """:func:`register` fields of ``pairs`` random same-class pairs (:func:`class_pairs`)."""
+    src, dst = class_pairs(labels, pairs, seed)
     return register(np.asarray(images)[src], np.asarray(images)[dst])
 
 
 def fit_bank(images, labels, pairs: int = 400, candidates: int = 800, seed: int = 0):
-    """The ``pairs`` fields of ``candidates`` same-class pairs (drawn as :func:`flow_bank` draws)
-    whose registration leaves the least of the pair's difference:
+    """The ``pairs`` fields of ``candidates`` same-class pairs (:func:`class_pairs`) whose
+    registration leaves the least of the pair's difference:
     ``mean (warp(x_i, f) - x_j)^2 / mean (x_i - x_j)^2``, smallest first."""
-    labels = np.asarray(labels).reshape(-1)
     images = np.asarray(images, np.float32)
-    rng = np.random.default_rng(seed)
-    classes = np.unique(labels)
-    src, dst = [], []
-    for _ in range(candidates):
-        i, j = rng.choice(np.flatnonzero(labels == rng.choice(classes)), 2, replace=False)
-        src.append(i)
-        dst.append(j)
+    src, dst = class_pairs(labels, candidates, seed)
     fields = register(images[src], images[dst])
     left = np.mean((warp(images[src], fields).numpy() - images[dst]) ** 2, axis=(1, 2, 3))
     before = np.mean((images[src] - images[dst]) ** 2, axis=(1, 2, 3))
