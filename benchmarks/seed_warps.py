@@ -20,7 +20,10 @@ of one class:
   ``train-flow+affine`` each such image under a random affine of the augmented copies' ranges
   (the two kinds of variety together); ``train-flow-fit`` the 400 best-registered of 800 pairs
   (:func:`fit_bank`: the fields that explain their pair, not a partial move between two
-  differently written members);
+  differently written members); ``train-flow-shiftless`` the fields less their mean (no shift of
+  the whole image); ``train-flow-nonaffine`` (x1.5, x2, x3) the fields less their affine part
+  (:func:`~augintae_tf.models.deform.without_affine`: no shift, rotation, scale or shear of the
+  whole image, only strokes moving against each other);
 * ``nn-flow``: the same with label-free pairs (:func:`neighbour_bank`: an image and one of its
   10 nearest neighbours in pixels), what a training folder without classes offers;
 * ``thickness`` (strokes only): a seed moved toward its 3 x 3 grey dilation or erosion by
@@ -52,7 +55,9 @@ from augintae_tf.models import deform
 from augintae_tf.models.deform import warp
 
 ROWS = ("morph", "warp", "warp-extrap", "elastic", "train-flow", "train-flow x1.5", "nn-flow",
-        "thickness", "train-flow+affine", "train-flow-fit")
+        "thickness", "train-flow+affine", "train-flow-fit", "train-flow-shiftless",
+        "train-flow-nonaffine", "train-flow-nonaffine x1.5", "train-flow-nonaffine x2",
+        "train-flow-nonaffine x3")
 
 
 def register(src, dst) -> np.ndarray:
@@ -206,7 +211,11 @@ def generators(names, train_images=None, train_labels=None, bank_seed: int = 0,
             "train-flow": lambda: bank_warp(bank), "train-flow x1.5": lambda: bank_warp(bank, 1.5),
             "nn-flow": lambda: bank_warp(near), "thickness": thickness,
             "train-flow+affine": lambda: then(bank_warp(bank), affine),
-            "train-flow-fit": lambda: bank_warp(fit)}
+            "train-flow-fit": lambda: bank_warp(fit),
+            "train-flow-shiftless": lambda: bank_warp(bank - bank.mean((1, 2), keepdims=True))}
+    for scale in (1, 1.5, 2, 3):
+        name = "train-flow-nonaffine" + (f" x{scale:g}" if scale != 1 else "")
+        made[name] = lambda scale=scale: bank_warp(deform.without_affine(bank), scale)
     return {name: made[name]() for name in names}
 
 

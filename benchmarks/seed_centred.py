@@ -1,0 +1,167 @@
+"""What images centred on the seeds can reach at best: real images nearest the seeds, scored.
+
+Issue 38's goal asks two things of a few-shot sampler: near, an FD at least 35 % of the way from
+the seed copies' to the floor's (real images of the class), and a third of the real-image gain in
+the utility test.  Every sampler so far makes images *around the seeds*.  This benchmark asks how
+far the best such images could go, with real images standing in for a perfect sampler:
+
+* ``real near seeds``: real images of the class that were never seeds, the half of them nearest
+  to their nearest seed (pixel RMS), tiled to the row's count; what a sampler that produced only real,
+  new instances close to the seeds would give;
+* ``real random half``: a random half of the same real images, tiled the same way, the control
+  with the same number of distinct images (so the difference is where they lie, not how many).
+
+In the quality table both come from the floor split (never the comparison set, never seeds); in
+the utility test both come from each episode's real extras (the (d) set's images: the half
+nearest the seeds, or a random half, tiled to the same count), so (d) is their ceiling.
+
+    python benchmarks/seed_centred.py --run RUN --novel digits --out results/seed_centred_near.json
+
+``--run`` gives the augmentation ranges of the augmented copies and the model of the ``flow`` and
+``local-edit`` rows scored beside them (its sampler rows, on the same plan and classifier runs).
+Prints the tables, writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+import augintae_tf  # noqa: F401  before TensorFlow loads: it picks the CPU's oneDNN kernels
+
+def nearest_seed_rms(candidates, seeds) -> np.ndarray:
+    """Pixel RMS distance of each candidate image to its nearest seed: ``[len(candidates)]``."""
+    c = np.asarray(candidates, np.float64).reshape(len(candidates), -1)
+    s = np.asarray(seeds, np.float64).reshape(len(seeds), -1)
+    d2 = (c * c).sum(1)[:, None] - 2 * c @ s.T + (s * s).sum(1)[None]
+    return np.sqrt(np.maximum(d2.min(1), 0.0) / c.shape[1])
+
+
+def half(pool, seeds, nearest: bool, rng) -> np.ndarray:
+    """Indices into ``pool`` of ``ceil(len(pool) / 2)`` images: those nearest their nearest seed
+    (ties by position), or a random half drawn with ``rng``."""
+    keep = -(-len(pool) // 2)
+    if nearest:
+        return np.argsort(nearest_seed_rms(pool, seeds), kind="stable")[:keep]
+    return np.sort(rng.permutation(len(pool))[:keep])
+
+
+def tiled(chosen, count: int, rng) -> np.ndarray:
+    """``count`` items of ``chosen``: every item ``count // len`` times, the rest drawn without
+    repetition, in a shuffled order."""
+    chosen = np.asarray(chosen)
+    reps = np.concatenate([np.tile(np.arange(len(chosen)), count // len(chosen)),
+                           rng.permutation(len(chosen))[:count % len(chosen)]])
+    return chosen[rng.permutation(reps)]
+
+
+def quality_rows(images, labels, plan, split, seeds: dict) -> dict:
+    """``{row: images on the plan}``: per plan class, its floor images (``split.floor``) halved by
+    :func:`half` and :func:`tiled` to the class's plan rows (stream ``[0, 61]``)."""
+    images = np.asarray(images, np.float32)
+    rows = {"real near seeds": np.zeros((len(plan.alpha),) + images.shape[1:], np.float32)}
+    rows["real random half"] = rows["real near seeds"].copy()
+    for cls in np.unique(plan.class_label):
+        at = np.flatnonzero(plan.class_label == cls)
+        pool = split.floor[labels[split.floor] == cls]
+        for name, nearest in (("real near seeds", True), ("real random half", False)):
+            rng = np.random.default_rng([0, 61, int(cls)])
+            picked = pool[half(images[pool], images[seeds[cls]], nearest, rng)]
+            rows[name][at] = images[tiled(picked, len(at), rng)]
+    return rows
+
+
+def utility_generators(images, labels, options) -> dict:
+    """Utility generators drawing from each episode's real extras (module doc).  A generator is
+    called with ``seed = 1000 * (options.seed + episode) + class position``
+    (``fewshot_utility``), which names the episode and so its extras."""
+    from augintae_tf.metrics.fewshot_utility import episode_split
+
+    images = np.asarray(images, np.float32)
+
+    def make(nearest: bool):
+        def generate(seed_images, count: int, seed: int) -> np.ndarray:
+            episode = episode_split(labels, options.shots, options.utility_extra, seed // 1000)
+            cls = list(episode.seeds)[seed % 1000]  # fewshot_utility enumerates them in this order
+            pool = episode.extra[cls]
+            rng = np.random.default_rng([seed, 61])
+            picked = pool[half(images[pool], seed_images, nearest, rng)]
+            return images[tiled(picked, count, rng)]
+        return generate
+
+    return {"real near seeds": make(True), "real random half": make(False)}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a trained run (augmentation, its samplers)")
+    parser.add_argument("--novel", default="digits", choices=("digits", "patches"))
+    parser.add_argument("--samplers", default="flow:1,local-edit:0.7",
+                        help="the run's SAMPLER:SCALE rows scored beside them (comma list)")
+    parser.add_argument("--num-images", type=int, default=1000)
+    parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--classifier-seeds", type=int, default=3)
+    parser.add_argument("--classifier-epochs", type=int, default=10)
+    parser.add_argument("--scoring", default="runs/seed_warps",
+                        help="the quality classifier's cache")
+    parser.add_argument("--out", required=True)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    from pathlib import Path
+
+    from augmented_outputs import paired_rows
+    from augintae_tf.atomic import safe_dir, write_json
+    from augintae_tf.data import load_arrays
+    from augintae_tf.evaluation.options import CompareOptions
+    from augintae_tf.evaluation.quality import quality_classifier, score
+    from augintae_tf.evaluation.utility import add_utility, model_generator, utility_of
+    from augintae_tf.inference.loaded import load_run
+    from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
+    from augintae_tf.metrics.quality_table import quality_table
+    from augintae_tf.metrics.reference_rows import affine_fn, real_split
+    from augintae_tf.run.layout import CLASSIFIERS
+
+    run = load_run(args.run)
+    data = dataclasses.replace(run.config.data, limit=None)
+    images, labels = load_arrays(data, "test", dataset=args.novel)
+    start = time.perf_counter()
+    options = CompareOptions(shots=5, num_images=args.num_images, seed=0, utility=True,
+                             utility_seeds=args.classifier_seeds, utility_episodes=args.episodes,
+                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000)
+    plan = sample_fewshot_plan(labels, options.shots, options.num_images, options.seed)
+    seeds = sample_seeds(labels, options.shots, 0)
+    split = real_split(labels, plan, seed=0, seeds=seeds)
+    scoring = Path(args.scoring)
+    classifier = quality_classifier(safe_dir(scoring / CLASSIFIERS, scoring), run.config,
+                                    [args.novel, "test"], images, labels, split,
+                                    epochs=options.classifier_epochs,
+                                    limit=options.classifier_limit, seed=0, echo=print)
+    generated = quality_rows(images, labels, plan, split, seeds)
+    gens = utility_generators(images, labels, options)
+    for token in filter(None, args.samplers.split(",")):
+        sampler, scale = token.split(":")
+        name = f"{sampler} {float(scale):g}"
+        generated[name] = generate_from_plan(run.model, images, plan, sampler=sampler,
+                                             scale=float(scale))
+        gens[name] = model_generator(run.model, sampler, float(scale))
+    affine = affine_fn(run.config.augment)
+    result = score(generated, plan, images, labels, classifier, shots=options.shots, seed=0,
+                   augment_fn=affine)
+    add_utility(result, utility_of(gens, images, labels, options, affine))
+    print(quality_table(result))
+    print("\n".join(paired_rows(result["utility"]["rows"])))
+    record = {"run": str(args.run), "novel": [args.novel, "test"], "samplers": args.samplers,
+              "num_images": args.num_images,
+              "scoring_s": round(time.perf_counter() - start, 1),
+              "quality": {k: v for k, v in result.items() if k != "per_class"}}
+    write_json(args.out, record, separators=(",", ":"))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
