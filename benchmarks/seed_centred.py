@@ -6,8 +6,8 @@ the utility test.  Every sampler so far makes images *around the seeds*.  This b
 far the best such images could go, with real images standing in for a perfect sampler:
 
 * ``real near seeds``: real images of the class that were never seeds, the half of them nearest
-  to their nearest seed (pixel RMS), tiled to the row's count; what a sampler that produced only real,
-  new instances close to the seeds would give;
+  to their nearest seed (pixel RMS), tiled to the row's count; what a sampler that produced
+  only real, new instances close to the seeds would give;
 * ``real random half``: a random half of the same real images, tiled the same way, the control
   with the same number of distinct images (so the difference is where they lie, not how many).
 

@@ -20,10 +20,10 @@ of one class:
   ``train-flow+affine`` each such image under a random affine of the augmented copies' ranges
   (the two kinds of variety together); ``train-flow-fit`` the 400 best-registered of 800 pairs
   (:func:`fit_bank`: the fields that explain their pair, not a partial move between two
-  differently written members); ``train-flow-shiftless`` the fields less their mean (no shift of
-  the whole image); ``train-flow-nonaffine`` (x1.5, x2, x3) the fields less their affine part
-  (:func:`~augintae_tf.models.deform.without_affine`: no shift, rotation, scale or shear of the
-  whole image, only strokes moving against each other);
+  differently written members); ``train-flow-shiftless`` (x1.5, x2) the fields less their
+  mean (no shift of the whole image); ``train-flow-nonaffine`` (x1.5, x2, x3) the fields less
+  their affine part (:func:`without_affine`: no shift, rotation, scale or shear of the whole
+  image, only strokes moving against each other);
 * ``nn-flow``: the same with label-free pairs (:func:`neighbour_bank`: an image and one of its
   10 nearest neighbours in pixels), what a training folder without classes offers;
 * ``thickness`` (strokes only): a seed moved toward its 3 x 3 grey dilation or erosion by
@@ -56,8 +56,8 @@ from augintae_tf.models.deform import warp
 
 ROWS = ("morph", "warp", "warp-extrap", "elastic", "train-flow", "train-flow x1.5", "nn-flow",
         "thickness", "train-flow+affine", "train-flow-fit", "train-flow-shiftless",
-        "train-flow-nonaffine", "train-flow-nonaffine x1.5", "train-flow-nonaffine x2",
-        "train-flow-nonaffine x3")
+        "train-flow-shiftless x1.5", "train-flow-shiftless x2", "train-flow-nonaffine",
+        "train-flow-nonaffine x1.5", "train-flow-nonaffine x2", "train-flow-nonaffine x3")
 
 
 def register(src, dst) -> np.ndarray:
@@ -163,6 +163,20 @@ def neighbour_bank(images, pairs: int = 400, neighbours: int = 10, seed: int = 0
     return register(np.asarray(images)[src], np.asarray(images)[dst])
 
 
+def without_affine(lattices) -> np.ndarray:
+    """``L - A(L)``: each lattice ``[P, G, G, 2]`` less its least-squares affine part
+    ``A(L)(y, x) = t + M (y, x)`` over the lattice points (centred, in [-1, 1]).  What remains moves
+    strokes against each other; the shift, rotation, scale and shear of the whole image are gone
+    (bilinear upsampling keeps an affine lattice affine, so the split holds for the field too)."""
+    lattices = np.asarray(lattices, np.float64)
+    count, g = lattices.shape[0], lattices.shape[1]
+    y, x = np.meshgrid(np.linspace(-1, 1, g), np.linspace(-1, 1, g), indexing="ij")
+    basis = np.stack([np.ones(g * g), y.ravel(), x.ravel()], 1)  # [G*G, 3]
+    values = lattices.reshape(count, g * g, 2)
+    fitted = basis @ np.linalg.pinv(basis) @ values  # the projection onto the affine lattices
+    return (values - fitted).reshape(lattices.shape).astype(np.float32)
+
+
 def bank_warp(bank: np.ndarray, scale: float = 1.0):
     """Generator: a uniformly drawn seed under a uniformly drawn field of ``bank`` x ``scale``."""
     def generate(seeds, count: int, seed: int) -> np.ndarray:
@@ -211,11 +225,13 @@ def generators(names, train_images=None, train_labels=None, bank_seed: int = 0,
             "train-flow": lambda: bank_warp(bank), "train-flow x1.5": lambda: bank_warp(bank, 1.5),
             "nn-flow": lambda: bank_warp(near), "thickness": thickness,
             "train-flow+affine": lambda: then(bank_warp(bank), affine),
-            "train-flow-fit": lambda: bank_warp(fit),
-            "train-flow-shiftless": lambda: bank_warp(bank - bank.mean((1, 2), keepdims=True))}
+            "train-flow-fit": lambda: bank_warp(fit)}
     for scale in (1, 1.5, 2, 3):
-        name = "train-flow-nonaffine" + (f" x{scale:g}" if scale != 1 else "")
-        made[name] = lambda scale=scale: bank_warp(deform.without_affine(bank), scale)
+        suffix = f" x{scale:g}" if scale != 1 else ""
+        made["train-flow-shiftless" + suffix] = lambda scale=scale: bank_warp(
+            bank - bank.mean((1, 2), keepdims=True), scale)
+        made["train-flow-nonaffine" + suffix] = lambda scale=scale: bank_warp(
+            without_affine(bank), scale)
     return {name: made[name]() for name in names}
 
 

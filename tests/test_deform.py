@@ -65,24 +65,6 @@ def test_register_recovers_a_known_translation():
     assert after < 0.1 * before
 
 
-def test_without_affine_removes_exactly_the_least_squares_affine_part():
-    rng = np.random.default_rng(0)
-    g = deform.GRID
-    y, x = np.meshgrid(np.linspace(-1, 1, g), np.linspace(-1, 1, g), indexing="ij")
-    t, m = rng.normal(size=(3, 2)), rng.normal(size=(3, 2, 2))
-    affine = t[:, None, None] + np.einsum("pcd,dyx->pyxc", m, np.stack([y, x]))
-    np.testing.assert_allclose(deform.without_affine(affine), 0.0, atol=1e-5)
-    lattices = rng.normal(size=(4, g, g, 2))
-    rest = deform.without_affine(lattices)
-    # against numpy's least-squares fit of (1, y, x) to each lattice's dy and dx
-    design = np.stack([np.ones(g * g), y.ravel(), x.ravel()], 1)
-    for lat, got in zip(lattices, rest):
-        coef = np.linalg.lstsq(design, lat.reshape(-1, 2), rcond=None)[0]
-        np.testing.assert_allclose(got.reshape(-1, 2), lat.reshape(-1, 2) - design @ coef, atol=1e-5)
-    np.testing.assert_allclose(deform.without_affine(rest), rest, atol=1e-5)
-    np.testing.assert_allclose(deform.without_affine(lattices + affine[:1]), rest, atol=1e-5)
-
-
 def test_same_class_pairs_are_two_members_of_one_class_and_skip_lone_classes():
     labels = np.array([0, 0, 0, 1, 2, 2, 3])
     src, dst = deform.same_class_pairs(labels, 50, seed=4)

@@ -1,5 +1,6 @@
 """benchmarks/seed_warps.py: the morph's pair bookkeeping, the stroke-width bounds, the
-neighbour pairs and the row check (the warp and the registration: tests/test_deform.py)."""
+neighbour pairs, the fields less their affine part and the row check (the warp and the
+registration: tests/test_deform.py)."""
 import sys
 from pathlib import Path
 
@@ -69,3 +70,22 @@ def test_fit_bank_keeps_the_pairs_registration_explains():
     assert kept.shape == (4, 28, 28, 2)
     centre = np.abs(kept[:, 8:20, 8:20, 1].mean(axis=(1, 2)))
     np.testing.assert_allclose(centre, 2.0, atol=0.4)  # every kept field is the 2-px move
+
+
+def test_without_affine_removes_exactly_the_least_squares_affine_part():
+    rng = np.random.default_rng(0)
+    g = 6
+    y, x = np.meshgrid(np.linspace(-1, 1, g), np.linspace(-1, 1, g), indexing="ij")
+    t, m = rng.normal(size=(3, 2)), rng.normal(size=(3, 2, 2))
+    affine = t[:, None, None] + np.einsum("pcd,dyx->pyxc", m, np.stack([y, x]))
+    np.testing.assert_allclose(seed_warps.without_affine(affine), 0.0, atol=1e-5)
+    lattices = rng.normal(size=(4, g, g, 2))
+    rest = seed_warps.without_affine(lattices)
+    # against numpy's least-squares fit of (1, y, x) to each lattice's dy and dx
+    design = np.stack([np.ones(g * g), y.ravel(), x.ravel()], 1)
+    for lat, got in zip(lattices, rest):
+        coef = np.linalg.lstsq(design, lat.reshape(-1, 2), rcond=None)[0]
+        want = lat.reshape(-1, 2) - design @ coef
+        np.testing.assert_allclose(got.reshape(-1, 2), want, atol=1e-5)
+    np.testing.assert_allclose(seed_warps.without_affine(rest), rest, atol=1e-5)
+    np.testing.assert_allclose(seed_warps.without_affine(lattices + affine[:1]), rest, atol=1e-5)

@@ -141,20 +141,6 @@ def register(src, dst, grid: int = GRID, steps: int = STEPS, lr: float = LR,
     return lattice.numpy()
 
 
-def without_affine(lattices) -> np.ndarray:
-    """``L - A(L)``: each lattice ``[P, G, G, 2]`` less its least-squares affine part
-    ``A(L)(y, x) = t + M (y, x)`` over the lattice points (centred, in [-1, 1]).  What remains moves
-    strokes against each other; the shift, rotation, scale and shear of the whole image are gone
-    (bilinear upsampling keeps an affine lattice affine, so the split holds for the field too)."""
-    lattices = np.asarray(lattices, np.float64)
-    count, g = lattices.shape[0], lattices.shape[1]
-    y, x = np.meshgrid(np.linspace(-1, 1, g), np.linspace(-1, 1, g), indexing="ij")
-    basis = np.stack([np.ones(g * g), y.ravel(), x.ravel()], 1)  # [G*G, 3]
-    values = lattices.reshape(count, g * g, 2)
-    fitted = basis @ np.linalg.pinv(basis) @ values  # the projection onto the affine lattices
-    return (values - fitted).reshape(lattices.shape).astype(np.float32)
-
-
 def same_class_pairs(labels, pairs: int = PAIRS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(src, dst)`` index arrays of ``pairs`` same-class pairs: a class drawn uniformly from those
     with two or more members, then two distinct members (stream ``[seed, 23]``); empty arrays
