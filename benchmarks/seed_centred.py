@@ -19,7 +19,7 @@ nearest the seeds, or a random half, tiled to the same count), so (d) is their c
 
 ``--run`` gives the augmentation ranges of the augmented copies and the model of the ``flow`` and
 ``local-edit`` rows scored beside them (its sampler rows, on the same plan and classifier runs).
-Prints the tables, writes JSON.
+Prints the tables, writes JSON (``--figure``: also a labelled grid of every row).
 """
 from __future__ import annotations
 
@@ -94,6 +94,26 @@ def utility_generators(images, labels, options) -> dict:
     return {"real near seeds": make(True), "real random half": make(False)}
 
 
+def figure(path, generated: dict, images, plan, seeds: dict, classes: int = 3, num: int = 10):
+    """A labelled grid: for ``classes`` plan classes spread over the sorted labels, the seeds,
+    then the first ``num`` plan images of each row of ``generated``."""
+    from pathlib import Path
+
+    from augintae_tf.images import save_labelled_grid
+
+    names = np.unique(plan.class_label)
+    rows, titles = [], []
+    for cls in names[:: max(1, len(names) // classes)][:classes]:
+        rows.append(np.asarray(images)[seeds[cls]])
+        titles.append(f"class {cls}: the {len(seeds[cls])} seeds")
+        at = np.flatnonzero(plan.class_label == cls)[:num]
+        for name, made in generated.items():
+            rows.append(made[at])
+            titles.append(name)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save_labelled_grid(path, rows, titles, upscale=2)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a trained run (augmentation, its samplers)")
@@ -107,6 +127,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scoring", default="runs/seed_warps",
                         help="the quality classifier's cache")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--figure", default=None, help="also write a labelled grid (PNG) here")
     return parser.parse_args()
 
 
@@ -161,6 +182,8 @@ def main() -> None:
               "quality": {k: v for k, v in result.items() if k != "per_class"}}
     write_json(args.out, record, separators=(",", ":"))
     print(f"wrote {args.out}")
+    if args.figure:
+        print(f"wrote {figure(args.figure, generated, images, plan, seeds)}")
 
 
 if __name__ == "__main__":

@@ -74,3 +74,24 @@ def test_utility_generators_draw_from_the_episodes_real_extras():
             index = {int(np.flatnonzero((flat == o.reshape(-1)).all(1))[0]) for o in out}
             assert index <= set(episode.extra[cls].tolist()), name
             assert len(index) == -(-episode.per_class // 2), name
+
+
+def test_figure_shows_the_seeds_then_each_rows_first_images_per_class(tmp_path):
+    from PIL import Image
+
+    from augintae_tf.images import save_labelled_grid
+
+    images, labels = _labelled(classes=(5, 6, 7, 8))
+    plan = sample_fewshot_plan(labels, 3, 80, 0)
+    seeds = sample_seeds(labels, 3, 0)
+    split = real_split(labels, plan, seed=0, seeds=seeds)
+    rows = seed_centred.quality_rows(images, labels, plan, split, seeds)
+    got = seed_centred.figure(tmp_path / "f.png", rows, images, plan, seeds, classes=2, num=4)
+    want_rows, titles = [], []
+    for cls in (5, 7):  # two of four classes, spread over the sorted labels
+        at = np.flatnonzero(plan.class_label == cls)[:4]
+        want_rows += [images[seeds[cls]], rows["real near seeds"][at],
+                      rows["real random half"][at]]
+        titles += [f"class {cls}: the 3 seeds", "real near seeds", "real random half"]
+    want = save_labelled_grid(tmp_path / "want.png", want_rows, titles, upscale=2)
+    np.testing.assert_array_equal(np.asarray(Image.open(got)), np.asarray(Image.open(want)))
