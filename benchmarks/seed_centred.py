@@ -24,7 +24,6 @@ Prints the tables, writes JSON (``--figure``: also a labelled grid of every row)
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np
@@ -133,57 +132,24 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from pathlib import Path
+    from seed_warps import score_and_write, scoring_setup
+    from augintae_tf.evaluation.utility import model_generator
+    from augintae_tf.metrics.fewshot import generate_from_plan
 
-    from augmented_outputs import paired_rows
-    from augintae_tf.atomic import safe_dir, write_json
-    from augintae_tf.data import load_arrays
-    from augintae_tf.evaluation.options import CompareOptions
-    from augintae_tf.evaluation.quality import quality_classifier, score
-    from augintae_tf.evaluation.utility import add_utility, model_generator, utility_of
-    from augintae_tf.inference.loaded import load_run
-    from augintae_tf.metrics.fewshot import generate_from_plan, sample_fewshot_plan, sample_seeds
-    from augintae_tf.metrics.quality_table import quality_table
-    from augintae_tf.metrics.reference_rows import affine_fn, real_split
-    from augintae_tf.run.layout import CLASSIFIERS
-
-    run = load_run(args.run)
-    data = dataclasses.replace(run.config.data, limit=None)
-    images, labels = load_arrays(data, "test", dataset=args.novel)
     start = time.perf_counter()
-    options = CompareOptions(shots=5, num_images=args.num_images, seed=0, utility=True,
-                             utility_seeds=args.classifier_seeds, utility_episodes=args.episodes,
-                             classifier_epochs=args.classifier_epochs, classifier_limit=10_000)
-    plan = sample_fewshot_plan(labels, options.shots, options.num_images, options.seed)
-    seeds = sample_seeds(labels, options.shots, 0)
-    split = real_split(labels, plan, seed=0, seeds=seeds)
-    scoring = Path(args.scoring)
-    classifier = quality_classifier(safe_dir(scoring / CLASSIFIERS, scoring), run.config,
-                                    [args.novel, "test"], images, labels, split,
-                                    epochs=options.classifier_epochs,
-                                    limit=options.classifier_limit, seed=0, echo=print)
-    generated = quality_rows(images, labels, plan, split, seeds)
-    gens = utility_generators(images, labels, options)
+    setup = scoring_setup(args)
+    images, labels, plan = setup.images, setup.labels, setup.plan
+    generated = quality_rows(images, labels, plan, setup.split, setup.seeds)
+    gens = utility_generators(images, labels, setup.options)
     for token in filter(None, args.samplers.split(",")):
         sampler, scale = token.split(":")
         name = f"{sampler} {float(scale):g}"
-        generated[name] = generate_from_plan(run.model, images, plan, sampler=sampler,
+        generated[name] = generate_from_plan(setup.run.model, images, plan, sampler=sampler,
                                              scale=float(scale))
-        gens[name] = model_generator(run.model, sampler, float(scale))
-    affine = affine_fn(run.config.augment)
-    result = score(generated, plan, images, labels, classifier, shots=options.shots, seed=0,
-                   augment_fn=affine)
-    add_utility(result, utility_of(gens, images, labels, options, affine))
-    print(quality_table(result))
-    print("\n".join(paired_rows(result["utility"]["rows"])))
-    record = {"run": str(args.run), "novel": [args.novel, "test"], "samplers": args.samplers,
-              "num_images": args.num_images,
-              "scoring_s": round(time.perf_counter() - start, 1),
-              "quality": {k: v for k, v in result.items() if k != "per_class"}}
-    write_json(args.out, record, separators=(",", ":"))
-    print(f"wrote {args.out}")
+        gens[name] = model_generator(setup.run.model, sampler, float(scale))
+    score_and_write(args, setup, generated, gens, {"samplers": args.samplers}, start)
     if args.figure:
-        print(f"wrote {figure(args.figure, generated, images, plan, seeds)}")
+        print(f"wrote {figure(args.figure, generated, images, plan, setup.seeds)}")
 
 
 if __name__ == "__main__":
