@@ -114,19 +114,14 @@ def figure(path, generated: dict, images, plan, seeds: dict, classes: int = 3, n
 
 
 def parse_args() -> argparse.Namespace:
+    from seed_warps import add_scoring_args
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a trained run (augmentation, its samplers)")
     parser.add_argument("--novel", default="digits", choices=("digits", "patches"))
     parser.add_argument("--samplers", default="flow:1,local-edit:0.7",
                         help="the run's SAMPLER:SCALE rows scored beside them (comma list)")
-    parser.add_argument("--num-images", type=int, default=1000)
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--classifier-seeds", type=int, default=3)
-    parser.add_argument("--classifier-epochs", type=int, default=10)
-    parser.add_argument("--scoring", default="runs/seed_warps",
-                        help="the quality classifier's cache")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--figure", default=None, help="also write a labelled grid (PNG) here")
+    add_scoring_args(parser)
     return parser.parse_args()
 
 

@@ -271,12 +271,8 @@ def figure(path, gens: dict, images, labels, affine, classes: int = 3, num: int 
     return save_labelled_grid(path, rows, titles, upscale=2)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a trained digits run (augmentation, data)")
-    parser.add_argument("--novel", default="digits", choices=("digits", "patches"))
-    parser.add_argument("--rows", default=",".join(ROWS), help="comma list of: " + ", ".join(ROWS))
-    parser.add_argument("--bank-seed", type=int, default=0, help="draw of the flow banks' pairs")
+def add_scoring_args(parser: argparse.ArgumentParser) -> None:
+    """The options :func:`scoring_setup` and :func:`score_and_write` read, and ``--figure``."""
     parser.add_argument("--num-images", type=int, default=1000)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--classifier-seeds", type=int, default=3)
@@ -285,6 +281,15 @@ def parse_args() -> argparse.Namespace:
                         help="the quality classifier's cache")
     parser.add_argument("--out", required=True)
     parser.add_argument("--figure", default=None, help="also write a labelled grid (PNG) here")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a trained digits run (augmentation, data)")
+    parser.add_argument("--novel", default="digits", choices=("digits", "patches"))
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma list of: " + ", ".join(ROWS))
+    parser.add_argument("--bank-seed", type=int, default=0, help="draw of the flow banks' pairs")
+    add_scoring_args(parser)
     args = parser.parse_args()
     unknown = [r for r in args.rows.split(",") if r not in ROWS]
     if unknown:
