@@ -29,13 +29,16 @@ import time
 import numpy as np
 
 import augintae_tf  # noqa: F401  before TensorFlow loads: it picks the CPU's oneDNN kernels
+from augintae_tf.metrics.manifold import nearest_seed_distance, pixel_rms_distance
+
 
 def nearest_seed_rms(candidates, seeds) -> np.ndarray:
-    """Pixel RMS distance of each candidate image to its nearest seed: ``[len(candidates)]``."""
-    c = np.asarray(candidates, np.float64).reshape(len(candidates), -1)
-    s = np.asarray(seeds, np.float64).reshape(len(seeds), -1)
-    d2 = (c * c).sum(1)[:, None] - 2 * c @ s.T + (s * s).sum(1)[None]
-    return np.sqrt(np.maximum(d2.min(1), 0.0) / c.shape[1])
+    """Pixel RMS distance of each candidate image to its nearest seed: ``[len(candidates)]`` (the
+    quality table's ``seed_distance_px``, all in one class)."""
+    candidates = np.asarray(candidates)
+    distances = nearest_seed_distance(candidates, np.zeros(len(candidates)), seeds,
+                                      np.zeros(len(seeds)))
+    return pixel_rms_distance(distances, candidates.shape[1:])
 
 
 def half(pool, seeds, nearest: bool, rng) -> np.ndarray:
