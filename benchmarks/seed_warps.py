@@ -23,7 +23,9 @@ of one class:
   differently written members); ``train-flow-shiftless`` (x1.5, x2) the fields less their
   mean (no shift of the whole image); ``train-flow-nonaffine`` (x1.5, x2, x3) the fields less
   their affine part (:func:`without_affine`: no shift, rotation, scale or shear of the whole
-  image, only strokes moving against each other);
+  image, only strokes moving against each other); ``... +refiner`` those images through an
+  adversarial refiner trained on the training classes (``refiner.py``: SimGAN's, one refiner for
+  both kinds of field), the same images made to look real locally;
 * ``nn-flow``: the same with label-free pairs (:func:`neighbour_bank`: an image and one of its
   10 nearest neighbours in pixels), what a training folder without classes offers;
 * ``thickness`` (strokes only): a seed moved toward its 3 x 3 grey dilation or erosion by
@@ -58,7 +60,8 @@ from augintae_tf.models.deform import warp
 ROWS = ("morph", "warp", "warp-extrap", "elastic", "train-flow", "train-flow x1.5", "nn-flow",
         "thickness", "train-flow+affine", "train-flow-fit", "train-flow-shiftless",
         "train-flow-shiftless x1.5", "train-flow-shiftless x2", "train-flow-nonaffine",
-        "train-flow-nonaffine x1.5", "train-flow-nonaffine x2", "train-flow-nonaffine x3")
+        "train-flow-nonaffine x1.5", "train-flow-nonaffine x2", "train-flow-nonaffine x3",
+        "train-flow +refiner", "train-flow-nonaffine +refiner")
 
 
 def register(src, dst) -> np.ndarray:
@@ -233,6 +236,13 @@ def generators(names, train_images=None, train_labels=None, bank_seed: int = 0,
             bank - bank.mean((1, 2), keepdims=True), scale)
         made["train-flow-nonaffine" + suffix] = lambda scale=scale: bank_warp(
             without_affine(bank), scale)
+    if any(n.endswith(" +refiner") for n in names):
+        from refiner import refined, train_refiner
+
+        refiner = train_refiner(train_images, np.concatenate([bank, without_affine(bank)]),
+                                seed=bank_seed, echo=print)
+        for name in ("train-flow", "train-flow-nonaffine"):
+            made[name + " +refiner"] = lambda name=name: refined(made[name](), refiner)
     return {name: made[name]() for name in names}
 
 
@@ -343,9 +353,10 @@ def scoring_setup(args) -> Setup:
 def score_and_write(args, setup: Setup, generated: dict, gens: dict, record: dict,
                     start: float) -> None:
     """Scores ``generated`` (plan images per row) beside the reference rows and ``gens``
-    (utility generators) in the utility test, prints both tables and the paired gains, and
-    writes ``record`` plus the scores to ``args.out``."""
+    (utility generators) in the utility test, prints both tables, the paired gains and each
+    row's FD terms (``fd_terms.py``), and writes ``record`` plus the scores to ``args.out``."""
     from augmented_outputs import paired_rows
+    from fd_terms import fd_terms, terms_table
     from augintae_tf.atomic import write_json
     from augintae_tf.evaluation.quality import score
     from augintae_tf.evaluation.utility import add_utility, utility_of
@@ -355,13 +366,17 @@ def score_and_write(args, setup: Setup, generated: dict, gens: dict, record: dic
     affine = affine_fn(setup.run.config.augment)
     result = score(generated, setup.plan, setup.images, setup.labels, setup.classifier,
                    shots=setup.options.shots, seed=0, augment_fn=affine)
+    terms = fd_terms(generated, setup.images, setup.labels, setup.plan, setup.split,
+                     setup.classifier.embed, affine)
     add_utility(result, utility_of(gens, setup.images, setup.labels, setup.options, affine))
     print(quality_table(result))
     print("\n".join(paired_rows(result["utility"]["rows"])))
+    print(terms_table(terms))
     record = {"run": str(args.run), "novel": [args.novel, "test"], **record,
               "num_images": args.num_images,
               "scoring_s": round(time.perf_counter() - start, 1),
-              "quality": {k: v for k, v in result.items() if k != "per_class"}}
+              "quality": {k: v for k, v in result.items() if k != "per_class"},
+              "fd_terms": terms}
     write_json(args.out, record, separators=(",", ":"))
     print(f"wrote {args.out}")
 

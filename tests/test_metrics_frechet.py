@@ -71,3 +71,42 @@ def test_shape_errors():
         activation_statistics(np.zeros(5))
     with pytest.raises(ValueError, match="at least 2"):
         activation_statistics(np.zeros((1, 5)))
+
+
+@pytest.mark.parametrize("n, d, seed", [(400, 16, 0), (60, 40, 3)])
+def test_terms_add_up_to_the_distance_and_match_the_scipy_route(n, d, seed):
+    from augintae_tf.metrics.frechet import frechet_terms
+
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(d, d)) / np.sqrt(d)
+    a = rng.normal(size=(n, d)) @ mixing
+    b = (rng.normal(size=(n + 7, d)) * 1.3 + 0.2) @ mixing
+    terms = frechet_terms(a, b)
+    diff = a.mean(0) - b.mean(0)
+    assert terms["mean"] == pytest.approx(diff @ diff, rel=1e-12)
+    assert terms["covariance"] == pytest.approx(pytorch_fid_distance(a, b) - diff @ diff, rel=1e-6)
+    assert terms["mean"] + terms["covariance"] == pytest.approx(
+        frechet_distance_from_activations(a, b), rel=1e-12)
+    shifted = frechet_terms(a + 5.0, b)  # a shift moves only the mean term
+    assert shifted["covariance"] == pytest.approx(terms["covariance"], rel=1e-9)
+    assert shifted["mean"] > terms["mean"] + 100
+
+
+def test_class_spread_is_the_law_of_total_variance():
+    from augintae_tf.metrics.frechet import class_spread
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([3, 7, 9], [20, 50, 30])
+    centres = {3: np.zeros(5), 7: np.full(5, 2.0), 9: np.arange(5.0)}
+    acts = np.stack([centres[c] + rng.normal(size=5) * 0.5 for c in labels])
+    spread = class_spread(acts, labels)
+    total = np.trace(np.cov(acts, rowvar=False, ddof=0))
+    assert spread["within"] + spread["between"] == pytest.approx(total, rel=1e-12)
+    # the between part by hand: class shares times squared distances of class means to the mean
+    mean = acts.mean(0)
+    by_hand = sum((labels == c).mean() * np.sum((acts[labels == c].mean(0) - mean) ** 2)
+                  for c in (3, 7, 9))
+    assert spread["between"] == pytest.approx(by_hand, rel=1e-12)
+    assert class_spread(acts, np.zeros(len(acts)))["between"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match=r"\[N, F\] with N labels"):
+        class_spread(acts, labels[:-1])

@@ -1,5 +1,5 @@
 """benchmarks/seed_warps.py: the morph's pair bookkeeping, the stroke-width bounds, the
-neighbour pairs, the fields less their affine part and the row check (the warp and the
+neighbour pairs, the fields less their affine part, the row check and the refiner (the warp and the
 registration: tests/test_deform.py)."""
 import sys
 from pathlib import Path
@@ -89,3 +89,29 @@ def test_without_affine_removes_exactly_the_least_squares_affine_part():
         np.testing.assert_allclose(got.reshape(-1, 2), want, atol=1e-5)
     np.testing.assert_allclose(seed_warps.without_affine(rest), rest, atol=1e-5)
     np.testing.assert_allclose(seed_warps.without_affine(lattices + affine[:1]), rest, atol=1e-5)
+
+
+def test_refiner_starts_as_the_identity_and_learns_to_sharpen_warped_edges():
+    """Squares under a half-pixel shift have grey edges that no real square has: the patch
+    discriminator sees them, and the refiner learns to redraw them (``refiner.py``)."""
+    from refiner import refined, train_refiner
+    from augintae_tf.models.deform import warp
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((64, 8, 8, 1), np.float32)
+    for square, (y, x) in zip(images, rng.integers(1, 4, size=(64, 2))):
+        square[y:y + 4, x:x + 4] = 1.0
+    fields = np.full((4, 8, 8, 2), 0.5, np.float32)
+    shifted = np.clip(warp(images, fields[:1].repeat(64, 0)).numpy(), 0, 1)
+
+    def grey(a):
+        return float(np.mean((a > 0.2) & (a < 0.8)))
+
+    identity = train_refiner(images, fields, steps=0, width=8)
+    np.testing.assert_array_equal(identity.predict(shifted, verbose=0), shifted)
+    refiner = train_refiner(images, fields, steps=1000, width=8)
+    out = refined(lambda seeds, count, seed: shifted[:count], refiner)(None, 64, 0)
+    assert grey(images) == 0.0 and grey(shifted) == 0.25
+    assert grey(out) < 0.1, grey(out)
+    assert out.shape == shifted.shape and out.min() >= 0.0 and out.max() <= 1.0
+    assert np.mean(np.abs(out - shifted)) < 0.2  # redrawn edges, not other images

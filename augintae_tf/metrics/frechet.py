@@ -70,6 +70,39 @@ def frechet_distance_from_activations(acts1, acts2) -> float:
     return frechet_distance(*activation_statistics(acts1), *activation_statistics(acts2))
 
 
+
+def frechet_terms(acts1, acts2) -> dict[str, float]:
+    """The two terms of :func:`frechet_distance_from_activations`, which sum to it:
+    ``mean = ||mu1 - mu2||^2`` (where the set sits) and
+    ``covariance = Tr(C1 + C2 - 2 (C1 C2)^(1/2))`` (how it spreads: too little spread, or spread
+    in other directions than the reference's)."""
+    mu1, sigma1 = activation_statistics(acts1)
+    mu2, sigma2 = activation_statistics(acts2)
+    diff = mu1 - mu2
+    covariance = np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
+    return {"mean": float(diff @ diff), "covariance": float(covariance)}
+
+
+def class_spread(acts, labels) -> dict[str, float]:
+    """The spread of a labelled set split by class (law of total variance, biased estimates so
+    that the two parts add up exactly): ``within = sum_c p_c Tr(C_c)`` and
+    ``between = sum_c p_c ||mu_c - mu||^2``, ``within + between = Tr(C)`` of the whole set
+    (``p_c``: the class's share of the set).  A sampler whose images drift toward other classes
+    shows a smaller ``between``; one that varies little, a smaller ``within``."""
+    acts = np.asarray(acts, np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if acts.ndim != 2 or len(acts) != len(labels):
+        raise ValueError(f"activations must be [N, F] with N labels, got {acts.shape} and "
+                         f"{len(labels)} labels")
+    mean = acts.mean(0)
+    within = between = 0.0
+    for cls in np.unique(labels):
+        mine = acts[labels == cls]
+        share = len(mine) / len(acts)
+        within += share * float(np.sum((mine - mine.mean(0)) ** 2) / len(mine))
+        between += share * float(np.sum((mine.mean(0) - mean) ** 2))
+    return {"within": within, "between": between}
+
 # The rule for showing a Fréchet distance at all: each set holds at least this many images per
 # feature dimension.  With n images the covariance has rank at most n - 1, and the estimate's
 # bias grows like F / n (Chong & Forsyth, "Effectively Unbiased FID", CVPR 2020), so below
