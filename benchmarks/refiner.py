@@ -13,8 +13,8 @@ near ``x``.  Here the synthetic images are labelled training images under the fl
   patch of 15 px, so it judges strokes and texture rather than which class a whole image shows.
 * Losses (binary cross-entropy on every patch):
   ``L_D = BCE(D(real), 1) + BCE(D(R(x)), 0)`` and
-  ``L_R = BCE(D(R(x)), 1) + lam * H * mean |R(x) - x|`` (SimGAN's self-regularisation; ``H``
-  makes the mean a per-row sum, so ``lam`` = 1 weighs it about as the adversarial term).
+  ``L_R = BCE(D(R(x)), 1) + lam * H * mean |R(x) - x|`` (SimGAN's self-regularisation; ``H``,
+  the image height, turns the per-pixel mean into the sum over one row's worth of pixels).
 * Adam (2e-4, beta1 0.5), batch 64, :data:`STEPS` steps, one R and one D update per step; the
   batches drawn by stateless RNG from ``seed``.
 
