@@ -19,7 +19,8 @@ nearest the seeds, or a random half, tiled to the same count), so (d) is their c
 
 ``--run`` gives the augmentation ranges of the augmented copies and the model of the ``flow`` and
 ``local-edit`` rows scored beside them (its sampler rows, on the same plan and classifier runs).
-Prints the tables, writes JSON (``--figure``: also a labelled grid of every row).
+Prints the tables and each row's FD terms (``fd_terms.py``), writes JSON (``--figure``: also a
+labelled grid of every row).
 """
 from __future__ import annotations
 
