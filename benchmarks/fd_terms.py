@@ -11,7 +11,8 @@ comparison set, on the rows of the quality table; the reference rows are built a
 Read with the comparison set's own ``within`` and ``between`` (its line in the table): a row
 whose ``between`` is well below it makes images the classifier finds less typical of their
 class; one with the comparison's spread and a large ``covariance`` term varies in other
-directions than real images do.  Used by ``seed_warps.py`` and ``seed_centred.py``.
+directions than real images do.  Printed and written by ``seed_scoring.py`` for every row of
+``seed_warps.py`` and ``seed_centred.py``.
 """
 from __future__ import annotations
 

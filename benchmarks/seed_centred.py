@@ -118,7 +118,7 @@ def figure(path, generated: dict, images, plan, seeds: dict, classes: int = 3, n
 
 
 def parse_args() -> argparse.Namespace:
-    from seed_warps import add_scoring_args
+    from seed_scoring import add_scoring_args
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a trained run (augmentation, its samplers)")
@@ -131,7 +131,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from seed_warps import score_and_write, scoring_setup
+    from seed_scoring import score_and_write, scoring_setup
     from augintae_tf.evaluation.utility import model_generator
     from augintae_tf.metrics.fewshot import generate_from_plan
 
