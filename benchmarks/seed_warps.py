@@ -280,13 +280,13 @@ def figure(path, gens: dict, images, labels, affine, classes: int = 3, num: int 
 
 
 def parse_args() -> argparse.Namespace:
+    from seed_scoring import add_scoring_args
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a trained digits run (augmentation, data)")
     parser.add_argument("--novel", default="digits", choices=("digits", "patches"))
     parser.add_argument("--rows", default=",".join(ROWS), help="comma list of: " + ", ".join(ROWS))
     parser.add_argument("--bank-seed", type=int, default=0, help="draw of the flow banks' pairs")
-    from seed_scoring import add_scoring_args
-
     add_scoring_args(parser)
     args = parser.parse_args()
     unknown = [r for r in args.rows.split(",") if r not in ROWS]
