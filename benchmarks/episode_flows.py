@@ -17,8 +17,8 @@ every class's seeds, so a sampler may look at all of them.  Per class, ``--pool`
   that stay on their side.
 
 In the quality plan the other classes are the plan's; in the utility test, the episode's
-(``fewshot_utility.episode_split`` of the episode named by the generator's seed, as
-``seed_centred.py`` does).  Scored by ``seed_scoring.py`` beside the reference rows.
+(``seed_scoring.episode_of``: the episode the generator's seed names).  Scored by
+``seed_scoring.py`` beside the reference rows.
 
     python benchmarks/episode_flows.py --run RUN --novel digits --out results/episode_flows_near.json
 """
@@ -72,14 +72,12 @@ def selector(model, bank, scale: float, pool: int, kind: str):
 def utility_generators(select_by: dict, images, labels, options, plain) -> dict:
     """Utility generators: the other classes are those of the episode the seed names
     (``seed = 1000 * episode + class position``, as ``fewshot_utility`` calls them)."""
-    from augintae_tf.metrics.fewshot_utility import episode_split
+    from seed_scoring import episode_of
 
     def make(select):
         def generate(seed_images, count: int, seed: int) -> np.ndarray:
-            episode = episode_split(labels, options.shots, options.utility_extra, seed // 1000)
-            classes = list(episode.seeds)
-            others = np.concatenate([episode.seeds[c] for i, c in enumerate(classes)
-                                     if i != seed % 1000])
+            episode, mine = episode_of(labels, options, seed)
+            others = np.concatenate([chosen for c, chosen in episode.seeds.items() if c != mine])
             return select(seed_images, count, seed, images[others])
         return generate
 

@@ -80,14 +80,13 @@ def utility_generators(images, labels, options) -> dict:
     """Utility generators drawing from each episode's real extras (module doc).  A generator is
     called with ``seed = 1000 * (options.seed + episode) + class position``
     (``fewshot_utility``), which names the episode and so its extras."""
-    from augintae_tf.metrics.fewshot_utility import episode_split
+    from seed_scoring import episode_of
 
     images = np.asarray(images, np.float32)
 
     def make(nearest: bool):
         def generate(seed_images, count: int, seed: int) -> np.ndarray:
-            episode = episode_split(labels, options.shots, options.utility_extra, seed // 1000)
-            cls = list(episode.seeds)[seed % 1000]  # fewshot_utility enumerates them in this order
+            episode, cls = episode_of(labels, options, seed)
             pool = episode.extra[cls]
             rng = np.random.default_rng([seed, 61])
             picked = pool[half(images[pool], seed_images, nearest, rng)]

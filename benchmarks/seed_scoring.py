@@ -16,6 +16,17 @@ from typing import NamedTuple
 import numpy as np
 
 
+
+def episode_of(labels, options, seed: int):
+    """``(episode, class)`` a utility generator's ``seed`` names: ``fewshot_utility`` calls each
+    generator with ``seed = 1000 * (options.seed + episode) + class position`` over the
+    episode's classes in the order of ``episode_split``'s seeds."""
+    from augintae_tf.metrics.fewshot_utility import episode_split
+
+    episode = episode_split(labels, options.shots, options.utility_extra, seed // 1000)
+    return episode, list(episode.seeds)[seed % 1000]
+
+
 def add_scoring_args(parser: argparse.ArgumentParser) -> None:
     """The options :func:`scoring_setup` and :func:`score_and_write` read, and ``--figure``."""
     parser.add_argument("--num-images", type=int, default=1000)
