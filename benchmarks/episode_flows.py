@@ -61,6 +61,7 @@ def selector(model, bank, scale: float, pool: int, kind: str):
     draw = bank_warp(bank, scale)
 
     def select(seeds, count: int, seed: int, others) -> np.ndarray:
+        # a draw of its own (seed + 100): the pool is not the unselected row's images plus more
         candidates = draw(seeds, pool * count, seed + 100)
         encode = lambda x: model.encode(np.asarray(x, np.float32)).numpy()  # noqa: E731
         m = margins(encode(candidates), encode(seeds), encode(others))

@@ -12,7 +12,7 @@ Read with the comparison set's own ``within`` and ``between`` (its line in the t
 whose ``between`` is well below it makes images the classifier finds less typical of their
 class; one with the comparison's spread and a large ``covariance`` term varies in other
 directions than real images do.  Printed and written by ``seed_scoring.py`` for every row of
-``seed_warps.py`` and ``seed_centred.py``.
+``seed_warps.py``, ``seed_centred.py`` and ``episode_flows.py``.
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""What every row of ``seed_warps.py`` and ``seed_centred.py`` is scored with, and how.
+"""What every row of ``seed_warps.py``, ``seed_centred.py`` and ``episode_flows.py`` is scored with.
 
 One novel test set, one 5-shot plan, one quality classifier (cached) and one utility plan
 (:func:`scoring_setup`); the quality table with its reference rows, the utility test with its
 paired gains and each row's FD terms (``fd_terms.py``), printed and written as JSON
-(:func:`score_and_write`).  :func:`add_scoring_args` adds the options both read.
+(:func:`score_and_write`).  :func:`add_scoring_args` adds the options they read;
+:func:`episode_of` names the episode a utility generator is called for.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-
 
 
 def episode_of(labels, options, seed: int):

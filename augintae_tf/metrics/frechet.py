@@ -57,8 +57,12 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
         raise ValueError(f"covariances must both be {(mu1.size, mu1.size)}, "
                          f"got {sigma1.shape} and {sigma2.shape}")
     diff = mu1 - mu2
-    covariance_term = np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
-    return float(diff @ diff + covariance_term)
+    return float(diff @ diff + _covariance_term(sigma1, sigma2))
+
+
+def _covariance_term(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``Tr(C1 + C2 - 2 (C1 C2)^(1/2))``, the part of the distance the means do not give."""
+    return float(np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2))
 
 
 def frechet_distance_from_activations(acts1, acts2) -> float:
@@ -79,8 +83,7 @@ def frechet_terms(acts1, acts2) -> dict[str, float]:
     mu1, sigma1 = activation_statistics(acts1)
     mu2, sigma2 = activation_statistics(acts2)
     diff = mu1 - mu2
-    covariance = np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt_product(sigma1, sigma2)
-    return {"mean": float(diff @ diff), "covariance": float(covariance)}
+    return {"mean": float(diff @ diff), "covariance": _covariance_term(sigma1, sigma2)}
 
 
 def class_spread(acts, labels) -> dict[str, float]:
